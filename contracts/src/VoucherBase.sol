@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {
+    AccessControlUpgradeable
+} from "@openzeppelin/contracts-upgradeable/access/AccessControlUpgradeable.sol";
+import {
+    ERC2771ContextUpgradeable
+} from "@openzeppelin/contracts-upgradeable/metatx/ERC2771ContextUpgradeable.sol";
+import {ContextUpgradeable} from "@openzeppelin/contracts-upgradeable/utils/ContextUpgradeable.sol";
+import {IIdentityRegistry} from "./interfaces/IIdentityRegistry.sol";
+import {IVoucherBase} from "./interfaces/IVoucherBase.sol";
+import {KstCalendar} from "./libraries/KstCalendar.sol";
+
+/// @title Storage, identity checks, rules and the ERC-20 surface of a municipal voucher token
+/// @dev ERC-7201 namespaced storage so the beacon can upgrade every municipality safely. The
+/// trusted forwarder and the identity registry are network-wide, so they are immutables of the
+/// shared implementation rather than per-proxy storage (and cost no storage read).
+abstract contract VoucherBase is IVoucherBase, AccessControlUpgradeable, ERC2771ContextUpgradeable {
+    bytes32 public constant ISSUER_ROLE = keccak256("ISSUER_ROLE");
+    bytes32 public constant MERCHANT_REGISTRAR_ROLE = keccak256("MERCHANT_REGISTRAR_ROLE");
+    bytes32 public constant PROGRAM_MANAGER_ROLE = keccak256("PROGRAM_MANAGER_ROLE");
+    bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
+
+    /// @dev Payments a payer can still cancel: the newest ones, kept in a ring so a payment
+    /// overwrites a used slot (5k gas) instead of filling a fresh one (22k gas).
+    uint256 internal constant PAYMENT_RING = 16;
+    /// @dev Marks a ring slot whose payment was cancelled; non-zero so the slot stays warm-priced.
+    bytes32 internal constant CANCELLED = bytes32(uint256(1));
+    uint256 internal constant BPS = 10_000;
+
+    /// @dev One slot: everything a payment reads and writes for its payer.
+    struct Account {
+        uint96 balance; // general pocket
+        uint24 month; // KST month the two counters below belong to
+        uint48 monthPurchased;
+        uint48 monthCashbackBase;
+        uint40 paymentSeq;
+    }
+
+    /// @dev One slot: gift counters and the refund basis, touched by sales, gifts and refunds.
+    struct Book {
+        uint24 month; // KST month of the gift counters
+        uint48 giftSent;
+        uint48 giftReceived;
+        uint64 boughtFace; // face value bought since the last refund
+        uint64 boughtPaid; // cash paid for it
+    }
+
+    /// @custom:storage-location erc7201:dongne.storage.VoucherToken
+    struct VoucherStorage {
+        Rules rules;
+        Rules pending;
+        uint64 pendingAt; // 0 when nothing is pending
+        uint64 rulesVersion;
+        uint32 region;
+        bool paused;
+        uint256 totalSupply;
+        string name;
+        string symbol;
+        mapping(address holder => Account) accounts;
+        mapping(address holder => Book) books;
+        mapping(address merchant => Merchant) merchants;
+        mapping(uint24 category => bool) institutionBlocked;
+        mapping(address payer => bytes32[PAYMENT_RING]) payments;
+        uint256 programCount;
+        mapping(uint256 programId => Program) programs;
+        mapping(uint256 programId => mapping(uint24 category => bool)) programCategories;
+        mapping(uint256 programId => mapping(address holder => uint256)) pockets;
+        mapping(uint256 programId => mapping(uint256 word => uint256)) claimed;
+    }
+
+    // keccak256(abi.encode(uint256(keccak256("dongne.storage.VoucherToken")) - 1)) & ~bytes32(uint256(0xff))
+    bytes32 private constant STORAGE_SLOT =
+        0x2547453015b5cb138b32d1599510e64765648ffb8af8e58c7789137d1536f900;
+
+    IIdentityRegistry internal immutable _registry;
+
+    constructor(address forwarder, IIdentityRegistry registry_)
+        ERC2771ContextUpgradeable(forwarder)
+    {
+        _registry = registry_;
+    }
+
+    function _s() internal pure returns (VoucherStorage storage $) {
+        assembly {
+            $.slot := STORAGE_SLOT
+        }
+    }
+
+    // ------------------------------------------------------------------ shared checks
+
+    function _validateRules(Rules calldata r) internal pure {
+        if (r.minDiscountBps > r.maxDiscountBps || r.maxDiscountBps >= BPS) {
+            revert VoucherInvalidRule("discountBounds");
+        }
+        if (r.refundThresholdBps > BPS) revert VoucherInvalidRule("refundThresholdBps");
+        if (
+            r.cashbackBpsTier0 > BPS || r.cashbackBpsTier1 > BPS || r.cashbackBpsTier2 > BPS
+                || r.cashbackBpsTier3 > BPS
+        ) revert VoucherInvalidRule("cashbackBps");
+        if (r.holdingCap == 0) revert VoucherInvalidRule("holdingCap");
+        if (r.changeDelay > 365 days) revert VoucherInvalidRule("changeDelay");
+    }
+
+    function _requireNotPaused() internal view {
+        if (_s().paused) revert VoucherPaused();
+    }
+
+    /// @dev Reads both parties in one registry call; each must be registered and not frozen.
+    function _requireIdentities(address a, address b)
+        internal
+        view
+        returns (IIdentityRegistry.Kind kindA, IIdentityRegistry.Kind kindB)
+    {
+        bool frozenA;
+        bool frozenB;
+        (kindA, frozenA, kindB, frozenB) = _registry.identitiesOf(a, b);
+        _requireActive(a, kindA, frozenA);
+        _requireActive(b, kindB, frozenB);
+    }
+
+    function _requireIdentity(address a) internal view returns (IIdentityRegistry.Kind kind) {
+        bool frozen;
+        (kind, frozen) = _registry.identityOf(a);
+        _requireActive(a, kind, frozen);
+    }
+
+    function _requireActive(address account, IIdentityRegistry.Kind kind, bool frozen)
+        private
+        pure
+    {
+        if (kind == IIdentityRegistry.Kind.None) revert VoucherUnregistered(account);
+        if (frozen) revert VoucherFrozen(account);
+    }
+
+    /// @dev Amounts are whole won; 48 bits (2.8e14 won) bounds every per-person counter.
+    function _amount(uint256 amount) internal pure returns (uint48) {
+        if (amount == 0 || amount > type(uint48).max) revert VoucherInvalidAmount(amount);
+        return uint48(amount);
+    }
+
+    /// @dev Starts a new month's counters on the first movement of the month.
+    function _rollAccount(Account storage a) internal {
+        uint24 month = KstCalendar.monthOf(block.timestamp);
+        if (a.month != month) {
+            a.month = month;
+            a.monthPurchased = 0;
+            a.monthCashbackBase = 0;
+        }
+    }
+
+    function _rollBook(Book storage b) internal {
+        uint24 month = KstCalendar.monthOf(block.timestamp);
+        if (b.month != month) {
+            b.month = month;
+            b.giftSent = 0;
+            b.giftReceived = 0;
+        }
+    }
+
+    function _requireHoldingRoom(address holder, uint256 balance, uint256 amount) internal view {
+        uint256 cap = _s().rules.holdingCap;
+        if (balance + amount > cap) {
+            revert VoucherHoldingCapExceeded(holder, balance + amount, cap);
+        }
+    }
+
+    function _recordHash(address merchant, PaymentRecord calldata record)
+        internal
+        pure
+        returns (bytes32)
+    {
+        return keccak256(abi.encode(merchant, record));
+    }
+
+    // ------------------------------------------------------------------ programs
+    function _program(uint256 programId) internal view returns (Program storage p) {
+        p = _s().programs[programId];
+        if (p.root == bytes32(0)) revert ProgramUnknown(programId);
+    }
+
+    /// @dev A pocket is spendable between start and expiry of an open program.
+    function _requireLive(uint256 programId, Program storage p) internal view {
+        if (p.closed) revert ProgramAlreadyClosed(programId);
+        if (block.timestamp < p.start) revert ProgramNotStarted(programId, p.start);
+        if (block.timestamp >= p.expiry) revert ProgramExpired(programId, p.expiry);
+    }
+
+    function _categoryAllowed(uint256 programId, Program storage p, uint24 category)
+        internal
+        view
+        returns (bool)
+    {
+        return p.anyCategory || _s().programCategories[programId][category];
+    }
+
+    // ------------------------------------------------------------------ ERC-2771 plumbing
+
+    function _msgSender()
+        internal
+        view
+        override(ContextUpgradeable, ERC2771ContextUpgradeable)
+        returns (address)
+    {
+        return ERC2771ContextUpgradeable._msgSender();
+    }
+
+    function _msgData()
+        internal
+        view
+        override(ContextUpgradeable, ERC2771ContextUpgradeable)
+        returns (bytes calldata)
+    {
+        return ERC2771ContextUpgradeable._msgData();
+    }
+
+    function _contextSuffixLength()
+        internal
+        view
+        override(ContextUpgradeable, ERC2771ContextUpgradeable)
+        returns (uint256)
+    {
+        return ERC2771ContextUpgradeable._contextSuffixLength();
+    }
+}

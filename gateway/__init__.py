@@ -1,0 +1,1 @@
+"""Dongne gateway package."""
