@@ -31,11 +31,14 @@ abstract contract VoucherBase is IVoucherBase, AccessControlUpgradeable, ERC2771
 
     /// @dev One slot: everything a payment reads and writes for its payer.
     struct Account {
-        uint96 balance; // general pocket
+        uint64 balance; // general pocket (1.8e19 won: beyond any holding)
         uint24 month; // KST month the two counters below belong to
         uint48 monthPurchased;
         uint48 monthCashbackBase;
-        uint40 paymentSeq;
+        uint32 paymentSeq;
+        // Cashback and gifts received since the last refund: general money that was not
+        // bought, so a cash refund never pays it out. Counted as spent last.
+        uint40 otherIn;
     }
 
     /// @dev One slot: gift counters and the refund basis, touched by sales, gifts and refunds.
@@ -157,6 +160,12 @@ abstract contract VoucherBase is IVoucherBase, AccessControlUpgradeable, ERC2771
             b.giftSent = 0;
             b.giftReceived = 0;
         }
+    }
+
+    /// @dev Saturates: the counter only ever caps a refund, so saturating errs for the city.
+    function _addOtherIn(Account storage a, uint256 amount) internal {
+        uint256 total = uint256(a.otherIn) + amount;
+        a.otherIn = total > type(uint40).max ? type(uint40).max : uint40(total);
     }
 
     function _requireHoldingRoom(address holder, uint256 balance, uint256 amount) internal view {

@@ -112,8 +112,9 @@ contract VoucherToken is VoucherPrograms {
         if (paid > face) {
             revert VoucherDiscountOutOfBounds(face, paid, r.minDiscountBps, r.maxDiscountBps);
         }
-        uint256 discountBps = (face - paid) * BPS / face;
-        if (discountBps < r.minDiscountBps || discountBps > r.maxDiscountBps) {
+        // Compared without rounding: (face - paid) / face within [min, max] basis points.
+        uint256 scaledDiscount = (face - paid) * BPS;
+        if (scaledDiscount < face * r.minDiscountBps || scaledDiscount > face * r.maxDiscountBps) {
             revert VoucherDiscountOutOfBounds(face, paid, r.minDiscountBps, r.maxDiscountBps);
         }
         Account storage a = $.accounts[buyer];
@@ -190,10 +191,10 @@ contract VoucherToken is VoucherPrograms {
         if (m.balance < record.amount) {
             revert VoucherInsufficientBalance(merchant, m.balance, record.amount);
         }
-        m.balance -= uint96(record.amount);
+        m.balance -= uint64(record.amount);
         // The payer gets back what left their general pocket, less the cashback it earned.
         uint256 back = record.fromGeneral - record.cashback;
-        $.accounts[record.payer].balance += uint96(back);
+        $.accounts[record.payer].balance += uint64(back);
         uint256 burned = record.amount - back;
         $.totalSupply -= burned;
         _restorePockets(record);
@@ -238,7 +239,11 @@ contract VoucherToken is VoucherPrograms {
         Book storage b = $.books[holder];
         Account storage a = $.accounts[holder];
         uint256 bought = b.boughtFace;
-        face = a.balance < bought ? a.balance : bought;
+        uint256 balance = a.balance;
+        // Money received as cashback or gifts is taken as spent last, so what is left of
+        // the bought money is the balance beyond it.
+        uint256 other = a.otherIn < balance ? a.otherIn : balance;
+        face = balance - other < bought ? balance - other : bought;
         if (face == 0) revert VoucherNothingToRefund(holder);
         uint256 spentBps = (bought - face) * BPS / bought;
         uint256 required = $.rules.refundThresholdBps;
@@ -247,7 +252,8 @@ contract VoucherToken is VoucherPrograms {
         cash = face * b.boughtPaid / bought;
         b.boughtFace = 0;
         b.boughtPaid = 0;
-        a.balance -= uint96(face);
+        a.balance = uint64(balance - face);
+        a.otherIn = uint40(other);
         $.totalSupply -= face;
         emit Transfer(holder, address(0), face);
         emit Refunded(holder, face, cash);
@@ -306,15 +312,15 @@ contract VoucherToken is VoucherPrograms {
             if (balance < remaining) {
                 revert VoucherInsufficientBalance(rec.payer, balance, remaining);
             }
-            a.balance = uint96(balance - remaining);
+            a.balance = uint64(balance - remaining);
             rec.fromGeneral = remaining;
             if (citizen) rec.cashback = _cashback(a, m.tier, remaining);
         }
-        $.accounts[merchant].balance += uint96(rec.amount);
+        $.accounts[merchant].balance += uint64(rec.amount);
         uint256 minted = rec.amount - rec.fromGeneral + rec.cashback;
         if (minted > 0) $.totalSupply += minted;
         uint256 seq = a.paymentSeq;
-        a.paymentSeq = uint40(seq + 1);
+        a.paymentSeq = uint32(seq + 1);
         rec.seq = seq;
         $.payments[rec.payer][seq % PAYMENT_RING] = keccak256(abi.encode(merchant, rec));
     }
@@ -392,7 +398,8 @@ contract VoucherToken is VoucherPrograms {
         uint256 cap = r.holdingCap;
         uint256 balance = a.balance;
         if (balance + cashback > cap) cashback = cap > balance ? cap - balance : 0;
-        a.balance = uint96(balance + cashback);
+        a.balance = uint64(balance + cashback);
+        _addOtherIn(a, cashback);
     }
 
     function _checkInstitution(address merchant, Merchant storage m, uint256 amount) private view {
@@ -447,6 +454,7 @@ contract VoucherToken is VoucherPrograms {
         receiver.giftReceived = uint48(received);
         a.balance -= value;
         b.balance += value;
+        _addOtherIn(b, value);
         emit Transfer(from, to, value);
         emit Gifted(from, to, value);
     }

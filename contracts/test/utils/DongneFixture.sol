@@ -5,12 +5,14 @@ import {UpgradeableBeacon} from "@openzeppelin/contracts/proxy/beacon/Upgradeabl
 import {DongneForwarder} from "../../src/DongneForwarder.sol";
 import {IdentityRegistry} from "../../src/IdentityRegistry.sol";
 import {IIdentityRegistry} from "../../src/interfaces/IIdentityRegistry.sol";
+import {IVoucherBase} from "../../src/interfaces/IVoucherBase.sol";
 import {IVoucherToken} from "../../src/interfaces/IVoucherToken.sol";
 import {IVoucherTypes} from "../../src/interfaces/IVoucherTypes.sol";
 import {VoucherAdmin} from "../../src/VoucherAdmin.sol";
 import {VoucherFactory} from "../../src/VoucherFactory.sol";
 import {VoucherToken} from "../../src/VoucherToken.sol";
 import {Test} from "./Test.sol";
+import {Vm} from "./Vm.sol";
 
 /// @notice Deploys the whole network the way production does (forwarder, registry, admin
 /// module, implementation, beacon, factory) and one municipality, Siheung (41390), with
@@ -126,5 +128,85 @@ abstract contract DongneFixture is Test {
     {
         vm.prank(payer);
         seq = token.pay(merchant, amount, keccak256(abi.encode(payer, amount)), noPrograms());
+    }
+
+    /// @dev Proposes `r` as the city admin and, unless the current change delay is zero (then
+    /// the proposal applies at once), warps past the delay and activates it.
+    function applyRules(IVoucherTypes.Rules memory r) internal {
+        applyRulesTo(token, r);
+    }
+
+    function applyRulesTo(IVoucherToken city, IVoucherTypes.Rules memory r) internal {
+        uint256 delay = city.rules().changeDelay;
+        vm.prank(cityAdmin);
+        city.proposeRules(r);
+        if (delay > 0) {
+            vm.warp(block.timestamp + delay);
+            city.activateRules();
+        }
+    }
+
+    /// @dev Deploys another municipality from the same factory with today's rules, run by the
+    /// same city admin, issuer, registrar, program manager and pauser as Siheung.
+    function deployCity(uint32 region_, string memory name_, string memory symbol_)
+        internal
+        returns (IVoucherToken city)
+    {
+        vm.prank(operator);
+        city = IVoucherToken(
+            factory.deployMunicipality(region_, name_, symbol_, cityAdmin, defaultRules())
+        );
+        VoucherToken core = VoucherToken(address(city));
+        vm.startPrank(cityAdmin);
+        core.grantRole(core.ISSUER_ROLE(), issuer);
+        core.grantRole(core.MERCHANT_REGISTRAR_ROLE(), registrar);
+        core.grantRole(core.PROGRAM_MANAGER_ROLE(), manager);
+        core.grantRole(core.PAUSER_ROLE(), pauser);
+        vm.stopPrank();
+    }
+
+    /// @dev A new merchant wallet registered in `city` with its shop in `shopRegion`.
+    function newMerchantOf(
+        IVoucherToken city,
+        uint32 shopRegion,
+        uint24 category,
+        uint8 tier,
+        bool market
+    ) internal returns (address merchant) {
+        (, merchant) = newKey();
+        vm.prank(operator);
+        registry.register(merchant, IIdentityRegistry.Kind.Merchant);
+        vm.prank(registrar);
+        city.registerMerchant(merchant, shopRegion, category, tier, market);
+    }
+
+    /// @dev `payGeneral`, returning the record the merchant needs to cancel the payment, read
+    /// back from the `Paid` event.
+    function payGeneralRecord(address payer, address merchant, uint256 amount)
+        internal
+        returns (IVoucherTypes.PaymentRecord memory rec)
+    {
+        vm.recordLogs();
+        payGeneral(payer, merchant, amount);
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        for (uint256 i = 0; i < logs.length; ++i) {
+            if (
+                logs[i].emitter != address(token) || logs[i].topics[0] != IVoucherBase.Paid.selector
+            ) {
+                continue;
+            }
+            rec.payer = address(uint160(uint256(logs[i].topics[1])));
+            rec.paymentId = logs[i].topics[3];
+            (
+                rec.seq,
+                rec.amount,
+                rec.fromGeneral,
+                rec.cashback,
+                rec.programIds,
+                rec.programAmounts
+            ) = abi.decode(logs[i].data, (uint256, uint256, uint256, uint256, uint256[], uint256[]));
+            return rec;
+        }
+        revert AssertionFailed("no Paid event");
     }
 }

@@ -41,4 +41,6 @@ interface Vm {
     function toString(bytes32 value) external pure returns (string memory);
     function readFile(string calldata path) external view returns (string memory);
     function envOr(string calldata name, uint256 defaultValue) external view returns (uint256);
+    function getNonce(address account) external view returns (uint64 nonce);
+    function computeCreateAddress(address deployer, uint256 nonce) external pure returns (address);
 }

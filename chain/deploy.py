@@ -1,0 +1,256 @@
+"""Deploys the network (forwarder, identity registry, admin module, implementation, beacon,
+factory) and municipalities, idempotently, and records them in the manifest.
+
+Running a deploy twice changes nothing: a contract recorded in the manifest whose code is on
+chain with the same code hash is kept, and a municipality whose region the factory already knows
+is only recorded. Deployment is not a hot path, so it uses web3.py for convenience.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
+from web3 import Web3
+from web3.contract import Contract
+from web3.contract.contract import ContractConstructor, ContractFunction
+from web3.logs import DISCARD
+from web3.types import TxParams, TxReceipt
+
+from chain.artifacts import Artifact, compiler_settings, load_artifact
+from chain.errors_base import DongneChainError
+from chain.manifest import NETWORK_CONTRACTS, DeployedContract, Manifest, Municipality
+from chain.toolchain import pinned_versions
+
+ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
+_SOURCES = {"UpgradeableBeacon": "UpgradeableBeacon.sol"}
+
+Progress = Callable[[str], None]
+
+
+class DeployError(DongneChainError, RuntimeError):
+    """A deployment transaction failed; `tx_hash` is set when it was mined."""
+
+    def __init__(self, what: str, reason: str, tx_hash: str | None = None) -> None:
+        super().__init__(f"{what}: {reason}" + (f" (tx {tx_hash})" if tx_hash else ""))
+        self.what = what
+        self.reason = reason
+        self.tx_hash = tx_hash
+
+
+class DeployerKeyError(DongneChainError, ValueError):
+    """No deployer key was configured, or the keystore could not be opened."""
+
+
+def deployer_from_env() -> LocalAccount:
+    """The operator's key: `DONGNE_DEPLOYER_KEY` (hex), or an encrypted keystore at
+    `DONGNE_DEPLOYER_KEYSTORE` opened with `DONGNE_DEPLOYER_PASSWORD`. Never a constant: only
+    the local demo (`dongne up`) passes the node's well-known dev key explicitly."""
+    key = os.environ.get("DONGNE_DEPLOYER_KEY")
+    if key:
+        account: LocalAccount = Account.from_key(key)
+        return account
+    keystore = os.environ.get("DONGNE_DEPLOYER_KEYSTORE")
+    if keystore:
+        password = os.environ.get("DONGNE_DEPLOYER_PASSWORD", "")
+        try:
+            raw = Account.decrypt(Path(keystore).read_text(), password)
+        except (OSError, ValueError) as exc:
+            raise DeployerKeyError(f"cannot open deployer keystore {keystore}: {exc}") from exc
+        account = Account.from_key(raw)
+        return account
+    raise DeployerKeyError(
+        "no deployer key: set DONGNE_DEPLOYER_KEY or DONGNE_DEPLOYER_KEYSTORE"
+        " (+ DONGNE_DEPLOYER_PASSWORD)"
+    )
+
+
+@dataclass
+class Deployer:
+    """Sends the operator's transactions and waits for each receipt."""
+
+    w3: Web3
+    account: LocalAccount
+    progress: Progress | None = None
+
+    def say(self, message: str) -> None:
+        if self.progress is not None:
+            self.progress(message)
+
+    def artifact(self, name: str) -> Artifact:
+        return load_artifact(name, _SOURCES.get(name))
+
+    def send(self, what: str, call: ContractFunction | ContractConstructor) -> TxReceipt:
+        params: TxParams = {
+            "from": self.account.address,
+            "nonce": self.w3.eth.get_transaction_count(self.account.address, "pending"),
+            "chainId": self.w3.eth.chain_id,
+        }
+        try:
+            tx = call.build_transaction(params)
+        except Exception as exc:  # web3 raises many types while estimating gas on a revert
+            raise DeployError(what, _reason(exc)) from exc
+        signed = self.account.sign_transaction(dict(tx))  # type: ignore[arg-type]
+        tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120)
+        if receipt["status"] != 1:
+            raise DeployError(what, "reverted", tx_hash.to_0x_hex())
+        return receipt
+
+    def deploy(self, name: str, args: Sequence[object]) -> DeployedContract:
+        artifact = self.artifact(name)
+        factory = self.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
+        receipt = self.send(f"deploy {name}", factory.constructor(*args))
+        address = to_checksum_address(receipt["contractAddress"] or ZERO_ADDRESS)
+        self.say(f"deployed {name} at {address} (block {receipt['blockNumber']})")
+        return DeployedContract(
+            address=address,
+            block=int(receipt["blockNumber"]),
+            tx_hash=receipt["transactionHash"].to_0x_hex(),
+            code_hash=code_hash(self.w3, address),
+        )
+
+
+def code_hash(w3: Web3, address: str) -> str:
+    return "0x" + keccak(bytes(w3.eth.get_code(to_checksum_address(address)))).hex()
+
+
+def deploy_network(
+    w3: Web3,
+    account: LocalAccount,
+    manifest_path: Path | None = None,
+    *,
+    progress: Progress | None = None,
+) -> Manifest:
+    """Deploys whatever of the network is missing and returns (and saves) the manifest."""
+    deployer = Deployer(w3, account, progress)
+    chain_id = w3.eth.chain_id
+    manifest = Manifest(chain_id=chain_id, operator=account.address)
+    if manifest_path is not None and manifest_path.exists():
+        previous = Manifest.load(manifest_path)
+        if previous.chain_id == chain_id:
+            manifest = previous
+    operator = manifest.operator
+    redeploy_rest = False
+    for name in NETWORK_CONTRACTS:
+        recorded = manifest.contracts.get(name)
+        if not redeploy_rest and recorded and code_hash(w3, recorded.address) == recorded.code_hash:
+            deployer.say(f"{name} already at {recorded.address}")
+            continue
+        # A replaced contract changes the constructor arguments of everything after it.
+        redeploy_rest = True
+        manifest.contracts[name] = deployer.deploy(
+            name, _constructor_args(name, manifest, operator)
+        )
+    if redeploy_rest:
+        manifest.municipalities.clear()  # a new factory knows none of the old tokens
+    manifest.compiler = compiler_settings().as_dict()
+    manifest.toolchain = pinned_versions().as_dict()
+    if manifest_path is not None:
+        manifest.save(manifest_path)
+    return manifest
+
+
+def _constructor_args(name: str, m: Manifest, operator: str) -> list[object]:
+    match name:
+        case "DongneForwarder":
+            return []
+        case "IdentityRegistry":
+            return [operator]
+        case "VoucherAdmin":
+            return [m.forwarder, m.registry]
+        case "VoucherToken":
+            return [m.forwarder, m.registry, m.address("VoucherAdmin")]
+        case "UpgradeableBeacon":
+            return [m.address("VoucherToken"), operator]
+        case "VoucherFactory":
+            return [m.address("UpgradeableBeacon"), operator]
+    raise ValueError(f"unknown network contract {name}")
+
+
+def deploy_municipality(
+    w3: Web3,
+    account: LocalAccount,
+    manifest: Manifest,
+    *,
+    region: int,
+    name: str,
+    symbol: str,
+    admin: str,
+    rules: tuple[object, ...],
+    manifest_path: Path | None = None,
+    progress: Progress | None = None,
+) -> Municipality:
+    """Deploys `region`'s token through the factory unless it exists; records it."""
+    deployer = Deployer(w3, account, progress)
+    factory = w3.eth.contract(
+        address=to_checksum_address(manifest.factory), abi=deployer.artifact("VoucherFactory").abi
+    )
+    existing = factory.functions.tokenOf(region).call()
+    if existing != ZERO_ADDRESS:
+        recorded = manifest.municipalities.get(region)
+        if recorded is not None and recorded.token == existing:
+            deployer.say(f"municipality {region} already at {existing}")
+            return recorded
+        # Deployed by someone else (or the manifest was lost): find its deployment event.
+        municipality = _find_deployment(w3, factory, region, existing)
+    else:
+        receipt = deployer.send(
+            f"deploy municipality {region}",
+            factory.functions.deployMunicipality(region, name, symbol, admin, rules),
+        )
+        # The receipt also holds the new token's own events; only the factory's one matters.
+        events = factory.events.MunicipalityDeployed().process_receipt(receipt, errors=DISCARD)
+        token = to_checksum_address(events[0]["args"]["token"])
+        municipality = Municipality(
+            region=region,
+            token=token,
+            name=name,
+            symbol=symbol,
+            admin=to_checksum_address(admin),
+            block=int(receipt["blockNumber"]),
+            tx_hash=receipt["transactionHash"].to_0x_hex(),
+        )
+        deployer.say(f"deployed municipality {region} ({name}) at {token}")
+    manifest.municipalities[region] = municipality
+    if manifest_path is not None:
+        manifest.save(manifest_path)
+    return municipality
+
+
+def _find_deployment(w3: Web3, factory: Contract, region: int, token: str) -> Municipality:
+    logs = factory.events.MunicipalityDeployed().get_logs(
+        from_block=0, argument_filters={"region": region}
+    )
+    if not logs:
+        raise DeployError(f"municipality {region}", f"token {token} has no deployment event")
+    log = logs[-1]
+    args = log["args"]
+    return Municipality(
+        region=region,
+        token=to_checksum_address(args["token"]),
+        name=str(args["name"]),
+        symbol=str(args["symbol"]),
+        admin=to_checksum_address(args["admin"]),
+        block=int(log["blockNumber"]),
+        tx_hash=log["transactionHash"].to_0x_hex(),
+    )
+
+
+def _reason(exc: Exception) -> str:
+    data = getattr(exc, "data", None)
+    if isinstance(data, str) and data.startswith("0x") and len(data) >= 10:
+        try:
+            from chain.errors import decode_revert
+
+            decoded = decode_revert(bytes.fromhex(data[2:]))
+            return f"{decoded.name}{decoded.args}"
+        except ImportError:  # pragma: no cover
+            pass
+    return str(exc)

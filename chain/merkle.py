@@ -1,0 +1,791 @@
+"""Merkle trees for policy-allowance distributions, byte-compatible with OpenZeppelin.
+
+A distribution is a list of ``(index, recipient, amount)`` leaves. The claim contract verifies
+them with OpenZeppelin Contracts' ``MerkleProof``, and operators may cross-check a distribution
+with the JS ``@openzeppelin/merkle-tree`` package, so this module reproduces that package's
+``StandardMerkleTree`` exactly (leaf encoding ``["uint256", "address", "uint256"]``, double
+keccak leaves, commutative node hash, leaves sorted by hash, heap array layout). Roots, proofs
+and multiproofs are therefore interchangeable with ``StandardMerkleTree.of(values, types)``.
+
+The tree must scale to about a million recipients inside a gateway process, so nodes live in a
+single ``bytearray`` in the JS library's array layout, recipients and amounts in flat byte
+arrays, and :meth:`MerkleTree.save` writes those buffers as-is so a restart can serve proofs
+without rehashing anything.
+"""
+
+from __future__ import annotations
+
+import csv
+import ctypes
+import hashlib
+import importlib.util
+import io
+import itertools
+import os
+import re
+import struct
+import sys
+import threading
+import weakref
+from array import array
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TextIO
+
+__all__ = [
+    "KECCAK_BACKEND",
+    "LEAF_ENCODING",
+    "Leaf",
+    "MerkleInputError",
+    "MerkleTree",
+    "MultiProof",
+    "leaf_hash",
+    "read_leaves_csv",
+]
+
+LEAF_ENCODING = ("uint256", "address", "uint256")
+"""Solidity types of a leaf, as passed to ``StandardMerkleTree.of`` and ``abi.encode``."""
+
+_UINT256_LIMIT = 1 << 256
+# The on-disk order table stores value indices as u32.
+_MAX_LEAVES = (1 << 32) - 1
+_NODE = 32
+_ADDR = 20
+_EMPTY_KECCAK = bytes.fromhex("c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470")
+
+Keccak = Callable[[bytes], bytes]
+
+
+# --------------------------------------------------------------------------------------------
+# keccak-256
+#
+# A million-leaf tree needs about three million keccak calls, so per-call overhead dominates.
+# pycryptodome's public API costs ~6 µs per call (object setup, SmartPointer, buffer copies);
+# calling its bundled C library directly with a reused state costs ~1.3 µs. eth-hash is only a
+# wrapper over the same backends. hashlib has SHA3 but not the pre-standard keccak padding, and
+# OpenSSL 3.0 does not expose KECCAK-256, so those are not options.
+
+
+def _raw_pycryptodome() -> Callable[[], Keccak] | None:
+    """Return a factory of keccak functions bound to pycryptodome's C library, if loadable.
+
+    Only the shared library's stable C symbols are used, not pycryptodome's private Python
+    wrappers; any failure falls back to the public APIs.
+    """
+    try:
+        spec = importlib.util.find_spec("Crypto.Hash._keccak")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or spec.origin is None:
+        return None
+    try:
+        # PyDLL keeps the GIL: the calls are far shorter than a GIL hand-off, and the state is
+        # per-thread anyway.
+        lib = ctypes.PyDLL(spec.origin)
+        init, destroy = lib.keccak_init, lib.keccak_destroy
+        reset, absorb, squeeze = lib.keccak_reset, lib.keccak_absorb, lib.keccak_digest
+    except (OSError, AttributeError):
+        return None
+
+    # No argtypes: ctypes' argtypes conversion costs more than the hash itself, so every
+    # argument is passed as a pre-built ctypes object of the exact C type instead.
+    sizes = {n: ctypes.c_size_t(n) for n in (32, 64, 96)}
+    digest_len = ctypes.c_size_t(32)
+    keccak_padding = ctypes.c_ubyte(0x01)  # 0x06 would be SHA3-256
+
+    def factory() -> Keccak:
+        state = ctypes.c_void_p()
+        if init(ctypes.byref(state), ctypes.c_size_t(64), ctypes.c_ubyte(24)) != 0:
+            raise OSError("keccak_init failed")
+        out = ctypes.create_string_buffer(32)
+        get_size = sizes.get
+
+        def keccak256(data: bytes) -> bytes:
+            # Return codes are ignored: they only flag NULL pointers, absorbing after a digest
+            # or oversized digests, none of which this fixed call sequence can produce.
+            size = get_size(len(data))
+            reset(state)
+            absorb(state, data, ctypes.c_size_t(len(data)) if size is None else size)
+            squeeze(state, out, digest_len, keccak_padding)
+            return out.raw
+
+        weakref.finalize(keccak256, destroy, state)
+        return keccak256
+
+    try:
+        if factory()(b"") != _EMPTY_KECCAK:
+            return None
+    except (OSError, ctypes.ArgumentError):
+        return None
+    return factory
+
+
+def _select_backend() -> tuple[str, Callable[[], Keccak]]:
+    raw = _raw_pycryptodome()
+    if raw is not None:
+        return "pycryptodome-raw", raw
+    try:
+        from Crypto.Hash import keccak as pc_keccak
+    except ImportError:
+        from eth_hash.auto import keccak as eth_keccak
+
+        def eth_hash_keccak(data: bytes) -> bytes:
+            return eth_keccak(data)
+
+        return "eth-hash", lambda: eth_hash_keccak
+
+    def pc_keccak256(data: bytes) -> bytes:
+        return pc_keccak.new(digest_bits=256, data=data).digest()
+
+    return "pycryptodome", lambda: pc_keccak256
+
+
+KECCAK_BACKEND, _new_keccak = _select_backend()
+"""Name of the keccak implementation in use, for diagnostics and benchmarks."""
+
+_thread_state = threading.local()
+
+
+def _keccak() -> Keccak:
+    """Return this thread's keccak function; the raw backend keeps mutable C state."""
+    try:
+        fn: Keccak = _thread_state.keccak
+    except AttributeError:
+        fn = _new_keccak()
+        _thread_state.keccak = fn
+    return fn
+
+
+# --------------------------------------------------------------------------------------------
+# Addresses
+
+_HEX_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+_DIGITS = re.compile(r"[0-9]+")
+
+
+# EIP-55 capitalises hex letter i when nibble i of keccak(lowercase hex) is >= 8. Doing that
+# with byte tables and one big-int XOR instead of a per-character loop makes it cheap enough to
+# run on every leaf of a million-row file.
+_HIGH_NIBBLE_FLAG = bytes(0x20 if b & 0x80 else 0 for b in range(256))
+_LOW_NIBBLE_FLAG = bytes(0x20 if b & 0x08 else 0 for b in range(256))
+_LETTER_BITS = int.from_bytes(b"\x40" * 40, "big")  # set in 'a'-'f', clear in '0'-'9'
+
+
+def _checksum(address: bytes) -> str:
+    """EIP-55 form of a 20-byte address."""
+    lower = address.hex().encode("ascii")
+    digest = _keccak()(lower)
+    flags = bytearray(40)
+    flags[0::2] = digest[:20].translate(_HIGH_NIBBLE_FLAG)
+    flags[1::2] = digest[:20].translate(_LOW_NIBBLE_FLAG)
+    text = int.from_bytes(lower, "big")
+    # Clearing bit 0x20 upper-cases a letter; the letter mask keeps digits untouched.
+    flips = int.from_bytes(flags, "big") & ((text & _LETTER_BITS) >> 1)
+    return "0x" + (text ^ flips).to_bytes(40, "big").decode("ascii")
+
+
+def _parse_address(text: str) -> bytes:
+    """Decode a hex address, enforcing EIP-55 when the text is mixed-case.
+
+    All-lowercase and all-uppercase addresses carry no checksum by convention and are accepted;
+    a mixed-case one that fails its checksum is almost certainly a typo and is rejected.
+    """
+    if not _HEX_ADDRESS.fullmatch(text):
+        raise ValueError(f"not a 0x-prefixed 20-byte hex address: {text!r}")
+    raw = bytes.fromhex(text[2:])
+    body = text[2:]
+    if body != body.lower() and body != body.upper() and _checksum(raw) != text:
+        raise ValueError(f"bad EIP-55 checksum in address {text!r}")
+    return raw
+
+
+def _check_uint256(name: str, value: int) -> None:
+    # bool is an int subclass; True as an amount is always a bug.
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if not 0 <= value < _UINT256_LIMIT:
+        raise ValueError(f"{name} {value} is outside uint256")
+
+
+# --------------------------------------------------------------------------------------------
+# Leaves
+
+_ADDRESS_PAD = bytes(12)
+
+
+def _leaf_hash_raw(keccak: Keccak, index: int, recipient: bytes, amount: int) -> bytes:
+    # abi.encode(uint256, address, uint256): three 32-byte words, address left-padded. The outer
+    # keccak (OpenZeppelin's "double hashing") keeps a 64-byte leaf from being confused with an
+    # internal node in a second-preimage attack.
+    encoded = index.to_bytes(32, "big") + _ADDRESS_PAD + recipient + amount.to_bytes(32, "big")
+    return keccak(keccak(encoded))
+
+
+def leaf_hash(index: int, recipient: str, amount: int) -> bytes:
+    """Leaf hash as ``StandardMerkleTree`` and the claim contract compute it.
+
+    Equals ``keccak256(bytes.concat(keccak256(abi.encode(index, recipient, amount))))``.
+    """
+    _check_uint256("index", index)
+    _check_uint256("amount", amount)
+    return _leaf_hash_raw(_keccak(), index, _parse_address(recipient), amount)
+
+
+@dataclass(frozen=True, slots=True)
+class Leaf:
+    """One claim: ``amount`` for ``recipient`` under claim ``index``.
+
+    ``recipient`` must be in EIP-55 checksum form so that equal leaves compare equal and
+    values echoed back by the JS library match byte for byte.
+    """
+
+    index: int
+    recipient: str
+    amount: int
+
+    def __post_init__(self) -> None:
+        _check_uint256("index", self.index)
+        _check_uint256("amount", self.amount)
+        if not isinstance(self.recipient, str):
+            raise TypeError("recipient must be a str")
+        if not _HEX_ADDRESS.fullmatch(self.recipient):
+            raise ValueError(f"not a 0x-prefixed 20-byte hex address: {self.recipient!r}")
+        expected = _checksum(bytes.fromhex(self.recipient[2:]))
+        if self.recipient != expected:
+            raise ValueError(f"recipient {self.recipient!r} is not in checksum form ({expected})")
+
+    @property
+    def hash(self) -> bytes:
+        return _leaf_hash_raw(_keccak(), self.index, bytes.fromhex(self.recipient[2:]), self.amount)
+
+    def as_values(self) -> tuple[int, str, int]:
+        """The leaf as the value tuple the JS library and ``abi.encode`` take."""
+        return (self.index, self.recipient, self.amount)
+
+
+def _trusted_leaf(index: int, recipient: str, amount: int) -> Leaf:
+    """Make a Leaf from values this module has just validated and checksummed itself.
+
+    ``__post_init__`` would recompute the EIP-55 checksum, which is the single most expensive
+    step of reading a large CSV or iterating a loaded tree.
+    """
+    leaf = object.__new__(Leaf)
+    object.__setattr__(leaf, "index", index)
+    object.__setattr__(leaf, "recipient", recipient)
+    object.__setattr__(leaf, "amount", amount)
+    return leaf
+
+
+@dataclass(frozen=True, slots=True)
+class MultiProof:
+    """A multiproof in the shape ``MerkleProof.multiProofVerify`` (OpenZeppelin 5) expects.
+
+    ``leaves`` are in the order the verifier consumes them, which is the order the JS library
+    returns; pass ``leaf_hashes()``, ``proof`` and ``proof_flags`` to the contract unchanged.
+    """
+
+    leaves: tuple[Leaf, ...]
+    proof: tuple[bytes, ...]
+    proof_flags: tuple[bool, ...]
+
+    def leaf_hashes(self) -> list[bytes]:
+        return [leaf.hash for leaf in self.leaves]
+
+
+class MerkleInputError(ValueError):
+    """A recipients file row that cannot become a leaf; ``line`` is 1-based, as editors show."""
+
+    def __init__(self, line: int, reason: str) -> None:
+        super().__init__(f"line {line}: {reason}")
+        self.line = line
+        self.reason = reason
+
+
+# --------------------------------------------------------------------------------------------
+# CSV input
+
+_CsvSource = str | os.PathLike[str] | TextIO
+
+
+def _parse_csv(source: _CsvSource) -> Iterator[tuple[int, bytes, int]]:
+    """Yield ``(index, address bytes, amount)`` per data row, reading the file lazily."""
+    if isinstance(source, str | os.PathLike):
+        with open(source, "rb") as handle:
+            yield from _parse_csv_rows(_decode_lines(handle))
+    else:
+        yield from _parse_csv_rows(source)
+
+
+def _decode_lines(handle: Iterable[bytes]) -> Iterator[str]:
+    """Decode UTF-8 one line at a time.
+
+    A text-mode file decodes in 8 KiB chunks, so a bad byte would surface lines before (or
+    after) the row that holds it; per-line decoding names the right line. Line endings are
+    kept, as ``csv`` expects from a ``newline=""`` file.
+    """
+    for number, raw in enumerate(handle, start=1):
+        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]  # BOM from spreadsheet exports; it would corrupt the first field
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise MerkleInputError(number, f"not valid UTF-8 ({exc.reason})") from None
+
+
+def _parse_csv_rows(handle: Iterable[str]) -> Iterator[tuple[int, bytes, int]]:
+    reader = csv.reader(handle, strict=True)
+    index = 0
+    first = True
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except UnicodeDecodeError as exc:
+            raise MerkleInputError(reader.line_num + 1, f"not valid UTF-8 ({exc.reason})") from exc
+        except csv.Error as exc:
+            raise MerkleInputError(reader.line_num, f"malformed CSV: {exc}") from exc
+        line = reader.line_num
+        fields = [field.strip() for field in row]
+        if not any(fields):
+            continue  # blank lines, typically a trailing newline
+        if first:
+            first = False
+            # Only this exact header is skipped, so a typo in the first address still fails
+            # loudly instead of silently dropping the first recipient.
+            if [field.lower() for field in fields] == ["address", "amount"]:
+                continue
+        if len(fields) != 2:
+            raise MerkleInputError(line, f"expected 2 columns (address,amount), got {len(fields)}")
+        address_text, amount_text = fields
+        try:
+            address = _parse_address(address_text)
+        except ValueError as exc:
+            raise MerkleInputError(line, f"bad address: {exc}") from None
+        if address == bytes(_ADDR):
+            raise MerkleInputError(line, "recipient is the zero address")
+        # int() alone would also accept "+5", "1_000" and " 5", which are not what a
+        # spreadsheet means by an amount.
+        if not _DIGITS.fullmatch(amount_text):
+            raise MerkleInputError(line, f"amount {amount_text!r} is not a plain decimal integer")
+        # The length cap spares int() a huge parse (and its 4300-digit limit) on garbage input.
+        amount = int(amount_text) if len(amount_text) <= 100 else _UINT256_LIMIT
+        if amount == 0:
+            raise MerkleInputError(line, "amount must be positive")
+        if amount >= _UINT256_LIMIT:
+            raise MerkleInputError(line, "amount does not fit in uint256")
+        yield index, address, amount
+        index += 1
+
+
+def read_leaves_csv(source: str | os.PathLike[str] | TextIO) -> Iterator[Leaf]:
+    """Stream leaves from ``address,amount`` rows; the index is the data-row number from 0.
+
+    An ``address,amount`` header line and blank lines are skipped. Duplicate recipients are
+    allowed: they become separate leaves with separate indices. Bad rows raise
+    :class:`MerkleInputError` naming the line.
+    """
+    for index, address, amount in _parse_csv(source):
+        yield _trusted_leaf(index, _checksum(address), amount)
+
+
+# --------------------------------------------------------------------------------------------
+# Tree
+
+_U32 = "I" if array("I").itemsize == 4 else "L"
+_MAGIC = b"DNGMRKL\x00"
+_VERSION = 1
+_HEADER = struct.Struct("<8sII32s")  # magic, version, leaf count, root
+
+
+def _u32_array(n: int) -> array[int]:
+    return array(_U32, bytes(4 * n))
+
+
+class MerkleTree:
+    """OpenZeppelin ``StandardMerkleTree`` over ``(uint256 index, address, uint256 amount)``.
+
+    Layout (same as the JS library's ``tree`` array): node ``i`` has children ``2i+1`` and
+    ``2i+2``, the root is node 0, and the ``n`` leaf hashes sorted ascending occupy the last
+    ``n`` nodes in reverse, so sorted position ``p`` is node ``2n-2-p``.
+    """
+
+    __slots__ = ("_amounts", "_n", "_order", "_position", "_recipients", "_tree")
+
+    _tree: bytearray  # (2n-1) * 32 bytes of nodes
+    _order: array[int]  # sorted leaf position -> leaf index
+    _position: array[int]  # leaf index -> sorted leaf position
+    _recipients: bytearray  # n * 20 bytes, by leaf index
+    _amounts: bytearray  # n * 32 bytes big-endian, by leaf index
+    _n: int
+
+    def __init__(self, leaves: Iterable[Leaf]) -> None:
+        """Build from leaves whose indices are 0, 1, 2, ... in order.
+
+        Contiguous indices make the leaf index double as the on-chain claim-bitmap slot and
+        as the JS library's value index, so proofs by index agree between the two.
+        """
+
+        def raw_leaves() -> Iterator[tuple[int, bytes, int]]:
+            for position, leaf in enumerate(leaves):
+                if leaf.index != position:
+                    raise ValueError(
+                        f"leaf #{position} has index {leaf.index}; indices must be 0, 1, 2, ..."
+                    )
+                yield position, bytes.fromhex(leaf.recipient[2:]), leaf.amount
+
+        self._build(raw_leaves())
+
+    @classmethod
+    def from_csv(cls, source: str | os.PathLike[str] | TextIO) -> MerkleTree:
+        """Build straight from a recipients CSV (see :func:`read_leaves_csv`).
+
+        Skips creating :class:`Leaf` objects: their EIP-55 checksums would cost more than the
+        tree itself on a large file.
+        """
+        tree = cls.__new__(cls)
+        try:
+            tree._build(_parse_csv(source))
+        except _EmptyTreeError:
+            raise MerkleInputError(1, "no recipient rows") from None
+        return tree
+
+    def _build(self, leaves: Iterator[tuple[int, bytes, int]]) -> None:
+        keccak = _keccak()
+        recipients = bytearray()
+        amounts = bytearray()
+        # Each entry is hash || u32 index: sorting these bytes orders by hash exactly like the
+        # JS library's BigInt comparison (equal-length big-endian), and carries the index along
+        # without a per-leaf tuple. Hashes cannot tie since every preimage has its own index.
+        entries: list[bytes] = []
+        pad = _ADDRESS_PAD
+        for index, recipient, amount in leaves:
+            if index > _MAX_LEAVES - 1:
+                raise ValueError(f"more than {_MAX_LEAVES} leaves")
+            amount_word = amount.to_bytes(32, "big")
+            encoded = index.to_bytes(32, "big") + pad + recipient + amount_word
+            entries.append(keccak(keccak(encoded)) + index.to_bytes(4, "big"))
+            recipients += recipient
+            amounts += amount_word
+        n = len(entries)
+        if n == 0:
+            raise _EmptyTreeError("a Merkle tree needs at least one leaf")
+        entries.sort()
+
+        order = _u32_array(n)
+        position = _u32_array(n)
+        # Pop from the largest hash down: that is exactly the leaves' address order in the
+        # array (position p sits at node 2n-2-p), and freeing each entry as it is copied keeps
+        # the peak at roughly one copy of the leaf hashes.
+        leaf_nodes = bytearray()
+        pos = n - 1
+        while entries:
+            entry = entries.pop()
+            leaf_nodes += entry[:32]
+            index = int.from_bytes(entry[32:], "big")
+            order[pos] = index
+            position[index] = pos
+            pos -= 1
+        del entries
+        # Growing a large bytearray this much allocates the exact size (no slack), and appending
+        # rather than prepending avoids a temporary zero-filled copy of the internal region.
+        tree = bytearray((n - 1) * _NODE)
+        tree += leaf_nodes
+        del leaf_nodes
+
+        # Siblings 2i+1 and 2i+2 are adjacent, so one 64-byte copy is already the "left, right"
+        # concatenation; `pair < right` compares left with right (a tie compares greater, but
+        # then either order hashes the same bytes).
+        with memoryview(tree) as view:
+            for i in range(n - 2, -1, -1):
+                child = (2 * i + 1) * _NODE
+                pair = bytes(view[child : child + 2 * _NODE])
+                right = pair[_NODE:]
+                tree[i * _NODE : (i + 1) * _NODE] = keccak(
+                    pair if pair < right else right + pair[:_NODE]
+                )
+
+        self._tree = tree
+        self._order = order
+        self._position = position
+        self._recipients = recipients
+        self._amounts = amounts
+        self._n = n
+
+    # ---- queries -------------------------------------------------------------------------
+
+    @property
+    def root(self) -> bytes:
+        return bytes(self._tree[:_NODE])
+
+    def __len__(self) -> int:
+        return self._n
+
+    def _check_index(self, index: int) -> None:
+        if not isinstance(index, int) or isinstance(index, bool):
+            raise TypeError(f"leaf index must be an int, got {type(index).__name__}")
+        if not 0 <= index < self._n:
+            raise IndexError(f"leaf index {index} out of range for {self._n} leaves")
+
+    def _node(self, tree_index: int) -> bytes:
+        offset = tree_index * _NODE
+        return bytes(self._tree[offset : offset + _NODE])
+
+    def _tree_index(self, index: int) -> int:
+        return 2 * self._n - 2 - self._position[index]
+
+    def _leaf_unchecked(self, index: int) -> Leaf:
+        recipient = bytes(self._recipients[index * _ADDR : (index + 1) * _ADDR])
+        amount = int.from_bytes(self._amounts[index * 32 : (index + 1) * 32], "big")
+        return _trusted_leaf(index, _checksum(recipient), amount)
+
+    def leaf(self, index: int) -> Leaf:
+        """The leaf with claim ``index``."""
+        self._check_index(index)
+        return self._leaf_unchecked(index)
+
+    def __iter__(self) -> Iterator[Leaf]:
+        return (self._leaf_unchecked(i) for i in range(self._n))
+
+    def leaf_hash(self, index: int) -> bytes:
+        """Stored hash of leaf ``index``, without rehashing."""
+        self._check_index(index)
+        return self._node(self._tree_index(index))
+
+    def proof(self, index: int) -> list[bytes]:
+        """Sibling hashes from leaf ``index`` up to the root, as ``getProof(index)`` returns."""
+        self._check_index(index)
+        node = self._tree_index(index)
+        proof: list[bytes] = []
+        while node > 0:
+            proof.append(self._node(node + 1 if node % 2 else node - 1))
+            node = (node - 1) // 2
+        return proof
+
+    def multiproof(self, indices: Iterable[int]) -> MultiProof:
+        """Prove several leaves at once, as ``getMultiProof(indices)`` does.
+
+        The input order does not matter: the JS library (and so this) walks the chosen nodes
+        from the highest array index down, which is the queue order ``multiProofVerify``
+        consumes, and returns the leaves in that order.
+        """
+        nodes: list[int] = []
+        for index in indices:
+            self._check_index(index)
+            nodes.append(self._tree_index(index))
+        nodes.sort(reverse=True)
+        if any(a == b for a, b in itertools.pairwise(nodes)):
+            raise ValueError("cannot prove a duplicated index")
+
+        queue = deque(nodes)
+        proof: list[bytes] = []
+        flags: list[bool] = []
+        while queue and queue[0] > 0:
+            node = queue.popleft()
+            sibling = node + 1 if node % 2 else node - 1
+            if queue and queue[0] == sibling:
+                flags.append(True)
+                queue.popleft()
+            else:
+                flags.append(False)
+                proof.append(self._node(sibling))
+            queue.append((node - 1) // 2)
+        if not nodes:
+            # An empty multiproof still has to yield the root when processed.
+            proof.append(self._node(0))
+
+        last = 2 * self._n - 2
+        leaves = tuple(self._leaf_unchecked(self._order[last - node]) for node in nodes)
+        return MultiProof(leaves, tuple(proof), tuple(flags))
+
+    # ---- verification --------------------------------------------------------------------
+
+    @staticmethod
+    def verify(leaf: Leaf, proof: Sequence[bytes], root: bytes) -> bool:
+        """Check a single-leaf proof like ``MerkleProof.verify``.
+
+        Malformed input (a node that is not 32 bytes) is reported as ``False`` rather than
+        raised, because proofs typically arrive from untrusted clients.
+        """
+        if len(root) != _NODE or any(len(node) != _NODE for node in proof):
+            return False
+        keccak = _keccak()
+        computed = leaf.hash
+        for node in proof:
+            sibling = bytes(node)
+            computed = keccak(computed + sibling if computed <= sibling else sibling + computed)
+        return computed == bytes(root)
+
+    @staticmethod
+    def verify_multiproof(multiproof: MultiProof, root: bytes) -> bool:
+        """Check a multiproof like ``MerkleProof.multiProofVerify``; malformed means ``False``."""
+        proof = [bytes(node) for node in multiproof.proof]
+        flags = multiproof.proof_flags
+        if len(root) != _NODE or any(len(node) != _NODE for node in proof):
+            return False
+        if len(multiproof.leaves) + len(proof) != len(flags) + 1:
+            return False
+        if len(proof) < sum(1 for flag in flags if not flag):
+            return False
+        keccak = _keccak()
+        queue = deque(multiproof.leaf_hashes())
+        proof_queue = deque(proof)
+        for flag in flags:
+            if not queue:
+                return False
+            a = queue.popleft()
+            if flag:
+                if not queue:
+                    return False
+                b = queue.popleft()
+            else:
+                b = proof_queue.popleft()
+            queue.append(keccak(a + b if a <= b else b + a))
+        if len(queue) + len(proof_queue) != 1:
+            return False
+        computed = queue.pop() if queue else proof_queue.popleft()
+        return computed == bytes(root)
+
+    def validate(self) -> None:
+        """Recompute every hash and raise ``ValueError`` on any mismatch.
+
+        Costs about as much as a build; :meth:`load` only checks a file checksum by default.
+        """
+        keccak = _keccak()
+        tree = self._tree
+        n = self._n
+        if len(tree) != (2 * n - 1) * _NODE:
+            raise ValueError("node buffer has the wrong size")
+        seen = _u32_array(n)
+        previous = b""
+        for pos in range(n):
+            index = self._order[pos]
+            if index >= n or seen[index] or self._position[index] != pos:
+                raise ValueError(f"leaf order table is corrupt at sorted position {pos}")
+            seen[index] = 1
+            recipient = bytes(self._recipients[index * _ADDR : (index + 1) * _ADDR])
+            amount = int.from_bytes(self._amounts[index * 32 : (index + 1) * 32], "big")
+            expected = _leaf_hash_raw(keccak, index, recipient, amount)
+            if self._node(2 * n - 2 - pos) != expected:
+                raise ValueError(f"leaf {index} does not match its stored hash")
+            if expected <= previous:
+                raise ValueError("leaves are not sorted by hash")
+            previous = expected
+        for i in range(n - 2, -1, -1):
+            left, right = self._node(2 * i + 1), self._node(2 * i + 2)
+            if self._node(i) != keccak(left + right if left <= right else right + left):
+                raise ValueError(f"internal node {i} does not match its children")
+
+    # ---- persistence ---------------------------------------------------------------------
+    #
+    # File layout (all sizes in bytes, n = leaf count):
+    #   header      48        magic b"DNGMRKL\0", u32 LE version (1), u32 LE n, root (32)
+    #   nodes       32(2n-1)  the node array, root first (JS library layout)
+    #   order       4n        u32 LE leaf index for each sorted position
+    #   recipients  20n       raw addresses by leaf index
+    #   amounts     32n       big-endian uint256 by leaf index
+    #   checksum    32        SHA-256 of everything above
+    # SHA-256 rather than keccak because it only guards against truncation and bit rot, and
+    # hashlib streams it at memory speed.
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the tree atomically, so a gateway never loads a half-written file."""
+        target = os.fspath(path)
+        temp = f"{target}.tmp-{os.getpid()}-{threading.get_ident()}"
+        digest = hashlib.sha256()
+        order = array(_U32, self._order)
+        if sys.byteorder != "little":
+            order.byteswap()
+        header = _HEADER.pack(_MAGIC, _VERSION, self._n, self.root)
+        try:
+            with open(temp, "wb") as handle:
+                for part in (header, self._tree, order, self._recipients, self._amounts):
+                    view = memoryview(part).cast("B")
+                    digest.update(view)
+                    handle.write(view)
+                handle.write(digest.digest())
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temp, target)
+        except BaseException:
+            if os.path.exists(temp):
+                os.unlink(temp)
+            raise
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], *, validate: bool = False) -> MerkleTree:
+        """Read a file written by :meth:`save`; ``validate=True`` also rehashes everything."""
+        with open(path, "rb") as handle:
+            tree = cls._read(handle, os.fstat(handle.fileno()).st_size)
+        if validate:
+            tree.validate()
+        return tree
+
+    @classmethod
+    def _read(cls, handle: io.BufferedReader, size: int) -> MerkleTree:
+        digest = hashlib.sha256()
+
+        def read_exact(length: int) -> bytearray:
+            buffer = bytearray(length)
+            if handle.readinto(buffer) != length:
+                raise ValueError("Merkle tree file is truncated")
+            digest.update(buffer)
+            return buffer
+
+        header = read_exact(_HEADER.size)
+        magic, version, n, root = _HEADER.unpack(header)
+        if magic != _MAGIC:
+            raise ValueError("not a Dongne Merkle tree file")
+        if version != _VERSION:
+            raise ValueError(f"unsupported Merkle tree file version {version}")
+        if n == 0:
+            raise ValueError("Merkle tree file has no leaves")
+        expected = _HEADER.size + (2 * n - 1) * _NODE + n * (4 + _ADDR + 32) + 32
+        if size != expected:
+            raise ValueError(f"Merkle tree file is {size} bytes, expected {expected}")
+        nodes = read_exact((2 * n - 1) * _NODE)
+        order_bytes = read_exact(4 * n)
+        recipients = read_exact(n * _ADDR)
+        amounts = read_exact(n * 32)
+        if handle.read(32) != digest.digest():
+            raise ValueError("Merkle tree file checksum mismatch (corrupt file)")
+        if bytes(nodes[:_NODE]) != root:
+            raise ValueError("Merkle tree file root does not match its nodes")
+
+        order = array(_U32)
+        order.frombytes(order_bytes)
+        del order_bytes
+        if sys.byteorder != "little":
+            order.byteswap()
+        missing = 0xFFFFFFFF
+        position = array(_U32, [missing]) * n
+        for pos, index in enumerate(order):
+            if index >= n or position[index] != missing:
+                raise ValueError("Merkle tree file has a corrupt order table")
+            position[index] = pos
+
+        tree = cls.__new__(cls)
+        tree._tree = nodes
+        tree._order = order
+        tree._position = position
+        tree._recipients = recipients
+        tree._amounts = amounts
+        tree._n = n
+        return tree
+
+    @staticmethod
+    def read_root(path: str | os.PathLike[str]) -> bytes:
+        """Root of a saved tree from its header alone, e.g. to match it against the contract."""
+        with open(path, "rb") as handle:
+            header = handle.read(_HEADER.size)
+        if len(header) != _HEADER.size:
+            raise ValueError("Merkle tree file is truncated")
+        magic, _version, _n, root = _HEADER.unpack(header)
+        if magic != _MAGIC:
+            raise ValueError("not a Dongne Merkle tree file")
+        return bytes(root)
+
+
+class _EmptyTreeError(ValueError):
+    """Raised by the builder so ``from_csv`` can turn it into a line-numbered input error."""

@@ -1,0 +1,136 @@
+"""The gateway application: relayer, indexer, query and audit API in one FastAPI app."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
+from sqlalchemy import Engine
+
+from chain.manifest import Manifest
+from gateway.api import relay
+from gateway.db import create_engine_for
+from gateway.problems import Problem, problem_handler, validation_handler
+from gateway.relayer.service import Relayer
+from gateway.responses import JSONBytes
+from gateway.rpc_async import AsyncRpc
+from gateway.settings import Settings, get_settings
+
+log = logging.getLogger("dongne.gateway")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        manifest = Manifest.load(settings.manifest_path)
+        engine = await asyncio.to_thread(create_engine_for, settings.database_url)
+        rpc = AsyncRpc(settings.rpc_url)
+        app.state.settings = settings
+        app.state.manifest = manifest
+        app.state.engine = engine
+        app.state.rpc = rpc
+        relayer = Relayer.build(settings, manifest, engine, rpc)
+        app.state.relayer = relayer
+        await relayer.start()
+        background = await _start_background(app, settings, manifest, engine)
+        try:
+            yield
+        finally:
+            for task in background:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            await relayer.stop()
+            await rpc.close()
+            engine.dispose()
+
+    app = FastAPI(
+        title="Dongne gateway",
+        version="0.1.0",
+        summary="Relays wallets' signed voucher requests and serves the chain's index.",
+        lifespan=lifespan,
+        default_response_class=JSONBytes,
+    )
+    app.add_exception_handler(Problem, problem_handler)
+    app.add_exception_handler(RequestValidationError, validation_handler)
+
+    @app.middleware("http")
+    async def limit_body(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > settings.max_body_bytes):
+            return Problem(
+                "PayloadTooLarge", f"body over {settings.max_body_bytes} bytes"
+            ).response()
+        return await call_next(request)
+
+    app.include_router(relay.router)
+    _include_optional_routers(app)
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict[str, object]:
+        return {"status": "ok"}
+
+    @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
+    async def metrics(request: Request) -> Response:
+        return Response(_metrics(request.app), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def _include_optional_routers(app: FastAPI) -> None:
+    """Routers of the indexer, query and audit API, when their modules are present."""
+    import importlib
+
+    for module in ("gateway.api.query", "gateway.api.audit", "gateway.api.distribution"):
+        try:
+            app.include_router(importlib.import_module(module).router)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+
+
+async def _start_background(
+    app: FastAPI, settings: Settings, manifest: Manifest, engine: Engine
+) -> list[asyncio.Task[None]]:
+    """Starts the indexer's follower when the indexer package is present."""
+    import importlib
+
+    try:
+        service = importlib.import_module("gateway.indexer.service")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("gateway.indexer", "gateway.indexer.service"):
+            raise
+        return []
+    task: asyncio.Task[None] = await service.start_indexer(app, settings, manifest, engine)
+    return [task]
+
+
+def _metrics(app: FastAPI) -> bytes:
+    registry = CollectorRegistry()
+    relayer: Relayer | None = getattr(app.state, "relayer", None)
+    if relayer is not None:
+        s = relayer.batcher.stats
+        for name, value, doc in (
+            ("dongne_relay_batches_sent", s.batches_sent, "executeBatch transactions sent"),
+            ("dongne_relay_requests_sent", s.requests_sent, "requests put in batches"),
+            ("dongne_relay_succeeded", s.succeeded, "requests that succeeded on chain"),
+            ("dongne_relay_failed", s.failed, "requests that ended failed"),
+            ("dongne_relay_requeued", s.requeued, "requests requeued after a skip or drop"),
+            ("dongne_relay_resent", s.resent, "batch transactions resent"),
+            ("dongne_relay_gas_used", s.gas_used, "gas used by mined batches"),
+            ("dongne_relay_in_flight_batches", len(relayer.batcher.in_flight), "batches in flight"),
+            ("dongne_relay_waiting", relayer.batcher._waiting_count(), "requests waiting"),
+        ):
+            Gauge(name, doc, registry=registry).set(value)
+    return generate_latest(registry)

@@ -1,0 +1,513 @@
+"""Packs accepted requests into `executeBatch` transactions and follows each to its end.
+
+Per signer, requests are sent in nonce order and never with a gap; a signer's requests all go
+through the same relayer key, so their batches are mined in the key's nonce order. A batch is
+stored with its raw bytes before it is sent; a restart resends what the node no longer knows,
+and the forwarder's nonces make any re-execution impossible.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from eth_account.signers.local import LocalAccount
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
+
+from chain.errors import decode_revert
+from chain.protocol import ForwardRequest, SignedRequest, encode_execute_batch
+from chain.rpc import JSONObject, NodeUnavailableError, RpcError
+from gateway.relay_tables import FAILED, SUCCEEDED
+from gateway.relayer.chainview import ChainView
+from gateway.relayer.intake import Accepted, Intake, NonceBook
+from gateway.relayer.store import Outcome, RequestStore, StoredBatch, StoredRequest
+from gateway.rpc_async import AsyncRpc
+from gateway.settings import Settings
+
+log = logging.getLogger("dongne.relayer")
+
+EXECUTED_TOPIC = "0x" + keccak(text="ExecutedForwardRequest(address,uint256,bool)").hex()
+MAX_ATTEMPTS = 3
+# Forwarder work per request outside the forwarded call: signature recovery, nonce, event.
+PER_REQUEST_OVERHEAD = 20_000
+
+
+@dataclass
+class Pending:
+    id: str
+    signed: SignedRequest
+    attempts: int = 0
+
+    @property
+    def signer(self) -> str:
+        return self.signed.request.from_
+
+    @property
+    def nonce(self) -> int:
+        return self.signed.request.nonce
+
+
+@dataclass
+class RelayerKey:
+    account: LocalAccount
+    nonce: int = 0
+    in_flight: int = 0
+
+    @property
+    def address(self) -> str:
+        return str(self.account.address)
+
+
+@dataclass
+class InFlight:
+    tx_hash: str
+    key: RelayerKey
+    raw: bytes
+    items: list[Pending]
+    last_sent: float
+
+
+@dataclass
+class Stats:
+    batches_sent: int = 0
+    requests_sent: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    requeued: int = 0
+    resent: int = 0
+    gas_used: int = 0
+    batch_sizes: list[int] = field(default_factory=list)
+
+
+class Batcher:
+    def __init__(
+        self,
+        settings: Settings,
+        view: ChainView,
+        rpc: AsyncRpc,
+        store: RequestStore,
+        nonces: NonceBook,
+        intake: Intake,
+        accepted: asyncio.Queue[Accepted],
+        keys: list[LocalAccount],
+    ) -> None:
+        if not keys:
+            raise ValueError("the relayer needs at least one key (DONGNE_RELAYER_KEYS)")
+        self.settings = settings
+        self.view = view
+        self.rpc = rpc
+        self.store = store
+        self.nonces = nonces
+        self.intake = intake
+        self.accepted = accepted
+        self.keys = [RelayerKey(k) for k in keys]
+        self.waiting: dict[str, dict[int, Pending]] = defaultdict(dict)
+        self.next_send: dict[str, int] = {}
+        self.in_flight: dict[str, InFlight] = {}
+        self.stats = Stats()
+        self._wake = asyncio.Event()
+        self._gas_price = 0
+        self._block_gas_limit = 30_000_000
+
+    # ------------------------------------------------------------------ start and recovery
+
+    async def start(self) -> None:
+        """Resends what a previous run left in flight, then takes up queued requests."""
+        for batch in await asyncio.to_thread(self.store.pending_batches):
+            with contextlib.suppress(RpcError, NodeUnavailableError):
+                await self.rpc.call("eth_sendRawTransaction", ["0x" + batch.raw.hex()])
+            key = self._key_by_address(batch.relayer)
+            items = [self._recovered(r) for r in await self._load(batch.request_ids)]
+            self.in_flight[batch.tx_hash] = InFlight(
+                batch.tx_hash, key, batch.raw, items, time.time()
+            )
+            key.in_flight += 1
+            for p in items:
+                self._mark_sent(p)
+        in_batches = {p.id for b in self.in_flight.values() for p in b.items}
+        for stored in await asyncio.to_thread(self.store.unfinished):
+            if stored.id not in in_batches:
+                self._enqueue(self._recovered(stored))
+        for key in self.keys:
+            key.nonce = int(
+                str(await self.rpc.call("eth_getTransactionCount", [key.address, "pending"])), 16
+            )
+        await self._refresh_gas()
+
+    async def _load(self, ids: list[str]) -> list[StoredRequest]:
+        loaded = []
+        for rid in ids:
+            stored = await asyncio.to_thread(self.store.get, rid)
+            if stored is not None:
+                loaded.append(stored)
+        return loaded
+
+    def _recovered(self, stored: StoredRequest) -> Pending:
+        request = ForwardRequest(
+            from_=stored.signer,
+            to=stored.target,
+            value=0,
+            gas=stored.gas,
+            nonce=stored.nonce,
+            deadline=stored.deadline,
+            data=stored.data,
+        )
+        self.nonces.hold(stored.signer, stored.nonce, stored.id)
+        self.intake.known[stored.id] = stored.status
+        return Pending(stored.id, SignedRequest(request, stored.signature))
+
+    # ------------------------------------------------------------------ loops
+
+    async def run(self) -> None:
+        await asyncio.gather(self._feed(), self._make_batches(), self._track())
+
+    async def _feed(self) -> None:
+        while True:
+            accepted = await self.accepted.get()
+            self._enqueue(Pending(accepted.id, accepted.signed))
+            if self._waiting_count() >= self.settings.batch_max_requests:
+                self._wake.set()
+
+    def _enqueue(self, p: Pending) -> None:
+        self.waiting[p.signer][p.nonce] = p
+
+    def _waiting_count(self) -> int:
+        return sum(len(v) for v in self.waiting.values())
+
+    async def _make_batches(self) -> None:
+        interval = self.settings.batch_interval_ms / 1000
+        last_gas_refresh = time.monotonic()
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), interval)
+            self._wake.clear()
+            if time.monotonic() - last_gas_refresh > 10:
+                last_gas_refresh = time.monotonic()
+                with contextlib.suppress(RpcError, NodeUnavailableError):
+                    await self._refresh_gas()
+            try:
+                await self._send_ready()
+            except NodeUnavailableError as exc:
+                log.warning("node unavailable while batching: %s", exc)
+            except Exception:
+                log.exception("batching failed")
+
+    async def _send_ready(self) -> None:
+        await self._expire_waiting()
+        for key in self.keys:
+            while key.in_flight < self.settings.max_in_flight_batches:
+                items = await self._take(key, self.settings.batch_max_requests)
+                if not items:
+                    break
+                await self._send(key, items)
+
+    async def _take(self, key: RelayerKey, limit: int) -> list[Pending]:
+        taken: list[Pending] = []
+        for signer in list(self.waiting):
+            if len(taken) >= limit:
+                break
+            if self._key_for(signer) is not key:
+                continue
+            queue = self.waiting[signer]
+            if signer not in self.next_send:
+                self.next_send[signer] = await self._chain_nonce(signer)
+            n = self.next_send[signer]
+            while n in queue and len(taken) < limit:
+                taken.append(queue.pop(n))
+                n += 1
+            self.next_send[signer] = n
+            if not queue:
+                del self.waiting[signer]
+        return taken
+
+    async def _chain_nonce(self, signer: str) -> int:
+        n = self.nonces.chain_next.get(signer)
+        if n is None:
+            n = await self.view.forwarder_nonce(signer)
+            self.nonces.chain_next[signer] = n
+        return n
+
+    async def _expire_waiting(self) -> None:
+        """A request stuck behind a missing nonce fails once its deadline has passed."""
+        now = time.time()
+        expired: list[Outcome] = []
+        for signer, queue in list(self.waiting.items()):
+            for nonce, p in list(queue.items()):
+                if p.signed.request.deadline <= now:
+                    del queue[nonce]
+                    expired.append(
+                        Outcome.failed(
+                            p.id, "RequestExpired", {"deadline": p.signed.request.deadline}
+                        )
+                    )
+                    self._finish(p, FAILED, used=False)
+            if not queue:
+                del self.waiting[signer]
+        if expired:
+            await asyncio.to_thread(self.store.fail_requests, expired)
+
+    def _key_for(self, signer: str) -> RelayerKey:
+        return self.keys[int(signer, 16) % len(self.keys)]
+
+    def _key_by_address(self, address: str) -> RelayerKey:
+        for key in self.keys:
+            if key.address == to_checksum_address(address):
+                return key
+        # A batch sent by a key no longer configured: track it with the first key's slot.
+        return self.keys[0]
+
+    async def _refresh_gas(self) -> None:
+        price = int(str(await self.rpc.call("eth_gasPrice", [])), 16)
+        # Headroom for a rising base fee; permissioned networks run at zero.
+        self._gas_price = price * 3 // 2
+        block = await self.rpc.call("eth_getBlockByNumber", ["latest", False])
+        if isinstance(block, dict):
+            self._block_gas_limit = int(str(block["gasLimit"]), 16)
+
+    async def _send(self, key: RelayerKey, items: list[Pending]) -> None:
+        calldata = encode_execute_batch([p.signed for p in items], key.address)
+        forwarded = sum(p.signed.request.gas for p in items)
+        gas = 21_000 + 16 * len(calldata) + 50_000 + len(items) * PER_REQUEST_OVERHEAD
+        gas += forwarded * 64 // 63
+        gas = min(gas, self._block_gas_limit)
+        tx: dict[str, object] = {
+            "to": self.view.manifest.forwarder,
+            "data": calldata,
+            "gas": gas,
+            "gasPrice": self._gas_price,
+            "nonce": key.nonce,
+            "chainId": self.view.manifest.chain_id,
+            "value": 0,
+        }
+        signed_tx = key.account.sign_transaction(tx)  # type: ignore[arg-type]
+        tx_hash = "0x" + bytes(signed_tx.hash).hex()
+        raw = bytes(signed_tx.raw_transaction)
+        batch = StoredBatch(
+            tx_hash, key.address, key.nonce, raw, [p.id for p in items], time.time()
+        )
+        await asyncio.to_thread(self.store.record_batch, batch)
+        key.nonce += 1
+        key.in_flight += 1
+        self.in_flight[tx_hash] = InFlight(tx_hash, key, raw, items, time.time())
+        for p in items:
+            self.intake.known[p.id] = "submitted"
+        self.stats.batches_sent += 1
+        self.stats.requests_sent += len(items)
+        self.stats.batch_sizes.append(len(items))
+        try:
+            await self.rpc.call("eth_sendRawTransaction", ["0x" + raw.hex()])
+        except RpcError as exc:
+            log.warning("batch %s not accepted by the node: %s", tx_hash, exc)
+            if "nonce" in exc.message.lower():
+                key.nonce = int(
+                    str(await self.rpc.call("eth_getTransactionCount", [key.address, "pending"])),
+                    16,
+                )
+        except NodeUnavailableError as exc:
+            log.warning("batch %s stored, node unavailable (will resend): %s", tx_hash, exc)
+
+    def _mark_sent(self, p: Pending) -> None:
+        self.next_send[p.signer] = max(self.next_send.get(p.signer, 0), p.nonce + 1)
+
+    # ------------------------------------------------------------------ tracking
+
+    async def _track(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.poll_interval_s)
+            if not self.in_flight:
+                continue
+            try:
+                await self._poll()
+            except NodeUnavailableError as exc:
+                log.warning("node unavailable while tracking: %s", exc)
+            except Exception:
+                log.exception("tracking failed")
+
+    async def _poll(self) -> None:
+        batches = list(self.in_flight.values())
+        receipts = await self.rpc.batch(("eth_getTransactionReceipt", [b.tx_hash]) for b in batches)
+        now = time.time()
+        for batch, receipt in zip(batches, receipts, strict=True):
+            if isinstance(receipt, dict):
+                await self._settle(batch, receipt)
+            elif now - batch.last_sent > self.settings.resubmit_after_s:
+                await self._resend(batch)
+        if self._waiting_count():
+            self._wake.set()
+
+    async def _resend(self, batch: InFlight) -> None:
+        batch.last_sent = time.time()
+        self.stats.resent += 1
+        try:
+            await self.rpc.call("eth_sendRawTransaction", ["0x" + batch.raw.hex()])
+        except RpcError as exc:
+            message = exc.message.lower()
+            if "already" in message or "known" in message:
+                return
+            if "nonce" in message:
+                # The key's nonce went to another transaction: this batch will never mine.
+                log.warning("batch %s dropped (%s); requeueing", batch.tx_hash, exc.message)
+                await self._close(batch, "dropped", None, None, [], list(batch.items))
+                return
+            raise
+
+    async def _settle(self, batch: InFlight, receipt: JSONObject) -> None:
+        block = int(str(receipt["blockNumber"]), 16)
+        gas_used = int(str(receipt["gasUsed"]), 16)
+        self.stats.gas_used += gas_used
+        if int(str(receipt["status"]), 16) != 1:
+            await self._close(batch, "mined", block, gas_used, [], list(batch.items))
+            return
+        executed: dict[tuple[str, int], bool] = {}
+        forwarder = self.view.manifest.forwarder.lower()
+        logs = receipt.get("logs")
+        for entry in logs if isinstance(logs, list) else []:
+            if not isinstance(entry, dict) or str(entry.get("address", "")).lower() != forwarder:
+                continue
+            topics = entry.get("topics")
+            if not isinstance(topics, list) or not topics or topics[0] != EXECUTED_TOPIC:
+                continue
+            signer = to_checksum_address("0x" + str(topics[1])[-40:])
+            data = bytes.fromhex(str(entry["data"])[2:])
+            executed[(signer, int.from_bytes(data[:32], "big"))] = data[63] == 1
+        outcomes: list[Outcome] = []
+        requeue: list[Pending] = []
+        failed_calls: list[Pending] = []
+        for p in batch.items:
+            success = executed.get((p.signer, p.nonce))
+            if success is True:
+                outcomes.append(Outcome.succeeded(p.id, batch.tx_hash, block))
+            elif success is False:
+                failed_calls.append(p)
+            else:
+                outcome = await self._skipped(p, batch.tx_hash, block)
+                if outcome is None:
+                    requeue.append(p)
+                else:
+                    outcomes.append(outcome)
+        if failed_calls:
+            outcomes.extend(await self._decode_failures(batch, block, executed, failed_calls))
+        await self._close(batch, "mined", block, gas_used, outcomes, requeue)
+
+    async def _skipped(self, p: Pending, tx_hash: str, block: int) -> Outcome | None:
+        """The forwarder skipped the request (invalid when its turn came). Decide whether it
+        may run later (None: requeue) or has ended."""
+        if p.signed.request.deadline <= time.time():
+            return Outcome.failed(
+                p.id,
+                "RequestExpired",
+                {"deadline": p.signed.request.deadline},
+                tx_hash=tx_hash,
+                block=block,
+            )
+        chain_next = await self.view.forwarder_nonce(p.signer)
+        self.nonces.chain_next[p.signer] = chain_next
+        self.next_send[p.signer] = min(self.next_send.get(p.signer, chain_next), chain_next)
+        if chain_next > p.nonce:
+            return Outcome.failed(
+                p.id,
+                "NonceTooLow",
+                {"nonce": p.nonce, "next": chain_next},
+                tx_hash=tx_hash,
+                block=block,
+            )
+        if p.attempts + 1 >= MAX_ATTEMPTS:
+            return Outcome.failed(
+                p.id, "ForwarderSkipped", {"attempts": p.attempts + 1}, tx_hash=tx_hash, block=block
+            )
+        return None
+
+    async def _decode_failures(
+        self,
+        batch: InFlight,
+        block: int,
+        executed: dict[tuple[str, int], bool],
+        failed: list[Pending],
+    ) -> list[Outcome]:
+        """Each failed call's custom error, from the transaction's call trace (the forwarder
+        makes one CALL per executed request, in order); a node without `debug_traceTransaction`
+        gets a re-simulation instead."""
+        order = [p for p in batch.items if (p.signer, p.nonce) in executed]
+        outputs: dict[str, bytes] = {}
+        try:
+            trace = await self.rpc.call(
+                "debug_traceTransaction", [batch.tx_hash, {"tracer": "callTracer"}]
+            )
+            children = trace.get("calls") if isinstance(trace, dict) else None
+            calls = [
+                c
+                for c in (children if isinstance(children, list) else [])
+                if isinstance(c, dict) and c.get("type") == "CALL"
+            ]
+            for p, call in zip(order, calls, strict=False):
+                if call.get("error"):
+                    outputs[p.id] = bytes.fromhex(str(call.get("output", "0x"))[2:])
+        except (RpcError, ValueError):
+            pass
+        outcomes = []
+        for p in failed:
+            data = outputs.get(p.id)
+            if data is None:
+                revert = await self.view.simulate(
+                    p.signer, p.signed.request.to, p.signed.request.data
+                )
+                name, args = (revert.name, revert.args) if revert else ("ForwardedCallFailed", {})
+            else:
+                decoded = decode_revert(data)
+                name, args = decoded.name, decoded.args
+            outcomes.append(
+                Outcome.failed(p.id, name, dict(args), tx_hash=batch.tx_hash, block=block)
+            )
+        return outcomes
+
+    async def _close(
+        self,
+        batch: InFlight,
+        status: str,
+        block: int | None,
+        gas_used: int | None,
+        outcomes: list[Outcome],
+        requeue: list[Pending],
+    ) -> None:
+        await asyncio.to_thread(
+            self.store.finish_batch,
+            batch.tx_hash,
+            status=status,
+            block_number=block,
+            gas_used=gas_used,
+            outcomes=outcomes,
+            requeued=[p.id for p in requeue],
+        )
+        self.in_flight.pop(batch.tx_hash, None)
+        batch.key.in_flight -= 1
+        by_id = {p.id: p for p in batch.items}
+        for o in outcomes:
+            p = by_id[o.request_id]
+            # A failed call used its nonce; an expired or skipped request did not.
+            used = o.status == SUCCEEDED or (
+                o.tx_hash is not None
+                and o.error_code not in ("RequestExpired", "NonceTooLow", "ForwarderSkipped")
+            )
+            self._finish(p, o.status, used=used)
+        for p in requeue:
+            p.attempts += 1
+            self.stats.requeued += 1
+            self.intake.known[p.id] = "queued"
+            self._enqueue(p)
+            # The request did not run: its nonce (and every later one) is to be sent again.
+            self.next_send[p.signer] = min(self.next_send.get(p.signer, p.nonce), p.nonce)
+        if requeue:
+            self._wake.set()
+
+    def _finish(self, p: Pending, status: str, *, used: bool) -> None:
+        self.nonces.release(p.signer, p.nonce, used=used)
+        self.intake.known.pop(p.id, None)
+        if status == SUCCEEDED:
+            self.stats.succeeded += 1
+        else:
+            self.stats.failed += 1

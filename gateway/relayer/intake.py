@@ -1,0 +1,289 @@
+"""Accepting a signed request: checks cheapest first, then persistence before the answer.
+
+Order of checks: schema and size; deadline; EIP-712 signature (low-s); duplicate; rate limit;
+target and selector; signer registered and not frozen; nonce (pipelined nonces allowed);
+simulation. A request that passes is written to the database by a group-commit writer (one
+transaction for everything accepted in the same few milliseconds) and only then answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict, deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from chain.protocol import (
+    InvalidSignatureError,
+    RequestFormatError,
+    SignedRequest,
+    request_id,
+    signed_request_from_json,
+    verify_request,
+)
+from chain.rpc import NodeUnavailableError
+from gateway.problems import Problem
+from gateway.relay_tables import QUEUED
+from gateway.relayer.chainview import (
+    KIND_MERCHANT,
+    KIND_NONE,
+    STAFF_SELECTORS,
+    USER_SELECTORS,
+    ChainView,
+)
+from gateway.relayer.store import RequestStore
+from gateway.settings import Settings
+
+# How far past the next executable nonce a signer may queue requests.
+MAX_PIPELINE = 16
+
+
+@dataclass
+class Accepted:
+    """A request that passed every check, on its way to the database and the batcher."""
+
+    id: str
+    signed: SignedRequest
+    selector: str
+    created_at: float
+    future: asyncio.Future[None] = field(repr=False)
+
+    @property
+    def signer(self) -> str:
+        return self.signed.request.from_
+
+    @property
+    def nonce(self) -> int:
+        return self.signed.request.nonce
+
+    def row(self, chain_id: int) -> dict[str, object]:
+        r = self.signed.request
+        return {
+            "id": self.id,
+            "chain_id": chain_id,
+            "signer": r.from_,
+            "target": r.to,
+            "selector": self.selector,
+            "nonce": r.nonce,
+            "deadline": r.deadline,
+            "gas": r.gas,
+            "data": r.data,
+            "signature": self.signed.signature,
+            "status": QUEUED,
+            "tx_hash": None,
+            "block_number": None,
+            "error_code": None,
+            "error_args": None,
+            "created_at": self.created_at,
+            "updated_at": self.created_at,
+        }
+
+
+class NonceBook:
+    """Per signer: the forwarder's next nonce (as last seen) and the requests in flight."""
+
+    def __init__(self) -> None:
+        self.chain_next: dict[str, int] = {}
+        self.in_flight: dict[str, dict[int, str]] = defaultdict(dict)
+
+    def next_free(self, signer: str) -> int | None:
+        base = self.chain_next.get(signer)
+        if base is None:
+            return None
+        held = self.in_flight.get(signer, {})
+        n = base
+        while n in held:
+            n += 1
+        return n
+
+    def hold(self, signer: str, nonce: int, rid: str) -> None:
+        self.in_flight[signer][nonce] = rid
+
+    def release(self, signer: str, nonce: int, *, used: bool) -> None:
+        held = self.in_flight.get(signer)
+        if held is not None:
+            held.pop(nonce, None)
+            if not held:
+                del self.in_flight[signer]
+        if used and signer in self.chain_next:
+            self.chain_next[signer] = max(self.chain_next[signer], nonce + 1)
+
+
+class RateLimiter:
+    """Sliding window per signer, in memory: a replica protects itself and the chain."""
+
+    def __init__(self, limit: int, window_s: float) -> None:
+        self.limit = limit
+        self.window_s = window_s
+        self._hits: dict[str, deque[float]] = defaultdict(deque)
+
+    def allow(self, key: str, now: float) -> bool:
+        hits = self._hits[key]
+        while hits and now - hits[0] > self.window_s:
+            hits.popleft()
+        if len(hits) >= self.limit:
+            return False
+        hits.append(now)
+        return True
+
+
+class Intake:
+    def __init__(
+        self,
+        settings: Settings,
+        view: ChainView,
+        store: RequestStore,
+        nonces: NonceBook,
+        on_accepted: asyncio.Queue[Accepted],
+    ) -> None:
+        self.settings = settings
+        self.view = view
+        self.store = store
+        self.nonces = nonces
+        self.rate = RateLimiter(settings.rate_limit_per_signer, settings.rate_limit_window_s)
+        self.known: dict[str, str] = {}  # id -> status, for requests this replica holds
+        self._to_write: asyncio.Queue[Accepted] = asyncio.Queue()
+        self._accepted = on_accepted
+        self._signer_locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    async def submit(self, body: object) -> tuple[str, str, bool]:
+        """Validates and persists one request; returns (id, status, newly accepted)."""
+        signed = _parse(body)
+        r = signed.request
+        if r.value != 0:
+            raise Problem("InvalidRequest", "value must be 0: vouchers move no ether")
+        if not 21_000 <= r.gas <= self.settings.request_gas_limit:
+            raise Problem(
+                "InvalidRequest", f"gas must be between 21000 and {self.settings.request_gas_limit}"
+            )
+        if len(r.data) < 4:
+            raise Problem("InvalidRequest", "data must start with a function selector")
+        now = time.time()
+        if r.deadline < now + self.settings.min_deadline_margin_s:
+            raise Problem(
+                "RequestExpired",
+                "deadline has passed or is too close to relay",
+                {"deadline": r.deadline, "now": int(now)},
+            )
+        try:
+            verify_request(self.view.domain, signed)
+        except InvalidSignatureError as exc:
+            raise Problem("InvalidSignature", str(exc), {"reason": exc.reason}) from None
+        rid = request_id(self.view.domain, signed)
+        status = self.known.get(rid)
+        if status is None:
+            stored = await asyncio.to_thread(self.store.get, rid)
+            status = stored.status if stored is not None else None
+        if status is not None:
+            return rid, status, False  # the same request again: same id, run at most once
+        if not self.rate.allow(r.from_, now):
+            raise Problem("RateLimited", "too many requests from this signer", {"signer": r.from_})
+        selector = "0x" + r.data[:4].hex()
+        await self._check_target(r.to, selector)
+        if selector in USER_SELECTORS:
+            await self._check_signer(r.from_, USER_SELECTORS[selector])
+        async with self._signer_locks[r.from_]:
+            await self._check_nonce(r.from_, r.nonce, rid)
+            if self.settings.simulate and self._is_next(r.from_, r.nonce):
+                revert = await self.view.simulate(r.from_, r.to, r.data)
+                if revert is not None:
+                    raise Problem(revert.name, f"the request would revert: {revert}", revert.args)
+            self.nonces.hold(r.from_, r.nonce, rid)
+            accepted = Accepted(
+                rid, signed, selector, now, asyncio.get_running_loop().create_future()
+            )
+            self.known[rid] = QUEUED
+            await self._to_write.put(accepted)
+        try:
+            await accepted.future
+        except Exception:
+            self.nonces.release(r.from_, r.nonce, used=False)
+            self.known.pop(rid, None)
+            raise Problem("DatabaseUnavailable", "the request could not be stored") from None
+        await self._accepted.put(accepted)
+        return rid, QUEUED, True
+
+    async def _check_target(self, target: str, selector: str) -> None:
+        try:
+            municipal = await self.view.is_municipal_token(target)
+        except NodeUnavailableError as exc:
+            raise Problem("NodeUnavailable", str(exc)) from None
+        if not municipal:
+            raise Problem(
+                "TargetNotAllowed", "target is not a municipal voucher token", {"to": target}
+            )
+        if selector not in USER_SELECTORS and selector not in STAFF_SELECTORS:
+            raise Problem(
+                "SelectorNotAllowed", "this function is not relayed", {"selector": selector}
+            )
+
+    async def _check_signer(self, signer: str, function: str) -> None:
+        try:
+            kind, frozen = await self.view.identity(signer)
+        except NodeUnavailableError as exc:
+            raise Problem("NodeUnavailable", str(exc)) from None
+        if kind == KIND_NONE:
+            raise Problem(
+                "SignerUnregistered", "the signer is not a verified wallet", {"signer": signer}
+            )
+        if frozen:
+            raise Problem("SignerFrozen", "the signer's wallet is frozen", {"signer": signer})
+        if function in ("redeem", "cancelPayment") and kind != KIND_MERCHANT:
+            return  # the token answers with its own precise error in simulation
+
+    async def _check_nonce(self, signer: str, nonce: int, rid: str) -> None:
+        if signer not in self.nonces.chain_next or nonce < self.nonces.chain_next[signer]:
+            # First sight of the signer, or a nonce below what we saw: ask the forwarder.
+            try:
+                self.nonces.chain_next[signer] = await self.view.forwarder_nonce(signer)
+            except NodeUnavailableError as exc:
+                raise Problem("NodeUnavailable", str(exc)) from None
+        base = self.nonces.chain_next[signer]
+        if nonce < base:
+            raise Problem("NonceTooLow", "nonce already used", {"nonce": nonce, "next": base})
+        holder = self.nonces.in_flight.get(signer, {}).get(nonce)
+        if holder is not None and holder != rid:
+            raise Problem(
+                "NonceConflict",
+                "another request holds this nonce",
+                {"nonce": nonce, "request": holder},
+            )
+        if nonce > base + MAX_PIPELINE:
+            raise Problem("NonceTooHigh", "nonce too far ahead", {"nonce": nonce, "next": base})
+
+    def _is_next(self, signer: str, nonce: int) -> bool:
+        """Only a request next in line is simulated: later ones depend on earlier ones."""
+        return nonce == self.nonces.chain_next.get(signer) and not self.nonces.in_flight.get(signer)
+
+    async def run_writer(self) -> None:
+        """Group commit: everything accepted since the last commit goes in one transaction."""
+        chain_id = self.view.manifest.chain_id
+        while True:
+            first = await self._to_write.get()
+            group = [first]
+            while not self._to_write.empty() and len(group) < 1000:
+                group.append(self._to_write.get_nowait())
+            try:
+                await asyncio.to_thread(
+                    self.store.insert_requests, [a.row(chain_id) for a in group]
+                )
+            except Exception as exc:  # database down: every waiting request learns it
+                for a in group:
+                    if not a.future.done():
+                        a.future.set_exception(exc)
+                continue
+            for a in group:
+                if not a.future.done():
+                    a.future.set_result(None)
+
+
+def _parse(body: object) -> SignedRequest:
+    if not isinstance(body, Mapping):
+        raise Problem("InvalidRequest", "body must be a JSON object")
+    try:
+        return signed_request_from_json(body)
+    except RequestFormatError as exc:
+        raise Problem("InvalidRequest", str(exc), {"field": exc.field_name}) from None
+    except InvalidSignatureError as exc:
+        raise Problem("InvalidSignature", str(exc), {"reason": exc.reason}) from None

@@ -1,0 +1,252 @@
+"""The relayer's persistence: synchronous SQLAlchemy Core calls, run in worker threads.
+
+Every state change of a request is a row update here, and a batch transaction is stored with
+its raw bytes before it is sent: this table is what lets a restarted gateway finish its work.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, Insert, RowMapping, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from gateway.relay_tables import (
+    FAILED,
+    QUEUED,
+    SUBMITTED,
+    SUCCEEDED,
+    batches,
+    requests,
+)
+
+
+@dataclass(frozen=True)
+class StoredRequest:
+    id: str
+    signer: str
+    target: str
+    selector: str
+    nonce: int
+    deadline: int
+    gas: int
+    data: bytes
+    signature: bytes
+    status: str
+    tx_hash: str | None
+    block_number: int | None
+    error_code: str | None
+    error_args: dict[str, object] | None
+    created_at: float
+    updated_at: float
+
+    def public(self) -> dict[str, object]:
+        """The request as `GET /v1/requests/{id}` shows it."""
+        error = None
+        if self.error_code is not None:
+            error = {"code": self.error_code, "args": self.error_args or {}}
+        return {
+            "id": self.id,
+            "status": self.status,
+            "signer": self.signer,
+            "target": self.target,
+            "selector": self.selector,
+            "nonce": str(self.nonce),
+            "tx_hash": self.tx_hash,
+            "block_number": self.block_number,
+            "error": error,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+
+
+@dataclass(frozen=True)
+class StoredBatch:
+    tx_hash: str
+    relayer: str
+    relayer_nonce: int
+    raw: bytes
+    request_ids: list[str]
+    submitted_at: float
+
+
+class RequestStore:
+    def __init__(self, engine: Engine, chain_id: int) -> None:
+        self.engine = engine
+        self.chain_id = chain_id
+
+    def insert_requests(self, rows: Sequence[Mapping[str, object]]) -> None:
+        """Inserts accepted requests in one transaction; an id already stored (a resend
+        racing through another replica) is left as it is."""
+        if not rows:
+            return
+        dialect = self.engine.dialect.name
+        stmt: Insert
+        if dialect == "postgresql":
+            stmt = postgresql.insert(requests).on_conflict_do_nothing(index_elements=["id"])
+        elif dialect == "sqlite":
+            stmt = sqlite.insert(requests).on_conflict_do_nothing(index_elements=["id"])
+        else:  # pragma: no cover - only the two supported backends
+            stmt = insert(requests)
+        with self.engine.begin() as conn:
+            conn.execute(stmt, [dict(r) for r in rows])
+
+    def get(self, request_id: str) -> StoredRequest | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(requests).where(requests.c.id == request_id)).first()
+        return _request(row._mapping) if row is not None else None
+
+    def unfinished(self) -> list[StoredRequest]:
+        """Queued and submitted requests, oldest first: the work a restart resumes."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(requests)
+                .where(requests.c.status.in_((QUEUED, SUBMITTED)))
+                .where(requests.c.chain_id == self.chain_id)
+                .order_by(requests.c.created_at)
+            ).all()
+        return [_request(r._mapping) for r in rows]
+
+    def record_batch(self, batch: StoredBatch) -> None:
+        """Stores a batch transaction and marks its requests submitted, atomically, before
+        the transaction is sent."""
+        now = time.time()
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(batches).values(
+                    tx_hash=batch.tx_hash,
+                    relayer=batch.relayer,
+                    relayer_nonce=batch.relayer_nonce,
+                    raw=batch.raw,
+                    request_ids=batch.request_ids,
+                    status="pending",
+                    submitted_at=batch.submitted_at,
+                )
+            )
+            conn.execute(
+                update(requests)
+                .where(requests.c.id.in_(batch.request_ids))
+                .values(status=SUBMITTED, tx_hash=batch.tx_hash, updated_at=now)
+            )
+
+    def pending_batches(self) -> list[StoredBatch]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(batches)
+                .where(batches.c.status == "pending")
+                .order_by(batches.c.submitted_at)
+            ).all()
+        return [
+            StoredBatch(
+                tx_hash=r.tx_hash,
+                relayer=r.relayer,
+                relayer_nonce=int(r.relayer_nonce),
+                raw=bytes(r.raw),
+                request_ids=list(r.request_ids),
+                submitted_at=float(r.submitted_at),
+            )
+            for r in rows
+        ]
+
+    def finish_batch(
+        self,
+        tx_hash: str,
+        *,
+        status: str,
+        block_number: int | None,
+        gas_used: int | None,
+        outcomes: Iterable[Outcome],
+        requeued: Iterable[str] = (),
+    ) -> None:
+        """Closes a batch and writes every request's outcome in one transaction."""
+        now = time.time()
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(batches)
+                .where(batches.c.tx_hash == tx_hash)
+                .values(status=status, block_number=block_number, gas_used=gas_used)
+            )
+            for o in outcomes:
+                conn.execute(
+                    update(requests)
+                    .where(requests.c.id == o.request_id)
+                    .values(
+                        status=o.status,
+                        tx_hash=o.tx_hash,
+                        block_number=o.block_number,
+                        error_code=o.error_code,
+                        error_args=o.error_args,
+                        updated_at=now,
+                    )
+                )
+            ids = list(requeued)
+            if ids:
+                conn.execute(
+                    update(requests)
+                    .where(requests.c.id.in_(ids))
+                    .values(status=QUEUED, tx_hash=None, updated_at=now)
+                )
+
+    def fail_requests(self, outcomes: Iterable[Outcome]) -> None:
+        now = time.time()
+        with self.engine.begin() as conn:
+            for o in outcomes:
+                conn.execute(
+                    update(requests)
+                    .where(requests.c.id == o.request_id)
+                    .values(
+                        status=o.status,
+                        error_code=o.error_code,
+                        error_args=o.error_args,
+                        updated_at=now,
+                    )
+                )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    request_id: str
+    status: str  # SUCCEEDED or FAILED
+    tx_hash: str | None = None
+    block_number: int | None = None
+    error_code: str | None = None
+    error_args: dict[str, object] | None = None
+
+    @classmethod
+    def succeeded(cls, request_id: str, tx_hash: str, block: int) -> Outcome:
+        return cls(request_id, SUCCEEDED, tx_hash, block)
+
+    @classmethod
+    def failed(
+        cls,
+        request_id: str,
+        code: str,
+        args: dict[str, object] | None = None,
+        *,
+        tx_hash: str | None = None,
+        block: int | None = None,
+    ) -> Outcome:
+        return cls(request_id, FAILED, tx_hash, block, code, args or {})
+
+
+def _request(m: RowMapping) -> StoredRequest:
+    return StoredRequest(
+        id=str(m["id"]),
+        signer=str(m["signer"]),
+        target=str(m["target"]),
+        selector=str(m["selector"]),
+        nonce=int(m["nonce"]),
+        deadline=int(m["deadline"]),
+        gas=int(m["gas"]),
+        data=bytes(m["data"]),
+        signature=bytes(m["signature"]),
+        status=str(m["status"]),
+        tx_hash=None if m["tx_hash"] is None else str(m["tx_hash"]),
+        block_number=None if m["block_number"] is None else int(m["block_number"]),
+        error_code=None if m["error_code"] is None else str(m["error_code"]),
+        error_args=m["error_args"],
+        created_at=float(m["created_at"]),
+        updated_at=float(m["updated_at"]),
+    )

@@ -1,0 +1,47 @@
+"""The gateway's settings: one pydantic-settings class, read from `DONGNE_*` variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything configurable about a gateway replica. Defaults run the local network."""
+
+    model_config = SettingsConfigDict(env_prefix="DONGNE_", env_file=None, extra="ignore")
+
+    rpc_url: str = "http://127.0.0.1:8545"
+    database_url: str = "sqlite:///.dongne/gateway.db"
+    manifest_path: Path = Path(".dongne/manifest.json")
+
+    # Relayer: keys that pay gas for executeBatch. They hold no role in any contract.
+    relayer_keys: list[SecretStr] = Field(default_factory=list)
+    batch_max_requests: int = 100
+    batch_interval_ms: int = 200
+    max_in_flight_batches: int = 8
+    resubmit_after_s: float = 30.0
+    request_gas_limit: int = 1_000_000
+    # A request's deadline must leave the batcher time to submit it.
+    min_deadline_margin_s: int = 5
+
+    # Abuse limits.
+    max_body_bytes: int = 64 * 1024
+    rate_limit_per_signer: int = 50  # requests per window
+    rate_limit_window_s: float = 1.0
+
+    # Indexer.
+    confirmations: int = 0
+    index_batch_blocks: int = 2_000
+    poll_interval_s: float = 0.2
+
+    # Simulate each request at acceptance and answer 422 at once when it would revert.
+    simulate: bool = True
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

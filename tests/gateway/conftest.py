@@ -1,0 +1,155 @@
+"""End-to-end fixtures: a local network with interval mining and a gateway process over HTTP,
+on SQLite and on PostgreSQL (each test its own database)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from eth_account import Account
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from chain.calls import encode_issue, encode_pay
+from chain.protocol import ForwarderDomain, ForwardRequest, sign_request, signed_request_to_json
+from gateway.localnet import SEONGNAM, SIHEUNG, LocalNetwork, start_local_network
+from gateway.server import GatewayProcess
+
+POSTGRES_ENV = "DONGNE_TEST_POSTGRES_URL"
+POSTGRES_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
+RESTAURANT = 56111
+
+
+@pytest.fixture(scope="package")
+def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNetwork]:
+    net = start_local_network(tmp_path_factory.mktemp("net"), (SIHEUNG, SEONGNAM), block_time=0.5)
+    yield net
+    net.stop()
+
+
+def _postgres_url() -> str | None:
+    url = make_url(os.environ.get(POSTGRES_ENV, POSTGRES_DEFAULT))
+    if url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")
+    engine = create_engine(url, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception:
+        return None
+    finally:
+        engine.dispose()
+    return url.render_as_string(hide_password=False)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'gateway.db'}"
+        return
+    url = _postgres_url()
+    if url is None:
+        pytest.skip(f"PostgreSQL unreachable; set {POSTGRES_ENV} to run the PostgreSQL suite")
+    schema = f"gw_{secrets.token_hex(6)}"
+    admin = create_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    yield f"{url}?options=-csearch_path%3D{schema}"
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+@pytest.fixture
+def gateway(network: LocalNetwork, database_url: str, tmp_path: Path) -> Iterator[GatewayProcess]:
+    env = network.gateway_env(database_url, batch_interval_ms="100", poll_interval_s="0.1")
+    with GatewayProcess(env, log_path=tmp_path / "gateway.log") as process:
+        yield process
+
+
+@dataclass
+class Wallet:
+    key: bytes
+    address: str
+
+
+@dataclass
+class People:
+    network: LocalNetwork
+    token: str
+    other_token: str
+    citizens: list[Wallet]
+    merchant: str
+    other_merchant: str
+    domain: ForwarderDomain
+
+    def sign(
+        self,
+        wallet: Wallet,
+        data: bytes,
+        nonce: int,
+        *,
+        to: str | None = None,
+        deadline: int | None = None,
+        gas: int = 400_000,
+    ) -> dict[str, str]:
+        request = ForwardRequest(
+            from_=wallet.address,
+            to=to or self.token,
+            value=0,
+            gas=gas,
+            nonce=nonce,
+            deadline=deadline or int(time.time()) + 300,
+            data=data,
+        )
+        return signed_request_to_json(sign_request(wallet.key, self.domain, request))
+
+    def pay(self, wallet: Wallet, amount: int, nonce: int, **kw: object) -> dict[str, str]:
+        data = encode_pay(self.merchant, amount, secrets.token_bytes(32))
+        return self.sign(wallet, data, nonce, **kw)  # type: ignore[arg-type]
+
+
+def new_wallet() -> Wallet:
+    account = Account.create()
+    return Wallet(bytes(account.key), account.address)
+
+
+@pytest.fixture
+def people(network: LocalNetwork) -> People:
+    """Fresh citizens (registered, each holding ₩100,000 bought at 10% off) and merchants."""
+    op = network.operator
+    m = network.manifest
+    token, other = m.token(SIHEUNG.region), m.token(SEONGNAM.region)
+    citizens = [new_wallet() for _ in range(4)]
+    merchant, other_merchant = new_wallet(), new_wallet()
+    op.register(m.registry, [c.address for c in citizens], "citizen")
+    op.register(m.registry, [merchant.address, other_merchant.address], "merchant")
+    op.register_merchant(token, merchant.address, SIHEUNG.region, RESTAURANT, 0, False)
+    op.register_merchant(other, other_merchant.address, SEONGNAM.region, RESTAURANT, 0, False)
+    op.send_many([(token, encode_issue(c.address, 100_000, 90_000)) for c in citizens], "issue")
+    return People(
+        network,
+        token,
+        other,
+        citizens,
+        merchant.address,
+        other_merchant.address,
+        ForwarderDomain(m.chain_id, m.forwarder),
+    )
+
+
+def wait_final(client: httpx.Client, request_id: str, timeout: float = 30.0) -> dict[str, object]:
+    deadline = time.monotonic() + timeout
+    while True:
+        state: dict[str, object] = client.get(f"/v1/requests/{request_id}").json()
+        if state["status"] in ("succeeded", "failed"):
+            return state
+        if time.monotonic() > deadline:
+            raise AssertionError(f"request {request_id} not final: {state}")
+        time.sleep(0.1)
