@@ -172,9 +172,6 @@ class Intake:
             raise Problem("InvalidSignature", str(exc), {"reason": exc.reason}) from None
         rid = request_id(self.view.domain, signed)
         status = self.known.get(rid)
-        if status is None:
-            stored = await asyncio.to_thread(self.store.get, rid)
-            status = stored.status if stored is not None else None
         if status is not None:
             return rid, status, False  # the same request again: same id, run at most once
         if not self.rate.allow(r.from_, now):
@@ -184,7 +181,15 @@ class Intake:
         if selector in USER_SELECTORS:
             await self._check_signer(r.from_, USER_SELECTORS[selector])
         async with self._signer_locks[r.from_]:
-            await self._check_nonce(r.from_, r.nonce, rid)
+            try:
+                await self._check_nonce(r.from_, r.nonce, rid)
+            except Problem as problem:
+                # A request already finished (or held by another replica) has a used or held
+                # nonce: answer with its stored state rather than the nonce error.
+                stored = await asyncio.to_thread(self.store.get, rid)
+                if stored is not None:
+                    return rid, stored.status, False
+                raise problem from None
             if self.settings.simulate and self._is_next(r.from_, r.nonce):
                 revert = await self.view.simulate(r.from_, r.to, r.data)
                 if revert is not None:

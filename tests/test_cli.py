@@ -1,0 +1,83 @@
+"""The `dongne` CLI as a user runs it: a subprocess, its output and exit code."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gateway.server import free_port
+
+DONGNE = [sys.executable, "-m", "gateway.cli"]
+COMMANDS = [
+    ["up"],
+    ["city", "deploy"],
+    ["city", "register"],
+    ["city", "merchant"],
+    ["city", "sell"],
+    ["city", "rules"],
+    ["program", "create"],
+    ["program", "close"],
+    ["audit", "verify-code"],
+]
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*DONGNE, *args],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={**os.environ, **(env or {})},
+    )
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_every_command_has_help_with_an_example(command: list[str]) -> None:
+    result = run(*command, "--help")
+    assert result.returncode == 0, result.stderr
+    assert "Example" in result.stdout
+
+
+def test_bad_input_exits_non_zero_with_one_line(tmp_path: Path) -> None:
+    result = run(
+        "city",
+        "sell",
+        "0x" + "12" * 20,
+        "--region",
+        "41390",
+        "--face",
+        "100",
+        "--paid",
+        "200",
+        "--manifest",
+        str(tmp_path / "none.json"),
+    )
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1
+    assert "--paid" in lines[0]
+    result = run("city", "register", "not-an-address", "--kind", "citizen")
+    assert result.returncode != 0
+    assert "not an address" in result.stderr
+
+
+def test_up_demo_starts_everything_and_resumes_with_its_state(tmp_path: Path) -> None:
+    data = tmp_path / "dongne"
+    args = ["up", "--demo", "--data-dir", str(data), "--json", "--detach-after", "2"]
+    ports = ["--port", str(free_port()), "--rpc-port", str(free_port())]
+    first = run(*args, *ports)
+    assert first.returncode == 0, first.stderr
+    summary = json.loads(first.stdout)
+    assert set(summary["municipalities"]) == {"0", "26000", "41130", "41390"}
+    assert summary["demo_wallets"] == 35
+    assert "deployed VoucherFactory" in first.stderr
+    second = run(*args, *ports)
+    assert second.returncode == 0, second.stderr
+    assert json.loads(second.stdout)["municipalities"] == summary["municipalities"]
+    assert "VoucherFactory already at" in second.stderr
+    assert "deployed" not in second.stderr
