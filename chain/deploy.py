@@ -54,7 +54,10 @@ def deployer_from_env() -> LocalAccount:
     the local demo (`dongne up`) passes the node's well-known dev key explicitly."""
     key = os.environ.get("DONGNE_DEPLOYER_KEY")
     if key:
-        account: LocalAccount = Account.from_key(key)
+        try:
+            account: LocalAccount = Account.from_key(key)
+        except (ValueError, TypeError) as exc:  # binascii.Error is a ValueError
+            raise DeployerKeyError("DONGNE_DEPLOYER_KEY is not a 32-byte hex private key") from exc
         return account
     keystore = os.environ.get("DONGNE_DEPLOYER_KEYSTORE")
     if keystore:
@@ -150,8 +153,10 @@ def deploy_network(
         )
     if redeploy_rest:
         manifest.municipalities.clear()  # a new factory knows none of the old tokens
-    manifest.compiler = compiler_settings().as_dict()
-    manifest.toolchain = pinned_versions().as_dict()
+    if redeploy_rest or not manifest.compiler:
+        # Only what built the code on chain: a kept deployment keeps its compiler record.
+        manifest.compiler = compiler_settings().as_dict()
+        manifest.toolchain = pinned_versions().as_dict()
     if manifest_path is not None:
         manifest.save(manifest_path)
     return manifest

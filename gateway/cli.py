@@ -558,18 +558,16 @@ def audit_verify_code(
 
     Example: dongne audit verify-code --manifest .dongne/manifest.json
     """
-    from chain.manifest import Manifest
+    import dataclasses
 
-    try:
-        from chain.verify import verify_deployment  # type: ignore[import-not-found,unused-ignore]
-    except ModuleNotFoundError:
-        fail("code verification is not available in this build")
+    from chain.verify import verify_deployment
+
     if not manifest_path.exists():
         fail(f"no manifest at {manifest_path}")
     report = _run(lambda: verify_deployment(rpc, Manifest.load(manifest_path)))
-    data = report.as_dict() if hasattr(report, "as_dict") else report.__dict__
-    emit(data, as_json, lambda: console.print(data))
-    if not getattr(report, "ok", False):
+    data = {**dataclasses.asdict(report), "ok": report.ok, "failures": report.failures()}
+    emit(data, as_json, lambda: console.print(str(report)))
+    if not report.ok:
         raise typer.Exit(1)
 
 

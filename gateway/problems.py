@@ -35,6 +35,9 @@ GATEWAY_CODES: dict[str, int] = {
     "NodeUnavailable": 503,
     "DatabaseUnavailable": 503,
     "NotReady": 503,
+    # Final states of relayed requests (never an answer to a submission).
+    "ForwarderSkipped": 422,  # the forwarder skipped it every time it was batched
+    "ForwardedCallFailed": 422,  # it failed and its custom error could not be recovered
 }
 RETRYABLE = frozenset({"RateLimited", "NodeUnavailable", "DatabaseUnavailable", "NotReady"})
 # A custom error from a contract means a rule rejected the request.

@@ -1,5 +1,17 @@
-"""Dongne wallet SDK: local keys, payment QR codes and the SDK's exceptions."""
+"""Dongne wallet SDK: local keys, signed requests through any gateway, payment QR codes and
+one exception class per error code (`wallet_sdk.exceptions`)."""
 
+from wallet_sdk import exceptions
+from wallet_sdk.client import (
+    AsyncDongneClient,
+    Balances,
+    DongneClient,
+    NetworkInfo,
+    Pocket,
+    RequestState,
+    Submission,
+    order_pockets,
+)
 from wallet_sdk.errors import (
     DongneError,
     GatewayError,
@@ -18,6 +30,9 @@ from wallet_sdk.qr import MAX_LABEL_LENGTH, PaymentRequest, PaymentUriReason
 __all__ = [
     "DEFAULT_HD_PATH",
     "MAX_LABEL_LENGTH",
+    "AsyncDongneClient",
+    "Balances",
+    "DongneClient",
     "DongneError",
     "GatewayError",
     "GatewayUnavailableError",
@@ -26,9 +41,15 @@ __all__ = [
     "InvoiceExpiredError",
     "KeystoreError",
     "LocalKey",
+    "NetworkInfo",
     "PaymentRequest",
     "PaymentUriReason",
+    "Pocket",
+    "RequestState",
+    "Submission",
     "TransportError",
     "error_for",
+    "exceptions",
+    "order_pockets",
     "register_error",
 ]

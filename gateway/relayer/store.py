@@ -228,7 +228,7 @@ class Outcome:
         tx_hash: str | None = None,
         block: int | None = None,
     ) -> Outcome:
-        return cls(request_id, FAILED, tx_hash, block, code, args or {})
+        return cls(request_id, FAILED, tx_hash, block, code, _json_safe(args or {}))
 
 
 def _request(m: RowMapping) -> StoredRequest:
@@ -250,3 +250,21 @@ def _request(m: RowMapping) -> StoredRequest:
         created_at=float(m["created_at"]),
         updated_at=float(m["updated_at"]),
     )
+
+
+def _json_safe(args: dict[str, object]) -> dict[str, object]:
+    """uint256 arguments beyond 2**53 as decimal strings, as the rest of the API sends them
+    (JSON numbers lose precision there, and orjson refuses integers over 64 bits)."""
+
+    def safe(value: object) -> object:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int) and abs(value) > 2**53:
+            return str(value)
+        if isinstance(value, list | tuple):
+            return [safe(v) for v in value]
+        if isinstance(value, dict):
+            return {k: safe(v) for k, v in value.items()}
+        return value
+
+    return {k: safe(v) for k, v in args.items()}

@@ -1,0 +1,716 @@
+"""One exception class per error code a wallet can meet, registered for :func:`error_for`.
+
+The class is named exactly as the code: the Solidity custom error name for a contract's rule
+(``VoucherInsufficientBalance``), the gateway's code for its own checks (``NonceTooLow``). Each
+also derives from the builtin that describes it (a short balance is a ``ValueError``, a rule
+about who may do what a ``PermissionError``, an overloaded gateway a ``ConnectionError``), so
+callers that only know the standard library still handle them sensibly.
+
+A contract error's arguments are typed attributes named after the Solidity parameters in
+snake_case (``wouldBe`` -> ``would_be``; ``from`` -> ``from_``; a merchant ``status`` ->
+``merchant_status`` so as not to hide the HTTP status); their types come from the committed
+ABIs, and a test checks that every declaration here matches them.
+
+Importing this module registers the classes; :mod:`wallet_sdk.client` imports it.
+"""
+
+# The class names are the error codes of every layer (Solidity, gateway, SDK), not "...Error".
+# ruff: noqa: N818
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Final
+
+from chain.errors import REGISTRY, ErrorSpec
+from wallet_sdk.errors import (
+    Argument,
+    GatewayError,
+    GatewayUnavailableError,
+    register_error,
+)
+
+__all__ = [
+    "CONTRACT_ERRORS",
+    "AccessControlUnauthorizedAccount",
+    "ContractError",
+    "DatabaseUnavailable",
+    "ERC2771ForwarderExpiredRequest",
+    "ERC2771ForwarderInvalidSigner",
+    "EmptyRevert",
+    "ForwardedCallFailed",
+    "ForwarderSkipped",
+    "IdentityAlreadyRegistered",
+    "IdentityInvalidKind",
+    "IdentityUnregistered",
+    "IdentityZeroAddress",
+    "InvalidAccountNonce",
+    "InvalidRequest",
+    "InvalidSignature",
+    "NodeUnavailable",
+    "NonceConflict",
+    "NonceError",
+    "NonceTooHigh",
+    "NonceTooLow",
+    "NotFound",
+    "NotReady",
+    "Panic",
+    "PayloadTooLarge",
+    "ProgramAlreadyClaimed",
+    "ProgramAlreadyClosed",
+    "ProgramBudgetExceeded",
+    "ProgramCategoryNotAllowed",
+    "ProgramDuplicatePocket",
+    "ProgramExpired",
+    "ProgramInsufficientPocket",
+    "ProgramInvalidParams",
+    "ProgramInvalidProof",
+    "ProgramNotExpired",
+    "ProgramNotStarted",
+    "ProgramUnknown",
+    "RateLimited",
+    "RequestExpired",
+    "SelectorNotAllowed",
+    "SignerFrozen",
+    "SignerUnregistered",
+    "TargetNotAllowed",
+    "UnknownError",
+    "VoucherCategoryBlocked",
+    "VoucherDiscountOutOfBounds",
+    "VoucherEdgeNotAllowed",
+    "VoucherFrozen",
+    "VoucherGiftDisabled",
+    "VoucherGiftReceiveCapExceeded",
+    "VoucherGiftSendCapExceeded",
+    "VoucherHoldingCapExceeded",
+    "VoucherInstitutionPaymentCapExceeded",
+    "VoucherInsufficientBalance",
+    "VoucherInvalidAmount",
+    "VoucherInvalidRule",
+    "VoucherMarketRequired",
+    "VoucherMerchantAlreadyRegistered",
+    "VoucherMerchantBanned",
+    "VoucherMerchantInactive",
+    "VoucherMerchantOverRevenueCap",
+    "VoucherMonthlyPurchaseCapExceeded",
+    "VoucherNoPendingRules",
+    "VoucherNotMerchant",
+    "VoucherNothingToRefund",
+    "VoucherPaused",
+    "VoucherPaymentNotFound",
+    "VoucherRefundThresholdNotMet",
+    "VoucherRegionMismatch",
+    "VoucherRulesNotYetEffective",
+    "VoucherUnregistered",
+    "VoucherUnsupported",
+    "WrongChain",
+    "attribute_name",
+]
+
+# Contract errors are in alphabetical order, as in chain.errors.ERROR_CODES sorted.
+
+
+class ContractError(GatewayError):
+    """A contract rejected the call with a custom error: a rule of the network said no.
+
+    Raised at acceptance (the gateway simulates the request; HTTP 422) or by ``wait`` when a
+    relayed request failed on chain. ``code`` is the Solidity error name.
+    """
+
+    code = "ContractError"
+    default_status = 422
+
+
+@register_error("AccessControlUnauthorizedAccount")
+class AccessControlUnauthorizedAccount(ContractError, PermissionError):
+    """Thrown when a staff operation is signed by a wallet without the role it needs."""
+
+    account: str
+    needed_role: bytes
+
+
+@register_error("ERC2771ForwarderExpiredRequest")
+class ERC2771ForwarderExpiredRequest(ContractError):
+    """Thrown by the forwarder when a request is executed after its deadline."""
+
+    deadline: int
+
+
+@register_error("ERC2771ForwarderInvalidSigner")
+class ERC2771ForwarderInvalidSigner(ContractError, ValueError):
+    """Thrown by the forwarder when the signature does not recover to the request's sender."""
+
+    signer: str
+    from_: str
+
+
+@register_error("IdentityAlreadyRegistered")
+class IdentityAlreadyRegistered(ContractError):
+    """Thrown when registering a wallet that is already registered."""
+
+    account: str
+    kind: int
+
+
+@register_error("IdentityInvalidKind")
+class IdentityInvalidKind(ContractError, ValueError):
+    """Thrown when a registration names `Kind.None`."""
+
+    account: str
+
+
+@register_error("IdentityUnregistered")
+class IdentityUnregistered(ContractError, LookupError):
+    """Thrown when acting on a wallet that is not registered."""
+
+    account: str
+
+
+@register_error("IdentityZeroAddress")
+class IdentityZeroAddress(ContractError, ValueError):
+    """Thrown when the zero address is registered."""
+
+
+@register_error("InvalidAccountNonce")
+class InvalidAccountNonce(ContractError, ValueError):
+    """Thrown by the forwarder when a request's nonce is not the sender's current nonce."""
+
+    account: str
+    current_nonce: int
+
+
+@register_error("ProgramAlreadyClaimed")
+class ProgramAlreadyClaimed(ContractError):
+    """Thrown when a pull claim's leaf index was already paid."""
+
+    program_id: int
+    index: int
+
+
+@register_error("ProgramAlreadyClosed")
+class ProgramAlreadyClosed(ContractError):
+    """Thrown when a program is closed twice or used after closing."""
+
+    program_id: int
+
+
+@register_error("ProgramBudgetExceeded")
+class ProgramBudgetExceeded(ContractError, ValueError):
+    """Thrown when a grant would take the program over its budget."""
+
+    program_id: int
+    would_be: int
+    budget: int
+
+
+@register_error("ProgramCategoryNotAllowed")
+class ProgramCategoryNotAllowed(ContractError, PermissionError):
+    """Thrown when program money would be spent at a merchant of another category."""
+
+    program_id: int
+    category: int
+
+
+@register_error("ProgramDuplicatePocket")
+class ProgramDuplicatePocket(ContractError, ValueError):
+    """Thrown when the same program is named twice in one payment."""
+
+    program_id: int
+
+
+@register_error("ProgramExpired")
+class ProgramExpired(ContractError):
+    """Thrown when a program's pocket is used at or after its expiry."""
+
+    program_id: int
+    expiry: int
+
+
+@register_error("ProgramInsufficientPocket")
+class ProgramInsufficientPocket(ContractError, ValueError):
+    """Thrown when a holder's program pocket is short."""
+
+    program_id: int
+    holder: str
+    balance: int
+    needed: int
+
+
+@register_error("ProgramInvalidParams")
+class ProgramInvalidParams(ContractError, ValueError):
+    """Thrown when a program's window or budget is invalid."""
+
+    field: bytes
+
+
+@register_error("ProgramInvalidProof")
+class ProgramInvalidProof(ContractError, ValueError):
+    """Thrown when a Merkle proof or multiproof does not match the program's root."""
+
+    program_id: int
+
+
+@register_error("ProgramNotExpired")
+class ProgramNotExpired(ContractError):
+    """Thrown when a program is closed before its expiry."""
+
+    program_id: int
+    expiry: int
+
+
+@register_error("ProgramNotStarted")
+class ProgramNotStarted(ContractError):
+    """Thrown when a program's pocket is used before its start."""
+
+    program_id: int
+    start: int
+
+
+@register_error("ProgramUnknown")
+class ProgramUnknown(ContractError, LookupError):
+    """Thrown when a program id does not exist."""
+
+    program_id: int
+
+
+@register_error("VoucherCategoryBlocked")
+class VoucherCategoryBlocked(ContractError, PermissionError):
+    """Thrown when an institution pays a merchant of a blocked category."""
+
+    merchant: str
+    category: int
+
+
+@register_error("VoucherDiscountOutOfBounds")
+class VoucherDiscountOutOfBounds(ContractError, ValueError):
+    """Thrown when a sale's discount is outside the configured bounds."""
+
+    face: int
+    paid: int
+    min_bps: int
+    max_bps: int
+
+
+@register_error("VoucherEdgeNotAllowed")
+class VoucherEdgeNotAllowed(ContractError, PermissionError):
+    """Thrown when money would move along an edge the rules do not allow."""
+
+    from_: str
+    to: str
+
+
+@register_error("VoucherFrozen")
+class VoucherFrozen(ContractError, PermissionError):
+    """Thrown when a party of a movement is frozen in the identity registry."""
+
+    account: str
+
+
+@register_error("VoucherGiftDisabled")
+class VoucherGiftDisabled(ContractError, PermissionError):
+    """Thrown when gifts are disabled in this municipality."""
+
+
+@register_error("VoucherGiftReceiveCapExceeded")
+class VoucherGiftReceiveCapExceeded(ContractError, ValueError):
+    """Thrown when a gift would exceed the receiver's monthly gift cap."""
+
+    receiver: str
+    would_be: int
+    cap: int
+
+
+@register_error("VoucherGiftSendCapExceeded")
+class VoucherGiftSendCapExceeded(ContractError, ValueError):
+    """Thrown when a gift would exceed the sender's monthly gift cap."""
+
+    sender: str
+    would_be: int
+    cap: int
+
+
+@register_error("VoucherHoldingCapExceeded")
+class VoucherHoldingCapExceeded(ContractError, ValueError):
+    """Thrown when a citizen's general balance would exceed the holding cap."""
+
+    holder: str
+    would_be: int
+    cap: int
+
+
+@register_error("VoucherInstitutionPaymentCapExceeded")
+class VoucherInstitutionPaymentCapExceeded(ContractError, ValueError):
+    """Thrown when one institution payment is over the per-payment limit."""
+
+    amount: int
+    cap: int
+
+
+@register_error("VoucherInsufficientBalance")
+class VoucherInsufficientBalance(ContractError, ValueError):
+    """Thrown when a holder's general balance is short."""
+
+    holder: str
+    balance: int
+    needed: int
+
+
+@register_error("VoucherInvalidAmount")
+class VoucherInvalidAmount(ContractError, ValueError):
+    """Thrown when an amount is zero or does not fit the won counters."""
+
+    amount: int
+
+
+@register_error("VoucherInvalidRule")
+class VoucherInvalidRule(ContractError, ValueError):
+    """Thrown when proposed rules are inconsistent; `rule` names the field."""
+
+    rule: bytes
+
+
+@register_error("VoucherMarketRequired")
+class VoucherMarketRequired(ContractError, PermissionError):
+    """Thrown when the national voucher registers a merchant that is not a market store."""
+
+    merchant: str
+
+
+@register_error("VoucherMerchantAlreadyRegistered")
+class VoucherMerchantAlreadyRegistered(ContractError):
+    """Thrown when registering a merchant twice."""
+
+    merchant: str
+
+
+@register_error("VoucherMerchantBanned")
+class VoucherMerchantBanned(ContractError):
+    """Thrown when registering a merchant still barred after cash-out fraud."""
+
+    merchant: str
+    banned_until: int
+
+
+@register_error("VoucherMerchantInactive")
+class VoucherMerchantInactive(ContractError, PermissionError):
+    """Thrown when a merchant is suspended or cancelled."""
+
+    merchant: str
+    merchant_status: int
+
+
+@register_error("VoucherMerchantOverRevenueCap")
+class VoucherMerchantOverRevenueCap(ContractError, PermissionError):
+    """Thrown when purchased money would be spent at a merchant over the revenue cap."""
+
+    merchant: str
+    tier: int
+    cap_tier: int
+
+
+@register_error("VoucherMonthlyPurchaseCapExceeded")
+class VoucherMonthlyPurchaseCapExceeded(ContractError, ValueError):
+    """Thrown when a sale would exceed the buyer's monthly purchase cap."""
+
+    buyer: str
+    would_be: int
+    cap: int
+
+
+@register_error("VoucherNoPendingRules")
+class VoucherNoPendingRules(ContractError):
+    """Thrown when activating rules with none pending."""
+
+
+@register_error("VoucherNotMerchant")
+class VoucherNotMerchant(ContractError, PermissionError):
+    """Thrown when a payment's receiver is not a merchant of this municipality."""
+
+    account: str
+
+
+@register_error("VoucherNothingToRefund")
+class VoucherNothingToRefund(ContractError, ValueError):
+    """Thrown when a holder has no purchased money left to refund."""
+
+    holder: str
+
+
+@register_error("VoucherPaused")
+class VoucherPaused(ContractError):
+    """Thrown while the municipality is paused."""
+
+
+@register_error("VoucherPaymentNotFound")
+class VoucherPaymentNotFound(ContractError, LookupError):
+    """Thrown when a merchant cancels a payment that is not on record."""
+
+    payer: str
+    seq: int
+
+
+@register_error("VoucherRefundThresholdNotMet")
+class VoucherRefundThresholdNotMet(ContractError, ValueError):
+    """Thrown when a refund is asked before enough purchased money is spent."""
+
+    holder: str
+    spent_bps: int
+    required_bps: int
+
+
+@register_error("VoucherRegionMismatch")
+class VoucherRegionMismatch(ContractError, ValueError):
+    """Thrown when a merchant's region is not this municipality's region."""
+
+    expected: int
+    actual: int
+
+
+@register_error("VoucherRulesNotYetEffective")
+class VoucherRulesNotYetEffective(ContractError):
+    """Thrown when activating pending rules before their time."""
+
+    effective_at: int
+
+
+@register_error("VoucherUnregistered")
+class VoucherUnregistered(ContractError, PermissionError):
+    """Thrown when a party of a movement is not in the identity registry."""
+
+    account: str
+
+
+@register_error("VoucherUnsupported")
+class VoucherUnsupported(ContractError, PermissionError):
+    """Thrown when an approval-based call is made; vouchers move only by their holder."""
+
+    selector: bytes
+
+
+# -- reverts that are not custom errors (chain.errors.GENERIC_REVERT_NAMES but ``Error``, whose
+# name cannot be a useful class name; our contracts never revert with a string)
+
+
+@register_error("Panic")
+class Panic(ContractError):
+    """A Solidity panic (assertion, arithmetic overflow...): a bug, never a rule."""
+
+    arguments = (
+        Argument("code", "panic_code", "uint256"),
+        Argument("reason", "reason", "string"),
+    )
+    panic_code: int
+    reason: str
+
+
+@register_error("EmptyRevert")
+class EmptyRevert(ContractError):
+    """The call reverted without data: usually out of gas (raise the request's gas)."""
+
+
+@register_error("UnknownError")
+class UnknownError(ContractError):
+    """The call reverted with data the SDK's ABIs do not know (a newer contract?)."""
+
+
+# -- the gateway's own codes (gateway/problems.py GATEWAY_CODES) ------------------------------
+
+
+@register_error("InvalidRequest")
+class InvalidRequest(GatewayError, ValueError):
+    """The request is malformed: schema, encoding, value not 0, gas out of range."""
+
+    default_status = 400
+
+
+@register_error("RequestExpired")
+class RequestExpired(GatewayError, ValueError):
+    """The deadline has passed, or is too close for the gateway to relay the request."""
+
+    default_status = 400
+    arguments = (Argument("deadline", "deadline", "uint48"), Argument("now", "now", "uint64"))
+    deadline: int
+    now: int
+
+
+@register_error("WrongChain")
+class WrongChain(GatewayError, ValueError):
+    """The request (or a scanned payment code) is for another chain than the gateway's."""
+
+    default_status = 400
+
+
+@register_error("InvalidSignature")
+class InvalidSignature(GatewayError, ValueError):
+    """The EIP-712 signature is malformed or was not made by the request's sender."""
+
+    default_status = 401
+    arguments = (Argument("reason", "reason", "string"),)
+    reason: str
+
+
+@register_error("SignerUnregistered")
+class SignerUnregistered(GatewayError, PermissionError):
+    """The signing wallet is not in the identity registry (no KYC yet)."""
+
+    default_status = 403
+    arguments = (Argument("signer", "signer", "address"),)
+    signer: str
+
+
+@register_error("SignerFrozen")
+class SignerFrozen(GatewayError, PermissionError):
+    """The signing wallet is frozen in the identity registry."""
+
+    default_status = 403
+    arguments = (Argument("signer", "signer", "address"),)
+    signer: str
+
+
+@register_error("TargetNotAllowed")
+class TargetNotAllowed(GatewayError, PermissionError):
+    """The request's target is not a municipal voucher token the gateway relays to."""
+
+    default_status = 403
+    arguments = (Argument("to", "to", "address"),)
+    to: str
+
+
+@register_error("SelectorNotAllowed")
+class SelectorNotAllowed(GatewayError, PermissionError):
+    """The function called is not on the gateway's allowlist."""
+
+    default_status = 403
+    arguments = (Argument("selector", "selector", "bytes4"),)
+    selector: bytes
+
+
+@register_error("NotFound")
+class NotFound(GatewayError, LookupError):
+    """No such request, wallet, token or program (or the gateway lacks the endpoint)."""
+
+    default_status = 404
+
+
+class NonceError(GatewayError, ValueError):
+    """The request's forwarder nonce cannot be used; sign again with a fresh nonce."""
+
+    default_status = 409
+
+
+@register_error("NonceTooLow")
+class NonceTooLow(NonceError):
+    """The nonce was already used: a replayed request, or another device of the same wallet."""
+
+    arguments = (
+        Argument("nonce", "nonce", "uint256"),
+        Argument("next", "next_nonce", "uint256"),
+    )
+    nonce: int
+    next_nonce: int
+
+
+@register_error("NonceConflict")
+class NonceConflict(NonceError):
+    """Another request in flight holds this nonce."""
+
+    arguments = (
+        Argument("nonce", "nonce", "uint256"),
+        Argument("request", "held_by", "string"),
+    )
+    nonce: int
+    held_by: str  # the id of the request holding the nonce
+
+
+@register_error("NonceTooHigh")
+class NonceTooHigh(NonceError):
+    """The nonce is too far ahead of the next executable one."""
+
+    arguments = (
+        Argument("nonce", "nonce", "uint256"),
+        Argument("next", "next_nonce", "uint256"),
+    )
+    nonce: int
+    next_nonce: int
+
+
+@register_error("PayloadTooLarge")
+class PayloadTooLarge(GatewayError, ValueError):
+    """The request body is over the gateway's size limit."""
+
+    default_status = 413
+
+
+@register_error("RateLimited")
+class RateLimited(GatewayUnavailableError):
+    """Too many requests from this signer just now; retry after a moment."""
+
+    default_status = 429
+    arguments = (Argument("signer", "signer", "address"),)
+    signer: str
+
+
+@register_error("NodeUnavailable")
+class NodeUnavailable(GatewayUnavailableError):
+    """The gateway cannot reach its chain node."""
+
+
+@register_error("DatabaseUnavailable")
+class DatabaseUnavailable(GatewayUnavailableError):
+    """The gateway cannot reach its database."""
+
+
+@register_error("NotReady")
+class NotReady(GatewayUnavailableError):
+    """The gateway is starting (nothing indexed yet)."""
+
+
+# -- final states the relayer gives a request it could not run (not HTTP answers)
+
+
+@register_error("ForwarderSkipped")
+class ForwarderSkipped(GatewayError):
+    """The forwarder skipped the request at every attempt (its signature or nonce was invalid
+    on chain when its turn came)."""
+
+    default_status = 422
+
+    arguments = (Argument("attempts", "attempts", "uint256"),)
+    attempts: int
+
+
+@register_error("ForwardedCallFailed")
+class ForwardedCallFailed(ContractError):
+    """The call failed on chain and the gateway could not tell why."""
+
+
+# ---------------------------------------------------------------------------------------------
+
+_RENAMED: Final[Mapping[str, str]] = {"from": "from_", "status": "merchant_status"}
+_SPECS: Final[Mapping[str, ErrorSpec]] = {spec.name: spec for spec in REGISTRY.values()}
+
+
+def attribute_name(parameter: str) -> str:
+    """The attribute a Solidity error parameter is exposed as: ``wouldBe`` -> ``would_be``."""
+    name = _RENAMED.get(parameter, parameter)
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _abi_arguments(spec: ErrorSpec) -> tuple[Argument, ...]:
+    return tuple(
+        Argument(name, attribute_name(name), kind)
+        for name, kind in zip(spec.names, spec.types, strict=True)
+    )
+
+
+CONTRACT_ERRORS: Final[tuple[type[ContractError], ...]] = tuple(
+    cls
+    for cls in list(globals().values())
+    if isinstance(cls, type) and issubclass(cls, ContractError) and cls.code in _SPECS
+)
+"""The classes of contract custom errors; their typed arguments are read from the ABIs."""
+
+for _cls in CONTRACT_ERRORS:
+    _cls.arguments = _abi_arguments(_SPECS[_cls.code])
+del _cls
