@@ -18,7 +18,6 @@ from eth_utils.crypto import keccak
 
 from chain.calls import (
     ProgramParams,
-    encode_call,
     encode_create_program,
     encode_issue,
     encode_register_merchant,

@@ -64,7 +64,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(Problem, problem_handler)
     app.add_exception_handler(RequestValidationError, validation_handler)
 
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit, max_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes
+    )
     app.include_router(relay.router)
     _include_optional_routers(app)
 
@@ -83,18 +85,22 @@ class BodyLimit:
     """Rejects bodies over the limit from their Content-Length, before reading them. A pure
     ASGI middleware: Starlette's BaseHTTPMiddleware costs several percent of the hot path."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    # Recipient lists and auditors' own CSVs are uploads, not requests.
+    UPLOADS = (b"/v1/distributions", b"/v1/audit/")
+
+    def __init__(self, app: ASGIApp, max_bytes: int, max_upload_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.max_upload_bytes = max_upload_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
+            path = scope.get("raw_path") or scope["path"].encode()
+            limit = self.max_upload_bytes if path.startswith(self.UPLOADS) else self.max_bytes
             for name, value in scope["headers"]:
                 if name == b"content-length":
-                    if not value.isdigit() or int(value) > self.max_bytes:
-                        response = Problem(
-                            "PayloadTooLarge", f"body over {self.max_bytes} bytes"
-                        ).response()
+                    if not value.isdigit() or int(value) > limit:
+                        response = Problem("PayloadTooLarge", f"body over {limit} bytes").response()
                         await response(scope, receive, send)
                         return
                     break

@@ -2,7 +2,8 @@
 
 Used by `dongne up`, the end-to-end tests and the benchmarks, so all three run the same thing.
 The node's well-known dev keys are used here and only here (the local demo): dev account 0 is
-the operator (deployer, KYC registrar, every municipal role), accounts 1-4 are relayer keys.
+the operator (deployer, KYC registrar, every municipal role), accounts 1-4 are relayer keys,
+account 5 pushes distributions.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class LocalNetwork:
     manifest_path: Path
     operator: Operator
     relayer_keys: list[str]
+    distribution_key: str | None = None
 
     def gateway_env(self, database_url: str, **extra: str) -> dict[str, str]:
         """Settings for a gateway process serving this network."""
@@ -57,6 +59,8 @@ class LocalNetwork:
             "DONGNE_MANIFEST_PATH": str(self.manifest_path),
             "DONGNE_RELAYER_KEYS": f"[{keys}]",
         }
+        if self.distribution_key is not None:
+            env["DONGNE_DISTRIBUTION_KEY"] = self.distribution_key
         env.update({f"DONGNE_{k.upper()}": v for k, v in extra.items()})
         return env
 
@@ -135,4 +139,5 @@ def start_local_network(
         manifest_path=manifest_path,
         operator=operator,
         relayer_keys=[a.private_key for a in accounts[1 : 1 + RELAYER_KEY_COUNT]],
+        distribution_key=accounts[1 + RELAYER_KEY_COUNT].private_key,
     )

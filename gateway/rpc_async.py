@@ -6,6 +6,7 @@ aiohttp reached ~2,800. Errors are chain.rpc's, so callers handle one vocabulary
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -13,6 +14,9 @@ import aiohttp
 import orjson
 
 from chain.rpc import JSONObject, JSONValue, NodeUnavailableError, RpcError
+
+# Coalesced calls per HTTP request; nodes cap batch sizes (Besu: 1,024 by default).
+MAX_BATCH = 200
 
 
 class AsyncRpc:
@@ -23,6 +27,9 @@ class AsyncRpc:
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
         self._ids = itertools.count(1)
+        self._pending: list[tuple[str, Sequence[object], asyncio.Future[JSONValue]]] = []
+        self._flush_scheduled = False
+        self._tasks: set[asyncio.Future[None]] = set()
 
     async def _post(self, payload: object) -> object:
         if self._session is None or self._session.closed:
@@ -43,12 +50,67 @@ class AsyncRpc:
             raise NodeUnavailableError(self.url, f"not JSON-RPC: {body[:200]!r}") from exc
 
     async def call(self, method: str, params: Sequence[object] = ()) -> JSONValue:
-        reply = await self._post(
-            {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": list(params)}
-        )
-        if not isinstance(reply, dict):
-            raise NodeUnavailableError(self.url, f"unexpected reply to {method}")
-        return _result(method, reply)
+        """One call. Calls made in the same turn of the event loop (hundreds of concurrent
+        simulations under load) are coalesced into one JSON-RPC batch: one HTTP round trip
+        for the node and for us instead of one each."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[JSONValue] = loop.create_future()
+        self._pending.append((method, params, future))
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            loop.call_soon(self._flush)
+        return await future
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        pending, self._pending = self._pending, []
+        for start in range(0, len(pending), MAX_BATCH):
+            task = asyncio.ensure_future(self._send(pending[start : start + MAX_BATCH]))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _send(
+        self, calls: list[tuple[str, Sequence[object], asyncio.Future[JSONValue]]]
+    ) -> None:
+        try:
+            if len(calls) == 1:
+                method, params, future = calls[0]
+                reply = await self._post(
+                    {
+                        "jsonrpc": "2.0",
+                        "id": next(self._ids),
+                        "method": method,
+                        "params": list(params),
+                    }
+                )
+                replies = [reply]
+            else:
+                first = next(self._ids)
+                for _ in range(len(calls) - 1):
+                    next(self._ids)
+                payload = [
+                    {"jsonrpc": "2.0", "id": first + i, "method": m, "params": list(p)}
+                    for i, (m, p, _f) in enumerate(calls)
+                ]
+                reply = await self._post(payload)
+                if not isinstance(reply, list):
+                    raise NodeUnavailableError(self.url, "batch reply is not a list")
+                by_id = {r.get("id"): r for r in reply if isinstance(r, dict)}
+                replies = [by_id.get(first + i, {}) for i in range(len(calls))]
+        except Exception as exc:
+            for _m, _p, future in calls:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for (method, _p, future), one in zip(calls, replies, strict=True):
+            if future.done():
+                continue
+            try:
+                if not isinstance(one, dict):
+                    raise NodeUnavailableError(self.url, f"unexpected reply to {method}")
+                future.set_result(_result(method, one))
+            except Exception as exc:  # the call's own JSON-RPC error
+                future.set_exception(exc)
 
     async def batch(self, calls: Iterable[tuple[str, Sequence[object]]]) -> list[JSONValue]:
         """Several calls in one HTTP round trip; results in call order, errors raised."""

@@ -28,8 +28,13 @@ class Settings(BaseSettings):
     # A request's deadline must leave the batcher time to submit it.
     min_deadline_margin_s: int = 5
 
-    # Abuse limits.
+    # Distribution pushes: direct grantBatch transactions from their own key (never a relayer
+    # key, whose nonces the batcher counts); it holds no role, since the root is the authority.
+    distribution_key: SecretStr | None = None
+
+    # Abuse limits. Recipient lists and auditors' CSVs are uploads, with their own limit.
     max_body_bytes: int = 64 * 1024
+    max_upload_bytes: int = 256 * 1024 * 1024
     rate_limit_per_signer: int = 50  # requests per window
     rate_limit_window_s: float = 1.0
 

@@ -262,6 +262,9 @@ def main() -> None:
     parser.add_argument("--block-gas-limit", type=int, default=1_000_000_000)
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--naive-seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--no-simulate", action="store_true", help="skip the acceptance-time simulation"
+    )
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="dongne-bench-relay-"))

@@ -8,6 +8,6 @@ export PATH="$PWD/node_modules/.bin:$PWD/.venv/bin:$PATH"
 
 echo "== forge fmt --check"; forge fmt --check
 echo "== forge test"; forge test
-echo "== ruff"; ruff check . && ruff format --check .
+echo "== ruff"; ruff check .; ruff format --check .
 echo "== mypy --strict"; mypy
 echo "== pytest"; pytest "$@"

@@ -23,6 +23,11 @@ COMMANDS = [
     ["program", "create"],
     ["program", "close"],
     ["audit", "verify-code"],
+    ["audit", "reconcile"],
+    ["audit", "ledger"],
+    ["audit", "distribution"],
+    ["audit", "fraud"],
+    ["audit", "settlement"],
 ]
 
 

@@ -3,6 +3,7 @@ CSV input errors and the saved-tree file format."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import random
@@ -54,11 +55,14 @@ def random_leaves(rnd: random.Random, size: int) -> list[Leaf]:
     return leaves
 
 
-def run_openzeppelin(leaves: list[Leaf], indices: list[int]) -> dict[str, object]:
+def run_openzeppelin(
+    leaves: list[Leaf], indices: list[int], *, sort_leaves: bool
+) -> dict[str, object]:
     assert NODE is not None
     payload = json.dumps([[str(lf.index), lf.recipient, str(lf.amount)] for lf in leaves])
+    option = f"--sort-leaves={'true' if sort_leaves else 'false'}"
     result = subprocess.run(
-        [NODE, str(OZ_SCRIPT), *map(str, indices)],
+        [NODE, str(OZ_SCRIPT), option, *map(str, indices)],
         input=payload,
         capture_output=True,
         text=True,
@@ -74,9 +78,14 @@ def hexes(nodes: list[bytes] | tuple[bytes, ...]) -> list[str]:
     return ["0x" + node.hex() for node in nodes]
 
 
-def small_tree(size: int = 20, seed: int = 7) -> tuple[MerkleTree, list[Leaf]]:
+def small_tree(
+    size: int = 20, seed: int = 7, *, sort_leaves: bool = False
+) -> tuple[MerkleTree, list[Leaf]]:
     leaves = random_leaves(random.Random(seed), size)
-    return MerkleTree(leaves), leaves
+    return MerkleTree(leaves, sort_leaves=sort_leaves), leaves
+
+
+SORTINGS = pytest.mark.parametrize("sort_leaves", [False, True], ids=["index_order", "sorted"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -86,19 +95,27 @@ def small_tree(size: int = 20, seed: int = 7) -> tuple[MerkleTree, list[Leaf]]:
 @pytest.mark.skipif(
     NODE is None, reason="node is not installed, so @openzeppelin/merkle-tree cannot be run"
 )
+@SORTINGS
 @pytest.mark.parametrize("size", [1, 2, 3, 7, 100, 1000])
 @settings(max_examples=3, deadline=None)
 # Hypothesis picks the seed and plain Random expands it: drawing a thousand leaves through
 # Hypothesis itself overruns its per-example data budget.
 @given(seed=st.integers(min_value=0, max_value=2**64 - 1))
-def test_matches_openzeppelin_standard_merkle_tree(size: int, seed: int) -> None:
+def test_matches_openzeppelin_standard_merkle_tree(size: int, sort_leaves: bool, seed: int) -> None:
     rnd = random.Random(seed)
     leaves = random_leaves(rnd, size)
-    count = rnd.choice([0, 1, size, rnd.randint(0, min(size, 30))])
-    indices = rnd.sample(range(size), count)  # unsorted on purpose: order must not matter
+    if rnd.random() < 0.5:
+        count = rnd.choice([0, 1, size, rnd.randint(0, min(size, 30))])
+        indices = rnd.sample(range(size), count)  # unsorted on purpose: order must not matter
+    else:
+        # A run of consecutive indices, like a push batch, shuffled.
+        first = rnd.randrange(size)
+        indices = list(range(first, rnd.randint(first + 1, size)))
+        rnd.shuffle(indices)
 
-    expected = run_openzeppelin(leaves, indices)
-    tree = MerkleTree(leaves)
+    expected = run_openzeppelin(leaves, indices, sort_leaves=sort_leaves)
+    tree = MerkleTree(leaves, sort_leaves=sort_leaves)
+    assert tree.sort_leaves is sort_leaves
 
     assert "0x" + tree.root.hex() == expected["root"]
     assert [hexes(tree.proof(i)) for i in range(size)] == expected["proofs"]
@@ -115,6 +132,40 @@ def test_matches_openzeppelin_standard_merkle_tree(size: int, seed: int) -> None
 
     for i in rnd.sample(range(size), min(size, 20)):
         assert MerkleTree.verify(leaves[i], tree.proof(i), tree.root)
+
+
+def test_index_order_is_the_default_and_lays_leaves_out_by_index() -> None:
+    leaves = random_leaves(random.Random(11), 9)
+    tree = MerkleTree(leaves)
+    assert tree.sort_leaves is False
+    assert tree.root == MerkleTree(leaves, sort_leaves=False).root
+    assert tree.root != MerkleTree(leaves, sort_leaves=True).root
+    # sortLeaves: false puts value i at node 2n-2-i (makeMerkleTree fills from the end).
+    n = len(leaves)
+    assert [tree._node(2 * n - 2 - i) for i in range(n)] == [leaf.hash for leaf in leaves]
+    with pytest.raises(TypeError):
+        MerkleTree(leaves, sort_leaves=1)  # type: ignore[arg-type]
+
+
+@SORTINGS
+def test_consecutive_indices_need_few_proof_nodes_only_in_index_order(sort_leaves: bool) -> None:
+    """A push batch is 500 consecutive indices: in an index-ordered tree they share subtrees,
+    in a hash-sorted one they are scattered over the whole tree."""
+    rnd = random.Random(12)
+    size = 20_000
+    address = random_address(rnd)
+    # Leaf contents do not change the shape of a multiproof, only its hashes.
+    tree = MerkleTree((Leaf(i, address, 1 + i) for i in range(size)), sort_leaves=sort_leaves)
+    for first in (0, 9_000, size - 500):
+        multi = tree.multiproof(range(first, first + 500))
+        assert len(multi.leaves) == 500
+        if sort_leaves:
+            assert len(multi.proof) > 1_000
+        else:
+            assert len(multi.proof) < 30
+            # Verifier order is descending tree node, i.e. ascending index here.
+            assert [leaf.index for leaf in multi.leaves] == list(range(first, first + 500))
+        assert MerkleTree.verify_multiproof(multi, tree.root)
 
 
 def test_leaf_hash_matches_solidity_encoding() -> None:
@@ -157,8 +208,9 @@ def test_keccak_is_safe_across_threads() -> None:
 # (2) Verification
 
 
-def test_verify_accepts_every_genuine_proof() -> None:
-    tree, leaves = small_tree()
+@SORTINGS
+def test_verify_accepts_every_genuine_proof(sort_leaves: bool) -> None:
+    tree, leaves = small_tree(sort_leaves=sort_leaves)
     for leaf in leaves:
         assert tree.leaf(leaf.index) == leaf
         assert tree.leaf_hash(leaf.index) == leaf.hash
@@ -192,8 +244,9 @@ def test_verify_rejects_tampered_proofs_and_roots() -> None:
     assert not MerkleTree.verify(leaf, proof, tree.root[:31])
 
 
-def test_verify_multiproof_rejects_tampering() -> None:
-    tree, _ = small_tree()
+@SORTINGS
+def test_verify_multiproof_rejects_tampering(sort_leaves: bool) -> None:
+    tree, _ = small_tree(sort_leaves=sort_leaves)
     multi = tree.multiproof([1, 4, 9, 15])
     assert MerkleTree.verify_multiproof(multi, tree.root)
     first = multi.leaves[0]
@@ -213,8 +266,9 @@ def test_verify_multiproof_rejects_tampering() -> None:
     assert not MerkleTree.verify_multiproof(multi, bytes(32))
 
 
-def test_multiproof_edge_cases() -> None:
-    tree, leaves = small_tree(7)
+@SORTINGS
+def test_multiproof_edge_cases(sort_leaves: bool) -> None:
+    tree, leaves = small_tree(7, sort_leaves=sort_leaves)
     empty = tree.multiproof([])
     assert empty == MultiProof((), (tree.root,), ())
     assert MerkleTree.verify_multiproof(empty, tree.root)
@@ -230,9 +284,10 @@ def test_multiproof_edge_cases() -> None:
         tree.proof(-1)
 
 
-def test_single_leaf_tree_root_is_the_leaf_hash() -> None:
+@SORTINGS
+def test_single_leaf_tree_root_is_the_leaf_hash(sort_leaves: bool) -> None:
     leaf = Leaf(0, random_address(random.Random(5)), 10)
-    tree = MerkleTree([leaf])
+    tree = MerkleTree([leaf], sort_leaves=sort_leaves)
     assert tree.root == leaf.hash
     assert tree.proof(0) == []
     assert MerkleTree.verify(leaf, [], tree.root)
@@ -280,6 +335,10 @@ def test_csv_file_with_bom_and_all_build_paths_agree(tmp_path: Path) -> None:
     assert leaves == [Leaf(0, A1, 100), Leaf(1, A2, 7)]
     assert MerkleTree.from_csv(path).root == MerkleTree(leaves).root
     assert MerkleTree.from_csv(str(path)).root == MerkleTree(read_leaves_csv(str(path))).root
+    assert not MerkleTree.from_csv(path).sort_leaves
+    sorted_tree = MerkleTree.from_csv(path, sort_leaves=True)
+    assert sorted_tree.sort_leaves
+    assert sorted_tree.root == MerkleTree(leaves, sort_leaves=True).root
 
 
 @pytest.mark.parametrize(
@@ -339,16 +398,30 @@ def test_csv_invalid_utf8_and_empty_input(tmp_path: Path) -> None:
 # (4) Save / load
 
 
+def as_version_1(saved: bytes) -> bytes:
+    """The version 1 file of a sorted tree saved as version 2: no flags word, and version 1."""
+    body = bytearray(saved[:-32])
+    assert int.from_bytes(body[8:12], "little") == 2
+    assert int.from_bytes(body[48:52], "little") == 1  # sorted
+    body[8:12] = (1).to_bytes(4, "little")
+    del body[48:52]
+    return bytes(body) + hashlib.sha256(body).digest()
+
+
+@SORTINGS
 @pytest.mark.parametrize("size", [1, 2, 5, 300])
-def test_save_load_round_trip(tmp_path: Path, size: int) -> None:
-    tree, leaves = small_tree(size, seed=size)
+def test_save_load_round_trip(tmp_path: Path, size: int, sort_leaves: bool) -> None:
+    tree, leaves = small_tree(size, seed=size, sort_leaves=sort_leaves)
     path = tmp_path / "tree.bin"
     tree.save(path)
-    assert path.stat().st_size == 48 + (2 * size - 1) * 32 + size * (4 + 20 + 32) + 32
+    order_table = 4 if sort_leaves else 0
+    expected_size = 52 + (2 * size - 1) * 32 + size * (order_table + 20 + 32) + 32
+    assert path.stat().st_size == expected_size
     assert MerkleTree.read_root(path) == tree.root
 
     for loaded in (MerkleTree.load(path), MerkleTree.load(str(path), validate=True)):
         assert loaded.root == tree.root
+        assert loaded.sort_leaves is sort_leaves
         assert len(loaded) == size
         assert list(loaded) == leaves
         assert [loaded.proof(i) for i in range(size)] == [tree.proof(i) for i in range(size)]
@@ -357,8 +430,59 @@ def test_save_load_round_trip(tmp_path: Path, size: int) -> None:
     assert not list(tmp_path.glob("*.tmp-*"))
 
 
-def test_load_rejects_damaged_files(tmp_path: Path) -> None:
-    tree, _ = small_tree(10)
+@pytest.mark.parametrize("size", [1, 2, 5, 300])
+def test_version_1_files_load_as_sorted_trees(tmp_path: Path, size: int) -> None:
+    tree, leaves = small_tree(size, seed=size, sort_leaves=True)
+    path = tmp_path / "tree.bin"
+    tree.save(path)
+    path.write_bytes(as_version_1(path.read_bytes()))
+    assert path.stat().st_size == 48 + (2 * size - 1) * 32 + size * (4 + 20 + 32) + 32
+    assert MerkleTree.read_root(path) == tree.root
+    for loaded in (MerkleTree.load(path), MerkleTree.load(path, validate=True)):
+        assert loaded.sort_leaves is True
+        assert loaded.root == tree.root
+        assert list(loaded) == leaves
+        assert [loaded.proof(i) for i in range(size)] == [tree.proof(i) for i in range(size)]
+        picks = list(range(0, size, 2))
+        assert loaded.multiproof(picks) == tree.multiproof(picks)
+    # Saving again writes the current version, which loads the same.
+    loaded.save(path)
+    assert MerkleTree.load(path, validate=True).multiproof(picks) == tree.multiproof(picks)
+
+
+def rechecksummed(body: bytes | bytearray) -> bytes:
+    return bytes(body) + hashlib.sha256(body).digest()
+
+
+def test_load_rejects_unknown_versions_and_flags(tmp_path: Path) -> None:
+    tree, _ = small_tree(6)
+    path = tmp_path / "tree.bin"
+    tree.save(path)
+    body = bytearray(path.read_bytes()[:-32])
+
+    unknown_flag = bytearray(body)
+    unknown_flag[48] |= 0x02
+    path.write_bytes(rechecksummed(unknown_flag))
+    with pytest.raises(ValueError, match="flags"):
+        MerkleTree.load(path)
+
+    future = bytearray(body)
+    future[8:12] = (3).to_bytes(4, "little")
+    path.write_bytes(rechecksummed(future))
+    with pytest.raises(ValueError, match="version 3"):
+        MerkleTree.load(path)
+
+    # An index-ordered file claiming to be sorted lacks its order table: a size mismatch.
+    claims_sorted = bytearray(body)
+    claims_sorted[48] = 0x01
+    path.write_bytes(rechecksummed(claims_sorted))
+    with pytest.raises(ValueError, match="expected"):
+        MerkleTree.load(path)
+
+
+@SORTINGS
+def test_load_rejects_damaged_files(tmp_path: Path, sort_leaves: bool) -> None:
+    tree, _ = small_tree(10, sort_leaves=sort_leaves)
     path = tmp_path / "tree.bin"
     tree.save(path)
     good = path.read_bytes()
@@ -378,9 +502,22 @@ def test_load_rejects_damaged_files(tmp_path: Path) -> None:
         MerkleTree.load(path)
 
 
-def test_validate_detects_inconsistent_nodes() -> None:
-    tree, _ = small_tree(10)
+@SORTINGS
+def test_validate_detects_inconsistent_nodes(sort_leaves: bool) -> None:
+    tree, _ = small_tree(10, sort_leaves=sort_leaves)
     tree.validate()
     tree._tree[40] ^= 0x01  # corrupt node 1 without touching the root
     with pytest.raises(ValueError, match="does not match"):
+        tree.validate()
+
+
+@SORTINGS
+def test_validate_detects_a_leaf_out_of_place(sort_leaves: bool) -> None:
+    tree, leaves = small_tree(10, sort_leaves=sort_leaves)
+    last = 2 * len(leaves) - 2
+    # Swap the first two leaf nodes: each no longer matches the leaf the layout puts there.
+    first, second = tree._node(last), tree._node(last - 1)
+    tree._tree[last * 32 : (last + 1) * 32] = second
+    tree._tree[(last - 1) * 32 : last * 32] = first
+    with pytest.raises(ValueError, match="does not match its stored hash"):
         tree.validate()

@@ -4,7 +4,11 @@
 //
 // stdin:  JSON [[index, address, amount], ...]; index and amount as decimal strings or numbers
 //         (strings keep uint256 amounts exact, JSON numbers lose precision past 2^53).
-// argv:   leaf indices (value positions in the input list) to put in one multiproof.
+// argv:   leaf indices (value positions in the input list) to put in one multiproof, and
+//         optionally --sort-leaves=true|false (StandardMerkleTree's sortLeaves option).
+// env:    SORT_LEAVES=true|false, the same option; the flag wins over the variable. When
+//         neither is given the library's default applies (sortLeaves: true, leaves sorted by
+//         hash). chain/merkle.py defaults to false (index order): pass it to compare roots.
 // stdout: JSON {root, proofs: [[hex...] per leaf], multiproof: {leaves, proof, proofFlags}},
 //         with multiproof leaves as [index, address, amount] and numbers as decimal strings.
 "use strict";
@@ -23,6 +27,12 @@ function readStdin() {
   return require("fs").readFileSync(0, "utf8");
 }
 
+function parseBool(name, text) {
+  if (text === "true") return true;
+  if (text === "false") return false;
+  throw new Error(`${name} must be true or false, got ${JSON.stringify(text)}`);
+}
+
 function main() {
   const input = JSON.parse(readStdin());
   if (!Array.isArray(input) || input.length === 0) {
@@ -34,12 +44,24 @@ function main() {
     address,
     BigInt(amount),
   ]);
-  const indices = process.argv.slice(2).map((arg) => {
-    if (!/^[0-9]+$/.test(arg)) throw new Error(`bad leaf index argument: ${arg}`);
-    return Number(arg);
-  });
+  const options = {};
+  if (process.env.SORT_LEAVES !== undefined && process.env.SORT_LEAVES !== "") {
+    options.sortLeaves = parseBool("SORT_LEAVES", process.env.SORT_LEAVES);
+  }
+  const indices = [];
+  for (const arg of process.argv.slice(2)) {
+    const flag = /^--sort-leaves=(.*)$/.exec(arg);
+    if (flag) {
+      options.sortLeaves = parseBool("--sort-leaves", flag[1]);
+    } else if (/^[0-9]+$/.test(arg)) {
+      indices.push(Number(arg));
+    } else {
+      throw new Error(`bad leaf index argument: ${arg}`);
+    }
+  }
 
-  const tree = StandardMerkleTree.of(values, LEAF_ENCODING); // sortLeaves defaults to true
+  // Without options.sortLeaves the library's default (true) applies.
+  const tree = StandardMerkleTree.of(values, LEAF_ENCODING, options);
   const proofs = values.map((_, i) => tree.getProof(i));
   const multi = tree.getMultiProof(indices);
 

@@ -1,0 +1,118 @@
+"""Bulk inserts at the driver's speed, inside the caller's SQLAlchemy transaction.
+
+SQLAlchemy's executemany spends ~8 µs a row building parameters from dicts. Here each row is
+picked into a tuple in column order (``operator.itemgetter``, in C) and handed to the driver:
+sqlite3's ``executemany``, or PostgreSQL's ``COPY`` in text format, written in large chunks
+rather than row by row (psycopg's ``write_row`` costs ~6 µs a row in Python).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from itertools import chain, islice
+from operator import itemgetter
+
+from sqlalchemy import JSON, Connection, Integer, String, Table, Text
+
+from gateway import index_tables as t
+from gateway.indexer.decode import Row
+
+__all__ = ["bulk_insert"]
+
+_COPY_ROWS = 20_000  # rows per COPY write: a few MB of text
+# Parameters per statement, within SQLite's limit (32,766 since 3.32, 999 before).
+_SQLITE_VARIABLES = 10_000 if sqlite3.sqlite_version_info >= (3, 32) else 999
+# PostgreSQL's COPY text format: tab-separated, \N for NULL, backslash escapes.
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_field(value: object) -> str:
+    if value is None:
+        return "\\N"
+    if value is True:
+        return "t"
+    if value is False:
+        return "f"
+    if isinstance(value, str):
+        return value.translate(_ESCAPES)
+    return str(value)
+
+
+class _TableWriter:
+    """A table's columns in order, how to pick them out of a row, and its bulk statements."""
+
+    def __init__(self, table: Table) -> None:
+        names = [column.name for column in table.columns]
+        self.pick = itemgetter(*names)
+        self.json = [i for i, column in enumerate(table.columns) if isinstance(column.type, JSON)]
+        listed = ", ".join(names)
+        placeholders = f"({', '.join('?' * len(names))})"
+        self.insert = f"INSERT INTO {table.name} ({listed}) VALUES {placeholders}"
+        # Many rows a statement: sqlite3 releases the GIL once a statement, so executemany
+        # hands the GIL back and forth once a row, and waits for it whenever another thread
+        # runs Python (the fetcher decoding the next range).
+        self.rows_per_insert = max(1, _SQLITE_VARIABLES // len(names))
+        self.insert_many = f"INSERT INTO {table.name} ({listed}) VALUES " + ", ".join(
+            [placeholders] * self.rows_per_insert
+        )
+        self.copy = f"COPY {table.name} ({listed}) FROM STDIN"
+        # Integers and the hex/word String columns the decoder fills never hold NULL, tabs or
+        # backslashes, so their COPY text is just str(); Text and JSON columns get escaped.
+        self.plain = all(
+            not column.nullable
+            and isinstance(column.type, Integer | String)
+            and not isinstance(column.type, Text)
+            for column in table.columns
+        )
+
+    def values(self, rows: Iterable[Row]) -> list[tuple[object, ...]]:
+        pick = self.pick
+        if not self.json:
+            return [pick(row) for row in rows]
+        out = []
+        for row in rows:
+            values = list(pick(row))
+            for i in self.json:
+                values[i] = None if values[i] is None else json.dumps(values[i])
+            out.append(tuple(values))
+        return out
+
+    def copy_text(self, values: list[tuple[object, ...]]) -> Iterator[str]:
+        rows = iter(values)
+        while chunk := list(islice(rows, _COPY_ROWS)):
+            if self.plain:
+                lines = ["\t".join(map(str, row)) for row in chunk]
+            else:
+                lines = ["\t".join(map(_copy_field, row)) for row in chunk]
+            yield "\n".join(lines) + "\n"
+
+
+_WRITERS = {table.name: _TableWriter(table) for table in t.ALL_TABLES}
+
+
+def bulk_insert(conn: Connection, table: Table, rows: list[Row]) -> None:
+    """Inserts ``rows`` (dicts with every column of ``table``) in ``conn``'s transaction."""
+    writer = _WRITERS[table.name]
+    driver = conn.connection.driver_connection
+    if conn.dialect.name == "sqlite":
+        values = writer.values(rows)
+        step = writer.rows_per_insert
+        whole = len(values) - len(values) % step
+        cursor = driver.cursor()  # type: ignore[union-attr]
+        try:
+            for start in range(0, whole, step):
+                cursor.execute(
+                    writer.insert_many, list(chain.from_iterable(values[start : start + step]))
+                )
+            if whole < len(values):
+                cursor.executemany(writer.insert, values[whole:])
+        finally:
+            cursor.close()
+    elif conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
+        with driver.cursor() as cursor, cursor.copy(writer.copy) as copy:  # type: ignore[union-attr]
+            for text in writer.copy_text(writer.values(rows)):
+                copy.write(text)
+    else:
+        conn.execute(table.insert(), rows)

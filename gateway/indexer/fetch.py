@@ -1,0 +1,186 @@
+"""Reads one range of blocks from the node: headers, the network's logs, block times.
+
+The hashes of the range's first and last blocks are read *before* its logs. If a reorg lands
+while the range is read, the stored checkpoint then carries a hash the chain no longer has, and
+the next sync walks back and indexes again; read after the logs, the checkpoint could carry the
+new fork's hash over logs of the old one, and the mismatch would go unnoticed. Logs whose block
+hash differs from a header read in the same range abort the range.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import cast
+
+from chain.rpc import RpcClient
+from gateway.indexer.decode import (
+    MUNICIPALITY_DEPLOYED_TOPIC,
+    DecodedEvent,
+    EventDecoder,
+    RawLog,
+)
+from gateway.indexer.store import REORG_WINDOW, BlockRef
+
+__all__ = ["ChainMovedError", "FetchedRange", "Header", "RangeFetcher"]
+
+
+class ChainMovedError(Exception):
+    """The chain changed while a range was read; the next sync sorts it out."""
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    hash: str
+    parent: str
+    timestamp: int
+
+
+@dataclass(slots=True)
+class FetchedRange:
+    """Blocks ``first``..``last`` read and decoded: everything needed to write them."""
+
+    first: int
+    last: int
+    head: int
+    headers: dict[int, Header]
+    logs: list[RawLog]
+    blocks: dict[str, tuple[int, int]] = field(default_factory=dict)  # hash -> (number, time)
+    new_tokens: list[str] = field(default_factory=list)
+    events: list[DecodedEvent] = field(default_factory=list)
+    log_count: int = 0
+
+    @property
+    def end(self) -> BlockRef:
+        return BlockRef(self.last, self.headers[self.last].hash)
+
+    @property
+    def hashes(self) -> dict[int, str]:
+        """Block hashes to keep for reorg detection: every header read, every block with logs."""
+        kept = {number: header.hash for number, header in self.headers.items()}
+        kept.update((number, block_hash) for block_hash, (number, _) in self.blocks.items())
+        return kept
+
+
+class RangeFetcher:
+    """Fetches ranges of the forwarder's, registry's, factory's and tokens' logs, decoded.
+
+    Decoding happens here, in the fetching thread, so that the writing thread's database work
+    (which releases the GIL) overlaps with it.
+    """
+
+    def __init__(
+        self, rpc: RpcClient, decoder: EventDecoder, network: Sequence[str], factory: str
+    ) -> None:
+        self.rpc = rpc
+        self.decoder = decoder
+        self._network = [address.lower() for address in network]
+        self._factory = factory.lower()
+
+    def fetch(self, first: int, last: int, head: int, tokens: Sequence[str]) -> FetchedRange:
+        # Near the head every block's hash is kept, so a walk back finds the exact ancestor.
+        wanted = {first, last, *range(max(first, head - REORG_WINDOW + 1), last + 1)}
+        fetched = FetchedRange(first, last, head, self.headers(wanted), [])
+        fetched.logs, fetched.new_tokens = self._logs(first, last, tokens)
+        self._blocks(fetched)
+        self._decode(fetched)
+        return fetched
+
+    def _decode(self, fetched: FetchedRange) -> None:
+        decode = self.decoder.decode
+        blocks = fetched.blocks
+        events = fetched.events
+        previous, number, stamp = "", 0, 0
+        for entry in fetched.logs:
+            if entry["blockHash"] != previous:
+                previous = entry["blockHash"]
+                number, stamp = blocks[previous]
+            event = decode(entry, number, stamp)
+            if event is not None:
+                events.append(event)
+        fetched.log_count = len(fetched.logs)
+        fetched.logs = []  # the raw JSON is several times the size of the rows
+
+    def _logs(self, first: int, last: int, tokens: Sequence[str]) -> tuple[list[RawLog], list[str]]:
+        """The range's logs in chain order, including those of tokens deployed inside it."""
+        logs = self._get_logs(first, last, [*self._network, *tokens])
+        known = set(tokens)
+        found: list[str] = []
+        while True:
+            new: dict[str, int] = {}
+            for entry in logs:
+                topics = entry["topics"]
+                if (
+                    topics
+                    and topics[0] == MUNICIPALITY_DEPLOYED_TOPIC
+                    and entry["address"].lower() == self._factory
+                ):
+                    token = "0x" + topics[2][-40:]
+                    if token not in known:
+                        new.setdefault(token, int(entry["blockNumber"], 16))
+            if not new:
+                return logs, found
+            # The rest of the range must be read for the new tokens too.
+            known.update(new)
+            found.extend(new)
+            logs = logs + self._get_logs(min(new.values()), last, list(new))
+            logs.sort(key=lambda e: (int(e["blockNumber"], 16), int(e["logIndex"], 16)))
+
+    def _get_logs(self, first: int, last: int, addresses: list[str]) -> list[RawLog]:
+        query = {"fromBlock": hex(first), "toBlock": hex(last), "address": addresses}
+        logs = cast(list[RawLog], self.rpc.get_logs(query))
+        return [entry for entry in logs if not entry.get("removed")]
+
+    def _blocks(self, fetched: FetchedRange) -> None:
+        """Number and time of every block with logs; times from the logs where the node
+        includes them (``blockTimestamp``), else from headers."""
+        headers, blocks = fetched.headers, fetched.blocks
+        missing: dict[str, int] = {}
+        previous = ""
+        for entry in fetched.logs:
+            block_hash = entry["blockHash"]
+            if block_hash == previous:
+                continue  # logs come grouped by block
+            previous = block_hash
+            number = int(entry["blockNumber"], 16)
+            header = headers.get(number)
+            if header is not None and header.hash != block_hash:
+                raise ChainMovedError(f"block {number} changed while its logs were read")
+            stamp = entry.get("blockTimestamp")
+            if header is not None:
+                blocks[block_hash] = (number, header.timestamp)
+            elif stamp is not None:
+                blocks[block_hash] = (number, int(stamp, 16))
+            else:
+                missing[block_hash] = number
+        if missing:
+            read = self.headers(missing.values())
+            for block_hash, number in missing.items():
+                if read[number].hash != block_hash:
+                    raise ChainMovedError(f"block {number} changed while its logs were read")
+                blocks[block_hash] = (number, read[number].timestamp)
+        if len({number for number, _ in blocks.values()}) != len(blocks):
+            raise ChainMovedError("two forks' logs in one answer")
+
+    def headers(self, numbers: Iterable[int]) -> dict[int, Header]:
+        """Headers by number, in one batch; a missing block means the chain moved."""
+        ordered = sorted(set(numbers))
+        replies = self.rpc.batch(("eth_getBlockByNumber", [hex(n), False]) for n in ordered)
+        headers: dict[int, Header] = {}
+        for number, reply in zip(ordered, replies, strict=True):
+            if not isinstance(reply, dict):
+                raise ChainMovedError(f"block {number} is gone")
+            headers[number] = Header(
+                str(reply["hash"]), str(reply["parentHash"]), int(str(reply["timestamp"]), 16)
+            )
+        return headers
+
+    def hashes(self, numbers: Iterable[int]) -> dict[int, str]:
+        """The chain's current hash of each block that exists."""
+        ordered = sorted(set(numbers))
+        replies = self.rpc.batch(("eth_getBlockByNumber", [hex(n), False]) for n in ordered)
+        return {
+            n: str(reply["hash"])
+            for n, reply in zip(ordered, replies, strict=True)
+            if isinstance(reply, dict)
+        }

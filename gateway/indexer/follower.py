@@ -1,0 +1,271 @@
+"""The indexer: follows the chain head and writes every network event into SQL.
+
+Blocks are read in ranges (see ``fetch``), decoded (``decode``), folded (``fold``) and written
+with the checkpoint in one transaction per range (``store``). While one range is written, a
+worker thread already fetches and decodes the next. Ranges aim at ``max_range_logs`` logs
+each, within ``batch_blocks`` blocks.
+
+Reorgs: before each sync the checkpoint's hash is compared with the chain's. On a mismatch the
+indexer walks back through the stored recent hashes to the newest block the chain still has,
+deletes every row above it (rebuilding the state those rows changed) and indexes from there.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from chain.manifest import Manifest
+from chain.rpc import RpcClient, RpcError
+from gateway.indexer.decode import EventDecoder
+from gateway.indexer.fetch import ChainMovedError, FetchedRange, RangeFetcher
+from gateway.indexer.store import REORG_WINDOW, CheckpointMovedError, IndexStore
+from gateway.settings import Settings
+
+__all__ = [
+    "Indexer",
+    "IndexerError",
+    "Progress",
+    "ProgressCallback",
+    "ReorgTooDeepError",
+    "SyncReport",
+]
+
+log = logging.getLogger("dongne.indexer")
+
+# Blocks in the first range. Small, and doubled only while ranges stay well under
+# max_range_logs, so the first busy stretch after a quiet one is not read in one huge range.
+_FIRST_SPAN = 4
+_MAX_BACKOFF_S = 30.0
+
+
+class IndexerError(RuntimeError):
+    """The indexer cannot go on without an operator (wrong chain, reorg too deep)."""
+
+
+class ReorgTooDeepError(IndexerError):
+    """No stored recent block is on the chain any more: reindex from the start."""
+
+    def __init__(self, checkpoint: int, oldest_stored: int | None) -> None:
+        super().__init__(
+            f"the chain no longer has indexed block {checkpoint} nor any stored block back to "
+            f"{oldest_stored}; the reorg is deeper than {REORG_WINDOW} blocks: run a reindex"
+        )
+        self.checkpoint = checkpoint
+        self.oldest_stored = oldest_stored
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    start_block: int
+    block: int  # indexed up to here
+    target: int
+    events: int
+    elapsed: float
+
+    @property
+    def events_per_s(self) -> float:
+        return self.events / self.elapsed if self.elapsed > 0 else 0.0
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass(frozen=True, slots=True)
+class SyncReport:
+    from_block: int  # first block this sync indexed
+    to_block: int  # the checkpoint it left
+    head: int
+    ranges: int
+    logs: int
+    events: int
+    reorg_depth: int  # blocks rolled back before indexing (0: none)
+    seconds: float
+
+
+class Indexer:
+    """Follows one chain's network contracts (from ``manifest``) into ``engine``'s database."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        rpc: RpcClient,
+        manifest: Manifest,
+        *,
+        confirmations: int = 0,
+        batch_blocks: int = 2_000,
+        poll_interval: float = 0.2,
+        max_range_logs: int = 20_000,
+    ) -> None:
+        self.store = IndexStore(engine, manifest.chain_id)
+        self.rpc = rpc
+        self.chain_id = manifest.chain_id
+        self.start_block = manifest.start_block
+        self.confirmations = confirmations
+        self.batch_blocks = max(1, batch_blocks)
+        self.poll_interval = poll_interval
+        self.max_range_logs = max_range_logs
+        self.decoder = EventDecoder(manifest.chain_id)
+        network = [manifest.forwarder, manifest.registry, manifest.factory]
+        self.fetcher = RangeFetcher(rpc, self.decoder, network, manifest.factory)
+        self._span = min(_FIRST_SPAN, self.batch_blocks)
+        self._chain_checked = False
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, engine: Engine, rpc: RpcClient, manifest: Manifest
+    ) -> Indexer:
+        return cls(
+            engine,
+            rpc,
+            manifest,
+            confirmations=settings.confirmations,
+            batch_blocks=settings.index_batch_blocks,
+            poll_interval=settings.poll_interval_s,
+        )
+
+    # -- public API ---------------------------------------------------------------------------
+
+    def sync_once(self, progress: ProgressCallback | None = None) -> SyncReport:
+        """Index everything up to the head (less confirmations); returns what was done.
+
+        The next range is fetched and decoded in a worker thread while the current one is
+        written, so the node's work, our decoding and the database's work overlap.
+        """
+        started = time.monotonic()
+        self._check_chain()
+        head = self.rpc.block_number()
+        depth = self._handle_reorg(head)
+        checkpoint = self.store.checkpoint()
+        first = checkpoint.block.number + 1 if checkpoint else self.start_block
+        parent = checkpoint.block if checkpoint else None
+        target = head - self.confirmations
+        tokens = self.store.tokens()
+        block, ranges, logs, events = first, 0, 0, 0
+        with ThreadPoolExecutor(1, thread_name_prefix="dongne-index-fetch") as pool:
+            pending: Future[FetchedRange] | None = None
+            while block <= target:
+                if pending is None:
+                    pending = self._prefetch(pool, block, target, head, tokens)
+                try:
+                    fetched = pending.result()
+                except ChainMovedError as exc:
+                    log.info("chain moved while reading from block %d (%s)", block, exc)
+                    break
+                except RpcError as exc:
+                    if self._span == 1:
+                        raise
+                    # Nodes cap eth_getLogs answers (Besu: blocks, geth-likes: results).
+                    log.info("eth_getLogs from block %d refused (%s); halving", block, exc)
+                    self._span, pending = max(1, self._span // 2), None
+                    continue
+                if parent is not None and fetched.headers[block].parent != parent.hash:
+                    log.info("block %d no longer follows block %d", block, block - 1)
+                    break
+                self._resize(fetched.last - block + 1, fetched.log_count)
+                tokens.extend(fetched.new_tokens)
+                pending = None
+                if fetched.last < target:
+                    pending = self._prefetch(pool, fetched.last + 1, target, head, tokens)
+                try:
+                    self.store.write_range(
+                        fetched.events, parent, fetched.end, head, fetched.hashes
+                    )
+                except CheckpointMovedError as exc:
+                    log.warning("range %d-%d not written: %s", block, fetched.last, exc)
+                    break
+                ranges, logs = ranges + 1, logs + fetched.log_count
+                events += len(fetched.events)
+                block, parent = fetched.last + 1, fetched.end
+                if progress is not None:
+                    elapsed = time.monotonic() - started
+                    progress(Progress(first, fetched.last, target, events, elapsed))
+        if ranges == 0 and checkpoint is not None and checkpoint.head != head:
+            self.store.record_head(head)
+        seconds = time.monotonic() - started
+        return SyncReport(first, block - 1, head, ranges, logs, events, depth, seconds)
+
+    def _prefetch(
+        self, pool: ThreadPoolExecutor, first: int, target: int, head: int, tokens: list[str]
+    ) -> Future[FetchedRange]:
+        last = min(target, first + self._span - 1)
+        return pool.submit(self.fetcher.fetch, first, last, head, tuple(tokens))
+
+    def reindex(self, progress: ProgressCallback | None = None, *, bar: bool = False) -> SyncReport:
+        """Deletes this chain's index and rebuilds it from the manifest's start block.
+
+        ``bar`` shows a rich progress bar when no ``progress`` callback is given.
+        """
+        self.store.wipe()
+        self._span = min(_FIRST_SPAN, self.batch_blocks)
+        if bar and progress is None:
+            from gateway.indexer.progress import rich_progress
+
+            with rich_progress() as show:
+                return self.sync_once(show)
+        return self.sync_once(progress)
+
+    def run_forever(self, stop_event: threading.Event) -> None:
+        """Follows the head until ``stop_event`` is set; node or database trouble is retried.
+
+        :class:`IndexerError` (wrong chain, reorg deeper than the window) propagates: it needs
+        an operator.
+        """
+        backoff = self.poll_interval
+        while not stop_event.is_set():
+            try:
+                self.sync_once()
+            except IndexerError:
+                raise
+            except Exception as exc:  # node down, database busy...: the next round retries
+                log.warning("indexer sync failed (%s: %s); retrying", type(exc).__name__, exc)
+                stop_event.wait(backoff)
+                backoff = min(backoff * 2, _MAX_BACKOFF_S)
+                continue
+            backoff = self.poll_interval
+            stop_event.wait(self.poll_interval)
+
+    def _resize(self, span: int, logs: int) -> None:
+        """Aim each range at ``max_range_logs`` logs, within ``batch_blocks`` blocks."""
+        if logs > self.max_range_logs:
+            self._span = max(1, span * self.max_range_logs // logs)
+        elif logs < self.max_range_logs // 4 and span >= self._span:
+            self._span = min(self.batch_blocks, span * 2)
+
+    # -- chain identity and reorgs --------------------------------------------------------------
+
+    def _check_chain(self) -> None:
+        if not self._chain_checked:
+            actual = self.rpc.chain_id()
+            if actual != self.chain_id:
+                raise IndexerError(f"the node serves chain {actual}, the manifest {self.chain_id}")
+            self._chain_checked = True
+
+    def _handle_reorg(self, head: int) -> int:
+        """Rolls the index back to the newest stored block the chain still has."""
+        checkpoint = self.store.checkpoint()
+        if checkpoint is None:
+            return 0
+        number = checkpoint.block.number
+        chain = self.fetcher.hashes([number])
+        if chain.get(number) == checkpoint.block.hash:
+            return 0
+        stored = self.store.recent_blocks()
+        chain = self.fetcher.hashes(b.number for b in stored)
+        for block in stored:
+            if chain.get(block.number) == block.hash:
+                deleted = self.store.rollback_to(block, head)
+                log.warning(
+                    "reorg: rolled back from block %d to %d (%d rows deleted)",
+                    number,
+                    block.number,
+                    deleted,
+                )
+                return number - block.number
+        raise ReorgTooDeepError(number, stored[-1].number if stored else None)

@@ -1,0 +1,383 @@
+#!/usr/bin/env python3
+"""Indexer benchmark: >= 200k real events on anvil, then a full reindex into SQLite and
+PostgreSQL, timed against the raw ``eth_getLogs`` fetch of the same range (the limit).
+
+The events come from the real contracts: ``grantBatch`` transactions of 500 multiproof grants
+(500 ``Granted`` events each, the cheapest way to volume), plus payments and gifts by citizens
+(``Paid``/``Gifted`` with their ``Transfer``s). Transactions are signed locally and sent with
+mining off, then mined into large blocks, as a busy production network would seal them.
+
+The last line printed is one JSON object (``name``, ``metrics``, ``baselines``, ``ratios``).
+
+    FOUNDRY_OUT=out .venv/bin/python scripts/bench_indexer.py [--grants 200000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from eth_account import Account
+from eth_utils.address import to_checksum_address
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.pool import NullPool
+from web3 import Web3
+from web3.contract import Contract
+
+from chain.abi import load_abi
+from chain.calls import (
+    SELECTORS,
+    Rules,
+    default_rules,
+    encode_gift,
+    encode_grant_batch,
+    encode_pay,
+)
+from chain.deploy import deploy_municipality, deploy_network
+from chain.manifest import Manifest
+from chain.merkle import MerkleTree, MultiProof
+from chain.node import LocalNode
+from chain.rpc import RpcClient
+from gateway.db import create_engine_for, upgrade
+from gateway.indexer import Indexer
+
+REGION = 41390
+GRANTS_PER_TX = 500
+TXS_PER_BLOCK = 10  # grantBatch transactions per block
+CITIZENS = 20
+MERCHANTS = 4
+GAS_LIMIT = 1_000_000_000  # large blocks: many 500-grant transactions each
+POSTGRES_URL = os.environ.get(
+    "DONGNE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+console = Console(stderr=True)
+
+
+class Sender:
+    """Signs transactions with locally tracked nonces and sends them in JSON-RPC batches."""
+
+    def __init__(self, rpc: RpcClient, chain_id: int) -> None:
+        self.rpc = rpc
+        self.chain_id = chain_id
+        self.nonces: dict[str, int] = {}
+        self.queue: list[str] = []
+        self.queued_bytes = 0
+        self.hashes: list[str] = []
+
+    def send(self, key: str, to: str, data: str, gas: int) -> None:
+        account = Account.from_key(key)
+        nonce = self.nonces.get(account.address)
+        if nonce is None:
+            nonce = self.rpc.get_transaction_count(account.address, "pending")
+        tx = {
+            "to": to,
+            "data": data,
+            "gas": gas,
+            "gasPrice": 10**10,
+            "nonce": nonce,
+            "chainId": self.chain_id,
+            "value": 0,
+        }
+        self.queue.append("0x" + Account.sign_transaction(tx, key).raw_transaction.hex())
+        self.nonces[account.address] = nonce + 1
+        self.queued_bytes += len(self.queue[-1])
+        if len(self.queue) >= 100 or self.queued_bytes > 1_000_000:  # node body limits
+            self.flush()
+
+    def flush(self) -> None:
+        calls = [("eth_sendRawTransaction", [raw]) for raw in self.queue]
+        self.hashes.extend(str(h) for h in self.rpc.batch(calls))
+        self.queue.clear()
+        self.queued_bytes = 0
+
+    def mine_all(self, node: LocalNode) -> int:
+        """Mines until every sent transaction is in a block; returns failed receipts."""
+        self.flush()
+        while True:
+            status = node.rpc.call("txpool_status")
+            pending = int(str(status["pending"]), 16) if isinstance(status, dict) else 0
+            if pending == 0:
+                break
+            node.mine()
+        failed = 0
+        for start in range(0, len(self.hashes), 500):
+            chunk = self.hashes[start : start + 500]
+            receipts = self.rpc.batch(("eth_getTransactionReceipt", [h]) for h in chunk)
+            failed += sum(1 for r in receipts if not isinstance(r, dict) or r["status"] != "0x1")
+        self.hashes.clear()
+        return failed
+
+
+def _grant_batch_calldata(program_id: int, multi: MultiProof) -> bytes:
+    """``grantBatch`` calldata by hand: eth-abi takes ~0.1 s for 500 grants, this ~1 ms."""
+
+    def word(value: int) -> bytes:
+        return value.to_bytes(32, "big")
+
+    grants = b"".join(
+        word(leaf.index) + bytes(12) + bytes.fromhex(leaf.recipient[2:]) + word(leaf.amount)
+        for leaf in multi.leaves
+    )
+    grants_at = 4 * 32
+    proof_at = grants_at + 32 + len(grants)
+    flags_at = proof_at + 32 + 32 * len(multi.proof)
+    return (
+        SELECTORS["grantBatch"]
+        + word(program_id)
+        + word(grants_at)
+        + word(proof_at)
+        + word(flags_at)
+        + word(len(multi.leaves))
+        + grants
+        + word(len(multi.proof))
+        + b"".join(multi.proof)
+        + word(len(multi.proof_flags))
+        + b"".join(word(int(f)) for f in multi.proof_flags)
+    )
+
+
+def generate(
+    node: LocalNode, grants: int, payments: int, gifts: int
+) -> tuple[Manifest, dict[str, int]]:
+    """Deploys the network and fills the chain with activity; returns the manifest and counts."""
+    dev = node.dev_accounts()
+    operator, citizens, merchants = dev[0], dev[1 : 1 + CITIZENS], dev[1 + CITIZENS :]
+    w3 = Web3(Web3.HTTPProvider(node.rpc_url))
+    op = Account.from_key(operator.private_key)
+    manifest = deploy_network(w3, op)
+    rules = default_rules()
+    # Room for many small payments per citizen (cashback keeps within the holding cap).
+    rules = Rules.from_tuple([*rules.as_tuple()[:13], 10**12, 10**12, 10**12])
+    made = deploy_municipality(
+        w3,
+        op,
+        manifest,
+        region=REGION,
+        name="Bench",
+        symbol="BNC",
+        admin=op.address,
+        rules=rules.as_tuple(),
+    )
+    token = w3.eth.contract(address=to_checksum_address(made.token), abi=load_abi("VoucherToken"))
+    registry = w3.eth.contract(
+        address=to_checksum_address(manifest.registry), abi=load_abi("IdentityRegistry")
+    )
+    sender = Sender(node.rpc, manifest.chain_id)
+    key = operator.private_key
+
+    def op_call(contract: Contract, fn: str, *args: object, gas: int = 2_000_000) -> None:
+        sender.send(key, contract.address, contract.encode_abi(fn, list(args)), gas)
+
+    op_call(registry, "registerBatch", [c.address for c in citizens], 1)
+    op_call(registry, "registerBatch", [m.address for m in merchants], 2)
+    for role in ("ISSUER_ROLE", "MERCHANT_REGISTRAR_ROLE", "PROGRAM_MANAGER_ROLE"):
+        op_call(token, "grantRole", token.functions[role]().call(), op.address)
+    for tier, merchant in enumerate(merchants):
+        op_call(token, "registerMerchant", merchant.address, REGION, 5611, tier % 3, False)
+    for citizen in citizens:
+        op_call(token, "issue", citizen.address, 700_000, 650_000)
+    # The recipients file: `grants` leaves over a pool of recipients (pockets get reused).
+    pool = [Account.create().address.lower() for _ in range(min(grants, 5_000))]
+    csv = "".join(f"{pool[i % len(pool)]},1000\n" for i in range(grants))
+    tree = MerkleTree.from_csv(io.StringIO(csv))
+    now = w3.eth.get_block("latest")["timestamp"]
+    params: tuple[object, ...] = (
+        tree.root,
+        1000 * grants,
+        now - 10,
+        now + 30 * 86_400,
+        False,
+        [],
+        b"\x01" * 32,
+    )
+    op_call(token, "createProgram", params)
+    failed = sender.mine_all(node)
+    node.set_automine(False)
+    started = time.monotonic()
+    rounds = -(-grants // (GRANTS_PER_TX * TXS_PER_BLOCK))
+    sent = 0
+    for n in range(rounds):
+        # One block a round: ~5,000 grants plus a share of payments and gifts, as a busy
+        # network would seal them every block period.
+        first_grant = n * GRANTS_PER_TX * TXS_PER_BLOCK
+        for first in range(
+            first_grant, min(grants, first_grant + GRANTS_PER_TX * TXS_PER_BLOCK), GRANTS_PER_TX
+        ):
+            multi = tree.multiproof(range(first, min(grants, first + GRANTS_PER_TX)))
+            data = _grant_batch_calldata(1, multi)
+            if first == 0:  # the hand encoding must be eth-abi's, byte for byte
+                assert data == encode_grant_batch(1, multi.leaves, multi.proof, multi.proof_flags)
+            sender.send(key, token.address, "0x" + data.hex(), 60_000_000)
+        for i in range(n * payments // rounds, (n + 1) * payments // rounds):
+            citizen, merchant = citizens[i % CITIZENS], merchants[i % MERCHANTS]
+            data = encode_pay(merchant.address, 100, i.to_bytes(32, "big"))
+            sender.send(citizen.private_key, token.address, "0x" + data.hex(), 300_000)
+        for i in range(n * gifts // rounds, (n + 1) * gifts // rounds):
+            a, b = citizens[i % CITIZENS], citizens[(i + 1) % CITIZENS]
+            data = encode_gift(b.address, 10)
+            sender.send(a.private_key, token.address, "0x" + data.hex(), 200_000)
+        sent += len(sender.queue) + len(sender.hashes)
+        failed += sender.mine_all(node)
+    console.print(f"sent and mined {sent} transactions in {time.monotonic() - started:.1f} s")
+    node.set_automine(True)
+    return manifest, {"failed_txs": failed, "blocks": node.rpc.block_number()}
+
+
+def raw_fetch(
+    rpc: RpcClient, manifest: Manifest, tokens: Sequence[str], span: int
+) -> tuple[int, float]:
+    """The limit: eth_getLogs of the same addresses and range, JSON-decoded, nothing else."""
+    addresses = [manifest.forwarder, manifest.registry, manifest.factory, *tokens]
+    head = rpc.block_number()
+    started = time.perf_counter()
+    logs = 0
+    for first in range(manifest.start_block, head + 1, span):
+        query = {
+            "fromBlock": hex(first),
+            "toBlock": hex(min(head, first + span - 1)),
+            "address": addresses,
+        }
+        logs += len(rpc.get_logs(query))
+    return logs, time.perf_counter() - started
+
+
+def timed_reindex(engine: Engine, rpc: RpcClient, manifest: Manifest) -> tuple[int, float]:
+    indexer = Indexer(engine, rpc, manifest)
+    started = time.perf_counter()
+    report = indexer.reindex()
+    return report.events, time.perf_counter() - started
+
+
+def sqlite_reindex(rpc: RpcClient, manifest: Manifest) -> tuple[int, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = create_engine_for(f"sqlite:///{Path(tmp) / 'index.db'}")
+        try:
+            return timed_reindex(engine, rpc, manifest)
+        finally:
+            engine.dispose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--grants", type=int, default=200_000)
+    parser.add_argument("--payments", type=int, default=4_000)
+    parser.add_argument("--gifts", type=int, default=2_000)
+    parser.add_argument("--runs", type=int, default=3, help="rounds of measurements (median)")
+    parser.add_argument("--no-postgres", action="store_true")
+    args = parser.parse_args(argv)
+
+    with LocalNode(accounts=1 + CITIZENS + MERCHANTS, block_gas_limit=GAS_LIMIT) as node:
+        t0 = time.monotonic()
+        manifest, facts = generate(node, args.grants, args.payments, args.gifts)
+        console.print(f"generated in {time.monotonic() - t0:.1f} s: {facts}")
+        rpc = RpcClient(node.rpc_url, timeout=600)
+        tokens = [m.token for m in manifest.municipalities.values()]
+        total_logs, _ = raw_fetch(rpc, manifest, tokens, 1 << 30)  # warm-up and count
+        span = max(1, facts["blocks"] * 20_000 // max(total_logs, 1))
+        postgres = None if args.no_postgres else _postgres_target(rpc, manifest)
+        # Each indexer run is paired with a raw fetch just before it: on a shared machine the
+        # load changes by the minute, and a ratio of neighbours is fairer than of distant runs.
+        raw: list[float] = []
+        sqlite: list[tuple[float, float]] = []  # (seconds, raw seconds just before)
+        pg: list[tuple[float, float]] = []
+        events = 0
+        for n in range(args.runs):
+            raw_logs, raw_s = raw_fetch(rpc, manifest, tokens, span)
+            events, seconds = sqlite_reindex(rpc, manifest)
+            raw.append(raw_s)
+            sqlite.append((seconds, raw_s))
+            if postgres is not None:
+                raw_logs, raw_s = raw_fetch(rpc, manifest, tokens, span)
+                raw.append(raw_s)
+                pg.append((postgres(), raw_s))
+            console.print(
+                f"run {n + 1}: raw {raw[-1]:.2f} s, sqlite {sqlite[-1][0]:.2f} s"
+                + (f", postgres {pg[-1][0]:.2f} s" if pg else "")
+            )
+
+    raw_rate = raw_logs / statistics.median(raw)
+    sqlite_s = statistics.median(s for s, _ in sqlite)
+    sqlite_ratio = statistics.median(r / s for s, r in sqlite) * events / raw_logs
+    postgres_s = statistics.median(s for s, _ in pg) if pg else None
+    postgres_ratio = statistics.median(r / s for s, r in pg) * events / raw_logs if pg else None
+    sqlite_rate = events / sqlite_s
+    postgres_rate = events / postgres_s if postgres_s else None
+    table = Table(title=f"indexer benchmark: {events:,} events in {facts['blocks']} blocks")
+    for column in ("target", "seconds (median)", "events/s", "vs raw (paired)"):
+        table.add_column(column, justify="right")
+    table.add_row("raw eth_getLogs", f"{statistics.median(raw):.2f}", f"{raw_rate:,.0f}", "1.00")
+    table.add_row("SQLite", f"{sqlite_s:.2f}", f"{sqlite_rate:,.0f}", f"{sqlite_ratio:.2f}")
+    if postgres_rate is not None and postgres_s is not None and postgres_ratio is not None:
+        table.add_row(
+            "PostgreSQL", f"{postgres_s:.2f}", f"{postgres_rate:,.0f}", f"{postgres_ratio:.2f}"
+        )
+    Console().print(table)
+    result = {
+        "name": "indexer",
+        "metrics": {
+            "sqlite_events_per_s": round(sqlite_rate),
+            "postgres_events_per_s": None if postgres_rate is None else round(postgres_rate),
+            "events": events,
+            "logs": raw_logs,
+            "blocks": facts["blocks"],
+            "failed_txs": facts["failed_txs"],
+            "sqlite_seconds": round(sqlite_s, 3),
+            "postgres_seconds": None if postgres_s is None else round(postgres_s, 3),
+            "runs": args.runs,
+            "load_average_1m": round(os.getloadavg()[0], 2),
+            "cpus": os.cpu_count(),
+        },
+        "baselines": {
+            "raw_getlogs_events_per_s": round(raw_rate),
+            "raw_seconds": round(statistics.median(raw), 3),
+        },
+        "ratios": {
+            "sqlite_vs_raw": round(sqlite_ratio, 3),
+            "postgres_vs_raw": None if postgres_ratio is None else round(postgres_ratio, 3),
+        },
+    }
+    print(json.dumps(result))
+    return 0
+
+
+def _postgres_target(rpc: RpcClient, manifest: Manifest) -> Callable[[], float] | None:
+    """A function timing one reindex into a fresh PostgreSQL schema, or None if unreachable."""
+    url = POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1)
+    admin = create_engine(url, connect_args={"connect_timeout": 3}, poolclass=NullPool)
+    try:
+        with admin.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        console.print(f"PostgreSQL skipped: {url} unreachable ({exc.__class__.__name__})")
+        return None
+
+    def run() -> float:
+        schema = f"bench_{secrets.token_hex(4)}"
+        with admin.begin() as conn:
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+        engine = create_engine(url, connect_args={"options": f"-csearch_path={schema}"})
+        try:
+            upgrade(engine)
+            return timed_reindex(engine, rpc, manifest)[1]
+        finally:
+            engine.dispose()
+            with admin.begin() as conn:
+                conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+
+    return run
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,425 @@
+"""Fixtures of the indexer suites: a chain with every kind of activity, and both databases.
+
+One anvil per session carries the network, a municipality and a scenario touching every event
+the index keeps; tests that change the chain get it through ``chain``, which reverts to the
+scenario's snapshot afterwards. Database fixtures are per test: a SQLite file, or a fresh
+PostgreSQL schema dropped afterwards. Test classes are written once and mixed with
+:class:`SQLiteBackend` or :class:`PostgresBackend`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth_account import Account
+from sqlalchemy import Engine, create_engine, select, text
+from sqlalchemy.engine import make_url
+from web3 import Web3
+from web3.contract import Contract
+from web3.logs import DISCARD
+
+from chain.abi import load_abi
+from chain.artifacts import ArtifactMissingError, forge_build, load_artifact
+from chain.calls import default_rules
+from chain.deploy import deploy_municipality, deploy_network
+from chain.manifest import Manifest
+from chain.merkle import Leaf, MerkleTree
+from chain.node import LocalNode
+from chain.protocol import ForwarderDomain, ForwardRequest, encode_execute, sign_request
+from gateway import index_tables
+from gateway.db import create_engine_for, upgrade
+from gateway.indexer import Indexer
+
+POSTGRES_ENV = "DONGNE_TEST_POSTGRES_URL"
+POSTGRES_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
+
+REGION = 41390  # Siheung
+OTHER_REGION = 41130  # Seongnam
+DAY = 86_400
+ZERO = "0x" + "00" * 20
+
+# --------------------------------------------------------------------------- databases
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'index.db'}")
+    yield engine
+    engine.dispose()
+
+
+def _postgres_url() -> str:
+    url = os.environ.get(POSTGRES_ENV, POSTGRES_DEFAULT)
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_admin() -> Iterator[Engine]:
+    url = _postgres_url()
+    engine = create_engine(url, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        engine.dispose()
+        pytest.skip(f"PostgreSQL unreachable at {url} ({type(exc).__name__}); set {POSTGRES_ENV}")
+    yield engine
+    engine.dispose()
+
+
+@contextmanager
+def _postgres_schema(admin: Engine) -> Iterator[Engine]:
+    """An engine whose search path is a fresh schema (migrated), dropped afterwards."""
+    schema = f"ix_{secrets.token_hex(6)}"
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    engine = create_engine(admin.url, connect_args={"options": f"-csearch_path={schema}"})
+    try:
+        upgrade(engine)
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+
+
+@pytest.fixture
+def postgres_engine(postgres_admin: Engine) -> Iterator[Engine]:
+    with _postgres_schema(postgres_admin) as engine:
+        yield engine
+
+
+class SQLiteBackend:
+    @pytest.fixture
+    def engine(self, sqlite_engine: Engine) -> Engine:
+        return sqlite_engine
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def class_engine(cls, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+        engine = create_engine_for(f"sqlite:///{tmp_path_factory.mktemp('ix') / 'index.db'}")
+        yield engine
+        engine.dispose()
+
+    @pytest.fixture
+    def other_engine(self, tmp_path: Path) -> Iterator[Engine]:
+        engine = create_engine_for(f"sqlite:///{tmp_path / 'other.db'}")
+        yield engine
+        engine.dispose()
+
+
+@pytest.mark.postgres
+class PostgresBackend:
+    @pytest.fixture
+    def engine(self, postgres_engine: Engine) -> Engine:
+        return postgres_engine
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def class_engine(cls, postgres_admin: Engine) -> Iterator[Engine]:
+        with _postgres_schema(postgres_admin) as engine:
+            yield engine
+
+    @pytest.fixture
+    def other_engine(self, postgres_admin: Engine) -> Iterator[Engine]:
+        with _postgres_schema(postgres_admin) as engine:
+            yield engine
+
+
+def dump(engine: Engine, chain_id: int = 31337) -> dict[str, list[tuple[object, ...]]]:
+    """Every indexed row, sorted: two indexes of one chain must dump equal.
+
+    Recent block hashes and the checkpoint's bookkeeping depend on how the chain was cut into
+    ranges, so only the checkpoint's block is compared.
+    """
+    out: dict[str, list[tuple[object, ...]]] = {}
+    with engine.connect() as conn:
+        for table in (*index_tables.EVENT_TABLES, *index_tables.STATE_TABLES):
+            rows = conn.execute(select(table).where(table.c.chain_id == chain_id)).all()
+            out[table.name] = sorted((tuple(r) for r in rows), key=repr)
+        c = index_tables.checkpoints.c
+        out["checkpoint"] = [
+            tuple(r) for r in conn.execute(select(c.block_number, c.block_hash)).all()
+        ]
+    return out
+
+
+def count(engine: Engine, table: str) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
+
+
+def rows(engine: Engine, table: str, order: str | None = None) -> list[Any]:
+    """A table's rows through its SQLAlchemy definition (JSON columns come back decoded),
+    in chain order, or by ``order`` (comma-separated columns), or by primary key."""
+    definition = index_tables.metadata.tables[table]
+    if order is None and "log_index" in definition.c:
+        order = "block_number, log_index"
+    names = order.split(",") if order else [c.name for c in definition.primary_key]
+    columns = [definition.c[name.strip()] for name in names]
+    with engine.connect() as conn:
+        return list(conn.execute(select(definition).order_by(*columns)).all())
+
+
+# --------------------------------------------------------------------------- chain
+
+
+@dataclass(frozen=True)
+class Wallet:
+    address: str
+    key: str
+
+    @property
+    def lower(self) -> str:
+        return self.address.lower()
+
+
+@dataclass
+class Net:
+    """The session's chain: a node, the deployed network and helpers to act on it."""
+
+    node: LocalNode
+    w3: Web3
+    manifest: Manifest
+    wallets: dict[str, Wallet]
+    token: Contract
+    registry: Contract
+    factory: Contract
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def rpc(self) -> Any:
+        return self.node.rpc
+
+    def send(self, who: str, to: str, data: str | bytes, gas: int = 5_000_000) -> Any:
+        """Sends a signed transaction from wallet ``who``; automine answers its receipt."""
+        wallet = self.wallets[who]
+        tx = {
+            "to": Web3.to_checksum_address(to),
+            "data": data if isinstance(data, str) else "0x" + data.hex(),
+            "gas": gas,
+            "gasPrice": 10**10,
+            "nonce": self.rpc.get_transaction_count(wallet.address, "pending"),
+            "chainId": self.manifest.chain_id,
+            "value": 0,
+        }
+        signed = Account.sign_transaction(tx, wallet.key)
+        tx_hash = self.rpc.send_raw_transaction(signed.raw_transaction)
+        receipt = self.rpc.get_receipt(tx_hash)
+        deadline = time.monotonic() + 10
+        while receipt is None and time.monotonic() < deadline:  # automine may lag a moment
+            time.sleep(0.005)
+            receipt = self.rpc.get_receipt(tx_hash)
+        assert receipt is not None, f"{who} -> {to} was not mined"
+        assert receipt["status"] == "0x1", f"{who} -> {to} reverted"
+        return receipt
+
+    def act(self, who: str, fn: str, *args: object, contract: Contract | None = None) -> Any:
+        target = self.token if contract is None else contract
+        return self.send(who, target.address, target.encode_abi(fn, list(args)))
+
+    def view(self, fn: str, *args: object, contract: Contract | None = None) -> Any:
+        target = self.token if contract is None else contract
+        return getattr(target.functions, fn)(*args).call()
+
+    def now(self) -> int:
+        block = self.rpc.get_block("latest")
+        return int(block["timestamp"], 16)
+
+    def head(self) -> int:
+        return int(self.rpc.block_number())
+
+    def warp(self, seconds: int) -> None:
+        self.rpc.call("evm_increaseTime", [seconds])
+        self.node.mine()
+
+    def indexer(self, engine: Engine, **options: Any) -> Indexer:
+        return Indexer(engine, self.rpc, self.manifest, **options)
+
+    def municipality(self, region: int, name: str, symbol: str) -> Contract:
+        account = Account.from_key(self.wallets["operator"].key)
+        made = deploy_municipality(
+            self.w3,
+            account,
+            self.manifest,
+            region=region,
+            name=name,
+            symbol=symbol,
+            admin=account.address,
+            rules=default_rules().as_tuple(),
+        )
+        return self.w3.eth.contract(address=made.token, abi=load_abi("VoucherToken"))
+
+    def relay(self, who: str, data: bytes) -> Any:
+        """Sends ``data`` to the token as ``who`` through the forwarder (operator pays gas)."""
+        wallet = self.wallets[who]
+        forwarder = self.w3.eth.contract(
+            address=self.manifest.forwarder, abi=load_abi("DongneForwarder")
+        )
+        nonce = forwarder.functions.nonces(wallet.address).call()
+        domain = ForwarderDomain(self.manifest.chain_id, self.manifest.forwarder)
+        request = ForwardRequest(
+            wallet.address, self.token.address, 0, 500_000, nonce, self.now() + 3600, data
+        )
+        signed = sign_request(bytes.fromhex(wallet.key[2:]), domain, request)
+        return self.send("operator", self.manifest.forwarder, encode_execute(signed))
+
+
+WALLET_NAMES = ("operator", "c1", "c2", "c3", "c4", "m1", "m2", "i1", "m3", "c5")
+
+
+def _ensure_artifacts() -> None:
+    try:
+        load_artifact("VoucherFactory")
+        load_artifact("UpgradeableBeacon", "UpgradeableBeacon.sol")
+    except ArtifactMissingError:
+        forge_build()
+
+
+def pid(n: int) -> bytes:
+    return n.to_bytes(32, "big")
+
+
+def _scenario(net: Net) -> None:
+    """Every kind of event, with the facts the tests check recorded in ``net.facts``."""
+    w = net.wallets
+    t = net.token
+    reg = net.registry
+    citizens = [w[n].address for n in ("c1", "c2", "c3", "c4", "c5")]
+    net.act("operator", "registerBatch", citizens, 1, contract=reg)
+    for name in ("m1", "m2", "m3"):
+        net.act("operator", "register", w[name].address, 2, contract=reg)
+    net.act("operator", "register", w["i1"].address, 3, contract=reg)
+    net.act("operator", "setFrozen", w["c4"].address, True, contract=reg)
+    net.act("operator", "setFrozen", w["c4"].address, False, contract=reg)
+    net.act("operator", "setFrozen", w["c5"].address, True, contract=reg)
+    net.act("operator", "setKind", w["c4"].address, 3, contract=reg)  # now an institution
+    operator = w["operator"].address
+    for role in ("ISSUER_ROLE", "MERCHANT_REGISTRAR_ROLE", "PROGRAM_MANAGER_ROLE", "PAUSER_ROLE"):
+        net.act("operator", "grantRole", net.view(role), operator)
+    net.act("operator", "registerMerchant", w["m1"].address, REGION, 5611, 0, False)
+    net.act("operator", "registerMerchant", w["m2"].address, REGION, 4711, 1, False)
+    net.act("operator", "updateMerchant", w["m2"].address, 4711, 2)
+    net.act("operator", "setMerchantStatus", w["m2"].address, 2, 0)  # suspended
+    net.act("operator", "setMerchantStatus", w["m2"].address, 1, 0)  # active again
+    # Sales at a discount (subsidy = face - paid).
+    net.act("operator", "issue", w["c1"].address, 100_000, 90_000)
+    net.act("operator", "issue", w["c2"].address, 200_000, 190_000)
+    net.act("operator", "issue", w["c3"].address, 50_000, 45_000)
+    net.act("operator", "issue", w["i1"].address, 300_000, 300_000)
+    # Payments: cashback 10% at tier 0, 5% at tier 2.
+    net.act("c1", "pay", w["m1"].address, 30_000, pid(1), [])
+    net.act("c2", "pay", w["m2"].address, 20_000, pid(2), [])
+    net.act("i1", "pay", w["m1"].address, 40_000, pid(3), [])
+    net.act("c2", "gift", w["c1"].address, 10_000)
+    # Program 1: a month long, grants by claim and by multiproof batch.
+    now = net.now()
+    leaves = [
+        Leaf(0, w["c1"].address, 20_000),
+        Leaf(1, w["c2"].address, 15_000),
+        Leaf(2, w["c3"].address, 5_000),
+        Leaf(3, w["c2"].address, 1_000),
+    ]
+    tree = MerkleTree(leaves)
+    params = (tree.root, 100_000, now - 10, now + 30 * DAY, False, [], pid(77))
+    net.act("operator", "createProgram", params)
+    net.act("c1", "claim", 1, 0, 20_000, tree.proof(0))
+    multi = tree.multiproof([1, 2])
+    grants = [leaf.as_values() for leaf in multi.leaves]
+    net.act("operator", "grantBatch", 1, grants, list(multi.proof), list(multi.proof_flags))
+    # Pocket payment, then its cancellation (the pocket is restored, program spent drops).
+    receipt = net.act("c1", "pay", w["m1"].address, 25_000, pid(4), [1])
+    paid = _paid_record(net, receipt)
+    net.act("m1", "cancelPayment", paid)
+    net.act("c2", "pay", w["m1"].address, 10_000, pid(5), [1])
+    # Program 2 expires soon; spent from, then closed after expiry; a cancellation after the
+    # close only burns (no pocket, no spent change).
+    now = net.now()
+    tree2 = MerkleTree([Leaf(0, w["c3"].address, 8_000), Leaf(1, w["c1"].address, 2_000)])
+    params2 = (tree2.root, 10_000, now - 10, now + 60, True, [5611], pid(78))
+    net.act("operator", "createProgram", params2)
+    net.act("c3", "claim", 2, 0, 8_000, tree2.proof(0))
+    receipt = net.act("c3", "pay", w["m1"].address, 6_000, pid(6), [2])
+    paid2 = _paid_record(net, receipt)
+    net.warp(120)
+    net.act("operator", "closeProgram", 2)
+    net.act("m1", "cancelPayment", paid2)
+    # Redemption, refund (c3 spends past 80% of what it bought), rules, pause, categories.
+    net.act("m1", "redeem", 20_000, pid(99))
+    net.act("c3", "pay", w["m1"].address, 45_000, pid(7), [])
+    net.act("c3", "refund")
+    rules = default_rules().as_tuple()
+    net.act("operator", "proposeRules", rules)
+    net.act("operator", "cancelPendingRules")
+    net.act("operator", "proposeRules", rules)
+    net.act("operator", "setInstitutionCategory", 7211, True)
+    net.act("operator", "setPaused", True)
+    net.act("operator", "setPaused", False)
+    net.act("operator", "revokeRole", net.view("PAUSER_ROLE"), operator)
+    # A relayed gift: ExecutedForwardRequest from the forwarder.
+    net.relay("c2", bytes.fromhex(t.encode_abi("gift", [w["c1"].address, 1_000])[2:]))
+    net.facts.update(tree1=tree, tree2=tree2, leaves=leaves)
+
+
+def _paid_record(net: Net, receipt: Any) -> tuple[object, ...]:
+    full = net.w3.eth.get_transaction_receipt(receipt["transactionHash"])
+    events = net.token.events.Paid().process_receipt(full, errors=DISCARD)
+    a = events[0]["args"]
+    return (
+        a["payer"],
+        a["seq"],
+        a["paymentId"],
+        a["amount"],
+        a["fromGeneral"],
+        a["cashback"],
+        list(a["programIds"]),
+        list(a["programAmounts"]),
+    )
+
+
+@pytest.fixture(scope="session")
+def built_chain() -> Iterator[Net]:
+    _ensure_artifacts()
+    with LocalNode(accounts=len(WALLET_NAMES)) as node:
+        wallets = {
+            name: Wallet(dev.address, dev.private_key)
+            for name, dev in zip(WALLET_NAMES, node.dev_accounts(), strict=True)
+        }
+        w3 = Web3(Web3.HTTPProvider(node.rpc_url))
+        operator = Account.from_key(wallets["operator"].key)
+        manifest = deploy_network(w3, operator)
+        net = Net(node, w3, manifest, wallets, None, None, None)  # type: ignore[arg-type]
+        net.token = net.municipality(REGION, "Siheung Voucher", "SHG")
+        net.registry = w3.eth.contract(address=manifest.registry, abi=load_abi("IdentityRegistry"))
+        net.factory = w3.eth.contract(address=manifest.factory, abi=load_abi("VoucherFactory"))
+        _scenario(net)
+        net.facts["snapshot"] = node.snapshot()
+        net.facts["head"] = net.head()
+        yield net
+
+
+@pytest.fixture
+def chain(built_chain: Net) -> Iterator[Net]:
+    """The scenario chain; whatever a test adds to it is reverted afterwards."""
+    yield built_chain
+    net = built_chain
+    assert net.node.revert(net.facts["snapshot"])
+    net.facts["snapshot"] = net.node.snapshot()
+    net.manifest.municipalities = {
+        k: v for k, v in net.manifest.municipalities.items() if k == REGION
+    }
+
+
+def holders(net: Net) -> Sequence[str]:
+    return [net.wallets[n].address for n in WALLET_NAMES]

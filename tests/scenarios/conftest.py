@@ -1,0 +1,248 @@
+"""A whole local Dongne for a scenario, run the way a newcomer runs it: `dongne up --demo`.
+
+The network (anvil, contracts, the four demo municipalities, gateway and indexer) is one
+`dongne up` subprocess; its `--json` summary gives the gateway and the tokens, and the demo
+wallets are read from `<data dir>/demo-keys.json`. City staff act through `dongne` commands
+signed with the operator's key (`DONGNE_DEPLOYER_KEY`); wallets act through the SDK; auditors
+read the gateway's HTTP API. The only direct node access is :class:`ChainClock`: reading the
+latest block's time and moving time forward (a month boundary, a program's expiry).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+
+from gateway.server import free_port
+from wallet_sdk import DongneClient, LocalKey
+
+DONGNE = [sys.executable, "-m", "gateway.cli"]
+# anvil's dev account 0: on the local demo network the operator holding every municipal role.
+OPERATOR_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+KST = timezone(timedelta(hours=9))
+# Requests are signed to stay valid for months of chain time: the scenario moves the chain's
+# clock forward, and the forwarder checks deadlines against block time (the gateway against
+# wall-clock time).
+DEADLINE_S = 120 * 86_400
+BLOCK_TIME_S = "0.25"
+UP_TIMEOUT_S = 240.0
+# `dongne up` stops by itself after this long, should the test process die without teardown.
+DETACH_AFTER_S = "1200"
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class DemoWallet:
+    """One entry of `<data dir>/demo-keys.json`."""
+
+    role: str
+    name: str
+    address: str
+    private_key: str
+    region: int | None = None
+
+
+class ChainClock:
+    """The chain's clock, read and moved over JSON-RPC: the scenario's only direct node access."""
+
+    def __init__(self, rpc_url: str) -> None:
+        self._http = httpx.Client(base_url=rpc_url, timeout=30.0)
+        self._id = 0
+
+    def _call(self, method: str, params: list[Any]) -> Any:
+        self._id += 1
+        body = {"jsonrpc": "2.0", "id": self._id, "method": method, "params": params}
+        reply = self._http.post("", json=body).json()
+        assert "error" not in reply, f"{method}: {reply['error']}"
+        return reply["result"]
+
+    def now(self) -> int:
+        """The latest block's timestamp."""
+        block = self._call("eth_getBlockByNumber", ["latest", False])
+        return int(block["timestamp"], 16)
+
+    def advance(self, seconds: int) -> int:
+        """Moves block time forward by ``seconds`` and mines a block there; returns its time."""
+        self._call("evm_increaseTime", [seconds])
+        self._call("evm_mine", [])
+        return self.now()
+
+    def next_month_start(self) -> int:
+        """Midnight KST of the first day of the month after the chain's current month."""
+        now = datetime.fromtimestamp(self.now(), KST)
+        first = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        following = first.replace(year=first.year + first.month // 12, month=first.month % 12 + 1)
+        return int(following.timestamp())
+
+    def close(self) -> None:
+        self._http.close()
+
+
+@dataclass
+class LocalDongne:
+    """A running `dongne up --demo` and the means to act on it as each party would."""
+
+    data_dir: Path
+    summary: dict[str, Any]
+    wallets: dict[str, DemoWallet]  # by demo name, e.g. "Citizen 1", "Siheung Bakery"
+    clock: ChainClock
+    api: httpx.Client  # the gateway, for auditors' reports
+    _clients: list[DongneClient] = field(default_factory=list)
+
+    @property
+    def gateway(self) -> str:
+        return str(self.summary["gateway"])
+
+    @property
+    def rpc_url(self) -> str:
+        return str(self.summary["rpc_url"])
+
+    @property
+    def chain_id(self) -> int:
+        return int(self.summary["chain_id"])
+
+    @property
+    def manifest(self) -> Path:
+        return self.data_dir / "manifest.json"
+
+    def token(self, region: int) -> str:
+        return str(self.summary["municipalities"][str(region)]["token"])
+
+    # -- city staff: the CLI --------------------------------------------------------------
+
+    def run_cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """`dongne <args> --rpc ... --manifest ... --json` with the operator's key."""
+        command = [*DONGNE, *args, "--rpc", self.rpc_url, "--manifest", str(self.manifest)]
+        env = {**os.environ, "DONGNE_DEPLOYER_KEY": OPERATOR_KEY}
+        return subprocess.run(
+            [*command, "--json"], capture_output=True, text=True, timeout=300, env=env
+        )
+
+    def cli(self, *args: str) -> dict[str, Any]:
+        """Runs a command that must succeed; its JSON output."""
+        result = self.run_cli(*args)
+        assert result.returncode == 0, f"dongne {' '.join(args)} failed: {result.stderr}"
+        out: dict[str, Any] = json.loads(result.stdout)
+        return out
+
+    def cli_error(self, *args: str) -> str:
+        """Runs a command that must fail; its one-line reason."""
+        result = self.run_cli(*args)
+        assert result.returncode != 0, f"dongne {' '.join(args)} succeeded: {result.stdout}"
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert lines, "a failing command must say why"
+        return " ".join(lines)
+
+    # -- wallets: the SDK -----------------------------------------------------------------
+
+    def client(self, key: str | LocalKey) -> DongneClient:
+        """A wallet app for ``key`` (a demo wallet's name, a private key or a LocalKey)."""
+        if isinstance(key, str):
+            key = LocalKey.from_private_key(
+                self.wallets[key].private_key if key in self.wallets else key
+            )
+        client = DongneClient(self.gateway, key, deadline_s=DEADLINE_S, poll_interval_s=0.1)
+        self._clients.append(client)
+        return client
+
+    # -- auditors: the gateway's API ------------------------------------------------------
+
+    def get(self, path: str, *, missing_ok: bool = False, **params: int | str) -> Any:
+        """GET a report; with ``missing_ok``, None while the index does not know it yet."""
+        response = self.api.get(path, params=params)
+        if missing_ok and response.status_code == 404:
+            return None
+        assert response.status_code == 200, f"GET {path}: {response.status_code} {response.text}"
+        return response.json()
+
+    def close(self) -> None:
+        for client in self._clients:
+            client.close()
+        self.api.close()
+        self.clock.close()
+
+
+def eventually(check: Callable[[], T | None], what: str, timeout: float = 60.0) -> T:
+    """Polls ``check()`` until it returns something truthy (the indexer follows the chain a
+    little behind); fails naming ``what`` after ``timeout`` seconds."""
+    give_up = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        assert time.monotonic() < give_up, f"not in {timeout:.0f}s: {what}"
+        time.sleep(0.2)
+
+
+def _summary(proc: subprocess.Popen[bytes], out: Path, err: Path) -> dict[str, Any]:
+    """Waits for `dongne up --json`'s summary on stdout (the network is then up)."""
+    give_up = time.monotonic() + UP_TIMEOUT_S
+    while time.monotonic() < give_up:
+        text = out.read_text()
+        if text.strip():
+            try:
+                summary: dict[str, Any] = json.loads(text)
+            except json.JSONDecodeError:
+                pass  # still being written
+            else:
+                return summary
+        if proc.poll() is not None:
+            raise AssertionError(f"dongne up exited with {proc.returncode}: {err.read_text()}")
+        time.sleep(0.2)
+    raise AssertionError(f"dongne up not ready in {UP_TIMEOUT_S:.0f}s: {err.read_text()[-2000:]}")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """Ctrl-C, as a user stops it: `dongne up` then stops the gateway and the node."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def dongne(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalDongne]:
+    """`dongne up --demo` on fresh ports and a fresh data directory, for one module."""
+    workdir = tmp_path_factory.mktemp("dongne-up")
+    data_dir = workdir / "dongne"
+    out, err = workdir / "up.out", workdir / "up.err"
+    command = [*DONGNE, "up", "--demo", "--data-dir", str(data_dir), "--json"]
+    command += ["--port", str(free_port()), "--rpc-port", str(free_port())]
+    command += ["--block-time", BLOCK_TIME_S, "--detach-after", DETACH_AFTER_S]
+    # The gateway process inherits these: batch and index quickly for a test.
+    env = {**os.environ, "DONGNE_BATCH_INTERVAL_MS": "100", "DONGNE_POLL_INTERVAL_S": "0.1"}
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        proc = subprocess.Popen(command, stdout=stdout, stderr=stderr, env=env)
+    try:
+        summary = _summary(proc, out, err)
+        keys = json.loads((data_dir / "demo-keys.json").read_text())
+        wallets = {w["name"]: DemoWallet(**w) for w in keys}
+        network = LocalDongne(
+            data_dir=data_dir,
+            summary=summary,
+            wallets=wallets,
+            clock=ChainClock(summary["rpc_url"]),
+            api=httpx.Client(base_url=summary["gateway"], timeout=120.0),
+        )
+        try:
+            yield network
+        finally:
+            network.close()
+    finally:
+        _stop(proc)

@@ -1,0 +1,505 @@
+"""A month of Dongne on a fresh local network, through the CLI, the SDK and the audit API only.
+
+Siheung (41390) runs its voucher for a month: citizens buy at a discount up to the monthly cap,
+pay shops by scanning their QR codes, a shop cancels a payment, neighbours send gifts, the city
+pays a youth allowance to 10,000 young people and disaster relief to existing accounts, the city
+office pays its expenses, a market voucher is spent in two cities' markets, a citizen cashes the
+rest of their vouchers, shops redeem and the bank gets its settlement file. Then the month
+turns, the allowance expires and is closed, a shop owner's son cashes vouchers out through the
+shop, and the auditor verifies the deployed code, reconciles the index with the chain and
+reads the fraud report.
+
+Amounts follow the demo's seed (`dongne up --demo`): every citizen bought ₩200,000 of Siheung
+and ₩200,000 of national market vouchers this month, the city office ₩1,000,000 of Siheung;
+today's default rules: ₩700,000 purchase a month, gifts ₩500,000 sent a month, cashback 10% at
+tier-0 and 7% at tier-1 shops on ₩300,000 a month, cash refund after 80% spent.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth_abi.abi import encode as abi_encode
+from eth_utils.crypto import keccak
+
+from wallet_sdk import DongneClient, LocalKey, PaymentRequest
+from wallet_sdk import exceptions as x
+from wallet_sdk.client import HistoryItem
+
+from .conftest import OPERATOR_KEY, LocalDongne, eventually
+
+SIHEUNG, NATIONAL = 41390, 0
+BAR = 56211  # KSIC: entertainment bar (일반유흥 주점업)
+RELIEF_CATEGORIES = "10712,56111,47121"  # bakeries, restaurants, groceries
+YOUTH_RECIPIENTS = 10_000
+YOUTH_GRANT = 100_000
+RELIEF_GRANT = 300_000
+DEMO_BOUGHT = 200_000  # what the demo seed sold each citizen, in Siheung and national vouchers
+
+
+@dataclass
+class Month:
+    """The scenario's cast and what it has learned so far."""
+
+    net: LocalDongne
+    workdir: Path  # where the city keeps its recipient lists
+    people: dict[str, DongneClient] = field(default_factory=dict)
+    started: int = 0  # chain time when the month's story began
+    bar: str = ""  # an entertainment bar's wallet
+    youth: int = 0  # program ids
+    youth_expiry: int = 0
+    relief: int = 0
+    youth_spent: int = 0
+
+    @property
+    def siheung(self) -> str:
+        return self.net.token(SIHEUNG)
+
+    @property
+    def national(self) -> str:
+        return self.net.token(NATIONAL)
+
+    def __getitem__(self, who: str) -> DongneClient:
+        return self.people[who]
+
+    def address(self, who: str) -> str:
+        return self.people[who].address
+
+
+# Who plays whom: personas over the demo's wallets.
+CAST = {
+    "jiwoo": "Citizen 1",  # buys up to the cap, pays by QR, sends gifts
+    "minjun": "Citizen 2",  # a payment the bakery cancels
+    "seoyeon": "Citizen 3",  # receives gifts
+    "hana": "Citizen 4",  # market vouchers in two cities
+    "dohyun": "Citizen 5",  # refund after 80% spent
+    "yuna": "Citizen 6",  # youth allowance + relief, spent soonest-expiring first
+    "taeho": "Citizen 7",  # youth allowance only
+    "sora": "Citizen 8",  # youth allowance + relief, never spent
+    "junho": "Citizen 9",  # relief only, tries the bar
+    "office": "Siheung city office",  # institution wallet
+    "bakery": "Siheung Bakery",  # tier 0, KSIC 10712
+    "noodles": "Siheung Noodle house",  # tier 0, KSIC 56111
+    "grocery": "Siheung Grocery",  # tier 1, KSIC 47121
+    "fish": "Market fish stall",  # national voucher, market in Siheung
+    "produce": "Market produce stall",  # national voucher, market in Seongnam
+}
+RELIEF_CAST = ("yuna", "sora", "junho")
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def balance(client: DongneClient, token: str) -> tuple[int, dict[int, int]]:
+    """(general balance, {program id: pocket}) as the gateway's index reports them."""
+    mine = client.balances(token).of(token)
+    return mine.general, {p.program_id: p.balance for p in mine.pockets if p.balance}
+
+
+def expect_balance(
+    client: DongneClient, token: str, general: int, pockets: dict[int, int] | None = None
+) -> None:
+    """Waits for the index to show this general balance (and exactly these pockets)."""
+
+    def check() -> bool:
+        got_general, got_pockets = balance(client, token)
+        return got_general == general and (pockets is None or got_pockets == pockets)
+
+    try:
+        eventually(check, f"{client.address} holds {general} (+ {pockets})", timeout=30)
+    except AssertionError:
+        got = balance(client, token)
+        raise AssertionError(
+            f"{client.address} holds {got}, expected {general}, {pockets}"
+        ) from None
+
+
+def invoice(m: Month, merchant: str, token: str, amount: int, label: str) -> str:
+    """The URI of a dynamic QR invoice the merchant's terminal shows (valid 10 minutes)."""
+    request = PaymentRequest(
+        token=token,
+        chain_id=m.net.chain_id,
+        merchant=m.address(merchant),
+        amount=amount,
+        invoice_id=secrets.token_bytes(32),
+        expiry=m.net.clock.now() + 600,
+        label=label,
+    )
+    return request.to_uri()
+
+
+def static_code(m: Month, merchant: str, token: str, label: str) -> str:
+    """The URI of a merchant's printed QR code (no amount: the payer types it)."""
+    return PaymentRequest(token, m.net.chain_id, m.address(merchant), label=label).to_uri()
+
+
+def scan_and_pay(m: Month, payer: str, uri: str, amount: int | None = None) -> PaymentRequest:
+    """The payer's app scans ``uri`` and pays it; returns what was scanned."""
+    scanned = PaymentRequest.parse(uri)
+    submission = m[payer].pay_invoice(scanned, amount=amount)
+    if scanned.invoice_id is not None:
+        assert submission.payment_id == scanned.invoice_id
+    m[payer].wait(submission)
+    return scanned
+
+
+def recipients_csv(path: Path, rows: list[tuple[str, int]]) -> Path:
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["address", "amount"])
+        writer.writerows(rows)
+    return path
+
+
+def ref32(text: str) -> bytes:
+    """A 32-byte reference from a readable label."""
+    raw = text.encode()
+    assert len(raw) <= 32
+    return raw.ljust(32, b"\0")
+
+
+# ------------------------------------------------------------------------------ the month
+
+
+def the_city_registers_a_bar(m: Month) -> None:
+    """An entertainment bar joins: citizens may spend purchased money there."""
+    m.bar = LocalKey.create().address
+    m.net.cli("city", "register", m.bar, "--kind", "merchant")
+    registered = m.net.cli(
+        "city", "merchant", m.bar, "--region", str(SIHEUNG), "--category", str(BAR), "--tier", "0"
+    )
+    assert (registered["merchant"], registered["category"]) == (m.bar, BAR)
+
+
+def buy_within_the_cap_until_one_hits_it(m: Month) -> None:
+    """Sales agents sell discounted vouchers; the monthly purchase cap stops the one too many."""
+    jiwoo, minjun = m.address("jiwoo"), m.address("minjun")
+    sale = m.net.cli(
+        "city", "sell", jiwoo, "--region", str(SIHEUNG), "--face", "500000", "--paid", "450000"
+    )
+    assert (sale["face"], sale["paid"], sale["subsidy"]) == (500_000, 450_000, 50_000)
+    sale = m.net.cli(
+        "city", "sell", minjun, "--region", str(SIHEUNG), "--face", "100000", "--paid", "93000"
+    )
+    assert sale["subsidy"] == 7_000
+    # Jiwoo has bought 200,000 + 500,000 = the ₩700,000 cap this month; 250,000 more passes
+    # it (even if the month turned since the demo's sale).
+    reason = m.net.cli_error(
+        "city", "sell", jiwoo, "--region", str(SIHEUNG), "--face", "250000", "--paid", "225000"
+    )
+    assert "VoucherMonthlyPurchaseCapExceeded" in reason
+    expect_balance(m["jiwoo"], m.siheung, 700_000)
+    expect_balance(m["minjun"], m.siheung, 300_000)
+
+
+def pay_by_scanning_qr_codes_with_tiered_cashback(m: Month) -> None:
+    """Dynamic invoices at a tier-0 and a tier-1 shop: 10% and 7% cashback."""
+    scan_and_pay(m, "jiwoo", invoice(m, "noodles", m.siheung, 12_000, "국수집 Noodle house"))
+    expect_balance(m["jiwoo"], m.siheung, 700_000 - 12_000 + 1_200)
+    scan_and_pay(m, "jiwoo", invoice(m, "grocery", m.siheung, 10_000, "Grocery"))
+    expect_balance(m["jiwoo"], m.siheung, 688_000 + 1_200 - 10_000 + 700)
+    expect_balance(m["noodles"], m.siheung, 12_000)
+    expect_balance(m["grocery"], m.siheung, 10_000)
+    page = m["jiwoo"].history(token=m.siheung)
+    cashback = {
+        item.counterparty: item.details["cashback"] for item in page.items if item.kind == "payment"
+    }
+    assert cashback == {m.address("noodles"): 1_200, m.address("grocery"): 700}
+
+
+def merchant_cancels_a_payment(m: Month) -> None:
+    """The bakery cancels a QR payment; Minjun's balance is as before (cashback undone)."""
+    scanned = scan_and_pay(m, "minjun", invoice(m, "bakery", m.siheung, 8_000, "Bakery"))
+    expect_balance(m["minjun"], m.siheung, 300_000 - 8_000 + 800)
+    assert scanned.invoice_id is not None
+    wanted = "0x" + scanned.invoice_id.hex()
+
+    def find() -> HistoryItem | None:
+        for item in m["bakery"].history(token=m.siheung).items:
+            if item.kind == "payment" and str(item.details["payment_id"]).lower() == wanted:
+                return item
+        return None
+
+    payment = eventually(find, "the bakery sees the payment")
+    record = payment.payment_record()
+    assert (record.payer, record.amount, record.cashback) == (m.address("minjun"), 8_000, 800)
+    m["bakery"].wait(m["bakery"].cancel_payment(m.siheung, record))
+    expect_balance(m["minjun"], m.siheung, 300_000)
+    expect_balance(m["bakery"], m.siheung, 0)
+    kinds = [item.kind for item in m["minjun"].history(token=m.siheung).items]
+    assert "cancellation" in kinds
+
+
+def gifts_within_and_over_the_cap(m: Month) -> None:
+    """₩400,000 to a friend is fine; ₩150,000 more would pass the ₩500,000 monthly send cap."""
+    m["jiwoo"].wait(m["jiwoo"].gift(m.siheung, m.address("seoyeon"), 400_000))
+    with pytest.raises(x.VoucherGiftSendCapExceeded) as over:
+        m["jiwoo"].gift(m.siheung, m.address("seoyeon"), 150_000)
+    assert (over.value.would_be, over.value.cap) == (550_000, 500_000)
+    expect_balance(m["jiwoo"], m.siheung, 679_900 - 400_000)
+    expect_balance(m["seoyeon"], m.siheung, DEMO_BOUGHT + 400_000)
+
+
+def institution_blocked_from_a_bar(m: Month) -> None:
+    """The city blocks bars for institution wallets (a signed admin request relayed by the
+    gateway); the city office pays a restaurant but not the bar."""
+    operator = m.net.client(OPERATOR_KEY)
+    data = keccak(text="setInstitutionCategory(uint24,bool)")[:4]
+    data += abi_encode(["uint24", "bool"], [BAR, True])
+    operator.wait(operator.submit_signed(operator.prepare(m.siheung, data)))
+    m["office"].wait(m["office"].pay(m.siheung, m.address("noodles"), 150_000))
+    with pytest.raises(x.VoucherCategoryBlocked) as blocked:
+        m["office"].pay(m.siheung, m.bar, 50_000)
+    assert blocked.value.category == BAR
+    expect_balance(m["office"], m.siheung, 1_000_000 - 150_000)  # institutions earn no cashback
+
+
+def national_market_voucher_in_two_cities(m: Month) -> None:
+    """Onnuri vouchers pay market stalls in Siheung and Seongnam, not an ordinary shop."""
+    scan_and_pay(m, "hana", static_code(m, "fish", m.national, "Fish stall"), amount=15_000)
+    scan_and_pay(m, "hana", static_code(m, "produce", m.national, "Produce stall"), 20_000)
+    with pytest.raises(x.VoucherNotMerchant):
+        m["hana"].pay(m.national, m.address("bakery"), 10_000)
+    expect_balance(m["hana"], m.national, DEMO_BOUGHT - 35_000 + 3_500)
+    expect_balance(m["fish"], m.national, 15_000)
+    expect_balance(m["produce"], m.national, 20_000)
+    expect_balance(m["hana"], m.siheung, DEMO_BOUGHT)
+
+
+def refund_after_eighty_percent_spent(m: Month) -> None:
+    """70% spent is not enough; at 80% the rest is refunded at the price paid (90%)."""
+    m["dohyun"].wait(m["dohyun"].pay(m.siheung, m.address("noodles"), 140_000))
+    with pytest.raises(x.VoucherRefundThresholdNotMet) as early:
+        m["dohyun"].refund(m.siheung)
+    assert (early.value.spent_bps, early.value.required_bps) == (7_000, 8_000)
+    m["dohyun"].wait(m["dohyun"].pay(m.siheung, m.address("noodles"), 20_000))
+    expect_balance(m["dohyun"], m.siheung, 40_000 + 16_000)  # what is left + cashback
+    m["dohyun"].wait(m["dohyun"].refund(m.siheung))
+    expect_balance(m["dohyun"], m.siheung, 16_000)  # cashback is not refunded
+    (refund,) = [i for i in m["dohyun"].history(token=m.siheung).items if i.kind == "refund"]
+    assert (refund.amount, refund.details["cash"]) == (40_000, 36_000)
+
+
+def merchants_redeem_and_the_bank_gets_its_file(m: Month) -> None:
+    """Shops burn what they received for cash; the settlement batch reconciles the burns."""
+    noodles = 12_000 + 150_000 + 160_000  # Jiwoo, the city office, Dohyun
+    expect_balance(m["noodles"], m.siheung, noodles)
+    m["noodles"].wait(m["noodles"].redeem(m.siheung, noodles, ref32("noodles/week-1")))
+    m["grocery"].wait(m["grocery"].redeem(m.siheung, 10_000, ref32("grocery/week-1")))
+    expect_balance(m["noodles"], m.siheung, 0)
+    window = {"since": m.started, "until": m.net.clock.now() + 1}
+    path = f"/v1/audit/{m.siheung}/settlements"
+
+    def issue() -> dict[str, Any] | None:
+        response = m.net.api.post(path, json=window)
+        if response.status_code == 409 and response.json().get("code") == "SettlementWindowOpen":
+            return None  # the index has not passed the window's end yet
+        assert response.status_code == 201, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    batch = eventually(issue, "the settlement window is indexed")
+    assert batch["reconciled"], batch["unmatched"]
+    assert batch["total"] == batch["burned"] == noodles + 10_000
+    assert batch["redemptions"] == 2
+    lines = {line["merchant"]: line["amount"] for line in batch["merchants"]}
+    assert lines == {m.address("noodles"): noodles, m.address("grocery"): 10_000}
+    bank_file = m.net.api.get(f"{path}/{batch['reference']}", params={"format": "csv"})
+    assert bank_file.status_code == 200, bank_file.text
+    rows = list(csv.reader(io.StringIO(bank_file.text)))
+    details = {row[2]: int(row[4]) for row in rows if row[0] == "D"}
+    assert details == lines
+    (trailer,) = [row for row in rows if row[0] == "T"]
+    assert int(trailer[4]) == noodles + 10_000
+
+
+def youth_allowance_to_ten_thousand(m: Month) -> None:
+    """A recipient list of 10,000 committed and pushed; the auditor verifies every grant."""
+    young = [(m.address(who), YOUTH_GRANT) for who in ("yuna", "taeho", "sora")]
+    # Wallets the young people will open later: their grants wait in their pockets.
+    others = [("0x" + secrets.token_hex(20), YOUTH_GRANT) for _ in range(YOUTH_RECIPIENTS - 3)]
+    path = recipients_csv(m.workdir / "youth.csv", young + others)
+    created = m.net.cli(
+        "program", "create", "--region", str(SIHEUNG), "--csv", str(path), "--days", "20"
+    )
+    total = YOUTH_RECIPIENTS * YOUTH_GRANT
+    assert (created["recipients"], created["pushed"]) == (YOUTH_RECIPIENTS, YOUTH_RECIPIENTS)
+    assert created["total"] == created["budget"] == total
+    m.youth, m.youth_expiry = int(created["program_id"]), int(created["expiry"])
+    verify = f"/v1/audit/{m.siheung}/programs/{m.youth}/verify"
+
+    def verified() -> dict[str, Any] | None:
+        report: dict[str, Any] | None = m.net.get(verify, missing_ok=True)
+        return report if report and report["grants"] == YOUTH_RECIPIENTS else None
+
+    report = eventually(verified, "the index has every grant", timeout=120)
+    assert report["ok"], report["problems"]
+    assert report["list_source"] == "saved_tree"
+    assert report["issues"] == []
+    assert (report["granted"], report["within_budget"]) == (total, True)
+
+
+def disaster_relief_to_existing_accounts(m: Month) -> None:
+    """Relief pushed to residents' wallets, spendable for food and groceries only (60 days)."""
+    path = recipients_csv(
+        m.workdir / "relief.csv", [(m.address(who), RELIEF_GRANT) for who in RELIEF_CAST]
+    )
+    created = m.net.cli(
+        "program", "create", "--region", str(SIHEUNG), "--csv", str(path),
+        "--days", "60", "--categories", RELIEF_CATEGORIES,
+    )  # fmt: skip
+    assert created["pushed"] == len(RELIEF_CAST)
+    m.relief = int(created["program_id"])
+    assert int(created["expiry"]) > m.youth_expiry
+    expect_balance(
+        m["yuna"], m.siheung, DEMO_BOUGHT, {m.youth: YOUTH_GRANT, m.relief: RELIEF_GRANT}
+    )
+    expect_balance(m["taeho"], m.siheung, DEMO_BOUGHT, {m.youth: YOUTH_GRANT})
+    expect_balance(m["junho"], m.siheung, DEMO_BOUGHT, {m.relief: RELIEF_GRANT})
+
+
+def allowances_spent_soonest_expiring_first(m: Month) -> None:
+    """Pockets go first, soonest expiry first; relief money cannot buy drinks at a bar."""
+    paid = m["yuna"].pay(m.siheung, m.address("noodles"), 150_000)
+    assert paid.program_ids == (m.youth, m.relief)
+    m["yuna"].wait(paid)
+    # The youth pocket is emptied, relief covers the rest; no purchased money, no cashback.
+    expect_balance(m["yuna"], m.siheung, DEMO_BOUGHT, {m.relief: RELIEF_GRANT - 50_000})
+    paid = m["taeho"].pay(m.siheung, m.address("bakery"), 30_000)
+    assert paid.program_ids == (m.youth,)
+    m["taeho"].wait(paid)
+    expect_balance(m["taeho"], m.siheung, DEMO_BOUGHT, {m.youth: YOUTH_GRANT - 30_000})
+    m.youth_spent = YOUTH_GRANT + 30_000
+
+    with pytest.raises(x.ProgramCategoryNotAllowed) as refused:
+        m["junho"].pay(m.siheung, m.bar, 20_000, pockets=[m.relief])
+    assert (refused.value.program_id, refused.value.category) == (m.relief, BAR)
+    # With automatic pockets the app leaves the relief pocket out and pays from purchased money.
+    paid = m["junho"].pay(m.siheung, m.bar, 20_000)
+    assert paid.program_ids == ()
+    m["junho"].wait(paid)
+    expect_balance(m["junho"], m.siheung, DEMO_BOUGHT - 20_000 + 2_000, {m.relief: RELIEF_GRANT})
+
+
+def the_month_turns_and_the_allowance_expires(m: Month) -> None:
+    """Past the month boundary and the youth allowance's expiry: the purchase cap is fresh,
+    the expired pocket is unspendable, and closing returns the unspent budget."""
+    clock = m.net.clock
+    target = max(clock.next_month_start(), m.youth_expiry) + 3_600
+    clock.advance(target - clock.now())
+    # A new month: Jiwoo may buy again.
+    sale = m.net.cli(
+        "city", "sell", m.address("jiwoo"), "--region", str(SIHEUNG),
+        "--face", "100000", "--paid", "90000",
+    )  # fmt: skip
+    assert sale["face"] == 100_000
+    with pytest.raises(x.ProgramExpired):
+        m["taeho"].pay(m.siheung, m.address("bakery"), 10_000, pockets=[m.youth])
+    closed = m.net.cli("program", "close", "--region", str(SIHEUNG), "--id", str(m.youth))
+    budget = YOUTH_RECIPIENTS * YOUTH_GRANT
+    assert (closed["granted"], closed["spent"]) == (budget, m.youth_spent)
+    assert closed["returned"] == budget - m.youth_spent
+    verify = f"/v1/audit/{m.siheung}/programs/{m.youth}/verify"
+
+    def verified() -> dict[str, Any] | None:
+        report: dict[str, Any] = m.net.get(verify)
+        return report if report["closed"] else None
+
+    report = eventually(verified, "the index sees the close")
+    assert report["ok"], report["problems"]
+    assert (report["spent"], report["returned"]) == (m.youth_spent, budget - m.youth_spent)
+    # Relief lives on (60 days) for Yuna.
+    expect_balance(m["yuna"], m.siheung, DEMO_BOUGHT, {m.relief: RELIEF_GRANT - 50_000})
+
+
+def a_planted_cash_out_is_flagged(m: Month) -> None:
+    """A shop owner's son buys vouchers and pays them to the shop in round sums within
+    minutes (상품권 깡); the fraud report flags the shop under three published rules."""
+    shop, son = LocalKey.create(), LocalKey.create()
+    m.net.cli("city", "register", shop.address, "--kind", "merchant")
+    m.net.cli(
+        "city", "merchant", shop.address, "--region", str(SIHEUNG),
+        "--category", "47312", "--tier", "0",
+    )  # fmt: skip
+    m.net.cli("city", "register", son.address, "--kind", "citizen")
+    links = [{"wallet": son.address, "relation": "family", "note": "the owner's son"}]
+    response = m.net.api.put(f"/v1/audit/{m.siheung}/merchants/{shop.address}/links", json=links)
+    assert response.status_code == 200, response.text
+    since = m.net.clock.now()
+    m.net.cli(
+        "city", "sell", son.address, "--region", str(SIHEUNG), "--face", "100000", "--paid", "90000"
+    )
+    wallet = m.net.client(son)
+    for _ in range(5):
+        wallet.wait(wallet.pay(m.siheung, shop.address, 20_000))
+    until = m.net.clock.now() + 1
+    fraud = f"/v1/audit/{m.siheung}/fraud"
+
+    def flagged() -> set[str] | None:
+        flags: list[dict[str, Any]] = m.net.get(fraud, since=since, until=until)
+        rules = {f["rule"] for f in flags if f["subject"] == shop.address}
+        return rules if {"buy_then_pay", "round_amount_burst"} <= rules else None
+
+    rules = eventually(flagged, "the cash-out pattern is flagged")
+    assert rules == {"buy_then_pay", "round_amount_burst", "linked_wallet_payment"}
+    month: list[dict[str, Any]] = m.net.get(fraud, since=m.started, until=until)
+    suspects = {f["subject"] for f in month if f["rule"] == "buy_then_pay"}
+    assert suspects == {shop.address}, "no honest shop is suspected of buy-then-pay"
+
+
+def the_auditor_verifies_the_code_and_reconciles(m: Month) -> None:
+    """The deployed code is what the pinned sources compile to; every balance, pocket and
+    program the index derived matches the chain's own views; both programs verify."""
+    code = m.net.cli("audit", "verify-code")
+    assert code["ok"], code["failures"]
+    assert {c["status"] for c in code["contracts"]} == {"match"}
+    for token in (m.siheung, m.national):
+        report: dict[str, Any] = m.net.get(f"/v1/audit/{token}/reconcile")
+        assert report["ok"], report["differences"]
+        assert report["total_supply_index"] == report["total_supply_chain"] > 0
+        assert report["holders_checked"] > 0
+    youth = m.net.get(f"/v1/audit/{m.siheung}/programs/{m.youth}/verify")
+    relief = m.net.get(f"/v1/audit/{m.siheung}/programs/{m.relief}/verify")
+    assert youth["ok"], youth["problems"]
+    assert relief["ok"], relief["problems"]
+
+
+# ------------------------------------------------------------------------------ the test
+
+
+STORY: tuple[Callable[[Month], None], ...] = (
+    the_city_registers_a_bar,
+    buy_within_the_cap_until_one_hits_it,
+    pay_by_scanning_qr_codes_with_tiered_cashback,
+    merchant_cancels_a_payment,
+    gifts_within_and_over_the_cap,
+    institution_blocked_from_a_bar,
+    national_market_voucher_in_two_cities,
+    refund_after_eighty_percent_spent,
+    merchants_redeem_and_the_bank_gets_its_file,
+    youth_allowance_to_ten_thousand,
+    disaster_relief_to_existing_accounts,
+    allowances_spent_soonest_expiring_first,
+    the_month_turns_and_the_allowance_expires,
+    a_planted_cash_out_is_flagged,
+    the_auditor_verifies_the_code_and_reconciles,
+)
+
+
+@pytest.mark.slow
+def test_a_month_of_local_vouchers(dongne: LocalDongne, tmp_path: Path) -> None:
+    m = Month(dongne, tmp_path, {who: dongne.client(name) for who, name in CAST.items()})
+    m.started = dongne.clock.now()
+    for step in STORY:
+        began = time.monotonic()
+        step(m)
+        # Shown with -s or on failure: where the scenario's time goes.
+        print(f"{step.__name__}: {time.monotonic() - began:.1f}s")

@@ -1,0 +1,82 @@
+"""The benchmark scripts run end to end (``--smoke``) and end with the JSON line the benchmark
+collector reads. Figures are not asserted here: they are the benchmarks' business."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from chain.toolchain import ToolchainMissingError, tool_path
+
+ROOT = Path(__file__).resolve().parents[1]
+GAS_RATIOS = {"direct_payment", "relayed_payment", "relayed_batch_payment"}
+DISTRIBUTION_METRICS = {
+    "create_program_gas",
+    "close_program_gas",
+    "tree_build_1m_s",
+    "push_100k_chain_s",
+}
+
+pytestmark = pytest.mark.slow
+
+
+def run_smoke(script: str) -> dict[str, object]:
+    """Runs ``scripts/<script> --smoke``; returns its last line, parsed."""
+    for tool in ("forge", "anvil"):
+        try:
+            tool_path(tool)
+        except ToolchainMissingError as exc:
+            pytest.skip(f"{tool} is not installed: {exc}")
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / script), "--smoke"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,  # the smoke runs take well under a minute once forge's build is current
+        check=False,
+    )
+    assert done.returncode == 0, f"{script} failed:\n{done.stderr[-4000:]}"
+    last = done.stdout.strip().splitlines()[-1]
+    result = json.loads(last)
+    assert isinstance(result, dict)
+    assert {"name", "metrics", "baselines", "ratios"} <= result.keys()
+    return result
+
+
+def assert_positive_ratios(ratios: object) -> None:
+    assert isinstance(ratios, dict)
+    for name, ratio in ratios.items():
+        assert isinstance(ratio, int | float), name
+        assert not isinstance(ratio, bool), name
+        assert math.isfinite(ratio), name
+        assert ratio > 0, name
+
+
+def test_bench_gas_smoke() -> None:
+    result = run_smoke("bench_gas.py")
+    assert result["name"] == "gas"
+    ratios = result["ratios"]
+    assert isinstance(ratios, dict)
+    assert ratios.keys() >= GAS_RATIOS
+    assert_positive_ratios(ratios)
+
+
+def test_bench_distribution_smoke() -> None:
+    result = run_smoke("bench_distribution.py")
+    assert result["name"] == "distribution"
+    metrics, ratios = result["metrics"], result["ratios"]
+    assert isinstance(metrics, dict)
+    assert isinstance(ratios, dict)
+    assert metrics.keys() >= DISTRIBUTION_METRICS
+    assert "grant_per_recipient" in ratios
+    assert_positive_ratios(ratios)
+    # The commit costs the same whatever the list size: that is what makes 1M recipients cheap.
+    create = metrics["create_program_gas"]
+    assert isinstance(create, dict)
+    # Only calldata may differ: a zero byte in the root costs 4 gas instead of 16.
+    assert max(create.values()) - min(create.values()) <= 12 * 32
