@@ -204,6 +204,37 @@ def _wait_for_interrupt(limit: float | None) -> None:
         time.sleep(0.2)
 
 
+@app.command()
+def reindex(
+    database_url: Annotated[
+        str,
+        typer.Option(envvar="DONGNE_DATABASE_URL", help="Index database (SQLite or PostgreSQL)."),
+    ] = "sqlite:///.dongne/gateway.db",
+    rpc: RpcUrl = "http://127.0.0.1:8545",
+    manifest_path: ManifestPath = Path(".dongne/manifest.json"),
+    as_json: JsonOut = False,
+) -> None:
+    """Rebuild the index from the first deployment block, with a progress bar.
+
+    The chain is the source of truth: stop the gateway first, then reindex.
+    Example: dongne reindex --database-url sqlite:///.dongne/gateway.db
+    """
+    from chain.rpc import RpcClient
+    from gateway.db import create_engine_for
+    from gateway.indexer import Indexer
+
+    if not manifest_path.exists():
+        fail(f"no manifest at {manifest_path}")
+    manifest = Manifest.load(manifest_path)
+    engine = _run(lambda: create_engine_for(database_url))
+    with RpcClient(rpc) as client:
+        indexer = Indexer(engine, client, manifest)
+        report = _run(lambda: indexer.reindex(bar=not as_json))
+    data = {"to_block": report.to_block, "events": report.events, "seconds": report.seconds}
+    text = f"reindexed {report.events} events up to block {report.to_block}"
+    emit(data, as_json, lambda: console.print(text))
+
+
 # ---------------------------------------------------------------------------------- city
 
 

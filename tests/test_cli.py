@@ -15,6 +15,7 @@ from gateway.server import free_port
 DONGNE = [sys.executable, "-m", "gateway.cli"]
 COMMANDS = [
     ["up"],
+    ["reindex"],
     ["city", "deploy"],
     ["city", "register"],
     ["city", "merchant"],

@@ -95,22 +95,6 @@ def token_program(
     return found
 
 
-@router.get("/tokens/{token}/programs/{program_id}/proofs/{index}")
-def grant_proof(
-    engine: EngineDep,
-    token: AddressPath,
-    program_id: Annotated[int, Path(ge=1)],
-    index: Annotated[int, Path(ge=0)],
-) -> queries.GrantProof:
-    """The Merkle proof a recipient presents to pull their grant."""
-    address = _known_token(engine, token)
-    found = _read(lambda: queries.grant_proof(engine, address, program_id, index))
-    if found is None:
-        args = {"token": token, "program_id": program_id, "index": index}
-        raise Problem("NotFound", f"no proof for leaf {index} of program {program_id}", args)
-    return found
-
-
 @router.get("/wallets/{address}/balances")
 def wallet_balances(
     engine: EngineDep, address: AddressPath, token: TokenQuery = None

@@ -66,7 +66,6 @@ class ApiTests:
         _problem(client.get(f"/v1/tokens/{token}/programs/0"), 400, "InvalidRequest")
         _problem(client.get(f"/v1/tokens/{token}/programs/x"), 400, "InvalidRequest")
         _problem(client.get(f"/v1/tokens/{NOBODY}/programs"), 404, "NotFound")
-        _problem(client.get(f"/v1/tokens/{token}/programs/1/proofs/0"), 404, "NotFound")
 
     def test_wallet_balances(self, built_chain: Net, client: TestClient) -> None:
         c3 = built_chain.wallets["c3"].address
