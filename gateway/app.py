@@ -123,6 +123,8 @@ async def _start_background(
     app: FastAPI, settings: Settings, manifest: Manifest, engine: Engine
 ) -> list[asyncio.Task[None]]:
     """Starts the indexer's follower when the indexer package is present."""
+    if not settings.run_indexer:
+        return []
     import importlib
 
     try:

@@ -38,7 +38,9 @@ class Settings(BaseSettings):
     rate_limit_per_signer: int = 50  # requests per window
     rate_limit_window_s: float = 1.0
 
-    # Indexer.
+    # Indexer. At scale it runs as its own process (one per database) and the relaying
+    # replicas set run_indexer=false.
+    run_indexer: bool = True
     confirmations: int = 0
     index_batch_blocks: int = 2_000
     poll_interval_s: float = 0.2

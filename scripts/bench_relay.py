@@ -265,6 +265,11 @@ def main() -> None:
     parser.add_argument(
         "--no-simulate", action="store_true", help="skip the acceptance-time simulation"
     )
+    parser.add_argument(
+        "--indexer",
+        action="store_true",
+        help="run the indexer inside the gateway process (production runs it separately)",
+    )
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="dongne-bench-relay-"))
@@ -281,7 +286,12 @@ def main() -> None:
         naive_requests = presign(domain, token, naive_wallets, shops, 1)[0]
         db = args.database_url or f"sqlite:///{workdir / 'gateway.db'}"
         env = net.gateway_env(
-            db, batch_max_requests="300", batch_interval_ms="100", rate_limit_per_signer="1000"
+            db,
+            batch_max_requests="300",
+            batch_interval_ms="100",
+            rate_limit_per_signer="1000",
+            simulate="false" if args.no_simulate else "true",
+            run_indexer="true" if args.indexer else "false",
         )
         rpc = net.operator.rpc
         first_block = rpc.block_number() + 1
