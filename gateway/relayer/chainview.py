@@ -4,6 +4,7 @@ contracts it relays to, and a simulation of a request's call."""
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from eth_abi.abi import decode as abi_decode
@@ -12,6 +13,7 @@ from eth_utils.abi import function_signature_to_4byte_selector
 from eth_utils.address import to_checksum_address
 
 from chain.abi import load_abi
+from chain.calls import USER_FUNCTIONS
 from chain.errors import ContractRevert, decode_revert, revert_data_from_rpc_error
 from chain.manifest import Manifest
 from chain.protocol import ForwarderDomain
@@ -24,19 +26,9 @@ TOKENS = function_signature_to_4byte_selector("tokens()")
 
 KIND_NONE, KIND_CITIZEN, KIND_MERCHANT, KIND_INSTITUTION = range(4)
 
-# Functions a wallet may ask the gateway to relay. Citizens' and merchants' money movements,
-# plus the staff operations a municipality signs with its own key (their roles are checked on
-# chain; the relayer key itself holds none).
-USER_FUNCTIONS = (
-    "pay",
-    "claimAndPay",
-    "claim",
-    "gift",
-    "redeem",
-    "refund",
-    "cancelPayment",
-    "transfer",
-)
+# Functions a wallet may ask the gateway to relay: citizens' and merchants' money movements
+# (chain.calls.USER_FUNCTIONS), plus the staff operations a municipality signs with its own key
+# (their roles are checked on chain; the relayer key itself holds none).
 STAFF_FUNCTIONS = (
     "issue",
     "createProgram",
@@ -53,7 +45,7 @@ STAFF_FUNCTIONS = (
 )
 
 
-def _selectors(contract: str, names: tuple[str, ...]) -> dict[str, str]:
+def _selectors(contract: str, names: Collection[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for entry in load_abi(contract):
         if entry.get("type") == "function" and entry.get("name") in names:
