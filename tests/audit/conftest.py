@@ -10,10 +10,9 @@ test classes are written once and mixed with :class:`SQLiteBackend` or :class:`P
 
 from __future__ import annotations
 
-import os
 import secrets
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,23 +21,23 @@ from eth_abi.abi import encode as abi_encode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine
 
 from chain.calls import encode_gift, encode_issue, encode_pay, encode_redeem
 from chain.operator import Operator
 from chain.protocol import ForwarderDomain, ForwardRequest, encode_execute, sign_request
 from chain.rpc import JSONObject, RpcClient
-from gateway.db import create_engine_for, upgrade
+from gateway.db import create_engine_for
 from gateway.indexer import Indexer
 from gateway.localnet import SIHEUNG, LocalNetwork, start_local_network
 
-POSTGRES_ENV = "DONGNE_TEST_POSTGRES_URL"
-POSTGRES_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
 RESTAURANT, GROCERY, CAFE = 56111, 47121, 56221
 DAY = 86_400
 
 # --------------------------------------------------------------------------- databases
+
+# The root conftest's `postgres_schema` fixture: a factory of fresh, migrated schemas.
+PostgresSchema = Callable[[], AbstractContextManager[Engine]]
 
 
 @pytest.fixture
@@ -46,43 +45,6 @@ def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
     engine = create_engine_for(f"sqlite:///{tmp_path / 'gateway.db'}")
     yield engine
     engine.dispose()
-
-
-def _postgres_url() -> str:
-    parsed = make_url(os.environ.get(POSTGRES_ENV, POSTGRES_DEFAULT))
-    if parsed.drivername == "postgresql":
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    return parsed.render_as_string(hide_password=False)
-
-
-@pytest.fixture(scope="session")
-def postgres_admin() -> Iterator[Engine]:
-    url = _postgres_url()
-    engine = create_engine(url, connect_args={"connect_timeout": 3})
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as exc:
-        engine.dispose()
-        pytest.skip(f"PostgreSQL unreachable at {url} ({type(exc).__name__}); set {POSTGRES_ENV}")
-    yield engine
-    engine.dispose()
-
-
-@contextmanager
-def postgres_schema(admin: Engine) -> Iterator[Engine]:
-    """An engine whose search path is a fresh schema (migrated), dropped afterwards."""
-    schema = f"au_{secrets.token_hex(6)}"
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    engine = create_engine(admin.url, connect_args={"options": f"-csearch_path={schema}"})
-    try:
-        upgrade(engine)
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
 
 
 class SQLiteBackend:
@@ -94,8 +56,8 @@ class SQLiteBackend:
 @pytest.mark.postgres
 class PostgresBackend:
     @pytest.fixture
-    def engine(self, postgres_admin: Engine) -> Iterator[Engine]:
-        with postgres_schema(postgres_admin) as engine:
+    def engine(self, postgres_schema: PostgresSchema) -> Iterator[Engine]:
+        with postgres_schema() as engine:
             yield engine
 
 

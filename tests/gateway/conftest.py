@@ -3,7 +3,6 @@ on SQLite and on PostgreSQL (each test its own database)."""
 
 from __future__ import annotations
 
-import os
 import secrets
 import time
 from collections.abc import Iterator
@@ -13,16 +12,13 @@ from pathlib import Path
 import httpx
 import pytest
 from eth_account import Account
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, text
 
 from chain.calls import encode_issue, encode_pay
 from chain.protocol import ForwarderDomain, ForwardRequest, sign_request, signed_request_to_json
 from gateway.localnet import SEONGNAM, SIHEUNG, LocalNetwork, start_local_network
 from gateway.server import GatewayProcess
 
-POSTGRES_ENV = "DONGNE_TEST_POSTGRES_URL"
-POSTGRES_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
 RESTAURANT = 56111
 
 
@@ -33,37 +29,20 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNetwork]:
     net.stop()
 
 
-def _postgres_url() -> str | None:
-    url = make_url(os.environ.get(POSTGRES_ENV, POSTGRES_DEFAULT))
-    if url.drivername == "postgresql":
-        url = url.set(drivername="postgresql+psycopg")
-    engine = create_engine(url, connect_args={"connect_timeout": 3})
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception:
-        return None
-    finally:
-        engine.dispose()
-    return url.render_as_string(hide_password=False)
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'gateway.db'}"
         return
-    url = _postgres_url()
-    if url is None:
-        pytest.skip(f"PostgreSQL unreachable; set {POSTGRES_ENV} to run the PostgreSQL suite")
+    # The gateway runs in its own process: it gets the schema through the URL's options.
+    admin: Engine = request.getfixturevalue("postgres_admin")
+    url = admin.url.render_as_string(hide_password=False)
     schema = f"gw_{secrets.token_hex(6)}"
-    admin = create_engine(url)
     with admin.begin() as conn:
         conn.execute(text(f"CREATE SCHEMA {schema}"))
     yield f"{url}?options=-csearch_path%3D{schema}"
     with admin.begin() as conn:
         conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
 
 
 @pytest.fixture

@@ -9,19 +9,16 @@ PostgreSQL schema dropped afterwards. Test classes are written once and mixed wi
 
 from __future__ import annotations
 
-import os
-import secrets
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 from eth_account import Account
-from sqlalchemy import Engine, create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, select, text
 from web3 import Web3
 from web3.contract import Contract
 from web3.logs import DISCARD
@@ -35,11 +32,12 @@ from chain.merkle import Leaf, MerkleTree
 from chain.node import LocalNode
 from chain.protocol import ForwarderDomain, ForwardRequest, encode_execute, sign_request
 from gateway import index_tables
-from gateway.db import create_engine_for, upgrade
+from gateway.db import create_engine_for
 from gateway.indexer import Indexer
 
-POSTGRES_ENV = "DONGNE_TEST_POSTGRES_URL"
-POSTGRES_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
+# The root conftest's `postgres_schema` fixture: a factory of fresh, migrated schemas.
+PostgresSchema = Callable[[], AbstractContextManager[Engine]]
+
 
 REGION = 41390  # Siheung
 OTHER_REGION = 41130  # Seongnam
@@ -56,47 +54,9 @@ def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
     engine.dispose()
 
 
-def _postgres_url() -> str:
-    url = os.environ.get(POSTGRES_ENV, POSTGRES_DEFAULT)
-    parsed = make_url(url)
-    if parsed.drivername == "postgresql":
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    return parsed.render_as_string(hide_password=False)
-
-
-@pytest.fixture(scope="session")
-def postgres_admin() -> Iterator[Engine]:
-    url = _postgres_url()
-    engine = create_engine(url, connect_args={"connect_timeout": 3})
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as exc:
-        engine.dispose()
-        pytest.skip(f"PostgreSQL unreachable at {url} ({type(exc).__name__}); set {POSTGRES_ENV}")
-    yield engine
-    engine.dispose()
-
-
-@contextmanager
-def _postgres_schema(admin: Engine) -> Iterator[Engine]:
-    """An engine whose search path is a fresh schema (migrated), dropped afterwards."""
-    schema = f"ix_{secrets.token_hex(6)}"
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    engine = create_engine(admin.url, connect_args={"options": f"-csearch_path={schema}"})
-    try:
-        upgrade(engine)
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-
-
 @pytest.fixture
-def postgres_engine(postgres_admin: Engine) -> Iterator[Engine]:
-    with _postgres_schema(postgres_admin) as engine:
+def postgres_engine(postgres_schema: PostgresSchema) -> Iterator[Engine]:
+    with postgres_schema() as engine:
         yield engine
 
 
@@ -127,13 +87,13 @@ class PostgresBackend:
 
     @pytest.fixture(scope="class")
     @classmethod
-    def class_engine(cls, postgres_admin: Engine) -> Iterator[Engine]:
-        with _postgres_schema(postgres_admin) as engine:
+    def class_engine(cls, postgres_schema: PostgresSchema) -> Iterator[Engine]:
+        with postgres_schema() as engine:
             yield engine
 
     @pytest.fixture
-    def other_engine(self, postgres_admin: Engine) -> Iterator[Engine]:
-        with _postgres_schema(postgres_admin) as engine:
+    def other_engine(self, postgres_schema: PostgresSchema) -> Iterator[Engine]:
+        with postgres_schema() as engine:
             yield engine
 
 
