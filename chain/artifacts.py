@@ -1,7 +1,8 @@
 """Compiled contracts: the one compile path is `forge build` with foundry.toml's settings.
 
 Deploys and benchmarks read bytecode from forge's `out/`; wallet apps read only the committed
-ABIs in `chain/abi/` (see `chain.abi`). Code verification recompiles independently with
+ABIs in `chain/protocol/abi/` (see `chain.protocol.abi`). Code verification recompiles
+independently with
 py-solc-x (see `chain.verify`) from the same settings, read here from foundry.toml.
 """
 
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from chain.errors_base import DongneChainError
+from chain.protocol.errors import DongneChainError
 from chain.toolchain import project_root, tool_path
 
 

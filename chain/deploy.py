@@ -24,11 +24,11 @@ from web3.logs import DISCARD
 from web3.types import TxParams, TxReceipt
 
 from chain.artifacts import Artifact, compiler_settings, load_artifact
-from chain.errors_base import DongneChainError
 from chain.manifest import NETWORK_CONTRACTS, DeployedContract, Manifest, Municipality
+from chain.protocol.errors import DongneChainError
+from chain.protocol.hashing import ZERO_ADDRESS
 from chain.toolchain import pinned_versions
 
-ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 _SOURCES = {"UpgradeableBeacon": "UpgradeableBeacon.sol"}
 
 Progress = Callable[[str], None]
@@ -252,7 +252,7 @@ def _reason(exc: Exception) -> str:
     data = getattr(exc, "data", None)
     if isinstance(data, str) and data.startswith("0x") and len(data) >= 10:
         try:
-            from chain.errors import decode_revert
+            from chain.protocol.errors import decode_revert
 
             decoded = decode_revert(bytes.fromhex(data[2:]))
             return f"{decoded.name}{decoded.args}"

@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from chain.errors_base import DongneChainError
+from chain.protocol.errors import DongneChainError
 
 # Deployed in this order; each one's constructor takes addresses of earlier ones.
 NETWORK_CONTRACTS = (

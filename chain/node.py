@@ -28,7 +28,7 @@ from typing import Literal, NamedTuple, Self
 from eth_account import Account
 
 from chain import toolchain
-from chain.errors_base import DongneChainError
+from chain.protocol.errors import DongneChainError
 from chain.rpc import NodeUnavailableError, RpcClient, RpcError
 
 __all__ = [

@@ -16,14 +16,18 @@ from eth_abi.abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
 
-from chain.calls import (
+from chain.protocol.calls import (
     ProgramParams,
     encode_create_program,
     encode_issue,
     encode_register_merchant,
 )
-from chain.errors import ContractRevert, decode_revert, revert_data_from_rpc_error
-from chain.errors_base import DongneChainError
+from chain.protocol.errors import (
+    ContractRevert,
+    DongneChainError,
+    decode_revert,
+    revert_data_from_rpc_error,
+)
 from chain.rpc import JSONObject, RpcClient, RpcError
 
 KIND = {"citizen": 1, "merchant": 2, "institution": 3}
@@ -174,7 +178,7 @@ def _encode_signature(signature: str, args: Sequence[object]) -> bytes:
     types = signature[signature.index("(") + 1 : -1]
     type_list = [t for t in types.split(",") if t] if "(" not in types else None
     if type_list is None:
-        raise ValueError("use chain.calls for struct arguments")
+        raise ValueError("use chain.protocol.calls for struct arguments")
     return keccak(text=signature)[:4] + abi_encode(type_list, list(args))
 
 

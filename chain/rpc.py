@@ -21,7 +21,7 @@ from typing import Self, TypeAlias
 
 import httpx
 
-from chain.errors_base import DongneChainError
+from chain.protocol.errors import DongneChainError
 
 __all__ = [
     "JSONObject",

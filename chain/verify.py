@@ -42,8 +42,8 @@ from solcx.exceptions import SolcError
 from solcx.wrapper import get_solc_version
 
 from chain.artifacts import compiler_settings
-from chain.errors_base import DongneChainError
 from chain.manifest import NETWORK_CONTRACTS, Manifest
+from chain.protocol.errors import DongneChainError
 from chain.rpc import JSONValue, RpcClient, RpcError
 from chain.toolchain import project_root, solc_shim
 

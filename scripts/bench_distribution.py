@@ -7,7 +7,8 @@ at any size, the recipient tree built, and 100k grants pushed through anvil.
 Measured in one run, on contracts built by the same ``forge build`` into ``out/``:
 
 - gas per fresh recipient of ``grantBatch`` pushes of 500 consecutive leaf indices with a
-  ``chain.merkle`` multiproof over the largest tree, built as the gateway builds it (leaves in
+  ``chain.protocol.merkle`` multiproof over the largest tree, built as the gateway builds it
+  (leaves in
   index order, ``sortLeaves: false``), so that one batch is one subtree (a multiproof of ~15
   nodes) and a dense run of the claimed bitmap: the headline ``grant_per_recipient``. For
   comparison, the same size of tree with leaves sorted by hash (the JS library's default), pushed
@@ -50,11 +51,11 @@ from rich.console import Console
 from rich.table import Table
 
 from chain.artifacts import forge_build
-from chain.calls import SELECTORS, ProgramParams, encode_create_program, encode_grant_batch
-from chain.merkle import MerkleTree, MultiProof
 from chain.node import LocalNode
+from chain.protocol.calls import SELECTORS, ProgramParams, encode_create_program, encode_grant_batch
+from chain.protocol.merkle import MerkleTree, MultiProof
 from chain.rpc import RpcClient
-from gateway.localnet import SIHEUNG, deploy_local, start_local_network
+from gateway.devnet.localnet import SIHEUNG, deploy_local, start_local_network
 
 BASELINE_SOURCE = "BaselineERC20.sol"
 BATCH = 500

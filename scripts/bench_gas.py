@@ -5,7 +5,7 @@
 
 Every figure is the ``gasUsed`` of a real transaction mined by anvil (automine, the ``shanghai``
 fork pinned in foundry.toml), never an estimate. Ours: the network and one municipality as
-``gateway.localnet`` deploys them (default rules). Baselines: the OpenZeppelin 5.4 peers in
+``gateway.devnet.localnet`` deploys them (default rules). Baselines: the OpenZeppelin 5.4 peers in
 ``contracts/test/baselines/BaselineERC20.sol``, compiled by the same ``forge build`` into
 ``out/``, and relayed through the same forwarder. Steady-state figures are the median of several
 identical operations after a warm-up that leaves the state as a busy network has it: the payer's
@@ -39,7 +39,7 @@ from rich.console import Console
 from rich.table import Table
 
 from chain.artifacts import compiler_settings, forge_build, load_artifact
-from chain.calls import (
+from chain.protocol.calls import (
     PaymentRecord,
     default_rules,
     encode_cancel_payment,
@@ -50,8 +50,8 @@ from chain.calls import (
     encode_refund,
     encode_register_merchant,
 )
-from chain.errors import decode_revert, revert_data_from_rpc_error
-from chain.protocol import (
+from chain.protocol.errors import decode_revert, revert_data_from_rpc_error
+from chain.protocol.forwarder import (
     ForwarderDomain,
     ForwardRequest,
     SignedRequest,
@@ -61,7 +61,7 @@ from chain.protocol import (
 )
 from chain.rpc import JSONObject, RpcClient, RpcError
 from chain.toolchain import project_root
-from gateway.localnet import SIHEUNG, LocalNetwork, start_local_network
+from gateway.devnet.localnet import SIHEUNG, LocalNetwork, start_local_network
 
 SNAPSHOT_PATH = project_root() / "contracts" / "gas-snapshot.json"
 BASELINE_SOURCE = "BaselineERC20.sol"

@@ -35,8 +35,11 @@ from sqlalchemy.pool import NullPool
 from web3 import Web3
 from web3.contract import Contract
 
-from chain.abi import load_abi
-from chain.calls import (
+from chain.deploy import deploy_municipality, deploy_network
+from chain.manifest import Manifest
+from chain.node import LocalNode
+from chain.protocol.abi import load_abi
+from chain.protocol.calls import (
     SELECTORS,
     Rules,
     default_rules,
@@ -44,10 +47,7 @@ from chain.calls import (
     encode_grant_batch,
     encode_pay,
 )
-from chain.deploy import deploy_municipality, deploy_network
-from chain.manifest import Manifest
-from chain.merkle import MerkleTree, MultiProof
-from chain.node import LocalNode
+from chain.protocol.merkle import MerkleTree, MultiProof
 from chain.rpc import RpcClient
 from gateway.db import create_engine_for, upgrade
 from gateway.indexer import Indexer

@@ -1,4 +1,5 @@
-"""Benchmark of signed-request verification: chain.protocol against eth-account's generic path.
+"""Benchmark of signed-request verification: chain.protocol.forwarder against eth-account's
+generic path.
 
 Usage: ``python scripts/bench_protocol.py [--seconds 2]``
 
@@ -18,9 +19,8 @@ from collections.abc import Callable, Sequence
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 
-from chain.calls import encode_pay
-from chain.merkle import KECCAK_BACKEND
-from chain.protocol import (
+from chain.protocol.calls import encode_pay
+from chain.protocol.forwarder import (
     ForwarderDomain,
     ForwardRequest,
     SignedRequest,
@@ -28,6 +28,7 @@ from chain.protocol import (
     sign_request,
     typed_data,
 )
+from chain.protocol.merkle import KECCAK_BACKEND
 
 # anvil's first well-known development key.
 KEY = bytes.fromhex("ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80")
@@ -95,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     check: SignedRequest = signed[7]
     reference = Account.sign_typed_data(KEY, full_message=messages[7])
     if bytes(reference.signature) != check.signature:
-        raise SystemExit("chain.protocol and eth-account disagree on a signature")
+        raise SystemExit("chain.protocol.forwarder and eth-account disagree on a signature")
 
     print(f"keccak backend: {KECCAK_BACKEND}")
     print(f"digest+recover: {ours:,.0f}/s (eth-account {baseline:,.0f}/s)")

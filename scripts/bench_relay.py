@@ -28,8 +28,8 @@ from eth_utils.crypto import keccak
 from rich.console import Console
 from rich.table import Table
 
-from chain.calls import encode_issue, encode_pay
-from chain.protocol import (
+from chain.protocol.calls import encode_issue, encode_pay
+from chain.protocol.forwarder import (
     ForwarderDomain,
     ForwardRequest,
     encode_execute,
@@ -38,8 +38,8 @@ from chain.protocol import (
     signed_request_to_json,
 )
 from chain.rpc import RpcClient
-from gateway.localnet import SIHEUNG, LocalNetwork, start_local_network
-from gateway.server import GatewayProcess
+from gateway.devnet.localnet import SIHEUNG, LocalNetwork, start_local_network
+from gateway.devnet.process import GatewayProcess
 
 EXECUTED = "0x" + keccak(text="ExecutedForwardRequest(address,uint256,bool)").hex()
 console = Console(stderr=True)

@@ -1,4 +1,5 @@
-"""Builds the contracts with forge and writes the ABIs we ship to ``chain/abi/<Name>.json``.
+"""Builds the contracts with forge and writes the ABIs we ship to
+``chain/protocol/abi/<Name>.json``.
 
 Usage: ``python scripts/export_abis.py [--check] [--no-build]``
 
@@ -23,7 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import cast
 
-from chain.abi import CONTRACTS, AbiEntry, abi_signature
+from chain.protocol.abi import CONTRACTS, AbiEntry, abi_signature
 from chain.toolchain import project_root, tool_path
 
 # (artifact source file, contract name) of every ABI that goes into one exported file, in
@@ -88,7 +89,7 @@ def render(abi: Sequence[AbiEntry]) -> str:
 def export(artifacts: Path) -> dict[str, str]:
     """File name -> file text of every committed ABI, from forge's artifact directory."""
     if set(EXPORTS) != set(CONTRACTS):
-        raise SystemExit("EXPORTS and chain.abi.CONTRACTS name different contracts")
+        raise SystemExit("EXPORTS and chain.protocol.abi.CONTRACTS name different contracts")
     texts: dict[str, str] = {}
     for name, parts in EXPORTS.items():
         abis = []
@@ -103,7 +104,7 @@ def export(artifacts: Path) -> dict[str, str]:
 
 
 def abi_dir() -> Path:
-    return Path(__file__).resolve().parents[1] / "chain" / "abi"
+    return Path(__file__).resolve().parents[1] / "chain" / "protocol" / "abi"
 
 
 def stale_files(texts: Mapping[str, str], directory: Path) -> list[str]:
@@ -134,20 +135,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     orphans = orphan_files(texts, target) if target.is_dir() else []
     if args.check:
         for file_name in stale:
-            print(f"stale ABI: chain/abi/{file_name}", file=sys.stderr)
+            print(f"stale ABI: chain/protocol/abi/{file_name}", file=sys.stderr)
         for file_name in orphans:
-            print(f"orphan ABI (no contract exports it): chain/abi/{file_name}", file=sys.stderr)
+            print(
+                f"orphan ABI (no contract exports it): chain/protocol/abi/{file_name}",
+                file=sys.stderr,
+            )
         return 1 if stale or orphans else 0
     for file_name in orphans:
-        print(f"warning: chain/abi/{file_name} is exported by no contract; delete it")
+        print(f"warning: chain/protocol/abi/{file_name} is exported by no contract; delete it")
     target.mkdir(parents=True, exist_ok=True)
     for file_name in stale:
         # newline="\n" keeps the files byte-identical on every platform.
         with (target / file_name).open("w", encoding="utf-8", newline="\n") as fh:
             fh.write(texts[file_name])
-        print(f"wrote chain/abi/{file_name}")
+        print(f"wrote chain/protocol/abi/{file_name}")
     if not stale:
-        print("chain/abi is up to date")
+        print("chain/protocol/abi is up to date")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""The committed ABIs in chain/abi must equal a fresh export from the Solidity sources.
+"""The committed ABIs in chain/protocol/abi must equal a fresh export from the Solidity sources.
 
 Builds with forge into a temporary out/cache directory (other engineers' builds share the
 default ones), so it takes about 15 s.
@@ -13,7 +13,7 @@ from types import ModuleType
 
 import pytest
 
-from chain.abi import CONTRACTS, load_abi
+from chain.protocol.abi import CONTRACTS, load_abi
 from chain.toolchain import ToolchainMissingError, project_root, tool_path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,9 +52,9 @@ def fresh_export(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 @pytest.mark.slow
 def test_committed_abis_are_fresh(fresh_export: dict[str, str]) -> None:
     assert sorted(fresh_export) == sorted(f"{name}.json" for name in CONTRACTS)
-    abi_dir = ROOT / "chain" / "abi"
+    abi_dir = ROOT / "chain" / "protocol" / "abi"
     stale = [
-        f"chain/abi/{name}"
+        f"chain/protocol/abi/{name}"
         for name, text in sorted(fresh_export.items())
         if not (abi_dir / name).is_file() or (abi_dir / name).read_text(encoding="utf-8") != text
     ]

@@ -1,4 +1,4 @@
-"""chain.protocol and chain.errors against the deployed contracts on a live node.
+"""chain.protocol.forwarder and chain.protocol.errors against the deployed contracts on a live node.
 
 One network is deployed for the module; tests that change state run inside evm_snapshot /
 evm_revert so the scenarios below see the state the fixture built, whatever the test order.
@@ -22,7 +22,8 @@ from eth_utils.crypto import keccak
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chain.calls import (
+from chain.operator import Operator, role_id
+from chain.protocol.calls import (
     SIGNATURES,
     PaymentRecord,
     ProgramParams,
@@ -38,10 +39,8 @@ from chain.calls import (
     encode_refund,
     encode_register_merchant,
 )
-from chain.errors import ERROR_CODES, ContractRevert, decode_rpc_error
-from chain.merkle import Leaf, MerkleTree
-from chain.operator import Operator, role_id
-from chain.protocol import (
+from chain.protocol.errors import ERROR_CODES, ContractRevert, decode_rpc_error
+from chain.protocol.forwarder import (
     ForwarderDomain,
     ForwardRequest,
     SignedRequest,
@@ -49,9 +48,10 @@ from chain.protocol import (
     recover_signer,
     sign_request,
 )
+from chain.protocol.merkle import Leaf, MerkleTree
 from chain.rpc import JSONObject, RpcClient, RpcError
 from chain.toolchain import ToolchainMissingError, tool_path
-from gateway.localnet import SIHEUNG, LocalNetwork, MunicipalitySpec, start_local_network
+from gateway.devnet.localnet import SIHEUNG, LocalNetwork, MunicipalitySpec, start_local_network
 
 ZERO = "0x0000000000000000000000000000000000000000"
 DAY = 86_400
@@ -99,7 +99,7 @@ UNREACHABLE: Mapping[str, str] = {
 
 
 def sig(signature: str, *args: object) -> bytes:
-    """Calldata for ``signature`` (flat argument types, or tuples via chain.calls types)."""
+    """Calldata for ``signature`` (flat types, or tuples via chain.protocol.calls types)."""
     inner = signature[signature.index("(") + 1 : -1]
     types, depth, start = [], 0, 0
     for i, char in enumerate(inner):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.server import free_port
+from gateway.devnet.process import free_port
 
 DONGNE = [sys.executable, "-m", "gateway.cli"]
 COMMANDS = [

@@ -20,10 +20,10 @@ from chain.deploy import (
     deploy_network,
     deployer_from_env,
 )
-from chain.errors_base import DongneChainError
 from chain.manifest import NETWORK_CONTRACTS, Manifest
 from chain.node import LocalNode
-from gateway.localnet import SEONGNAM, SIHEUNG, MunicipalitySpec
+from chain.protocol.errors import DongneChainError
+from gateway.devnet.localnet import SEONGNAM, SIHEUNG, MunicipalitySpec
 
 KEY_VARIABLES = ("DONGNE_DEPLOYER_KEY", "DONGNE_DEPLOYER_KEYSTORE", "DONGNE_DEPLOYER_PASSWORD")
 

@@ -1,4 +1,5 @@
-"""chain.errors: the registry built from the committed ABIs, revert decoding, JSON-RPC shapes."""
+"""chain.protocol.errors: the registry built from the committed ABIs, revert decoding,
+JSON-RPC shapes."""
 
 from __future__ import annotations
 
@@ -10,18 +11,18 @@ from eth_abi.abi import encode as abi_encode
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
-from chain.abi import CONTRACTS, abi_signature, canonical_type, load_abi
-from chain.errors import (
+from chain.protocol.abi import CONTRACTS, abi_signature, canonical_type, load_abi
+from chain.protocol.errors import (
     ERROR_CODES,
     GENERIC_REVERT_NAMES,
     PANIC_REASONS,
     REGISTRY,
     ContractRevert,
+    DongneChainError,
     decode_revert,
     decode_rpc_error,
     revert_data_from_rpc_error,
 )
-from chain.errors_base import DongneChainError
 
 HOLDER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 

@@ -1,4 +1,5 @@
-"""Tests for chain.merkle: byte-for-byte agreement with @openzeppelin/merkle-tree, proof checks,
+"""Tests for chain.protocol.merkle: byte-for-byte agreement with @openzeppelin/merkle-tree,
+proof checks,
 CSV input errors and the saved-tree file format."""
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from eth_utils.crypto import keccak as reference_keccak
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chain import merkle
-from chain.merkle import (
+from chain.protocol import hashing
+from chain.protocol.merkle import (
     LEAF_ENCODING,
     Leaf,
     MerkleInputError,
@@ -38,7 +39,7 @@ MAX_UINT256 = 2**256 - 1
 
 
 def random_address(rnd: random.Random) -> str:
-    # eth_utils' checksum is an independent implementation of EIP-55 from chain.merkle's.
+    # eth_utils' checksum is an independent implementation of EIP-55 from chain.protocol.merkle's.
     return to_checksum_address(rnd.randbytes(20))
 
 
@@ -180,12 +181,12 @@ def test_leaf_hash_matches_solidity_encoding() -> None:
 
 
 def test_keccak_backend_matches_reference() -> None:
-    keccak = merkle._keccak()
+    keccak = hashing.keccak_hasher()
     rnd = random.Random(2)
     # Include lengths outside the backend's fast-path size cache and around the 136-byte rate.
     for length in [0, 1, 31, 32, 33, 64, 96, 135, 136, 137, 272, 1000]:
         data = rnd.randbytes(length)
-        assert keccak(data) == reference_keccak(data), (merkle.KECCAK_BACKEND, length)
+        assert keccak(data) == reference_keccak(data), (hashing.KECCAK_BACKEND, length)
 
 
 def test_keccak_is_safe_across_threads() -> None:

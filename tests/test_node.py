@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
-from chain.errors_base import DongneChainError
 from chain.node import DEV_MNEMONIC, LocalNode, NodeKind, NodeStartError, dev_accounts
+from chain.protocol.errors import DongneChainError
 from chain.rpc import NodeUnavailableError, RpcClient, RpcError
 from chain.toolchain import (
     INSTALL_COMMAND,

@@ -1,4 +1,4 @@
-"""chain.protocol (EIP-712 forward requests) and chain.calls (token calldata).
+"""chain.protocol.forwarder (EIP-712 forward requests) and chain.protocol.calls (token calldata).
 
 eth-account's generic typed-data encoder and web3's contract encoder are the references, used
 only in tests (the light modules must not import them); the hand-written forwarder calldata is
@@ -25,8 +25,8 @@ from hypothesis import strategies as st
 from web3 import Web3
 from web3.contract import Contract
 
-from chain.abi import abi_signature, load_abi
-from chain.calls import (
+from chain.protocol.abi import abi_signature, load_abi
+from chain.protocol.calls import (
     SELECTORS,
     SIGNATURES,
     USER_SELECTORS,
@@ -50,7 +50,7 @@ from chain.calls import (
     encode_register_merchant,
     encode_transfer,
 )
-from chain.protocol import (
+from chain.protocol.forwarder import (
     EXECUTE_BATCH_SELECTOR,
     EXECUTE_SELECTOR,
     FORWARD_REQUEST_TYPE,
@@ -517,7 +517,8 @@ def test_call_encoding_errors_are_typed() -> None:
 
 def test_light_modules_import_no_node_or_web_stack() -> None:
     code = (
-        "import sys, chain.protocol, chain.calls, chain.errors, chain.abi\n"
+        "import sys, chain.protocol.forwarder, chain.protocol.calls, chain.protocol.errors\n"
+        "import chain.protocol.abi\n"
         "heavy = {'web3', 'httpx', 'eth_account', 'aiohttp', 'requests'}\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))\n"
     )

@@ -19,9 +19,9 @@ from eth_utils.address import to_checksum_address
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chain.calls import SELECTORS, PaymentRecord, encode_gift
-from chain.errors import ERROR_CODES, REGISTRY
-from chain.protocol import (
+from chain.protocol.calls import SELECTORS, PaymentRecord, encode_gift
+from chain.protocol.errors import ERROR_CODES, REGISTRY
+from chain.protocol.forwarder import (
     ForwarderDomain,
     SignedRequest,
     recover_signer,
@@ -29,7 +29,7 @@ from chain.protocol import (
     signed_request_from_json,
     signed_request_to_json,
 )
-from gateway.problems import GATEWAY_CODES, RETRYABLE
+from gateway.errors import GATEWAY_CODES, RETRYABLE
 from wallet_sdk import exceptions as x
 from wallet_sdk.client import (
     AsyncDongneClient,

@@ -24,7 +24,7 @@ from chain.verify import (
     main,
     verify_deployment,
 )
-from gateway.localnet import SEONGNAM, SIHEUNG, LocalNetwork, start_local_network
+from gateway.devnet.localnet import SEONGNAM, SIHEUNG, LocalNetwork, start_local_network
 
 
 @pytest.fixture(scope="module")

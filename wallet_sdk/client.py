@@ -28,7 +28,7 @@ from urllib.parse import quote
 
 import httpx
 
-from chain.calls import (
+from chain.protocol.calls import (
     PaymentRecord,
     encode_cancel_payment,
     encode_claim,
@@ -38,7 +38,7 @@ from chain.calls import (
     encode_redeem,
     encode_refund,
 )
-from chain.protocol import (
+from chain.protocol.forwarder import (
     ForwarderDomain,
     ForwardRequest,
     SignedRequest,

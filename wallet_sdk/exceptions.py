@@ -23,7 +23,7 @@ import re
 from collections.abc import Mapping
 from typing import Final
 
-from chain.errors import REGISTRY, ErrorSpec
+from chain.protocol.errors import REGISTRY, ErrorSpec
 from wallet_sdk.errors import (
     Argument,
     GatewayError,

@@ -16,7 +16,7 @@ from operator import itemgetter
 
 from sqlalchemy import JSON, Connection, Integer, String, Table, Text
 
-from gateway import index_tables as t
+from gateway.db.tables import index as t
 from gateway.indexer.decode import Row
 
 __all__ = ["bulk_insert"]

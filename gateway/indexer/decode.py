@@ -17,7 +17,7 @@ from typing import NamedTuple, NotRequired, TypedDict, cast
 from eth_abi.abi import decode as abi_decode
 from eth_utils.crypto import keccak
 
-from chain.abi import AbiEntry, abi_signature, canonical_type, load_abi
+from chain.protocol.abi import AbiEntry, abi_signature, canonical_type, load_abi
 
 __all__ = [
     "INDEXED_CONTRACTS",
@@ -38,7 +38,7 @@ MUNICIPALITY_DEPLOYED_TOPIC = (
 )
 
 # BigInteger is signed 64-bit; a uint that does not fit must stop the indexer rather than be
-# stored wrong (the token bounds amounts far below this, see gateway.index_tables).
+# stored wrong (the token bounds amounts far below this, see gateway.db.tables.index).
 _INT64_MAX = (1 << 63) - 1
 _WORD = 64  # hex characters in a 32-byte word
 

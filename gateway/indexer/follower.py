@@ -197,18 +197,10 @@ class Indexer:
         last = min(target, first + self._span - 1)
         return pool.submit(self.fetcher.fetch, first, last, head, tuple(tokens))
 
-    def reindex(self, progress: ProgressCallback | None = None, *, bar: bool = False) -> SyncReport:
-        """Deletes this chain's index and rebuilds it from the manifest's start block.
-
-        ``bar`` shows a rich progress bar when no ``progress`` callback is given.
-        """
+    def reindex(self, progress: ProgressCallback | None = None) -> SyncReport:
+        """Deletes this chain's index and rebuilds it from the manifest's start block."""
         self.store.wipe()
         self._span = min(_FIRST_SPAN, self.batch_blocks)
-        if bar and progress is None:
-            from gateway.indexer.progress import rich_progress
-
-            with rich_progress() as show:
-                return self.sync_once(show)
         return self.sync_once(progress)
 
     def run_forever(self, stop_event: threading.Event) -> None:

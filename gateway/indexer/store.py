@@ -16,7 +16,7 @@ from typing import cast
 from sqlalchemy import Connection, Engine, Table, delete, func, select, tuple_, update
 from sqlalchemy.sql.elements import ColumnElement
 
-from gateway import index_tables as t
+from gateway.db.tables import index as t
 from gateway.indexer.bulk import bulk_insert
 from gateway.indexer.decode import DecodedEvent, Row
 from gateway.indexer.fold import (

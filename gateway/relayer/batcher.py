@@ -19,14 +19,14 @@ from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
-from chain.errors import decode_revert
-from chain.protocol import ForwardRequest, SignedRequest, encode_execute_batch
+from chain.protocol.errors import decode_revert
+from chain.protocol.forwarder import ForwardRequest, SignedRequest, encode_execute_batch
 from chain.rpc import JSONObject, NodeUnavailableError, RpcError
-from gateway.relay_tables import FAILED, SUCCEEDED
+from chain.rpc_async import AsyncRpc
+from gateway.db.tables.relayer import FAILED, SUCCEEDED
 from gateway.relayer.chainview import ChainView
 from gateway.relayer.intake import Accepted, Intake, NonceBook
 from gateway.relayer.store import Outcome, RequestStore, StoredBatch, StoredRequest
-from gateway.rpc_async import AsyncRpc
 from gateway.settings import Settings
 
 log = logging.getLogger("dongne.relayer")

@@ -12,13 +12,13 @@ from eth_abi.abi import encode as abi_encode
 from eth_utils.abi import function_signature_to_4byte_selector
 from eth_utils.address import to_checksum_address
 
-from chain.abi import load_abi
-from chain.calls import USER_FUNCTIONS
-from chain.errors import ContractRevert, decode_revert, revert_data_from_rpc_error
 from chain.manifest import Manifest
-from chain.protocol import ForwarderDomain
+from chain.protocol.abi import load_abi
+from chain.protocol.calls import USER_FUNCTIONS
+from chain.protocol.errors import ContractRevert, decode_revert, revert_data_from_rpc_error
+from chain.protocol.forwarder import ForwarderDomain
 from chain.rpc import RpcError
-from gateway.rpc_async import AsyncRpc
+from chain.rpc_async import AsyncRpc
 
 IDENTITY_OF = function_signature_to_4byte_selector("identityOf(address)")
 NONCES = function_signature_to_4byte_selector("nonces(address)")

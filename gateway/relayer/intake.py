@@ -14,7 +14,7 @@ from collections import defaultdict, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from chain.protocol import (
+from chain.protocol.forwarder import (
     InvalidSignatureError,
     RequestFormatError,
     SignedRequest,
@@ -23,8 +23,8 @@ from chain.protocol import (
     verify_request,
 )
 from chain.rpc import NodeUnavailableError
-from gateway.problems import Problem
-from gateway.relay_tables import QUEUED
+from gateway.db.tables.relayer import QUEUED
+from gateway.errors import GatewayError
 from gateway.relayer.chainview import (
     KIND_NONE,
     STAFF_SELECTORS,
@@ -151,16 +151,16 @@ class Intake:
         signed = _parse(body)
         r = signed.request
         if r.value != 0:
-            raise Problem("InvalidRequest", "value must be 0: vouchers move no ether")
+            raise GatewayError("InvalidRequest", "value must be 0: vouchers move no ether")
         if not 21_000 <= r.gas <= self.settings.request_gas_limit:
-            raise Problem(
+            raise GatewayError(
                 "InvalidRequest", f"gas must be between 21000 and {self.settings.request_gas_limit}"
             )
         if len(r.data) < 4:
-            raise Problem("InvalidRequest", "data must start with a function selector")
+            raise GatewayError("InvalidRequest", "data must start with a function selector")
         now = time.time()
         if r.deadline < now + self.settings.min_deadline_margin_s:
-            raise Problem(
+            raise GatewayError(
                 "RequestExpired",
                 "deadline has passed or is too close to relay",
                 {"deadline": r.deadline, "now": int(now)},
@@ -168,13 +168,15 @@ class Intake:
         try:
             verify_request(self.view.domain, signed)
         except InvalidSignatureError as exc:
-            raise Problem("InvalidSignature", str(exc), {"reason": exc.reason}) from None
+            raise GatewayError("InvalidSignature", str(exc), {"reason": exc.reason}) from None
         rid = request_id(self.view.domain, signed)
         status = self.known.get(rid)
         if status is not None:
             return rid, status, False  # the same request again: same id, run at most once
         if not self.rate.allow(r.from_, now):
-            raise Problem("RateLimited", "too many requests from this signer", {"signer": r.from_})
+            raise GatewayError(
+                "RateLimited", "too many requests from this signer", {"signer": r.from_}
+            )
         selector = "0x" + r.data[:4].hex()
         await self._check_target(r.to, selector)
         if selector in USER_SELECTORS:
@@ -182,7 +184,7 @@ class Intake:
         async with self._signer_locks[r.from_]:
             try:
                 await self._check_nonce(r.from_, r.nonce, rid)
-            except Problem as problem:
+            except GatewayError as problem:
                 # A request already finished (or held by another replica) has a used or held
                 # nonce: answer with its stored state rather than the nonce error.
                 stored = await asyncio.to_thread(self.store.get, rid)
@@ -192,7 +194,9 @@ class Intake:
             if self.settings.simulate and self._is_next(r.from_, r.nonce):
                 revert = await self.view.simulate(r.from_, r.to, r.data)
                 if revert is not None:
-                    raise Problem(revert.name, f"the request would revert: {revert}", revert.args)
+                    raise GatewayError(
+                        revert.name, f"the request would revert: {revert}", revert.args
+                    )
             self.nonces.hold(r.from_, r.nonce, rid)
             accepted = Accepted(
                 rid, signed, selector, now, asyncio.get_running_loop().create_future()
@@ -204,7 +208,7 @@ class Intake:
         except Exception:
             self.nonces.release(r.from_, r.nonce, used=False)
             self.known.pop(rid, None)
-            raise Problem("DatabaseUnavailable", "the request could not be stored") from None
+            raise GatewayError("DatabaseUnavailable", "the request could not be stored") from None
         await self._accepted.put(accepted)
         return rid, QUEUED, True
 
@@ -212,13 +216,13 @@ class Intake:
         try:
             municipal = await self.view.is_municipal_token(target)
         except NodeUnavailableError as exc:
-            raise Problem("NodeUnavailable", str(exc)) from None
+            raise GatewayError("NodeUnavailable", str(exc)) from None
         if not municipal:
-            raise Problem(
+            raise GatewayError(
                 "TargetNotAllowed", "target is not a municipal voucher token", {"to": target}
             )
         if selector not in USER_SELECTORS and selector not in STAFF_SELECTORS:
-            raise Problem(
+            raise GatewayError(
                 "SelectorNotAllowed", "this function is not relayed", {"selector": selector}
             )
 
@@ -226,13 +230,13 @@ class Intake:
         try:
             kind, frozen = await self.view.identity(signer)
         except NodeUnavailableError as exc:
-            raise Problem("NodeUnavailable", str(exc)) from None
+            raise GatewayError("NodeUnavailable", str(exc)) from None
         if kind == KIND_NONE:
-            raise Problem(
+            raise GatewayError(
                 "SignerUnregistered", "the signer is not a verified wallet", {"signer": signer}
             )
         if frozen:
-            raise Problem("SignerFrozen", "the signer's wallet is frozen", {"signer": signer})
+            raise GatewayError("SignerFrozen", "the signer's wallet is frozen", {"signer": signer})
         # Whether this kind of wallet may call `function` is the token's rule: simulation
         # answers with its precise custom error.
 
@@ -242,19 +246,21 @@ class Intake:
             try:
                 self.nonces.chain_next[signer] = await self.view.forwarder_nonce(signer)
             except NodeUnavailableError as exc:
-                raise Problem("NodeUnavailable", str(exc)) from None
+                raise GatewayError("NodeUnavailable", str(exc)) from None
         base = self.nonces.chain_next[signer]
         if nonce < base:
-            raise Problem("NonceTooLow", "nonce already used", {"nonce": nonce, "next": base})
+            raise GatewayError("NonceTooLow", "nonce already used", {"nonce": nonce, "next": base})
         holder = self.nonces.in_flight.get(signer, {}).get(nonce)
         if holder is not None and holder != rid:
-            raise Problem(
+            raise GatewayError(
                 "NonceConflict",
                 "another request holds this nonce",
                 {"nonce": nonce, "request": holder},
             )
         if nonce > base + MAX_PIPELINE:
-            raise Problem("NonceTooHigh", "nonce too far ahead", {"nonce": nonce, "next": base})
+            raise GatewayError(
+                "NonceTooHigh", "nonce too far ahead", {"nonce": nonce, "next": base}
+            )
 
     def _is_next(self, signer: str, nonce: int) -> bool:
         """Only a request next in line is simulated: later ones depend on earlier ones."""
@@ -284,10 +290,10 @@ class Intake:
 
 def _parse(body: object) -> SignedRequest:
     if not isinstance(body, Mapping):
-        raise Problem("InvalidRequest", "body must be a JSON object")
+        raise GatewayError("InvalidRequest", "body must be a JSON object")
     try:
         return signed_request_from_json(body)
     except RequestFormatError as exc:
-        raise Problem("InvalidRequest", str(exc), {"field": exc.field_name}) from None
+        raise GatewayError("InvalidRequest", str(exc), {"field": exc.field_name}) from None
     except InvalidSignatureError as exc:
-        raise Problem("InvalidSignature", str(exc), {"reason": exc.reason}) from None
+        raise GatewayError("InvalidSignature", str(exc), {"reason": exc.reason}) from None

@@ -11,11 +11,11 @@ from eth_account.signers.local import LocalAccount
 from sqlalchemy import Engine
 
 from chain.manifest import Manifest
+from chain.rpc_async import AsyncRpc
 from gateway.relayer.batcher import Batcher
 from gateway.relayer.chainview import ChainView
 from gateway.relayer.intake import Accepted, Intake, NonceBook
 from gateway.relayer.store import RequestStore
-from gateway.rpc_async import AsyncRpc
 from gateway.settings import Settings
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, RowMapping, bindparam, insert, select, update
 
-from gateway.relay_tables import (
+from gateway.db.tables.relayer import (
     FAILED,
     QUEUED,
     SUBMITTED,

@@ -23,13 +23,13 @@ from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
 from sqlalchemy import Engine
 
-from chain.calls import encode_gift, encode_issue, encode_pay, encode_redeem
 from chain.operator import Operator
-from chain.protocol import ForwarderDomain, ForwardRequest, encode_execute, sign_request
+from chain.protocol.calls import encode_gift, encode_issue, encode_pay, encode_redeem
+from chain.protocol.forwarder import ForwarderDomain, ForwardRequest, encode_execute, sign_request
 from chain.rpc import JSONObject, RpcClient
 from gateway.db import create_engine_for
+from gateway.devnet.localnet import SIHEUNG, LocalNetwork, start_local_network
 from gateway.indexer import Indexer
-from gateway.localnet import SIHEUNG, LocalNetwork, start_local_network
 
 RESTAURANT, GROCERY, CAFE = 56111, 47121, 56221
 DAY = 86_400

@@ -10,16 +10,15 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
-from fastapi.exceptions import RequestValidationError
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import Engine
 
-from chain.calls import ProgramParams
-from chain.merkle import Leaf, MerkleTree
-from gateway.api import audit as audit_api
-from gateway.api import distribution as distribution_api
-from gateway.problems import MEDIA_TYPE, Problem, problem_handler, validation_handler
+from chain.protocol.calls import ProgramParams
+from chain.protocol.merkle import Leaf, MerkleTree
+from gateway.http.problems import MEDIA_TYPE, install_problem_handlers
+from gateway.http.routes import audit as audit_api
+from gateway.http.routes import distribution as distribution_api
 from gateway.settings import Settings
 
 from .conftest import DAY, City, PostgresBackend, SQLiteBackend
@@ -32,8 +31,7 @@ def client(city: City, engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
     app = FastAPI()
     app.include_router(audit_api.router)
     app.include_router(distribution_api.router)
-    app.add_exception_handler(Problem, problem_handler)
-    app.add_exception_handler(RequestValidationError, validation_handler)
+    install_problem_handlers(app)
     app.state.engine = engine
     app.state.manifest = city.network.manifest
     app.state.settings = Settings(

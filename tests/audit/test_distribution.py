@@ -10,11 +10,12 @@ import pytest
 from eth_utils.address import to_checksum_address
 from sqlalchemy import Engine, delete, func, select, update
 
-from chain.calls import ProgramParams, encode_claim
+from chain.protocol.calls import ProgramParams, encode_claim
+from chain.reader import TokenReader
 from gateway import audit, distribution
-from gateway import distribution_tables as d
-from gateway import index_tables as t
-from gateway.problems import Problem
+from gateway.db.tables import distribution as d
+from gateway.db.tables import index as t
+from gateway.errors import GatewayError
 
 from .conftest import DAY, City, PostgresBackend, SQLiteBackend
 
@@ -53,7 +54,7 @@ class DistributionTests:
         job = distribution.create_job(engine, tmp_path, city.chain_id, city.token, rows)
         assert (job.count, job.total, job.status) == (2_000, sum(amounts), "built")
         assert (tmp_path / f"{job.root[2:]}.bin").exists()
-        with pytest.raises(Problem) as refused:
+        with pytest.raises(GatewayError) as refused:
             distribution.push(engine, city.rpc, city.pusher, tmp_path, job.id)
         assert refused.value.code == "DistributionNotCommitted"
 
@@ -109,7 +110,7 @@ class DistributionTests:
                 select(func.count(g.tx_hash.distinct())).where(g.token == city.token.lower())
             ).scalar()
         assert txs == 4  # one transaction per range: the unrecorded one was not sent again
-        reader = distribution.TokenReader(city.rpc, city.token)
+        reader = TokenReader(city.rpc, city.token)
         sample = [0, 499, 500, 1_234, 1_999]
         pockets = reader.pockets([(program_id, recipients[i]) for i in sample])
         assert pockets == [amounts[i] for i in sample]
@@ -146,7 +147,7 @@ class DistributionTests:
 
         report = distribution.push(engine, city.rpc, city.pusher, tmp_path, job.id)
         assert (report.job.pushed, report.job.skipped_claimed) == (2, 2)
-        reader = distribution.TokenReader(city.rpc, city.token)
+        reader = TokenReader(city.rpc, city.token)
         holders = [(program_id, w.address) for w in (a, b, c)]
         assert reader.pockets(holders) == [35_000, 20_000, 10_000]
         assert distribution.proof_for(engine, tmp_path, city.chain_id, city.token, 9, 0) is None
@@ -154,12 +155,12 @@ class DistributionTests:
     def test_bad_lists_are_refused_with_their_line(
         self, city: City, engine: Engine, tmp_path: Path
     ) -> None:
-        with pytest.raises(Problem) as bad:
+        with pytest.raises(GatewayError) as bad:
             distribution.create_job(
                 engine, tmp_path, city.chain_id, city.token, "address,amount\n0x12,5\n"
             )
         assert (bad.value.code, bad.value.arguments) == ("InvalidRequest", {"line": 2})
-        with pytest.raises(Problem) as unknown:
+        with pytest.raises(GatewayError) as unknown:
             distribution.job_status(engine, "0" * 32)
         assert unknown.value.code == "NotFound"
 

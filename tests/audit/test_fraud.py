@@ -10,9 +10,9 @@ from datetime import datetime
 import pytest
 from sqlalchemy import Engine
 
-from gateway import fraud
-from gateway.localnet import SIHEUNG, LocalNetwork
-from gateway.settlement import KST
+from gateway.audit import fraud
+from gateway.audit.settlement import KST
+from gateway.devnet.localnet import SIHEUNG, LocalNetwork
 
 from .conftest import CAFE, DAY, GROCERY, City, PostgresBackend, SQLiteBackend, Wallet
 

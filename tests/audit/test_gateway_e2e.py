@@ -9,8 +9,8 @@ from pathlib import Path
 
 import httpx
 
-from chain.calls import ProgramParams
-from gateway.server import GatewayProcess
+from chain.protocol.calls import ProgramParams
+from gateway.devnet.process import GatewayProcess
 
 from .conftest import DAY, City
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, insert, select, update
 
-from chain.calls import ProgramParams
+from chain.protocol.calls import ProgramParams
 from gateway import audit, distribution
-from gateway import index_tables as t
+from gateway.db.tables import index as t
 
 from .conftest import DAY, City, PostgresBackend, SQLiteBackend, Wallet
 

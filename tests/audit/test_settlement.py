@@ -10,9 +10,9 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import Engine, delete
 
-from gateway import index_tables as t
-from gateway import settlement
-from gateway.problems import Problem
+from gateway.audit import settlement
+from gateway.db.tables import index as t
+from gateway.errors import GatewayError
 
 from .conftest import City, PostgresBackend, SQLiteBackend, Wallet
 
@@ -83,11 +83,11 @@ class SettlementTests:
     def test_windows_open_or_overlapping_are_refused(self, city: City, engine: Engine) -> None:
         r = _redemptions(city)
         city.index(engine)
-        with pytest.raises(Problem) as open_window:
+        with pytest.raises(GatewayError) as open_window:
             settlement.issue_batch(
                 engine, city.chain_id, city.token, r.since, r.until, indexed_until=r.until - 1
             )
-        assert (open_window.value.code, open_window.value.http_status) == (
+        assert (open_window.value.code, open_window.value.status) == (
             "SettlementWindowOpen",
             409,
         )
@@ -95,7 +95,7 @@ class SettlementTests:
         settlement.issue_batch(
             engine, city.chain_id, city.token, r.since, r.until, indexed_until=now
         )
-        with pytest.raises(Problem) as overlap:
+        with pytest.raises(GatewayError) as overlap:
             settlement.issue_batch(
                 engine, city.chain_id, city.token, r.since + 1, r.until + 1, indexed_until=now + 9
             )
@@ -127,7 +127,7 @@ class SettlementTests:
         assert not broken.reconciled
         assert len(broken.unmatched) == 1
         assert broken.total - broken.burned in (10_000, 20_000)
-        with pytest.raises(Problem) as refused:
+        with pytest.raises(GatewayError) as refused:
             settlement.issue_batch(
                 engine, city.chain_id, city.token, r.since, r.until, indexed_until=city.now()
             )

@@ -14,10 +14,15 @@ import pytest
 from eth_account import Account
 from sqlalchemy import Engine, text
 
-from chain.calls import encode_issue, encode_pay
-from chain.protocol import ForwarderDomain, ForwardRequest, sign_request, signed_request_to_json
-from gateway.localnet import SEONGNAM, SIHEUNG, LocalNetwork, start_local_network
-from gateway.server import GatewayProcess
+from chain.protocol.calls import encode_issue, encode_pay
+from chain.protocol.forwarder import (
+    ForwarderDomain,
+    ForwardRequest,
+    sign_request,
+    signed_request_to_json,
+)
+from gateway.devnet.localnet import SEONGNAM, SIHEUNG, LocalNetwork, start_local_network
+from gateway.devnet.process import GatewayProcess
 
 RESTAURANT = 56111
 

@@ -11,9 +11,9 @@ from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
 from eth_utils.crypto import keccak
 
-from chain.calls import encode_gift, encode_pay
-from gateway.localnet import LocalNetwork
-from gateway.server import GatewayProcess
+from chain.protocol.calls import encode_gift, encode_pay
+from gateway.devnet.localnet import LocalNetwork
+from gateway.devnet.process import GatewayProcess
 
 from .conftest import People, new_wallet, wait_final
 

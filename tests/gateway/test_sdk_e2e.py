@@ -18,12 +18,12 @@ from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
 from eth_utils.crypto import keccak
 
-from chain.calls import PaymentRecord, ProgramParams, encode_create_program, encode_pay
-from chain.merkle import Leaf, MerkleTree
 from chain.operator import PROGRAM_CREATED
+from chain.protocol.calls import PaymentRecord, ProgramParams, encode_create_program, encode_pay
+from chain.protocol.merkle import Leaf, MerkleTree
 from chain.rpc import RpcClient
-from gateway.localnet import SIHEUNG, LocalNetwork
-from gateway.server import GatewayProcess
+from gateway.devnet.localnet import SIHEUNG, LocalNetwork
+from gateway.devnet.process import GatewayProcess
 from wallet_sdk import exceptions as x
 from wallet_sdk.client import AsyncDongneClient, DongneClient, RequestState
 from wallet_sdk.errors import InvoiceExpiredError

@@ -23,16 +23,16 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.logs import DISCARD
 
-from chain.abi import load_abi
 from chain.artifacts import ArtifactMissingError, forge_build, load_artifact
-from chain.calls import default_rules
 from chain.deploy import deploy_municipality, deploy_network
 from chain.manifest import Manifest
-from chain.merkle import Leaf, MerkleTree
 from chain.node import LocalNode
-from chain.protocol import ForwarderDomain, ForwardRequest, encode_execute, sign_request
-from gateway import index_tables
+from chain.protocol.abi import load_abi
+from chain.protocol.calls import default_rules
+from chain.protocol.forwarder import ForwarderDomain, ForwardRequest, encode_execute, sign_request
+from chain.protocol.merkle import Leaf, MerkleTree
 from gateway.db import create_engine_for
+from gateway.db.tables import index as index_tables
 from gateway.indexer import Indexer
 
 # The root conftest's `postgres_schema` fixture: a factory of fresh, migrated schemas.

@@ -7,12 +7,11 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi import FastAPI
-from fastapi.exceptions import RequestValidationError
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from gateway.api.query import router
-from gateway.problems import MEDIA_TYPE, Problem, problem_handler, validation_handler
+from gateway.http.problems import MEDIA_TYPE, install_problem_handlers
+from gateway.http.routes.queries import router
 
 from .conftest import Net, PostgresBackend, SQLiteBackend
 
@@ -22,8 +21,7 @@ NOBODY = "0x" + "12" * 20
 def _client(engine: Engine) -> TestClient:
     app = FastAPI()
     app.include_router(router)
-    app.add_exception_handler(Problem, problem_handler)
-    app.add_exception_handler(RequestValidationError, validation_handler)
+    install_problem_handlers(app)
     app.state.engine = engine
     return TestClient(app)
 

@@ -15,10 +15,10 @@ from eth_utils.address import to_checksum_address
 from rich.console import Console
 from sqlalchemy import Engine, text
 
-import gateway.models  # noqa: F401  (every table on the metadata)
+import gateway.db.tables  # noqa: F401  (every table on the metadata)
+from gateway.cli.progress import rich_progress
 from gateway.db import metadata
 from gateway.indexer import Indexer, Progress, ReorgTooDeepError
-from gateway.indexer.progress import rich_progress
 from gateway.indexer.store import BlockRef, CheckpointMovedError, IndexStore
 
 from .conftest import (

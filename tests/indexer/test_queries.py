@@ -120,7 +120,6 @@ class QueryTests:
         assert (p2.closed, p2.returned, p2.categories) == (True, 4_000, [5611])
         assert queries.program(indexed, token, 2) == p2
         assert queries.program(indexed, token, 3) is None
-        assert queries.grant_proof(indexed, token, 1, 0) is None  # filled by distribution
 
     def test_municipalities_and_status(self, built_chain: Net, indexed: Engine) -> None:
         (only,) = queries.municipalities(indexed)

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from gateway.server import free_port
+from gateway.devnet.process import free_port
 from wallet_sdk import DongneClient, LocalKey
 
 DONGNE = [sys.executable, "-m", "gateway.cli"]

@@ -1,0 +1,70 @@
+"""Tables of the relayer: accepted requests and the batch transactions that carry them.
+
+SQLAlchemy Core rather than the ORM: the relayer's writes are the hot path.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+)
+
+from gateway.db.schema import metadata
+
+# Request lifecycle: queued -> submitted -> succeeded | failed. `failed` requests whose nonce
+# was never used on chain (skipped by the forwarder) free that nonce for a new request.
+QUEUED = "queued"
+SUBMITTED = "submitted"
+SUCCEEDED = "succeeded"
+FAILED = "failed"
+FINAL_STATES = (SUCCEEDED, FAILED)
+
+requests = Table(
+    "relay_requests",
+    metadata,
+    Column("id", String(66), primary_key=True),  # keccak of digest + signature
+    Column("chain_id", Integer, nullable=False),
+    Column("signer", String(42), nullable=False),
+    Column("target", String(42), nullable=False),
+    Column("selector", String(10), nullable=False),
+    Column("nonce", BigInteger, nullable=False),
+    Column("deadline", BigInteger, nullable=False),
+    Column("gas", BigInteger, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("signature", LargeBinary, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("tx_hash", String(66), nullable=True),
+    Column("block_number", BigInteger, nullable=True),
+    Column("error_code", String(64), nullable=True),
+    Column("error_args", JSON, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index("ix_relay_requests_status_created", "status", "created_at"),
+    Index("ix_relay_requests_signer_nonce", "signer", "nonce"),
+    Index("ix_relay_requests_tx_hash", "tx_hash"),
+)
+
+# Every executeBatch transaction, stored (with its raw bytes) before it is sent, so a restarted
+# gateway can resend it or, if it was dropped, requeue its requests.
+batches = Table(
+    "relay_batches",
+    metadata,
+    Column("tx_hash", String(66), primary_key=True),
+    Column("relayer", String(42), nullable=False),
+    Column("relayer_nonce", BigInteger, nullable=False),
+    Column("raw", LargeBinary, nullable=False),
+    Column("request_ids", JSON, nullable=False),
+    Column("status", String(16), nullable=False),  # pending | mined | dropped
+    Column("gas_used", BigInteger, nullable=True),
+    Column("block_number", BigInteger, nullable=True),
+    Column("submitted_at", Float, nullable=False),
+    Index("ix_relay_batches_status", "status"),
+)

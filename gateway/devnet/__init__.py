@@ -1,0 +1,1 @@
+"""The local development network: anvil, contracts, demo cities, and a gateway process."""

@@ -1,0 +1,77 @@
+"""The gateway's error vocabulary: one exception and ONE table of codes -> HTTP status.
+
+Every error the gateway answers with has a `code`: either a Solidity custom error name (the
+same string the SDK maps to its exception class) or one of the gateway codes below. Services
+raise :class:`GatewayError` without knowing about HTTP; ``gateway.http.problems`` turns it into
+RFC 9457 problem+json using this table, which is the only place a code gets its status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+__all__ = ["GATEWAY_CODES", "RETRYABLE", "RULE_REJECTION_STATUS", "GatewayError", "status_of"]
+
+# Gateway codes (not on-chain errors) and their HTTP status.
+GATEWAY_CODES: dict[str, int] = {
+    "InvalidRequest": 400,  # schema, encoding, value != 0, gas out of range
+    "RequestExpired": 400,  # deadline passed or too close to be relayed
+    "WrongChain": 400,
+    "InvalidSignature": 401,
+    "SignerUnregistered": 403,
+    "SignerFrozen": 403,
+    "TargetNotAllowed": 403,
+    "SelectorNotAllowed": 403,
+    "NotFound": 404,
+    "NonceTooLow": 409,
+    "NonceConflict": 409,  # another request holds this signer's nonce
+    "NonceTooHigh": 409,
+    # Distribution jobs and settlement batches: the request is fine, the state is not (yet).
+    "DistributionNotCommitted": 409,
+    "DistributionRootMismatch": 409,
+    "DistributionBusy": 409,
+    "GrantBatchReverted": 409,
+    "SettlementWindowOpen": 409,
+    "SettlementOverlap": 409,
+    "SettlementUnreconciled": 409,
+    "PayloadTooLarge": 413,
+    "RateLimited": 429,
+    "NodeUnavailable": 503,
+    "DatabaseUnavailable": 503,
+    "NotReady": 503,
+    # Final states of relayed requests (never an answer to a submission).
+    "ForwarderSkipped": 422,  # the forwarder skipped it every time it was batched
+    "ForwardedCallFailed": 422,  # it failed and its custom error could not be recovered
+}
+RETRYABLE = frozenset({"RateLimited", "NodeUnavailable", "DatabaseUnavailable", "NotReady"})
+# A custom error from a contract means a rule rejected the request.
+RULE_REJECTION_STATUS = 422
+
+
+def status_of(code: str) -> int:
+    """The HTTP status of `code`: the table's, or 422 for a contract's custom error."""
+    return GATEWAY_CODES.get(code, RULE_REJECTION_STATUS)
+
+
+class GatewayError(Exception):
+    """An error a service reports to its caller, by code. Raise it anywhere below the HTTP face.
+
+    `arguments` are the typed arguments of the error (a custom error's decoded args); they
+    are not called `args`, which Exception already uses.
+    """
+
+    def __init__(
+        self, code: str, detail: str, arguments: Mapping[str, object] | None = None
+    ) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+        self.arguments: dict[str, object] = dict(arguments or {})
+
+    @property
+    def status(self) -> int:
+        return status_of(self.code)
+
+    @property
+    def retryable(self) -> bool:
+        return self.code in RETRYABLE

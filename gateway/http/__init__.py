@@ -1,0 +1,1 @@
+"""The gateway's HTTP face: the only package that imports FastAPI or Starlette."""

@@ -1,0 +1,139 @@
+"""The gateway application: relayer, indexer, query and audit API in one FastAPI app."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
+from sqlalchemy import Engine
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from chain.manifest import Manifest
+from chain.rpc_async import AsyncRpc
+from gateway.db import create_engine_for
+from gateway.errors import GatewayError
+from gateway.http.indexer_task import start_indexer
+from gateway.http.problems import install_problem_handlers, problem_response
+from gateway.http.responses import JSONBytes
+from gateway.http.routes import audit, distribution, queries, relay
+from gateway.relayer.service import Relayer
+from gateway.settings import Settings, get_settings
+
+log = logging.getLogger("dongne.gateway")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        manifest = Manifest.load(settings.manifest_path)
+        engine = await asyncio.to_thread(create_engine_for, settings.database_url)
+        rpc = AsyncRpc(settings.rpc_url)
+        app.state.settings = settings
+        app.state.manifest = manifest
+        app.state.engine = engine
+        app.state.rpc = rpc
+        relayer = Relayer.build(settings, manifest, engine, rpc)
+        app.state.relayer = relayer
+        await relayer.start()
+        background = await _start_background(app, settings, manifest, engine)
+        try:
+            yield
+        finally:
+            for task in background:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            await relayer.stop()
+            await rpc.close()
+            engine.dispose()
+
+    app = FastAPI(
+        title="Dongne gateway",
+        version="0.1.0",
+        summary="Relays wallets' signed voucher requests and serves the chain's index.",
+        lifespan=lifespan,
+        default_response_class=JSONBytes,
+    )
+    install_problem_handlers(app)
+
+    app.add_middleware(
+        BodyLimit, max_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes
+    )
+    for router in (relay.router, queries.router, audit.router, distribution.router):
+        app.include_router(router)
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict[str, object]:
+        return {"status": "ok"}
+
+    @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
+    async def metrics(request: Request) -> Response:
+        return Response(_metrics(request.app), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+class BodyLimit:
+    """Rejects bodies over the limit from their Content-Length, before reading them. A pure
+    ASGI middleware: Starlette's BaseHTTPMiddleware costs several percent of the hot path."""
+
+    # Recipient lists and auditors' own CSVs are uploads, not requests.
+    UPLOADS = (b"/v1/distributions", b"/v1/audit/")
+
+    def __init__(self, app: ASGIApp, max_bytes: int, max_upload_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.max_upload_bytes = max_upload_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path = scope.get("raw_path") or scope["path"].encode()
+            limit = self.max_upload_bytes if path.startswith(self.UPLOADS) else self.max_bytes
+            for name, value in scope["headers"]:
+                if name == b"content-length":
+                    if not value.isdigit() or int(value) > limit:
+                        response = problem_response(
+                            GatewayError("PayloadTooLarge", f"body over {limit} bytes")
+                        )
+                        await response(scope, receive, send)
+                        return
+                    break
+        await self.app(scope, receive, send)
+
+
+async def _start_background(
+    app: FastAPI, settings: Settings, manifest: Manifest, engine: Engine
+) -> list[asyncio.Task[None]]:
+    """Starts the indexer's follower unless this replica only relays (``run_indexer`` off)."""
+    if not settings.run_indexer:
+        return []
+    task: asyncio.Task[None] = await start_indexer(app, settings, manifest, engine)
+    return [task]
+
+
+def _metrics(app: FastAPI) -> bytes:
+    registry = CollectorRegistry()
+    relayer: Relayer | None = getattr(app.state, "relayer", None)
+    if relayer is not None:
+        s = relayer.batcher.stats
+        for name, value, doc in (
+            ("dongne_relay_batches_sent", s.batches_sent, "executeBatch transactions sent"),
+            ("dongne_relay_requests_sent", s.requests_sent, "requests put in batches"),
+            ("dongne_relay_succeeded", s.succeeded, "requests that succeeded on chain"),
+            ("dongne_relay_failed", s.failed, "requests that ended failed"),
+            ("dongne_relay_requeued", s.requeued, "requests requeued after a skip or drop"),
+            ("dongne_relay_resent", s.resent, "batch transactions resent"),
+            ("dongne_relay_gas_used", s.gas_used, "gas used by mined batches"),
+            ("dongne_relay_in_flight_batches", len(relayer.batcher.in_flight), "batches in flight"),
+            ("dongne_relay_waiting", relayer.batcher._waiting_count(), "requests waiting"),
+        ):
+            Gauge(name, doc, registry=registry).set(value)
+    return generate_latest(registry)

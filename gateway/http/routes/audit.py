@@ -1,0 +1,304 @@
+"""Auditor endpoints: reconciliation, ledger export, distribution verification, fraud flags
+and settlement batches, per municipality under ``/v1/audit/{token}``.
+
+Handlers are plain ``def`` (synchronous SQLAlchemy and ``chain.rpc``, run in the thread pool).
+Reads of the chain use a client per request: audits are rare and long, not a hot path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any, Literal, TypeVar
+
+from fastapi import APIRouter, Body, Path, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine, Select, select
+from sqlalchemy.exc import OperationalError
+
+from chain.rpc import NodeUnavailableError, RpcClient, RpcError
+from gateway import audit
+from gateway.audit import fraud, settlement
+from gateway.db.tables import index as t
+from gateway.distribution import trees_dir
+from gateway.errors import GatewayError
+from gateway.http.deps import EngineDep, ManifestDep, SettingsDep
+from gateway.settings import Settings
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"])
+
+_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+T = TypeVar("T")
+
+TokenPath = Annotated[str, Path(description="the municipality's token address")]
+Since = Annotated[int | None, Query(ge=0, description="unix time, inclusive")]
+Until = Annotated[int | None, Query(ge=0, description="unix time, exclusive")]
+CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
+JSONL_MEDIA_TYPE = "application/x-ndjson"
+
+
+def address(value: str, field: str) -> str:
+    """A 0x address in lowercase, or a 400 naming the field."""
+    if not _ADDRESS.fullmatch(value):
+        args = {"field": field, "value": value[:100]}
+        raise GatewayError("InvalidRequest", f"{field} is not a 0x-prefixed 20-byte address", args)
+    return value.lower()
+
+
+def guarded(work: Callable[[], T]) -> T:
+    """Runs ``work``; an unreachable database or node is a retryable 503."""
+    try:
+        return work()
+    except OperationalError as exc:
+        raise GatewayError(
+            "DatabaseUnavailable", f"the database is unavailable: {exc.orig}"
+        ) from exc
+    except NodeUnavailableError as exc:
+        raise GatewayError("NodeUnavailable", str(exc)) from exc
+    except RpcError as exc:  # e.g. a pruned node asked for the state at the index's block
+        raise GatewayError(
+            "NodeUnavailable", f"the node refused {exc.method}: {exc.message}"
+        ) from exc
+
+
+def known_token(engine: Engine, chain_id: int, token: str) -> str:
+    """The token in lowercase if the index knows its municipality, else a 404."""
+    found = address(token, "token")
+    m = t.municipalities.c
+    query = select(m.token).where(m.chain_id == chain_id, m.token == found)
+    if guarded(lambda: _scalar(engine, query)) is None:
+        raise GatewayError("NotFound", f"no municipality with token {token}", {"token": token})
+    return found
+
+
+def _scalar(engine: Engine, query: Select[Any]) -> object:
+    with engine.connect() as conn:
+        return conn.execute(query).scalar()
+
+
+def _rpc(settings: Settings) -> RpcClient:
+    return RpcClient(settings.rpc_url, timeout=60.0)
+
+
+# ------------------------------------------------------------------------------ reconciliation
+
+
+@router.get("/{token}/reconcile")
+def reconcile(
+    engine: EngineDep,
+    manifest: ManifestDep,
+    settings: SettingsDep,
+    token: TokenPath,
+    sample: Annotated[int | None, Query(ge=1, description="check a random sample")] = None,
+    seed: Annotated[int | None, Query(ge=0, description="the sample's seed, to repeat it")] = None,
+) -> audit.Reconciliation:
+    """Index against chain at the index's block: supply, holders' balances, pockets, programs."""
+    chain_id = manifest.chain_id
+    found = known_token(engine, chain_id, token)
+    with _rpc(settings) as rpc:
+        return guarded(
+            lambda: audit.reconcile(engine, rpc, chain_id, found, sample_size=sample, seed=seed)
+        )
+
+
+@router.get("/{token}/ledger", response_class=Response)
+def ledger(
+    engine: EngineDep,
+    manifest: ManifestDep,
+    token: TokenPath,
+    since: Since = None,
+    until: Until = None,
+    format: Annotated[Literal["csv", "jsonl"], Query()] = "csv",
+) -> StreamingResponse:
+    """Every money event in ``[since, until)``, in chain order: CSV or JSON lines."""
+    found = known_token(engine, manifest.chain_id, token)
+    entries = audit.ledger_entries(engine, manifest.chain_id, found, since, until)
+    body: Iterator[str] = (
+        audit.ledger_csv(entries) if format == "csv" else audit.ledger_jsonl(entries)
+    )
+    media = CSV_MEDIA_TYPE if format == "csv" else JSONL_MEDIA_TYPE
+    name = f"ledger-{found}-{since or 0}-{until or 'now'}.{format}"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    return StreamingResponse(body, media_type=media, headers=headers)
+
+
+# ------------------------------------------------------------------------------ distributions
+
+ProgramPath = Annotated[int, Path(ge=1)]
+
+
+@router.get("/{token}/programs/{program_id}/verify")
+def verify_program(
+    engine: EngineDep,
+    manifest: ManifestDep,
+    settings: SettingsDep,
+    token: TokenPath,
+    program_id: ProgramPath,
+) -> audit.DistributionVerification:
+    """Every indexed grant checked against the committed root with the gateway's saved tree."""
+    found = known_token(engine, manifest.chain_id, token)
+    trees = trees_dir(settings)
+    return guarded(
+        lambda: audit.verify_distribution(
+            engine, manifest.chain_id, found, program_id, trees_dir=trees
+        )
+    )
+
+
+@router.post(
+    "/{token}/programs/{program_id}/verify",
+    openapi_extra={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+)
+async def verify_program_list(
+    request: Request,
+    engine: EngineDep,
+    manifest: ManifestDep,
+    token: TokenPath,
+    program_id: ProgramPath,
+) -> audit.DistributionVerification:
+    """The same checks against a recipients list the auditor brings (``text/csv`` body)."""
+    text = (await request.body()).decode("utf-8", errors="replace")
+    found = known_token(engine, manifest.chain_id, token)
+    return await asyncio.to_thread(
+        guarded,
+        lambda: audit.verify_distribution(
+            engine, manifest.chain_id, found, program_id, csv_text=text
+        ),
+    )
+
+
+# ------------------------------------------------------------------------------ fraud
+
+
+@router.get("/{token}/fraud")
+def fraud_flags(
+    engine: EngineDep,
+    manifest: ManifestDep,
+    token: TokenPath,
+    since: Annotated[int, Query(ge=0, description="unix time, inclusive")],
+    until: Annotated[int, Query(ge=0, description="unix time, exclusive")],
+) -> list[fraud.Flag]:
+    """Flags of every enabled rule, each with its thresholds and evidence rows."""
+    found = known_token(engine, manifest.chain_id, token)
+    if since >= until:
+        raise GatewayError("InvalidRequest", "since must be before until", {"field": "since"})
+    return guarded(lambda: fraud.flags(engine, manifest.chain_id, found, since, until))
+
+
+@router.get("/{token}/thresholds")
+def get_thresholds(engine: EngineDep, manifest: ManifestDep, token: TokenPath) -> fraud.Thresholds:
+    found = known_token(engine, manifest.chain_id, token)
+    return guarded(lambda: fraud.thresholds(engine, manifest.chain_id, found))
+
+
+@router.put("/{token}/thresholds")
+def put_thresholds(
+    engine: EngineDep, manifest: ManifestDep, token: TokenPath, config: fraud.Thresholds
+) -> fraud.Thresholds:
+    """Replaces the municipality's thresholds; rules or fields left out take the defaults."""
+    found = known_token(engine, manifest.chain_id, token)
+    return guarded(lambda: fraud.set_thresholds(engine, manifest.chain_id, found, config))
+
+
+class LinkIn(BaseModel):
+    wallet: Annotated[str, Field(pattern=_ADDRESS.pattern)]
+    relation: Annotated[str, Field(min_length=1, max_length=32)]
+    note: Annotated[str, Field(max_length=500)] = ""
+
+
+@router.get("/{token}/links")
+def get_links(engine: EngineDep, manifest: ManifestDep, token: TokenPath) -> list[fraud.WalletLink]:
+    """Wallets the city declared as linked to merchants (owner, family, staff)."""
+    found = known_token(engine, manifest.chain_id, token)
+    return guarded(lambda: fraud.links(engine, manifest.chain_id, found))
+
+
+@router.put("/{token}/merchants/{merchant}/links")
+def put_links(
+    engine: EngineDep,
+    manifest: ManifestDep,
+    token: TokenPath,
+    merchant: str,
+    wallets: Annotated[list[LinkIn], Body(max_length=1_000)],
+) -> list[fraud.WalletLink]:
+    """Replaces the wallets declared as linked to one merchant."""
+    found = known_token(engine, manifest.chain_id, token)
+    shop = address(merchant, "merchant")
+    declared = [fraud.WalletLink(shop, w.wallet, w.relation, w.note) for w in wallets]
+    return guarded(lambda: fraud.set_links(engine, manifest.chain_id, found, shop, declared))
+
+
+# ------------------------------------------------------------------------------ settlement
+
+
+class Window(BaseModel):
+    since: Annotated[int, Field(ge=0, description="unix time, inclusive")]
+    until: Annotated[int, Field(ge=0, description="unix time, exclusive")]
+
+
+@router.get("/{token}/settlements")
+def list_settlements(
+    engine: EngineDep, manifest: ManifestDep, token: TokenPath
+) -> list[settlement.SettlementBatch]:
+    found = known_token(engine, manifest.chain_id, token)
+    return guarded(lambda: settlement.list_batches(engine, manifest.chain_id, found))
+
+
+@router.get("/{token}/settlements/preview")
+def preview_settlement(
+    engine: EngineDep,
+    manifest: ManifestDep,
+    token: TokenPath,
+    since: Annotated[int, Query(ge=0)],
+    until: Annotated[int, Query(ge=0)],
+) -> settlement.SettlementBatch:
+    """What a batch of the window would hold now, without issuing it."""
+    found = known_token(engine, manifest.chain_id, token)
+    return guarded(lambda: settlement.preview_batch(engine, manifest.chain_id, found, since, until))
+
+
+@router.post("/{token}/settlements", status_code=201)
+def issue_settlement(
+    engine: EngineDep,
+    manifest: ManifestDep,
+    settings: SettingsDep,
+    token: TokenPath,
+    window: Window,
+) -> settlement.SettlementBatch:
+    """Issues the batch of a closed window: per-merchant totals reconciled with the burns."""
+    chain_id = manifest.chain_id
+    found = known_token(engine, chain_id, token)
+    c = t.checkpoints.c
+    block = guarded(lambda: _scalar(engine, select(c.block_number).where(c.chain_id == chain_id)))
+    if block is None:
+        raise GatewayError("NotReady", "nothing is indexed yet")
+    with _rpc(settings) as rpc:
+        header = guarded(lambda: rpc.get_block(int(str(block))))
+    indexed_until = int(str(header["timestamp"]), 16) if header else 0
+    return guarded(
+        lambda: settlement.issue_batch(
+            engine, chain_id, found, window.since, window.until, indexed_until=indexed_until
+        )
+    )
+
+
+@router.get("/{token}/settlements/{reference}", response_model=None)
+def get_settlement(
+    engine: EngineDep,
+    manifest: ManifestDep,
+    token: TokenPath,
+    reference: Annotated[str, Path(max_length=64)],
+    format: Annotated[Literal["json", "csv"], Query()] = "json",
+) -> settlement.SettlementBatch | Response:
+    """An issued batch, recomputed now (``issued_total`` keeps what it was issued with); with
+    ``format=csv`` the bank file."""
+    found = known_token(engine, manifest.chain_id, token)
+    batch = guarded(lambda: settlement.get_batch(engine, manifest.chain_id, reference))
+    if batch.token.lower() != found:
+        raise GatewayError("NotFound", f"no settlement batch {reference} in {token}")
+    if format == "json":
+        return batch
+    headers = {"Content-Disposition": f'attachment; filename="{reference}.csv"'}
+    return Response(settlement.batch_csv(batch), media_type=CSV_MEDIA_TYPE, headers=headers)

@@ -1,0 +1,206 @@
+"""Distribution jobs over HTTP, and the Merkle proofs wallets pull their grants with.
+
+    POST /v1/distributions?token=0x..      recipients CSV (text/csv, or a multipart file part)
+    GET  /v1/distributions/{id}            status and progress
+    POST /v1/distributions/{id}/push       start (or resume) pushing; 202, then poll the status
+    GET  /v1/distributions/{id}/report     figures, every batch, transaction hashes, gas
+
+Pushes run in a daemon thread of this process. A push cut short by a restart is resumed by
+asking for it again: the job's records and the claimed bitmap make resuming exact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.parser
+import email.policy
+import logging
+import threading
+from typing import Annotated
+
+from eth_account import Account
+from fastapi import APIRouter, Path, Query, Request
+from pydantic import SecretStr
+from sqlalchemy import Engine
+
+from chain.rpc import RpcClient
+from gateway import distribution
+from gateway.errors import GatewayError
+from gateway.http.deps import EngineDep, ManifestDep, SettingsDep
+from gateway.http.routes.audit import address, guarded, known_token
+from gateway.settings import Settings
+
+router = APIRouter(tags=["distribution"])
+log = logging.getLogger("dongne.distribution")
+
+JobPath = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
+MAX_CSV_BYTES = 256 * 1024 * 1024
+
+
+_running: dict[str, threading.Thread] = {}
+_running_lock = threading.Lock()
+
+
+async def _csv_body(request: Request) -> str:
+    body = await request.body()
+    if len(body) > MAX_CSV_BYTES:
+        raise GatewayError("PayloadTooLarge", f"recipients CSV over {MAX_CSV_BYTES} bytes")
+    kind = request.headers.get("content-type", "")
+    if kind.startswith("multipart/form-data"):
+        # python-multipart is not a dependency; the stdlib MIME parser reads form parts.
+        head = f"Content-Type: {kind}\r\nMIME-Version: 1.0\r\n\r\n".encode()
+        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+        parts = [
+            p for p in message.iter_parts() if p.get_param("name", header="content-disposition")
+        ]
+        chosen = next((p for p in parts if p.get_filename()), parts[0] if parts else None)
+        if chosen is None:
+            raise GatewayError("InvalidRequest", "the form has no file part", {"field": "file"})
+        payload = chosen.get_payload(decode=True)
+        body = payload if isinstance(payload, bytes) else b""
+    try:
+        return body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise GatewayError("InvalidRequest", f"recipients CSV is not UTF-8: {exc.reason}") from None
+
+
+CSV_BODY: dict[str, object] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "text/csv": {"schema": {"type": "string"}, "example": "address,amount\n0x...,300000\n"},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
+            },
+        },
+    }
+}
+
+
+@router.post("/v1/distributions", status_code=201, openapi_extra=CSV_BODY)
+async def create_distribution(
+    request: Request,
+    engine: EngineDep,
+    manifest: ManifestDep,
+    settings: SettingsDep,
+    token: Annotated[str, Query(description="the municipality's token")],
+    batch_size: Annotated[int, Query(ge=1, le=2_000)] = distribution.DEFAULT_BATCH,
+) -> distribution.JobStatus:
+    """Builds the tree of a recipients list (``address,amount`` rows) and answers its root,
+    total and count. The program manager then commits the root with their own key."""
+    text = await _csv_body(request)
+    found = await asyncio.to_thread(known_token, engine, manifest.chain_id, token)
+    trees = distribution.trees_dir(settings)
+    return await asyncio.to_thread(
+        guarded,
+        lambda: distribution.create_job(
+            engine, trees, manifest.chain_id, found, text, batch_size=batch_size
+        ),
+    )
+
+
+@router.get("/v1/distributions")
+def list_distributions(
+    engine: EngineDep, manifest: ManifestDep, token: Annotated[str | None, Query()] = None
+) -> list[distribution.JobStatus]:
+    only = None if token is None else address(token, "token")
+    return guarded(lambda: distribution.list_jobs(engine, manifest.chain_id, only))
+
+
+@router.get("/v1/distributions/{job_id}")
+def get_distribution(engine: EngineDep, job_id: JobPath) -> distribution.JobStatus:
+    """Status and progress; ``program_id`` appears once the commit is indexed."""
+    return guarded(lambda: distribution.job_status(engine, job_id))
+
+
+@router.get("/v1/distributions/{job_id}/report")
+def distribution_report(engine: EngineDep, job_id: JobPath) -> distribution.JobReport:
+    """Count, total, pushed, skipped as already claimed, every batch with its transaction."""
+    return guarded(lambda: distribution.job_report(engine, job_id))
+
+
+@router.post("/v1/distributions/{job_id}/push", status_code=202)
+def push_distribution(
+    engine: EngineDep, settings: SettingsDep, job_id: JobPath
+) -> distribution.JobStatus:
+    """Starts pushing (or resumes) in the background; poll the job for progress."""
+    key = settings.distribution_key
+    if key is None:
+        raise GatewayError(
+            "NotReady", "no distribution key is configured (DONGNE_DISTRIBUTION_KEY)"
+        )
+    status = guarded(lambda: distribution.job_status(engine, job_id))
+    if status.program_id is None:
+        args = {"root": status.root}
+        detail = "no indexed program commits this root yet"
+        raise GatewayError("DistributionNotCommitted", detail, args)
+    with _running_lock:
+        thread = _running.get(job_id)
+        if thread is None or not thread.is_alive():
+            thread = threading.Thread(
+                target=_push, args=(engine, settings, key, job_id), name=f"push-{job_id[:8]}"
+            )
+            thread.daemon = True  # a push cut by shutdown resumes exactly when asked again
+            _running[job_id] = thread
+            thread.start()
+    return status
+
+
+def _push(engine: Engine, settings: Settings, key: SecretStr, job_id: str) -> None:
+    sender = Account.from_key(key.get_secret_value())
+    try:
+        with RpcClient(settings.rpc_url) as rpc:
+            distribution.push(engine, rpc, sender, distribution.trees_dir(settings), job_id)
+    except Exception as exc:  # recorded on the job by push; the thread only logs it
+        log.warning("distribution %s stopped: %s", job_id, exc)
+
+
+# ------------------------------------------------------------------------------ proofs
+
+
+@router.get("/v1/programs/{token}/{program_id}/proofs/{index}")
+def leaf_proof(
+    engine: EngineDep,
+    manifest: ManifestDep,
+    settings: SettingsDep,
+    token: str,
+    program_id: Annotated[int, Path(ge=1)],
+    index: Annotated[int, Path(ge=0)],
+) -> distribution.LeafProof:
+    """The proof of one leaf, for ``claim`` or ``claimAndPay``."""
+    found = known_token(engine, manifest.chain_id, token)
+    trees = distribution.trees_dir(settings)
+    proof = guarded(
+        lambda: distribution.proof_for(engine, trees, manifest.chain_id, found, program_id, index)
+    )
+    if proof is None:
+        args = {"token": token, "program_id": program_id, "index": index}
+        raise GatewayError("NotFound", f"no leaf {index} of program {program_id} is known", args)
+    return proof
+
+
+@router.get("/v1/programs/{token}/{program_id}/recipients/{recipient}/proofs")
+def recipient_proofs(
+    engine: EngineDep,
+    manifest: ManifestDep,
+    settings: SettingsDep,
+    token: str,
+    program_id: Annotated[int, Path(ge=1)],
+    recipient: str,
+) -> list[distribution.LeafProof]:
+    """Every leaf of one recipient (a list may name someone more than once)."""
+    found = known_token(engine, manifest.chain_id, token)
+    wallet = address(recipient, "recipient")
+    trees = distribution.trees_dir(settings)
+    proofs = guarded(
+        lambda: distribution.proofs_for_address(
+            engine, trees, manifest.chain_id, found, program_id, wallet
+        )
+    )
+    if proofs is None:
+        args = {"token": token, "program_id": program_id}
+        raise GatewayError("NotFound", f"the list of program {program_id} is not kept here", args)
+    return proofs

@@ -1,0 +1,149 @@
+"""Query API over the index: municipalities, dashboards, programs, wallets, merchants.
+
+Handlers are plain ``def``: the queries are synchronous SQLAlchemy, so FastAPI runs them in its
+thread pool instead of blocking the event loop.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Annotated, TypeVar
+
+from fastapi import APIRouter, Path, Query
+from sqlalchemy.exc import OperationalError
+
+from gateway import queries
+from gateway.errors import GatewayError
+from gateway.http.deps import EngineDep
+
+router = APIRouter(prefix="/v1", tags=["query"])
+
+_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+T = TypeVar("T")
+
+AddressPath = Annotated[str, Path(description="0x-prefixed 20-byte address, any case")]
+TokenQuery = Annotated[str | None, Query(description="only this municipality's token")]
+
+
+def _address(value: str, field: str) -> str:
+    if not _ADDRESS.fullmatch(value):
+        raise GatewayError(
+            "InvalidRequest",
+            f"{field} is not a 0x-prefixed 20-byte hex address",
+            {"field": field, "value": value[:100]},
+        )
+    return value.lower()
+
+
+def _optional_address(value: str | None, field: str) -> str | None:
+    return None if value is None else _address(value, field)
+
+
+def _read(query: Callable[[], T]) -> T:
+    """Runs a query; a database that cannot be reached is a retryable 503."""
+    try:
+        return query()
+    except OperationalError as exc:
+        raise GatewayError(
+            "DatabaseUnavailable", f"the index database is unavailable: {exc.orig}"
+        ) from exc
+
+
+def _known_token(engine: EngineDep, token: str) -> str:
+    address = _address(token, "token")
+    if _read(lambda: queries.municipality(engine, address)) is None:
+        raise GatewayError("NotFound", f"no municipality with token {token}", {"token": token})
+    return address
+
+
+@router.get("/tokens")
+def list_tokens(engine: EngineDep) -> list[queries.Municipality]:
+    """Every municipality the factory has deployed, oldest first."""
+    return _read(lambda: queries.municipalities(engine))
+
+
+@router.get("/tokens/{token}/dashboard")
+def token_dashboard(engine: EngineDep, token: AddressPath) -> queries.Dashboard:
+    """Issued, subsidy, circulating supply, redeemed, cashback, refunds, holders, programs."""
+    address = _address(token, "token")
+    found = _read(lambda: queries.dashboard(engine, address))
+    if found is None:
+        raise GatewayError("NotFound", f"no municipality with token {token}", {"token": token})
+    return found
+
+
+@router.get("/tokens/{token}/programs")
+def token_programs(engine: EngineDep, token: AddressPath) -> list[queries.ProgramSummary]:
+    """A municipality's policy programs with budget, granted, claimed, spent, returned."""
+    address = _known_token(engine, token)
+    return _read(lambda: queries.programs(engine, address))
+
+
+@router.get("/tokens/{token}/programs/{program_id}")
+def token_program(
+    engine: EngineDep, token: AddressPath, program_id: Annotated[int, Path(ge=1)]
+) -> queries.ProgramSummary:
+    address = _known_token(engine, token)
+    found = _read(lambda: queries.program(engine, address, program_id))
+    if found is None:
+        raise GatewayError(
+            "NotFound",
+            f"no program {program_id} in {token}",
+            {"token": token, "program_id": program_id},
+        )
+    return found
+
+
+@router.get("/wallets/{address}/balances")
+def wallet_balances(
+    engine: EngineDep, address: AddressPath, token: TokenQuery = None
+) -> list[queries.TokenBalance]:
+    """General balance and program pockets (soonest expiry first) in every token touched."""
+    holder = _address(address, "address")
+    only = _optional_address(token, "token")
+    return _read(lambda: queries.balances(engine, holder, token=only))
+
+
+@router.get("/wallets/{address}/history")
+def wallet_history(
+    engine: EngineDep,
+    address: AddressPath,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=queries.MAX_PAGE)] = 50,
+    token: TokenQuery = None,
+) -> queries.HistoryPage:
+    """Newest first; pass ``next_cursor`` back as ``cursor`` for the next page."""
+    holder = _address(address, "address")
+    only = _optional_address(token, "token")
+    try:
+        return _read(
+            lambda: queries.history(engine, holder, cursor=cursor, limit=limit, token=only)
+        )
+    except queries.InvalidCursorError as exc:
+        raise GatewayError("InvalidRequest", str(exc), {"field": "cursor"}) from exc
+
+
+@router.get("/merchants/{address}/sales")
+def merchant_sales(
+    engine: EngineDep,
+    address: AddressPath,
+    token: TokenQuery = None,
+    since: Annotated[int | None, Query(ge=0, description="unix time, inclusive")] = None,
+    until: Annotated[int | None, Query(ge=0, description="unix time, exclusive")] = None,
+) -> list[queries.MerchantSales]:
+    """A merchant's payments, cancellations and redemptions per token."""
+    merchant = _address(address, "address")
+    only = _optional_address(token, "token")
+    return _read(
+        lambda: queries.merchant_sales(engine, merchant, token=only, since=since, until=until)
+    )
+
+
+@router.get("/indexer/status")
+def indexer_status(engine: EngineDep) -> queries.IndexerStatus:
+    """The last indexed block, the head the indexer last saw and the lag between them."""
+    found = _read(lambda: queries.indexer_status(engine))
+    if found is None:
+        raise GatewayError("NotReady", "nothing is indexed yet")
+    return found

@@ -1,0 +1,265 @@
+"""A wallet's money: balances by pocket and its history, paged by cursor."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Row,
+    Table,
+    and_,
+    desc,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+    union_all,
+)
+from sqlalchemy.sql.elements import ColumnElement
+
+from gateway.db.tables import index as t
+from gateway.queries.municipalities import municipality_rows
+from gateway.queries.scope import MAX_PAGE, InvalidCursorError, as_int, chain_of, checksum
+
+
+@dataclass(frozen=True, slots=True)
+class Pocket:
+    program_id: int
+    amount: int
+    start_time: int
+    expiry: int
+    closed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TokenBalance:
+    token: str
+    symbol: str
+    general: int  # the ERC-20 balance: purchased money and what merchants received
+    pockets: list[Pocket]  # policy money by program, soonest expiry first
+    total: int  # general + pockets
+
+
+def _sum_by(
+    conn: Connection,
+    table: Table,
+    key: tuple[str, ...],
+    amount: str,
+    where: list[ColumnElement[bool]],
+) -> dict[tuple[object, ...], int]:
+    c = table.c
+    columns = [c[name] for name in key]
+    query = select(*columns, func.sum(c[amount])).where(*where).group_by(*columns)
+    return {tuple(row[:-1]): as_int(row[-1]) for row in conn.execute(query)}
+
+
+def balances(
+    engine: Engine, address: str, *, token: str | None = None, chain_id: int | None = None
+) -> list[TokenBalance]:
+    """General balance and program pockets of ``address`` in every token it has touched."""
+    holder = address.lower()
+    general: dict[str, int] = {}
+    pockets: dict[tuple[str, int], int] = {}
+    with engine.connect() as conn:
+        chain = chain_of(conn, chain_id)
+
+        def where(table: Table, column: str) -> list[ColumnElement[bool]]:
+            c = table.c
+            clauses = [c.chain_id == chain, c[column] == holder]
+            return clauses + ([c.token == token.lower()] if token is not None else [])
+
+        for column, sign in (("recipient", 1), ("sender", -1)):
+            moved = _sum_by(conn, t.transfers, ("token",), "amount", where(t.transfers, column))
+            for (tok,), total in moved.items():
+                general[cast(str, tok)] = general.get(cast(str, tok), 0) + sign * total
+        key = ("token", "program_id")
+        for table, column, amount in (
+            (t.grants, "recipient", "amount"),
+            (t.pocket_moves, "holder", "pocket_delta"),
+        ):
+            for (tok, program_id), total in _sum_by(
+                conn, table, key, amount, where(table, column)
+            ).items():
+                pocket = (cast(str, tok), cast(int, program_id))
+                pockets[pocket] = pockets.get(pocket, 0) + total
+        p = t.programs.c
+        tokens = {tok for tok, _ in pockets} | set(general)
+        query = select(p.token, p.program_id, p.start_time, p.expiry, p.closed)
+        query = query.where(p.chain_id == chain, p.token.in_(tokens))
+        infos = {(r.token, r.program_id): r for r in conn.execute(query)} if pockets else {}
+        symbols = {m.token.lower(): m.symbol for m in municipality_rows(conn, chain, None)}
+    out: list[TokenBalance] = []
+    for tok in sorted(tokens):
+        mine = [
+            Pocket(pid, amount, info.start_time, info.expiry, bool(info.closed))
+            for (pocket_token, pid), amount in pockets.items()
+            if pocket_token == tok and (info := infos.get((tok, pid))) is not None
+        ]
+        mine.sort(key=lambda pocket: (pocket.expiry, pocket.program_id))
+        money = general.get(tok, 0)
+        total = money + sum(pocket.amount for pocket in mine)
+        out.append(TokenBalance(checksum(tok), symbols.get(tok, ""), money, mine, total))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryItem:
+    kind: str  # sale | payment | cancellation | gift | redemption | refund | grant
+    token: str
+    block_number: int
+    log_index: int
+    tx_hash: str
+    block_time: int
+    direction: str  # in | out, seen from the wallet asked about
+    amount: int
+    counterparty: str | None
+    details: dict[str, object]
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPage:
+    items: list[HistoryItem]
+    next_cursor: str | None  # pass back to get the next (older) page; None on the last page
+
+
+# Kind, table and the columns that make a row part of a wallet's history.
+_HISTORY: tuple[tuple[str, Table, tuple[str, ...]], ...] = (
+    ("sale", t.sales, ("buyer",)),
+    ("payment", t.payments, ("payer", "merchant")),
+    ("cancellation", t.cancellations, ("payer", "merchant")),
+    ("gift", t.gifts, ("sender", "recipient")),
+    ("redemption", t.redemptions, ("merchant",)),
+    ("refund", t.refunds, ("holder",)),
+    ("grant", t.grants, ("recipient",)),
+)
+
+
+def encode_cursor(block_number: int, log_index: int) -> str:
+    raw = f"{block_number}:{log_index}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[int, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        block, log_index = raw.split(":")
+        position = int(block), int(log_index)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidCursorError(f"not a history cursor: {cursor!r}") from None
+    if min(position) < 0:
+        raise InvalidCursorError(f"not a history cursor: {cursor!r}")
+    return position
+
+
+def _item(kind: str, r: Row[Any], holder: str) -> HistoryItem:
+    """One history entry of ``holder`` from a row of ``kind``'s table."""
+    out_, in_ = "out", "in"
+    counterparty: str | None = None
+    details: dict[str, object] = {}
+    amount = as_int(getattr(r, "amount", 0))
+    if kind == "sale":
+        direction, counterparty, amount = in_, r.issuer, r.face
+        details = {"paid": r.paid, "subsidy": r.subsidy}
+    elif kind in ("payment", "cancellation"):
+        payer = r.payer == holder
+        direction = (out_ if payer else in_) if kind == "payment" else (in_ if payer else out_)
+        counterparty = r.merchant if payer else r.payer
+        details = {"payment_id": r.payment_id, "seq": r.seq}
+        if kind == "payment":
+            details.update(
+                from_general=r.from_general,
+                from_pockets=r.from_pockets,
+                cashback=r.cashback,
+                pockets=r.pockets,
+            )
+        else:
+            details.update(returned_general=r.returned, payment_tx_hash=r.payment_tx_hash)
+    elif kind == "gift":
+        sent = r.sender == holder
+        direction, counterparty = (out_, r.recipient) if sent else (in_, r.sender)
+    elif kind == "redemption":
+        direction, details = out_, {"ref": r.ref}
+    elif kind == "refund":
+        direction, amount, details = out_, r.face, {"cash": r.cash}
+    else:
+        direction = in_
+        details = {"program_id": r.program_id, "grant_index": r.grant_index}
+    return HistoryItem(
+        kind=kind,
+        token=checksum(r.token),
+        block_number=r.block_number,
+        log_index=r.log_index,
+        tx_hash=r.tx_hash,
+        block_time=r.block_time,
+        direction=direction,
+        amount=as_int(amount),
+        counterparty=None if counterparty is None else checksum(counterparty),
+        details=details,
+    )
+
+
+def history(
+    engine: Engine,
+    address: str,
+    *,
+    cursor: str | None = None,
+    limit: int = 50,
+    token: str | None = None,
+    chain_id: int | None = None,
+) -> HistoryPage:
+    """What ``address`` bought, paid, received, gave, redeemed, refunded and was granted,
+    newest first. Raises :class:`InvalidCursorError` for a cursor this module did not make."""
+    holder = address.lower()
+    limit = max(1, min(limit, MAX_PAGE))
+    before = decode_cursor(cursor) if cursor else None
+    with engine.connect() as conn:
+        chain = chain_of(conn, chain_id)
+        parts = []
+        for code, (_, table, roles) in enumerate(_HISTORY):
+            c = table.c
+            where: list[ColumnElement[bool]] = [
+                c.chain_id == chain,
+                or_(*(c[role] == holder for role in roles)),
+            ]
+            if token is not None:
+                where.append(c.token == token.lower())
+            if before is not None:
+                block, log_index = before
+                where.append(
+                    or_(
+                        c.block_number < block,
+                        and_(c.block_number == block, c.log_index < log_index),
+                    )
+                )
+            # Each part is limited on its own so a busy wallet's page reads few index entries.
+            part = (
+                select(literal(code).label("kind"), c.block_number, c.log_index)
+                .where(*where)
+                .order_by(desc(c.block_number), desc(c.log_index))
+                .limit(limit + 1)
+                .subquery()
+            )
+            parts.append(select(part))
+        merged = union_all(*parts).subquery()
+        order = (desc(merged.c.block_number), desc(merged.c.log_index))
+        keys = conn.execute(select(merged).order_by(*order).limit(limit + 1)).all()
+        more, keys = len(keys) > limit, keys[:limit]
+        found: dict[tuple[int, int], Row[Any]] = {}
+        for code in {k.kind for k in keys}:
+            table = _HISTORY[code][1]
+            wanted = [(k.block_number, k.log_index) for k in keys if k.kind == code]
+            query = select(table).where(
+                table.c.chain_id == chain,
+                tuple_(table.c.block_number, table.c.log_index).in_(wanted),
+            )
+            found.update(((r.block_number, r.log_index), r) for r in conn.execute(query))
+    items = [_item(_HISTORY[k.kind][0], found[(k.block_number, k.log_index)], holder) for k in keys]
+    last = keys[-1] if keys else None
+    next_cursor = encode_cursor(last.block_number, last.log_index) if more and last else None
+    return HistoryPage(items, next_cursor)
