@@ -36,11 +36,15 @@ __all__ = [
     "AccessControlUnauthorizedAccount",
     "ContractError",
     "DatabaseUnavailable",
+    "DistributionBusy",
+    "DistributionNotCommitted",
+    "DistributionRootMismatch",
     "ERC2771ForwarderExpiredRequest",
     "ERC2771ForwarderInvalidSigner",
     "EmptyRevert",
     "ForwardedCallFailed",
     "ForwarderSkipped",
+    "GrantBatchReverted",
     "IdentityAlreadyRegistered",
     "IdentityInvalidKind",
     "IdentityUnregistered",
@@ -72,8 +76,12 @@ __all__ = [
     "RateLimited",
     "RequestExpired",
     "SelectorNotAllowed",
+    "SettlementOverlap",
+    "SettlementUnreconciled",
+    "SettlementWindowOpen",
     "SignerFrozen",
     "SignerUnregistered",
+    "StateConflict",
     "TargetNotAllowed",
     "UnknownError",
     "VoucherCategoryBlocked",
@@ -591,6 +599,47 @@ class NotFound(GatewayError, LookupError):
     """No such request, wallet, token or program (or the gateway lacks the endpoint)."""
 
     default_status = 404
+
+
+class StateConflict(GatewayError):
+    """The request is well formed but the state does not allow it (yet): HTTP 409."""
+
+    default_status = 409
+
+
+@register_error("DistributionNotCommitted")
+class DistributionNotCommitted(StateConflict):
+    """The distribution's root is not committed on chain yet; commit it, then push."""
+
+
+@register_error("DistributionRootMismatch")
+class DistributionRootMismatch(StateConflict):
+    """The program committed on chain has another root than the job's tree."""
+
+
+@register_error("DistributionBusy")
+class DistributionBusy(StateConflict):
+    """Another pusher holds this distribution job's lease; try again later."""
+
+
+@register_error("GrantBatchReverted")
+class GrantBatchReverted(StateConflict):
+    """A grantBatch transaction of the push reverted; the job records why."""
+
+
+@register_error("SettlementWindowOpen")
+class SettlementWindowOpen(StateConflict):
+    """The settlement window has not closed yet."""
+
+
+@register_error("SettlementOverlap")
+class SettlementOverlap(StateConflict):
+    """The settlement window overlaps a batch already issued."""
+
+
+@register_error("SettlementUnreconciled")
+class SettlementUnreconciled(StateConflict):
+    """The index does not reconcile with the chain for this window."""
 
 
 class NonceError(GatewayError, ValueError):
