@@ -13,6 +13,8 @@ A violation fails naming the file, the line and the import, so the fix is obviou
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,11 +127,13 @@ def test_only_gateway_cli_imports_the_terminal_framework(framework: str) -> None
 
 def test_gateway_services_never_import_their_faces() -> None:
     faces = ("gateway.http", "gateway.cli")
+    # The console script's entry is the CLI's front door: it may import the CLI, lazily.
+    entries = (*faces, "gateway.console")
     bad = [
         str(i)
         for i in ALL
         if _within(i.module, "gateway")
-        and not any(_within(i.module, f) for f in faces)
+        and not any(_within(i.module, f) for f in entries)
         and any(_within(i.target, f) for f in faces)
     ]
     assert not bad, "\n".join(bad)
@@ -138,3 +142,42 @@ def test_gateway_services_never_import_their_faces() -> None:
 def test_http_face_never_imports_the_cli() -> None:
     bad = _violations("gateway.http", ("gateway.cli",))
     assert not bad, "\n".join(bad)
+
+
+# The base install (`pip install .`) has none of the server stack; importing the SDK must not
+# reach for it even where it is installed (it is, in the dev venv), or a wallet app breaks.
+SERVER_STACK = ("fastapi", "starlette", "sqlalchemy", "alembic", "web3", "aiohttp", "uvicorn")
+
+
+def test_importing_the_sdk_loads_no_server_stack() -> None:
+    code = (
+        "import sys, wallet_sdk, wallet_sdk.client, wallet_sdk.exceptions, wallet_sdk.qr\n"
+        f"stack = {SERVER_STACK!r}\n"
+        "ours = ('gateway', 'chain')\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in stack\n"
+        "             or (m.split('.')[0] in ours and m != 'chain'\n"
+        "                 and not m.startswith('chain.protocol')))\n"
+        "print(bad)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=ROOT
+    ).stdout
+    assert out.strip() == "[]", f"importing wallet_sdk loaded {out.strip()}"
+
+
+def test_console_script_names_the_missing_extra() -> None:
+    # A base install has no typer: block it the way a missing package fails to import.
+    code = (
+        "import sys, importlib.abc\n"
+        "class Block(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'typer':\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "from gateway.console import main\n"
+        "main()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 3
+    assert "pip install 'dongne[gateway]'" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -101,7 +101,7 @@ RELIEF_CAST = ("yuna", "sora", "junho")
 def balance(client: DongneClient, token: str) -> tuple[int, dict[int, int]]:
     """(general balance, {program id: pocket}) as the gateway's index reports them."""
     mine = client.balances(token).of(token)
-    return mine.general, {p.program_id: p.balance for p in mine.pockets if p.balance}
+    return mine.general, {p.program_id: p.amount for p in mine.pockets if p.amount}
 
 
 def expect_balance(

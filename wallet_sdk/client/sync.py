@@ -1,0 +1,243 @@
+"""The blocking client: :class:`DongneClient` drives the shared operations with
+``httpx.Client``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Self, TypeVar, cast
+
+import httpx
+
+from chain.protocol.calls import (
+    PaymentRecord,
+    encode_cancel_payment,
+    encode_claim,
+    encode_gift,
+    encode_redeem,
+    encode_refund,
+)
+from chain.protocol.forwarder import SignedRequest
+from wallet_sdk.client.models import (
+    Balances,
+    HistoryPage,
+    NetworkInfo,
+    PaymentSubmission,
+    PocketChoice,
+    ProgramInfo,
+    RequestState,
+    Submission,
+)
+from wallet_sdk.client.operations import (
+    DEFAULT_DEADLINE_S,
+    DEFAULT_GAS,
+    ClientBase,
+    Op,
+    Sleep,
+    request_id_of,
+    transport_error,
+)
+from wallet_sdk.errors import TransportError
+from wallet_sdk.keys import LocalKey
+from wallet_sdk.qr import PaymentRequest
+
+__all__ = ["DongneClient"]
+
+_T = TypeVar("_T")
+
+
+class DongneClient(ClientBase):
+    """Blocking client for one wallet (``key``) against the gateway at ``gateway_url``.
+
+    Thread-safe: calls from several threads pipeline their requests with distinct nonces.
+    ``network`` skips the ``/v1/network`` request (e.g. when cached by the app); ``chain_id``
+    refuses a gateway serving another chain. ``transport`` is passed to ``httpx.Client``.
+    """
+
+    def __init__(
+        self,
+        gateway_url: str,
+        key: LocalKey,
+        *,
+        gas: int = DEFAULT_GAS,
+        deadline_s: int = DEFAULT_DEADLINE_S,
+        timeout: float = 10.0,
+        retries: int = 2,
+        backoff_s: float = 0.2,
+        poll_interval_s: float = 0.2,
+        network: NetworkInfo | None = None,
+        chain_id: int | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        super().__init__(
+            key,
+            gas=gas,
+            deadline_s=deadline_s,
+            retries=retries,
+            backoff_s=backoff_s,
+            poll_interval_s=poll_interval_s,
+            network=network,
+            chain_id=chain_id,
+        )
+        self._http = httpx.Client(base_url=gateway_url, timeout=timeout, transport=transport)
+
+    def _run(self, op: Op[_T]) -> _T:
+        try:
+            return self._drive(op)
+        finally:
+            op.close()  # on an interruption, lets the operation give back its nonce
+
+    def _drive(self, op: Op[_T]) -> _T:
+        reply: httpx.Response | None = None
+        error: TransportError | None = None
+        while True:
+            effect, result = self._step(op, reply, error)
+            reply, error = None, None
+            if effect is None:
+                return cast(_T, result)
+            if isinstance(effect, Sleep):
+                time.sleep(effect.seconds)
+                continue
+            try:
+                reply = self._http.request(
+                    effect.method,
+                    effect.path,
+                    params=effect.params,
+                    content=effect.body,
+                    headers={"content-type": "application/json"} if effect.body else None,
+                )
+            except httpx.HTTPError as exc:
+                error = transport_error(exc)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- the wallet's operations (documented on AsyncDongneClient too) ----------------------
+
+    def network(self) -> NetworkInfo:
+        """The chain, forwarder domain and tokens (fetched once, then cached)."""
+        return self._run(self._ops.network())
+
+    def next_nonce(self) -> int:
+        """The gateway's next nonce for this wallet, counting requests in flight."""
+        return self._run(self._ops.next_nonce())
+
+    def prepare(
+        self,
+        to: str,
+        data: bytes,
+        *,
+        nonce: int | None = None,
+        deadline: int | None = None,
+        gas: int | None = None,
+    ) -> SignedRequest:
+        """Sign a request to call ``to`` with ``data`` (without sending it); by default with
+        the next nonce of the local counter, which then counts it as used."""
+        return self._run(self._ops.prepare(to, data, nonce=nonce, deadline=deadline, gas=gas))
+
+    def submit_signed(self, signed: SignedRequest) -> Submission:
+        """Send a signed request as is (no nonce replacement, no pocket retry)."""
+        return self._run(self._ops.submit_signed(signed))
+
+    def pay(
+        self,
+        token: str,
+        merchant: str,
+        amount: int,
+        *,
+        payment_id: bytes | str | None = None,
+        pockets: PocketChoice = "auto",
+    ) -> PaymentSubmission:
+        """Pay ``amount`` won to ``merchant``. ``pockets="auto"`` spends program pockets
+        soonest-expiring first (as the index reports them), then general balance."""
+        return self._run(
+            self._ops.pay(token, merchant, amount, payment_id=payment_id, pockets=pockets)
+        )
+
+    def pay_invoice(
+        self, invoice: PaymentRequest, *, amount: int | None = None, pockets: PocketChoice = "auto"
+    ) -> PaymentSubmission:
+        """Pay a scanned code: an invoice (its id becomes the payment id, and the request
+        expires with it) or a merchant's static code with ``amount``."""
+        return self._run(self._ops.pay_invoice(invoice, amount=amount, pockets=pockets))
+
+    def gift(self, token: str, to: str, amount: int) -> Submission:
+        return self._run(self._ops.send(token, encode_gift(to, amount)))
+
+    def claim(
+        self, token: str, program_id: int, index: int, amount: int, proof: Sequence[bytes | str]
+    ) -> Submission:
+        """Pull one's own grant (leaf ``index`` of the program's list) into its pocket."""
+        data = encode_claim(program_id, index, amount, proof)
+        return self._run(self._ops.send(token, data))
+
+    def claim_and_pay(
+        self,
+        token: str,
+        program_id: int,
+        index: int,
+        grant_amount: int,
+        proof: Sequence[bytes | str],
+        merchant: str,
+        amount: int,
+        *,
+        payment_id: bytes | str | None = None,
+        pockets: PocketChoice = "auto",
+    ) -> PaymentSubmission:
+        """Pull a grant and pay with it in one request (the grant's pocket is included)."""
+        return self._run(
+            self._ops.claim_and_pay(
+                token,
+                program_id,
+                index,
+                grant_amount,
+                proof,
+                merchant,
+                amount,
+                payment_id=payment_id,
+                pockets=pockets,
+            )
+        )
+
+    def redeem(self, token: str, amount: int, ref: bytes | str) -> Submission:
+        """Merchant: burn general balance for cash; ``ref`` (32 bytes) names the settlement."""
+        return self._run(self._ops.send(token, encode_redeem(amount, ref)))
+
+    def cancel_payment(self, token: str, record: PaymentRecord) -> Submission:
+        """Merchant: cancel a recorded payment; the payer gets their money back."""
+        return self._run(self._ops.send(token, encode_cancel_payment(record)))
+
+    def refund(self, token: str) -> Submission:
+        """Cash refund of the remaining purchased balance (once enough of it is spent)."""
+        return self._run(self._ops.send(token, encode_refund()))
+
+    def balances(self, token: str | None = None) -> Balances:
+        return self._run(self._ops.balances(token))
+
+    def history(
+        self, cursor: str | None = None, limit: int = 50, *, token: str | None = None
+    ) -> HistoryPage:
+        return self._run(self._ops.history(cursor, limit, token))
+
+    def program(self, token: str, program_id: int) -> ProgramInfo:
+        return self._run(self._ops.program(token, program_id))
+
+    def status(self, request: str | Submission) -> RequestState:
+        return self._run(self._ops.status(request_id_of(request)))
+
+    def wait(self, request: str | Submission, timeout: float = 60.0) -> RequestState:
+        """The request's final state once it succeeded; if it failed, raises its typed
+        exception (e.g. VoucherInsufficientBalance); WaitTimeoutError after ``timeout``."""
+        return self._run(self._ops.wait(request_id_of(request), timeout))
