@@ -46,15 +46,16 @@ from pathlib import Path
 
 from bench_gas import BenchError, Receipt, Wallet, calldata, latest_timestamp
 from eth_account import Account
-from eth_utils.crypto import keccak
 from rich.console import Console
 from rich.table import Table
 
 from chain.artifacts import forge_build
 from chain.node import LocalNode
 from chain.protocol.calls import SELECTORS, ProgramParams, encode_create_program, encode_grant_batch
+from chain.protocol.contracts import event_topic
 from chain.protocol.merkle import MerkleTree, MultiProof
 from chain.rpc import RpcClient
+from chain.sender import Sender
 from gateway.devnet.localnet import SIHEUNG, deploy_local, start_local_network
 
 BASELINE_SOURCE = "BaselineERC20.sol"
@@ -68,13 +69,8 @@ PUSH_BLOCK_TIME_S = 1
 # this margin. anvil packs blocks by gas limit, not gas used, so a loose margin costs blocks.
 PUSH_GAS_MARGIN = 1.05
 PUSH_SEND_BYTES = 1 << 20  # per JSON-RPC batch request
-PROGRAM_CREATED_TOPIC = (
-    "0x"
-    + keccak(
-        text="ProgramCreated(uint256,bytes32,uint256,uint256,uint256,bool,uint24[],bytes32)"
-    ).hex()
-)
-GRANTED_TOPIC = "0x" + keccak(text="Granted(uint256,address,uint256,uint256)").hex()
+PROGRAM_CREATED_TOPIC = event_topic("ProgramCreated")
+GRANTED_TOPIC = event_topic("Granted")
 
 
 @dataclass(frozen=True)
@@ -416,19 +412,18 @@ def measure_push(tree: MerkleTree, grants: int, workdir: Path) -> Push:
 def _sign_pushes(
     rpc: RpcClient, key: str, chain_id: int, token: str, payloads: Sequence[bytes]
 ) -> list[bytes]:
-    account = Account.from_key(key)
-    call = {"from": account.address, "to": token, "data": "0x" + payloads[0].hex()}
-    estimate = int(str(rpc.call("eth_estimateGas", [call])), 16)
-    nonce = rpc.get_transaction_count(account.address, "pending")
     # Full 300M-gas blocks raise the base fee 12.5% a block; 100 gwei stays above it throughout.
-    gas_price = 100 * 10**9
-    signed = []
-    for i, data in enumerate(payloads):
-        gas = int(estimate * len(data) / len(payloads[0]) * PUSH_GAS_MARGIN)
-        tx = {"to": token, "data": data, "gas": gas, "gasPrice": gas_price, "nonce": nonce + i,
-              "chainId": chain_id, "value": 0}  # fmt: skip
-        signed.append(bytes(account.sign_transaction(tx).raw_transaction))
-    return signed
+    sender = Sender(rpc, Account.from_key(key), chain_id, gas_price=100 * 10**9)
+    estimate = sender.estimate((token, payloads[0], 0), "grantBatch")
+    nonce = rpc.get_transaction_count(sender.address, "pending")
+    return [
+        sender.sign(
+            (token, data, 0),
+            nonce=nonce + i,
+            gas=int(estimate * len(data) / len(payloads[0]) * PUSH_GAS_MARGIN),
+        ).raw
+        for i, data in enumerate(payloads)
+    ]
 
 
 def _send_raw(rpc: RpcClient, raw: Sequence[bytes]) -> list[str]:

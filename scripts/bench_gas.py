@@ -50,7 +50,7 @@ from chain.protocol.calls import (
     encode_refund,
     encode_register_merchant,
 )
-from chain.protocol.errors import decode_revert, revert_data_from_rpc_error
+from chain.protocol.contracts import event_topic, input_type
 from chain.protocol.forwarder import (
     ForwarderDomain,
     ForwardRequest,
@@ -59,7 +59,8 @@ from chain.protocol.forwarder import (
     encode_execute_batch,
     sign_request,
 )
-from chain.rpc import JSONObject, RpcClient, RpcError
+from chain.rpc import JSONObject, RpcClient
+from chain.sender import Sender, TransactionFailed
 from chain.toolchain import project_root
 from gateway.devnet.localnet import SIHEUNG, LocalNetwork, start_local_network
 
@@ -71,17 +72,9 @@ BATCH_SIZE = 100
 REQUEST_GAS = 300_000  # the gas a signed request grants its call
 PAYMENT = 1_000  # won; small enough that the monthly cashback base lasts the whole run
 MERCHANT_CATEGORY = 47_190  # KSIC: other retail sale in non-specialised stores
-RULES_TYPE = (
-    "(uint8,uint16,uint16,uint16,uint16,uint64,uint64,uint64,"
-    "uint16,uint16,uint16,bool,uint32,uint64,uint64,uint64)"
-)
-PAID_TOPIC = (
-    "0x"
-    + keccak(
-        text="Paid(address,address,bytes32,uint256,uint256,uint256,uint256,uint256[],uint256[])"
-    ).hex()
-)
-TRANSFER_TOPIC = "0x" + keccak(text="Transfer(address,address,uint256)").hex()
+RULES_TYPE = input_type("proposeRules")
+PAID_TOPIC = event_topic("Paid")
+TRANSFER_TOPIC = event_topic("Transfer")  # the same event as OpenZeppelin's ERC-20 baseline
 
 console = Console(stderr=True)
 
@@ -112,14 +105,14 @@ def _topics(log: JSONObject) -> list[str]:
 
 
 class Wallet:
-    """One key that signs and sends its own transactions and waits for their receipts."""
+    """One key that signs and sends its own transactions (through chain.sender) and reads
+    their receipts as :class:`Receipt`."""
 
     def __init__(self, rpc: RpcClient, key: bytes | str, chain_id: int) -> None:
         self.rpc = rpc
         self.account: LocalAccount = Account.from_key(key)
         self.key = bytes(self.account.key)
-        self.chain_id = chain_id
-        self._gas_price: int | None = None
+        self.sender = Sender(rpc, self.account, chain_id, receipt_timeout=60.0)
 
     @property
     def address(self) -> str:
@@ -131,53 +124,24 @@ class Wallet:
     def send_many(
         self, calls: Sequence[tuple[str | None, bytes, int]], what: str, *, wait: bool = True
     ) -> list[Receipt]:
-        """Sends ``(to, data, value)`` calls with consecutive nonces (``to=None`` deploys).
-
-        Each call's gas is estimated first, so a call that would revert fails here with its
-        decoded custom error instead of as a mined failure.
-        """
-        nonce = self.rpc.get_transaction_count(self.address, "pending")
-        hashes = []
-        for i, (to, data, value) in enumerate(calls):
-            call: dict[str, object] = {"from": self.address, "data": "0x" + data.hex()}
-            call["value"] = hex(value)
-            if to is not None:
-                call["to"] = to
-            try:
-                gas = int(str(self.rpc.call("eth_estimateGas", [call])), 16)
-            except RpcError as exc:
-                raise BenchError(f"{what} #{i} would revert: {_revert_reason(exc)}") from exc
-            tx: dict[str, object] = {
-                "data": data,
-                "value": value,
-                "gas": gas + gas // 4,
-                "gasPrice": self._price(),
-                "nonce": nonce + i,
-                "chainId": self.chain_id,
-            }
-            if to is not None:
-                tx["to"] = to
-            signed = self.account.sign_transaction(tx)  # type: ignore[arg-type]
-            hashes.append(self.rpc.send_raw_transaction(bytes(signed.raw_transaction)))
-        return [self.receipt(h, what) for h in hashes] if wait else []
+        """Sends ``(to, data, value)`` calls with consecutive nonces (``to=None`` deploys);
+        a call that would revert fails with its decoded custom error before it is sent."""
+        try:
+            receipts = self.sender.send_many(calls, what, wait=wait)
+        except TransactionFailed as exc:
+            raise BenchError(str(exc)) from exc
+        return [_receipt(raw) for raw in receipts]
 
     def receipt(self, tx_hash: str, what: str, timeout: float = 60.0) -> Receipt:
-        deadline = time.monotonic() + timeout
-        while (raw := self.rpc.get_receipt(tx_hash)) is None:
-            if time.monotonic() > deadline:
-                raise BenchError(f"{what}: no receipt for {tx_hash} after {timeout} s")
-            time.sleep(0.002)
+        """The receipt of a transaction sent elsewhere (pre-signed, batched)."""
+        waiter = Sender(self.rpc, self.account, self.sender.chain_id, receipt_timeout=timeout)
+        try:
+            raw = waiter.wait(tx_hash, what)
+        except TransactionFailed as exc:
+            raise BenchError(str(exc)) from exc
         if raw.get("status") != "0x1":
             raise BenchError(f"{what}: transaction {tx_hash} reverted")
-        logs = raw.get("logs")
-        address = raw.get("contractAddress")
-        return Receipt(
-            tx_hash=tx_hash,
-            block=int(str(raw["blockNumber"]), 16),
-            gas_used=int(str(raw["gasUsed"]), 16),
-            logs=[log for log in logs if isinstance(log, dict)] if isinstance(logs, list) else [],
-            contract_address=to_checksum_address(address) if isinstance(address, str) else None,
-        )
+        return _receipt(raw)
 
     def deploy(self, contract: str, source: str, types: Sequence[str], *args: object) -> str:
         """Deploys a contract of ``out/<source>``; returns its address."""
@@ -187,22 +151,17 @@ class Wallet:
             raise BenchError(f"deploy {contract}: the receipt has no contract address")
         return receipt.contract_address
 
-    def _price(self) -> int:
-        # Twice the base fee, not eth_gasPrice: anvil suggests from recent prices, so every
-        # wallet doubling the suggestion would double the price wallet after wallet.
-        if self._gas_price is None:
-            block = self.rpc.get_block("latest")
-            base_fee = int(str(block.get("baseFeePerGas", "0x0")), 16) if block else 0
-            self._gas_price = max(2 * base_fee, 10**9)
-        return self._gas_price
 
-
-def _revert_reason(exc: RpcError) -> str:
-    raw = revert_data_from_rpc_error({"code": exc.code, "message": exc.message, "data": exc.data})
-    if raw is None:
-        return exc.message
-    revert = decode_revert(raw)
-    return f"{revert.name}{revert.args}"
+def _receipt(raw: JSONObject) -> Receipt:
+    logs = raw.get("logs")
+    address = raw.get("contractAddress")
+    return Receipt(
+        tx_hash=str(raw["transactionHash"]),
+        block=int(str(raw["blockNumber"]), 16),
+        gas_used=int(str(raw["gasUsed"]), 16),
+        logs=[log for log in logs if isinstance(log, dict)] if isinstance(logs, list) else [],
+        contract_address=to_checksum_address(address) if isinstance(address, str) else None,
+    )
 
 
 def calldata(function: str, types: Sequence[str], *args: object) -> bytes:

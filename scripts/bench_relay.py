@@ -24,11 +24,11 @@ from pathlib import Path
 
 import aiohttp
 from eth_account import Account
-from eth_utils.crypto import keccak
 from rich.console import Console
 from rich.table import Table
 
 from chain.protocol.calls import encode_issue, encode_pay
+from chain.protocol.contracts import event_topic
 from chain.protocol.forwarder import (
     ForwarderDomain,
     ForwardRequest,
@@ -38,10 +38,11 @@ from chain.protocol.forwarder import (
     signed_request_to_json,
 )
 from chain.rpc import RpcClient
+from chain.sender import Sender
 from gateway.devnet.localnet import SIHEUNG, LocalNetwork, start_local_network
 from gateway.devnet.process import GatewayProcess
 
-EXECUTED = "0x" + keccak(text="ExecutedForwardRequest(address,uint256,bool)").hex()
+EXECUTED = event_topic("ExecutedForwardRequest", "DongneForwarder")
 console = Console(stderr=True)
 NAIVE_WALLETS = 100
 
@@ -81,7 +82,7 @@ def setup(net: LocalNetwork, wallets: int, merchants: int) -> tuple[list[Wallet]
     console.print(f"selling vouchers to {wallets} citizens")
     for start in range(0, wallets, 500):
         chunk = people[start : start + 500]
-        op.send_many([(token, encode_issue(p.address, 500_000, 450_000)) for p in chunk], "issue")
+        op.send_calls([(token, encode_issue(p.address, 500_000, 450_000)) for p in chunk], "issue")
     return [Wallet(bytes(p.key), p.address) for p in people], shops, token
 
 
@@ -205,38 +206,15 @@ def naive_relay(net: LocalNetwork, requests: list[dict[str, str]], seconds: floa
 def raw_transfers(net: LocalNetwork, count: int) -> float:
     """Pre-signed ETH transfers straight to the node: the chain's own ceiling here."""
     rpc = net.operator.rpc
-    sender = Account.create()
-    net.operator.send_many([], "noop")
-    fund = {
-        "to": sender.address,
-        "value": 10**21,
-        "gas": 21_000,
-        "gasPrice": net.operator._price(),
-        "nonce": int(
-            str(rpc.call("eth_getTransactionCount", [net.operator.address, "pending"])), 16
-        ),
-        "chainId": net.manifest.chain_id,
-    }
-    tx_hash = rpc.send_raw_transaction(
-        bytes(net.operator.account.sign_transaction(fund).raw_transaction)
-    )
-    net.operator.wait(str(tx_hash))
-    raws = []
-    for n in range(count):
-        tx = {
-            "to": "0x" + "11" * 20,
-            "value": 1,
-            "gas": 21_000,
-            "gasPrice": fund["gasPrice"],
-            "nonce": n,
-            "chainId": net.manifest.chain_id,
-        }
-        raws.append("0x" + bytes(sender.sign_transaction(tx).raw_transaction).hex())
+    sender = Sender(rpc, Account.create(), net.manifest.chain_id, net.operator.price())
+    net.operator.send(sender.address, b"", "fund", value=10**21)
+    sink = "0x" + "11" * 20
+    raws = ["0x" + sender.sign((sink, b"", 1), nonce=n, gas=21_000).raw.hex() for n in range(count)]
     first_block = rpc.block_number()
     start = time.perf_counter()
     for i in range(0, count, 200):
         rpc.batch(("eth_sendRawTransaction", [r]) for r in raws[i : i + 200])
-    while int(str(rpc.call("eth_getTransactionCount", [sender.address, "latest"])), 16) < count:
+    while rpc.get_transaction_count(sender.address, "latest") < count:
         time.sleep(0.05)
     last_block = rpc.block_number()
     t0 = int(str(rpc.get_block(first_block)["timestamp"]), 16)  # type: ignore[index]

@@ -25,15 +25,15 @@ DISTRIBUTION_METRICS = {
 pytestmark = pytest.mark.slow
 
 
-def run_smoke(script: str) -> dict[str, object]:
-    """Runs ``scripts/<script> --smoke``; returns its last line, parsed."""
+def run_smoke(script: str, *options: str) -> dict[str, object]:
+    """Runs ``scripts/<script> --smoke [options]``; returns its last line, parsed."""
     for tool in ("forge", "anvil"):
         try:
             tool_path(tool)
         except ToolchainMissingError as exc:
             pytest.skip(f"{tool} is not installed: {exc}")
     done = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / script), "--smoke"],
+        [sys.executable, str(ROOT / "scripts" / script), "--smoke", *options],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -57,8 +57,10 @@ def assert_positive_ratios(ratios: object) -> None:
         assert ratio > 0, name
 
 
-def test_bench_gas_smoke() -> None:
-    result = run_smoke("bench_gas.py")
+def test_bench_gas_smoke_matches_the_snapshot() -> None:
+    # --check fails the run when a figure grew past the tolerance of the committed
+    # contracts/gas-snapshot.json: a gas regression fails CI (refresh it with --snapshot).
+    result = run_smoke("bench_gas.py", "--check")
     assert result["name"] == "gas"
     ratios = result["ratios"]
     assert isinstance(ratios, dict)

@@ -256,7 +256,7 @@ def _build_world(net: LocalNetwork) -> World:
         ),
         (national, encode_propose_rules(default_rules())),
     ]
-    receipts = op.send_many(calls, "world")
+    receipts = op.send_calls(calls, "world")
     proposed = op.rpc.get_block(int(str(receipts[-1]["blockNumber"]), 16))
     assert proposed is not None
     Operator(op.rpc, citizen, m.chain_id).send(token, encode_claim(1, 0, 1_000, tree.proof(0)))

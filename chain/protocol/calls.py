@@ -12,11 +12,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Final, Protocol
 
-from eth_abi.abi import encode as abi_encode
 from eth_abi.exceptions import EncodingError
 
+from chain.protocol.contracts import encode_function, function_signature, selector
 from chain.protocol.errors import DongneChainError
-from chain.protocol.hashing import keccak_hasher
 
 __all__ = [
     "SELECTORS",
@@ -50,36 +49,15 @@ __all__ = [
 Bytes32 = bytes | str
 """32 bytes, or their 0x-hex spelling."""
 
-_RULES = (
-    "(uint8,uint16,uint16,uint16,uint16,uint64,uint64,uint64,"
-    "uint16,uint16,uint16,bool,uint32,uint64,uint64,uint64)"
-)
-_PAYMENT_RECORD = "(address,uint256,bytes32,uint256,uint256,uint256,uint256[],uint256[])"
-_PROGRAM_PARAMS = "(bytes32,uint64,uint40,uint40,bool,uint24[],bytes32)"
-_GRANT = "(uint256,address,uint256)"
+CALLED_FUNCTIONS: Final = (
+    "pay", "claimAndPay", "claim", "gift", "redeem", "refund", "cancelPayment", "transfer",
+    "grantBatch", "createProgram", "issue", "registerMerchant", "proposeRules",
+)  # fmt: skip
 
-SIGNATURES: Final[Mapping[str, str]] = {
-    "pay": "pay(address,uint256,bytes32,uint256[])",
-    "claimAndPay": (
-        "claimAndPay(uint256,uint256,uint256,bytes32[],address,uint256,bytes32,uint256[])"
-    ),
-    "claim": "claim(uint256,uint256,uint256,bytes32[])",
-    "gift": "gift(address,uint256)",
-    "redeem": "redeem(uint256,bytes32)",
-    "refund": "refund()",
-    "cancelPayment": f"cancelPayment({_PAYMENT_RECORD})",
-    "transfer": "transfer(address,uint256)",
-    "grantBatch": f"grantBatch(uint256,{_GRANT}[],bytes32[],bool[])",
-    "createProgram": f"createProgram({_PROGRAM_PARAMS})",
-    "issue": "issue(address,uint256,uint256)",
-    "registerMerchant": "registerMerchant(address,uint32,uint24,uint8,bool)",
-    "proposeRules": f"proposeRules({_RULES})",
-}
+SIGNATURES: Final[Mapping[str, str]] = {name: function_signature(name) for name in CALLED_FUNCTIONS}
 """Function name -> canonical signature of every call built here."""
 
-SELECTORS: Final[Mapping[str, bytes]] = {
-    name: keccak_hasher()(signature.encode())[:4] for name, signature in SIGNATURES.items()
-}
+SELECTORS: Final[Mapping[str, bytes]] = {name: selector(name) for name in CALLED_FUNCTIONS}
 """Function name -> 4-byte selector."""
 
 SELECTOR_NAMES: Final[Mapping[bytes, str]] = {sel: name for name, sel in SELECTORS.items()}
@@ -109,32 +87,12 @@ def _bytes32(function: str, value: Bytes32) -> bytes:
     return raw
 
 
-def _parameter_types(signature: str) -> list[str]:
-    """``f(a,(b,c)[],d)`` -> ``["a", "(b,c)[]", "d"]``: split on top-level commas only."""
-    inner = signature[signature.index("(") + 1 : -1]
-    types, depth, start = [], 0, 0
-    for i, char in enumerate(inner):
-        if char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        elif char == "," and depth == 0:
-            types.append(inner[start:i])
-            start = i + 1
-    if inner:
-        types.append(inner[start:])
-    return types
-
-
-# Arguments are encoded as a parameter list, not as one tuple: a tuple with a dynamic member
-# would gain an extra leading offset word.
-_PARAMETER_TYPES: Final = {name: _parameter_types(sig) for name, sig in SIGNATURES.items()}
-
-
 def encode_call(function: str, args: Sequence[object]) -> bytes:
     """Selector + ABI-encoded ``args`` for one of :data:`SIGNATURES`' functions."""
     try:
-        return SELECTORS[function] + abi_encode(_PARAMETER_TYPES[function], list(args))
+        if function not in SIGNATURES:
+            raise KeyError(function)
+        return encode_function(function, args)
     except (EncodingError, TypeError, ValueError) as exc:
         raise CallEncodingError(function, str(exc)) from None
 

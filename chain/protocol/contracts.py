@@ -9,17 +9,22 @@ enough to find an entry; :func:`_entries` checks that.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
 from typing import cast
+
+from eth_abi.abi import encode as abi_encode
 
 from chain.protocol.abi import AbiEntry, ContractName, abi_signature, canonical_type, load_abi
 from chain.protocol.hashing import keccak256
 
 __all__ = [
+    "encode_function",
     "event_signature",
     "event_topic",
     "function_signature",
     "input_type",
+    "input_types",
     "output_type",
     "selector",
 ]
@@ -80,3 +85,22 @@ def input_type(function: str, index: int = 0, contract: str = TOKEN) -> str:
 def output_type(function: str, index: int = 0, contract: str = TOKEN) -> str:
     """The canonical type of a function's ``index``-th return value (structs as tuples)."""
     return canonical_type(_params(_entry(contract, "function", function), "outputs")[index])
+
+
+@cache
+def input_types(function: str, contract: str = TOKEN) -> tuple[str, ...]:
+    """The canonical types of all of a function's parameters, in order."""
+    return tuple(
+        canonical_type(p) for p in _params(_entry(contract, "function", function), "inputs")
+    )
+
+
+def encode_function(function: str, args: Sequence[object], contract: str = TOKEN) -> bytes:
+    """Selector + ABI-encoded ``args`` of any function in a committed ABI.
+
+    Arguments are encoded as a parameter list, not as one tuple: a tuple with a dynamic member
+    would gain an extra leading offset word.
+    """
+    return selector(function, contract) + abi_encode(
+        list(input_types(function, contract)), list(args)
+    )

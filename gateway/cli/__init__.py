@@ -530,7 +530,7 @@ def program_create(
                 )
             for i in range(0, len(calls), 8):
                 chunk = calls[i : i + 8]
-                _run(lambda chunk=chunk: operator.send_many(chunk, "grantBatch"))  # type: ignore[misc]
+                _run(lambda chunk=chunk: operator.send_calls(chunk, "grantBatch"))  # type: ignore[misc]
                 done = min((i + len(chunk)) * batch, len(leaves))
                 bar.update(task, completed=done)
                 pushed = done
@@ -571,7 +571,7 @@ def program_close(
 
     manifest, operator = _operator(rpc, manifest_path)
     token = str(_run(lambda: manifest.token(region)))
-    receipt = _run(lambda: operator.call_function(token, "closeProgram(uint256)", [program_id]))
+    receipt = _run(lambda: operator.call_function(token, "closeProgram", [program_id]))
     closed = "0x" + keccak(text="ProgramClosed(uint256,uint256,uint256,uint256)").hex()
     logs = receipt.get("logs")
     for log in logs if isinstance(logs, list) else []:

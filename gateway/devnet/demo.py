@@ -88,7 +88,7 @@ def seed_demo(
             encode_issue(institution.address, 1_000_000, 1_000_000 - 50_000),
         )
     )
-    operator.send_many(sales, "issue")
+    operator.send_calls(sales, "issue")
     data_dir.mkdir(parents=True, exist_ok=True)
     keys_file.write_text(json.dumps([w.__dict__ for w in wallets], indent=2) + "\n")
     keys_file.chmod(0o600)

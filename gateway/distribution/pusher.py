@@ -13,10 +13,10 @@ from sqlalchemy import Engine, insert, or_, select, update
 
 from chain.protocol.calls import encode_grant_batch
 from chain.protocol.contracts import event_topic
-from chain.protocol.errors import decode_revert, revert_data_from_rpc_error
 from chain.protocol.merkle import MerkleTree
 from chain.reader import TokenReader
 from chain.rpc import JSONObject, RpcClient, RpcError
+from chain.sender import Sender, TransactionFailed
 from gateway.db.tables import distribution as d
 from gateway.distribution.jobs import (
     JobReport,
@@ -74,8 +74,9 @@ class _Pusher:
         owner: str,
         receipt_timeout: float,
     ) -> None:
-        self.engine, self.rpc, self.sender = engine, rpc, sender
-        self.job_id, self.owner, self.receipt_timeout = job_id, owner, receipt_timeout
+        self.engine, self.rpc = engine, rpc
+        self.sender = Sender(rpc, sender, rpc.chain_id(), receipt_timeout=receipt_timeout)
+        self.job_id, self.owner = job_id, owner
 
     def run(self, trees_dir: Path, on_batch: ProgressCallback | None) -> None:
         with self.engine.begin() as conn:
@@ -156,27 +157,15 @@ class _Pusher:
             self._record(first, self._wait(tx_hash), program_id)
 
     def _sign(self, token: str, data: bytes) -> tuple[str, int, bytes]:
-        address = self.sender.address
-        call = {"from": address, "to": token, "data": "0x" + data.hex()}
         try:
-            gas = int(str(self.rpc.call("eth_estimateGas", [call])), 16)
-        except RpcError as exc:
-            error = {"code": exc.code, "message": exc.message, "data": exc.data}
-            raw = revert_data_from_rpc_error(error)
-            if raw is None:
-                raise
-            revert = decode_revert(raw)
-            raise GatewayError(
-                revert.name, f"grantBatch would revert: {revert}", revert.args
-            ) from exc
-        nonce = self.rpc.get_transaction_count(address, "pending")
-        price = int(str(self.rpc.call("eth_gasPrice")), 16) * 2
-        chain_id = self.rpc.chain_id()
-        to = to_checksum_address(token)
-        tx = {"to": to, "data": data, "gas": gas + gas // 5, "gasPrice": price, "nonce": nonce,
-              "chainId": chain_id, "value": 0}  # fmt: skip
-        signed = self.sender.sign_transaction(tx)  # type: ignore[arg-type]
-        return "0x" + bytes(signed.hash).hex(), nonce, bytes(signed.raw_transaction)
+            signed = self.sender.prepare((to_checksum_address(token), data, 0), "grantBatch")
+        except TransactionFailed as exc:
+            if exc.revert is None:
+                raise GatewayError("NodeUnavailable", f"cannot estimate grantBatch: {exc}") from exc
+            revert = exc.revert
+            detail = f"grantBatch would revert: {revert}"
+            raise GatewayError(revert.name, detail, revert.args) from exc
+        return signed.tx_hash, signed.nonce, signed.raw
 
     def _settle(self, tx_hash: str) -> JSONObject | None:
         """The receipt of a transaction a crashed attempt may have sent; None if the node never
@@ -189,15 +178,11 @@ class _Pusher:
         return self._wait(tx_hash)
 
     def _wait(self, tx_hash: str) -> JSONObject:
-        deadline = time.monotonic() + self.receipt_timeout
-        pause = 0.02
-        while (receipt := self.rpc.get_receipt(tx_hash)) is None:
-            if time.monotonic() > deadline:
-                args = {"tx_hash": tx_hash}
-                raise GatewayError("NodeUnavailable", f"no receipt for {tx_hash} yet", args)
-            time.sleep(pause)
-            pause = min(pause * 2, 0.5)
-        return receipt
+        try:
+            return self.sender.wait(tx_hash, "grantBatch")
+        except TransactionFailed as exc:
+            args = {"tx_hash": tx_hash}
+            raise GatewayError("NodeUnavailable", f"no receipt for {tx_hash} yet", args) from exc
 
     def _record(self, first: int, receipt: JSONObject, program_id: int) -> None:
         b = d.distribution_batches.c

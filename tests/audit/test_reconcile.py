@@ -159,7 +159,7 @@ class VerificationTests:
         assert any("not the committed root" in problem for problem in wrong.problems)
 
         city.warp(2 * DAY)
-        city.op.call_function(city.token, "closeProgram(uint256)", [a.program_id])
+        city.op.call_function(city.token, "closeProgram", [a.program_id])
         city.index(engine)
         closed = audit.verify_distribution(
             engine, city.chain_id, city.token, a.program_id, trees_dir=tmp_path

@@ -116,7 +116,7 @@ def people(network: LocalNetwork) -> People:
     op.register(m.registry, [merchant.address, other_merchant.address], "merchant")
     op.register_merchant(token, merchant.address, SIHEUNG.region, RESTAURANT, 0, False)
     op.register_merchant(other, other_merchant.address, SEONGNAM.region, RESTAURANT, 0, False)
-    op.send_many([(token, encode_issue(c.address, 100_000, 90_000)) for c in citizens], "issue")
+    op.send_calls([(token, encode_issue(c.address, 100_000, 90_000)) for c in citizens], "issue")
     return People(
         network,
         token,

@@ -308,7 +308,7 @@ def create_programs(people: People, specs: list[tuple[int, int, tuple[int, ...]]
         for start, expiry, categories in specs
     ]
     ids = []
-    for receipt in op.send_many(calls, "createProgram"):
+    for receipt in op.send_calls(calls, "createProgram"):
         logs = receipt["logs"]
         assert isinstance(logs, list)
         for entry in logs:
