@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -45,10 +46,11 @@ def out_dir() -> Path:
     return Path(os.environ.get("FOUNDRY_OUT", project_root() / "out"))
 
 
-def forge_build(*, quiet: bool = True) -> None:
-    """Runs `forge build` in the project root (a no-op when nothing changed)."""
+def forge_build(*, paths: Sequence[str] = (), quiet: bool = True) -> Path:
+    """Runs `forge build [paths]` in the project root (a no-op when nothing changed) and
+    returns the artifact directory."""
     result = subprocess.run(
-        [str(tool_path("forge")), "build"],
+        [str(tool_path("forge")), "build", *paths],
         cwd=project_root(),
         capture_output=quiet,
         text=True,
@@ -56,6 +58,7 @@ def forge_build(*, quiet: bool = True) -> None:
     )
     if result.returncode != 0:
         raise DongneChainError(f"forge build failed:\n{result.stdout}\n{result.stderr}")
+    return out_dir()
 
 
 @cache

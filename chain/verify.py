@@ -21,13 +21,11 @@ exits 0 only when everything matches.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
 import posixpath
 import re
-import sys
 import tempfile
 import tomllib
 from collections.abc import Iterator, Mapping, Sequence
@@ -58,7 +56,6 @@ __all__ = [
     "compile_contracts",
     "default_cache_dir",
     "first_difference",
-    "main",
     "verify_deployment",
 ]
 
@@ -515,24 +512,3 @@ def _read_address(rpc: RpcClient, method: str, params: Sequence[object]) -> str:
     if not isinstance(word, str) or len(word) < 42:
         return f"unreadable ({word!r:.80})"
     return _word_address(word)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m chain.verify",
-        description="Compare a deployment's on-chain code with the pinned sources.",
-    )
-    parser.add_argument("manifest", type=Path, help="the deployment manifest (manifest.json)")
-    parser.add_argument("--rpc-url", required=True, help="JSON-RPC endpoint of the network")
-    args = parser.parse_args(argv)
-    try:
-        report = verify_deployment(args.rpc_url, Manifest.load(args.manifest))
-    except DongneChainError as exc:  # unreadable manifest, node down, no compiler...
-        print(f"cannot verify: {exc}", file=sys.stderr)
-        return 2
-    print(report)
-    return 0 if report.ok else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

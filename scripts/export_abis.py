@@ -17,15 +17,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import cast
 
+from chain.artifacts import forge_build, out_dir
 from chain.protocol.abi import CONTRACTS, AbiEntry, abi_signature
-from chain.toolchain import project_root, tool_path
 
 # (artifact source file, contract name) of every ABI that goes into one exported file, in
 # precedence order: when two parts declare the same signature the first wins, so the documented
@@ -50,25 +48,6 @@ BUILD_PATHS = (
 )
 
 _KIND_ORDER = {"constructor": 0, "fallback": 1, "receive": 2, "function": 3, "event": 4, "error": 5}
-
-
-def out_dir() -> Path:
-    """Forge's artifact directory, as forge itself resolves it from ``FOUNDRY_OUT``."""
-    return project_root() / os.environ.get("FOUNDRY_OUT", "out")
-
-
-def forge_build(paths: Sequence[str] = BUILD_PATHS) -> Path:
-    """Runs ``forge build`` in the project root and returns the artifact directory."""
-    result = subprocess.run(
-        [str(tool_path("forge")), "build", *paths],
-        cwd=project_root(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise SystemExit(f"forge build failed:\n{result.stdout}\n{result.stderr}")
-    return out_dir()
 
 
 def merge_abis(parts: Iterable[Sequence[AbiEntry]]) -> list[AbiEntry]:
@@ -128,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-build", action="store_true", help="use the existing artifacts")
     args = parser.parse_args(argv)
 
-    artifacts = out_dir() if args.no_build else forge_build()
+    artifacts = out_dir() if args.no_build else forge_build(paths=BUILD_PATHS)
     texts = export(artifacts)
     target = abi_dir()
     stale = stale_files(texts, target)

@@ -42,7 +42,7 @@ def fresh_export(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     patch.setenv("FOUNDRY_OUT", str(build / "out"))
     patch.setenv("FOUNDRY_CACHE_PATH", str(build / "cache"))
     try:
-        artifacts = script.forge_build()
+        artifacts = script.forge_build(paths=script.BUILD_PATHS)
     finally:
         patch.undo()
     texts: dict[str, str] = script.export(artifacts)

@@ -7,6 +7,8 @@ anvil_setStorageAt) runs in an evm_snapshot that is reverted afterwards.
 from __future__ import annotations
 
 import copy
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -21,7 +23,6 @@ from chain.verify import (
     compile_contracts,
     default_cache_dir,
     first_difference,
-    main,
     verify_deployment,
 )
 from gateway.devnet.localnet import SEONGNAM, SIHEUNG, LocalNetwork, start_local_network
@@ -207,9 +208,14 @@ def test_cbor_metadata_tail_is_ignored(network: LocalNetwork, node: LocalNode) -
     assert verify(network).result("IdentityRegistry").status == "match"
 
 
-def test_command_line(network: LocalNetwork, capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["--rpc-url", network.rpc_url]
-    assert main([str(network.manifest_path), *args]) == 0
-    assert "verified: all contracts match" in capsys.readouterr().out
-    assert main([str(network.manifest_path.with_name("absent.json")), *args]) == 2
-    assert "cannot verify" in capsys.readouterr().err
+def test_command_line(network: LocalNetwork) -> None:
+    """`dongne audit verify-code` is the one command line of chain.verify."""
+    dongne = [sys.executable, "-m", "gateway.cli", "audit", "verify-code", "--rpc", network.rpc_url]
+    manifest = str(network.manifest_path)
+    done = subprocess.run([*dongne, "--manifest", manifest], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "verified: all contracts match" in done.stdout
+    absent = str(network.manifest_path.with_name("absent.json"))
+    done = subprocess.run([*dongne, "--manifest", absent], capture_output=True, text=True)
+    assert done.returncode != 0
+    assert "no manifest" in done.stderr + done.stdout
