@@ -22,6 +22,7 @@ COMMANDS = [
     ["city", "sell"],
     ["city", "rules"],
     ["program", "create"],
+    ["program", "push"],
     ["program", "close"],
     ["audit", "verify-code"],
     ["audit", "reconcile"],
@@ -87,3 +88,43 @@ def test_up_demo_starts_everything_and_resumes_with_its_state(tmp_path: Path) ->
     assert json.loads(second.stdout)["municipalities"] == summary["municipalities"]
     assert "VoucherFactory already at" in second.stderr
     assert "deployed" not in second.stderr
+
+
+def test_program_create_then_resume_the_push_by_job(tmp_path: Path) -> None:
+    """`program create --no-push` commits and records a job; `program push --job` pushes it
+    through the same resumable pipeline as the gateway, and a second push pays nobody twice."""
+    from gateway.devnet.localnet import SIHEUNG, start_local_network
+
+    net = start_local_network(tmp_path / "net", (SIHEUNG,))
+    try:
+        recipients = [("0x" + os.urandom(20).hex(), 1_000 + i) for i in range(25)]
+        csv = tmp_path / "list.csv"
+        csv.write_text("address,amount\n" + "".join(f"{a},{n}\n" for a, n in recipients))
+        common = ["--rpc", net.rpc_url, "--manifest", str(net.manifest_path), "--json"]
+        env = {"DONGNE_DEPLOYER_KEY": "0x" + bytes(net.operator.account.key).hex()}
+        region = ["--region", str(SIHEUNG.region)]
+        created = run("program", "create", *region, "--csv", str(csv), "--no-push",
+                      "--batch", "10", *common, env=env)  # fmt: skip
+        assert created.returncode == 0, created.stderr
+        job = json.loads(created.stdout)
+        assert (job["recipients"], job["pushed"]) == (25, 0)
+        assert Path(job["tree_file"]).is_file()
+        assert (tmp_path / "net" / "gateway.db").is_file()  # beside the manifest by default
+
+        pushed = run("program", "push", "--job", job["job"], *common, env=env)
+        assert pushed.returncode == 0, pushed.stderr
+        first = json.loads(pushed.stdout)
+        assert (first["status"], first["pushed"], first["transactions"]) == ("done", 25, 3)
+
+        again = run("program", "push", "--job", job["job"], *common, env=env)
+        assert again.returncode == 0, again.stderr
+        second = json.loads(again.stdout)
+        assert (second["pushed"], second["transactions"]) == (25, 3)  # nothing sent twice
+
+        unknown = run("program", "push", "--job", "nope", *common, env=env)
+        assert unknown.returncode != 0
+        assert "NotFound" in unknown.stderr
+        assert "Traceback" not in unknown.stderr
+    finally:
+        if net.node is not None:
+            net.node.stop()

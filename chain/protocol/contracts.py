@@ -20,6 +20,7 @@ from chain.protocol.hashing import keccak256
 
 __all__ = [
     "encode_function",
+    "event_data_types",
     "event_signature",
     "event_topic",
     "function_signature",
@@ -71,6 +72,13 @@ def event_signature(name: str, contract: str = TOKEN) -> str:
 def event_topic(name: str, contract: str = TOKEN) -> str:
     """topic0 of an event, 0x-hex, as ``eth_getLogs`` reports it."""
     return "0x" + keccak256(event_signature(name, contract).encode()).hex()
+
+
+@cache
+def event_data_types(name: str, contract: str = TOKEN) -> tuple[str, ...]:
+    """The canonical types of an event's non-indexed parameters: what its ``data`` holds."""
+    inputs = _params(_entry(contract, "event", name), "inputs")
+    return tuple(canonical_type(p) for p in inputs if not p.get("indexed"))
 
 
 def _params(entry: AbiEntry, key: str) -> list[AbiEntry]:

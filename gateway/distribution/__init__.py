@@ -9,7 +9,8 @@ the CLI's ``program create`` both drive these same stages.
    where :func:`~gateway.distribution.trees.tree_path` says and answers root, total and count.
    The gateway never commits: the program manager signs ``createProgram`` with their own key,
    through the relayer or directly.
-2. Once the index holds a ``ProgramCreated`` with that root, the job binds to that program.
+2. Once the index holds a ``ProgramCreated`` with that root, the job binds to that program
+   (the CLI, which commits with its own key, binds it from its receipt: ``attach_program``).
 3. ``push`` sends ``grantBatch`` for contiguous leaf ranges of ``batch_size`` (500) as direct
    transactions of the gateway's distribution key: pushing is permissionless, and 500 fresh
    recipients (~14M gas) are far over a relayed request's gas limit. That key must not be one
@@ -27,6 +28,7 @@ from gateway.distribution.jobs import (
     BatchRecord,
     JobReport,
     JobStatus,
+    attach_program,
     create_job,
     job_report,
     job_status,
@@ -34,7 +36,7 @@ from gateway.distribution.jobs import (
 )
 from gateway.distribution.proofs import LeafProof, proof_for, proofs_for_address
 from gateway.distribution.pusher import ProgressCallback, push
-from gateway.distribution.trees import load_tree, tree_path, trees_dir
+from gateway.distribution.trees import load_tree, tree_path, trees_beside, trees_dir
 
 __all__ = [
     "DEFAULT_BATCH",
@@ -43,6 +45,7 @@ __all__ = [
     "JobStatus",
     "LeafProof",
     "ProgressCallback",
+    "attach_program",
     "create_job",
     "job_report",
     "job_status",
@@ -52,5 +55,6 @@ __all__ = [
     "proofs_for_address",
     "push",
     "tree_path",
+    "trees_beside",
     "trees_dir",
 ]

@@ -134,6 +134,34 @@ def bind_program(conn: Connection, job: Row[tuple[object, ...]]) -> int | None:
     return int(program_id)
 
 
+def attach_program(engine: Engine, job_id: str, program_id: int) -> JobStatus:
+    """Binds a job to the program its caller has just committed (the CLI reads the id from
+    its own receipt instead of waiting for the index). The pusher still checks the program's
+    root on chain before sending anything."""
+    j = d.distribution_jobs.c
+    with engine.begin() as conn:
+        job = job_row(conn, job_id)
+        taken = conn.execute(
+            select(j.id).where(
+                j.chain_id == job.chain_id,
+                j.token == job.token,
+                j.program_id == program_id,
+                j.id != job_id,
+            )
+        ).scalar()
+        bound = job.program_id is not None and int(job.program_id) != program_id
+        if taken is not None or bound:
+            args = {"job": job_id, "program_id": program_id, "other_job": taken}
+            raise GatewayError("DistributionBusy", "another job pushes that program", args)
+        status = d.COMMITTED if job.status == d.BUILT else job.status
+        conn.execute(
+            update(d.distribution_jobs)
+            .where(j.id == job_id)
+            .values(program_id=program_id, status=status, updated_at=time.time())
+        )
+    return job_status(engine, job_id)
+
+
 def job_status(engine: Engine, job_id: str) -> JobStatus:
     with engine.begin() as conn:
         job = job_row(conn, job_id)

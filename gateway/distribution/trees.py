@@ -13,9 +13,14 @@ from gateway.settings import Settings
 
 
 def trees_dir(settings: Settings) -> Path:
-    """Where trees are saved: ``trees/`` beside the manifest (``.dongne/trees``), as the CLI's
-    ``program create`` does."""
-    return settings.manifest_path.parent / "trees"
+    """Where the gateway of ``settings`` keeps trees (see :func:`trees_beside`)."""
+    return trees_beside(settings.manifest_path)
+
+
+def trees_beside(manifest_path: Path) -> Path:
+    """The one rule: trees live in ``trees/`` beside the deployment's manifest
+    (``.dongne/trees``), for the gateway and the CLI alike."""
+    return manifest_path.parent / "trees"
 
 
 def tree_path(trees_dir: Path, root: str) -> Path:

@@ -1,0 +1,221 @@
+"""`dongne audit ...`: auditors' reports, read from the gateway's API (and the chain's code)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from chain.manifest import Manifest
+from gateway.cli.common import (
+    JsonOut,
+    ManifestPath,
+    Region,
+    RpcUrl,
+    console,
+    emit,
+    fail,
+    run_action,
+)
+
+audit = typer.Typer(
+    help="Auditors' reports: code, reconciliation, distributions, fraud.", no_args_is_help=True
+)
+
+
+@audit.command("verify-code")
+def audit_verify_code(
+    rpc: RpcUrl = "http://127.0.0.1:8545",
+    manifest_path: ManifestPath = Path(".dongne/manifest.json"),
+    as_json: JsonOut = False,
+) -> None:
+    """Recompile the pinned sources and compare with the deployed code of every contract.
+
+    Example: dongne audit verify-code --manifest .dongne/manifest.json
+    """
+    import dataclasses
+
+    from chain.verify import verify_deployment
+
+    if not manifest_path.exists():
+        fail(f"no manifest at {manifest_path}")
+    report = run_action(lambda: verify_deployment(rpc, Manifest.load(manifest_path)))
+    data = {**dataclasses.asdict(report), "ok": report.ok, "failures": report.failures()}
+    emit(data, as_json, lambda: console.print(str(report)))
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+GatewayUrl = Annotated[
+    str, typer.Option("--gateway", envvar="DONGNE_GATEWAY_URL", help="Gateway base URL.")
+]
+
+
+def gateway_get(gateway: str, path: str, **params: str | int | None) -> object:
+    """Auditors' reports come from the gateway's index (the chain is read for reconciliation)."""
+    import httpx
+
+    query = {k: v for k, v in params.items() if v is not None}
+    try:
+        response = httpx.get(gateway.rstrip("/") + path, params=query, timeout=600)
+    except httpx.HTTPError as exc:
+        fail(f"gateway at {gateway} unreachable: {exc}")
+    return answer(response)
+
+
+def gateway_post(gateway: str, path: str, body: object) -> object:
+    import httpx
+
+    try:
+        response = httpx.post(gateway.rstrip("/") + path, json=body, timeout=600)
+    except httpx.HTTPError as exc:
+        fail(f"gateway at {gateway} unreachable: {exc}")
+    return answer(response)
+
+
+def answer(response: object) -> object:
+    import httpx
+
+    assert isinstance(response, httpx.Response)
+    if response.status_code >= 400:
+        try:
+            problem = response.json()
+            fail(f"{problem.get('code')}: {problem.get('detail')}")
+        except ValueError:
+            fail(f"HTTP {response.status_code}: {response.text[:200]}")
+    if "json" in response.headers.get("content-type", ""):
+        return response.json()
+    return response.text
+
+
+def token_of(gateway: str, region: int) -> str:
+    network = gateway_get(gateway, "/v1/network")
+    assert isinstance(network, dict)
+    for token in network.get("tokens", []):
+        if token["region"] == region:
+            return str(token["token"])
+    fail(f"no municipality with region {region} on this network")
+
+
+@audit.command("reconcile")
+def audit_reconcile(
+    region: Region,
+    sample: Annotated[int | None, typer.Option(help="Check a random sample of holders.")] = None,
+    gateway: GatewayUrl = "http://127.0.0.1:8000",
+    as_json: JsonOut = False,
+) -> None:
+    """Reconcile the index against the chain: supply, every holder, programs.
+
+    Example: dongne audit reconcile --region 41390
+    """
+    token = token_of(gateway, region)
+    report = gateway_get(gateway, f"/v1/audit/{token}/reconcile", sample=sample)
+    assert isinstance(report, dict)
+    emit(report, as_json, lambda: console.print_json(data=report))
+    if not report.get("ok", False):
+        raise typer.Exit(1)
+
+
+@audit.command("ledger")
+def audit_ledger(
+    region: Region,
+    out: Annotated[Path, typer.Option(help="File to write.")],
+    since: Annotated[int | None, typer.Option(help="Unix time, inclusive.")] = None,
+    until: Annotated[int | None, typer.Option(help="Unix time, exclusive.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="csv or jsonl.")] = "csv",
+    gateway: GatewayUrl = "http://127.0.0.1:8000",
+    as_json: JsonOut = False,
+) -> None:
+    """Export a municipality's ledger for a time range.
+
+    Example: dongne audit ledger --region 41390 --out ledger.csv --since 1793500000
+    """
+    if fmt not in ("csv", "jsonl"):
+        fail("--format must be csv or jsonl")
+    token = token_of(gateway, region)
+    text = gateway_get(gateway, f"/v1/audit/{token}/ledger", since=since, until=until, format=fmt)
+    out.write_text(text if isinstance(text, str) else json.dumps(text))
+    lines = len(str(text).splitlines())
+    emit(
+        {"file": str(out), "lines": lines},
+        as_json,
+        lambda: console.print(f"{lines} lines -> {out}"),
+    )
+
+
+@audit.command("distribution")
+def audit_distribution(
+    region: Region,
+    program_id: Annotated[int, typer.Option("--id", help="Program id.")],
+    gateway: GatewayUrl = "http://127.0.0.1:8000",
+    as_json: JsonOut = False,
+) -> None:
+    """Verify a distribution: every grant a leaf of the root, no index twice, within budget.
+
+    Example: dongne audit distribution --region 41390 --id 1
+    """
+    token = token_of(gateway, region)
+    report = gateway_get(gateway, f"/v1/audit/{token}/programs/{program_id}/verify")
+    assert isinstance(report, dict)
+    emit(report, as_json, lambda: console.print_json(data=report))
+    if not report.get("ok", False):
+        raise typer.Exit(1)
+
+
+@audit.command("fraud")
+def audit_fraud(
+    region: Region,
+    since: Annotated[int | None, typer.Option(help="Unix time, inclusive.")] = None,
+    until: Annotated[int | None, typer.Option(help="Unix time, exclusive.")] = None,
+    gateway: GatewayUrl = "http://127.0.0.1:8000",
+    as_json: JsonOut = False,
+) -> None:
+    """Fraud flags with their rule, thresholds and evidence.
+
+    Example: dongne audit fraud --region 41390 --since 1793500000
+    """
+    token = token_of(gateway, region)
+    report = gateway_get(gateway, f"/v1/audit/{token}/fraud", since=since, until=until)
+
+    def render() -> None:
+        flags = report.get("flags", []) if isinstance(report, dict) else []
+        table = Table(title=f"fraud flags ({len(flags)})")
+        for column in ("rule", "subject", "summary"):
+            table.add_column(column)
+        for flag in flags:
+            table.add_row(
+                str(flag.get("rule")),
+                str(flag.get("subject", flag.get("merchant"))),
+                str(flag.get("summary")),
+            )
+        console.print(table)
+
+    emit(report, as_json, render)
+
+
+@audit.command("settlement")
+def audit_settlement(
+    region: Region,
+    since: Annotated[int, typer.Option(help="Unix time, inclusive.")],
+    until: Annotated[int, typer.Option(help="Unix time, exclusive.")],
+    out: Annotated[Path | None, typer.Option(help="Write the bank's CSV here.")] = None,
+    gateway: GatewayUrl = "http://127.0.0.1:8000",
+    as_json: JsonOut = False,
+) -> None:
+    """Issue the settlement batch of a closed window and write the bank's CSV.
+
+    Example: dongne audit settlement --region 41390 --since 1793500000 --until 1793586400
+    """
+    token = token_of(gateway, region)
+    batch = gateway_post(
+        gateway, f"/v1/audit/{token}/settlements", {"since": since, "until": until}
+    )
+    assert isinstance(batch, dict)
+    if out is not None:
+        reference = batch.get("reference")
+        csv_text = gateway_get(gateway, f"/v1/audit/{token}/settlements/{reference}", format="csv")
+        out.write_text(str(csv_text))
+    emit(batch, as_json, lambda: console.print_json(data=batch))

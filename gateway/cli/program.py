@@ -1,0 +1,224 @@
+"""`dongne program ...`: commit a recipient list, push its grants (resumable), close.
+
+`create` drives the same distribution pipeline as the HTTP routes (``gateway.distribution``):
+a job in the gateway's database, the tree saved where the gateway finds it, and the resumable
+pusher that re-reads the claimed bitmap before every batch. A push cut by a crash or Ctrl-C
+resumes with `dongne program push --job ID`; nobody is paid twice.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from gateway.cli.common import (
+    DatabaseUrl,
+    JsonOut,
+    ManifestPath,
+    Region,
+    RpcUrl,
+    console,
+    database_url_for,
+    emit,
+    err,
+    fail,
+    operator_for,
+    run_action,
+)
+from gateway.errors import GatewayError
+
+program = typer.Typer(
+    help="Policy programs: commit a recipient list, push grants, close.", no_args_is_help=True
+)
+
+
+def _push_with_progress(
+    database_url: str | None,
+    rpc: str,
+    manifest_path: Path,
+    job_id: str,
+    total: int,
+) -> dict[str, object]:
+    """Pushes (or resumes) ``job_id`` with a progress bar on stderr; the job's report."""
+    from gateway import distribution
+    from gateway.db import create_engine_for
+
+    _manifest, operator = operator_for(rpc, manifest_path)
+    engine = run_action(lambda: create_engine_for(database_url_for(database_url, manifest_path)))
+    trees = distribution.trees_beside(manifest_path)
+    columns = (TextColumn("pushing grants"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err) as bar:
+        task = bar.add_task("push", total=total)
+
+        def on_batch(status: distribution.JobStatus) -> None:
+            bar.update(task, completed=status.count - status.remaining)
+
+        try:
+            report = run_action(
+                lambda: distribution.push(
+                    engine, operator.rpc, operator.account, trees, job_id, on_batch=on_batch
+                )
+            )
+        except GatewayError as exc:
+            fail(f"{exc.code}: {exc.detail} (resume with `dongne program push --job {job_id}`)")
+    job = report.job
+    return {
+        "job": job.id,
+        "status": job.status,
+        "pushed": job.pushed,
+        "skipped_claimed": job.skipped_claimed,
+        "remaining": job.remaining,
+        "transactions": len(report.tx_hashes),
+        "gas_used": report.gas_used,
+    }
+
+
+@program.command("create")
+def program_create(
+    region: Region,
+    csv: Annotated[Path, typer.Option(help="Recipients CSV: address,amount.", exists=True)],
+    budget: Annotated[int | None, typer.Option(help="Budget (default: the list's total).")] = None,
+    days: Annotated[int, typer.Option(help="Days until expiry.")] = 90,
+    categories: Annotated[str, typer.Option(help="Allowed KSIC codes, comma-separated.")] = "",
+    waive_revenue_cap: Annotated[bool, typer.Option(help="Allow merchants over the cap.")] = False,
+    push: Annotated[bool, typer.Option(help="Push every grant after committing.")] = True,
+    batch: Annotated[int, typer.Option(help="Grants per push transaction.")] = 500,
+    rpc: RpcUrl = "http://127.0.0.1:8545",
+    manifest_path: ManifestPath = Path(".dongne/manifest.json"),
+    database_url: DatabaseUrl = None,
+    as_json: JsonOut = False,
+) -> None:
+    """Build the tree from a CSV, commit the root, and push grants with progress (resumable).
+
+    Example: dongne program create --region 41390 --csv youth.csv --days 60 --categories 56111,47121
+    """
+    from chain.protocol.calls import ProgramParams
+    from gateway import distribution
+    from gateway.db import create_engine_for
+
+    try:
+        allowed = tuple(int(c) for c in categories.split(",") if c.strip())
+    except ValueError:
+        fail("--categories must be comma-separated KSIC codes")
+    try:
+        text = csv.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"{csv}: {exc}")
+    manifest, operator = operator_for(rpc, manifest_path)
+    token = str(run_action(lambda: manifest.token(region)))
+    engine = run_action(lambda: create_engine_for(database_url_for(database_url, manifest_path)))
+    trees = distribution.trees_beside(manifest_path)
+    try:
+        job = distribution.create_job(
+            engine, trees, manifest.chain_id, token, text, batch_size=batch
+        )
+    except GatewayError as exc:
+        fail(f"{csv}: {exc.detail}")
+    now = int(time.time())
+    params = ProgramParams(
+        root=bytes.fromhex(job.root.removeprefix("0x")),
+        budget=budget if budget is not None else job.total,
+        start=now - 60,
+        expiry=now + days * 86_400,
+        revenue_cap_waived=waive_revenue_cap,
+        categories=allowed,
+    )
+    program_id = int(str(run_action(lambda: operator.create_program(token, params))))
+    try:
+        distribution.attach_program(engine, job.id, program_id)
+    except GatewayError as exc:
+        fail(f"{exc.code}: {exc.detail}")
+    pushed: dict[str, object] = {"pushed": 0}
+    if push:
+        pushed = _push_with_progress(database_url, rpc, manifest_path, job.id, job.count)
+    result = {
+        "token": token,
+        "program_id": program_id,
+        "job": job.id,
+        "root": job.root,
+        "recipients": job.count,
+        "total": job.total,
+        "budget": params.budget,
+        "expiry": params.expiry,
+        "pushed": pushed["pushed"],
+        "tree_file": str(distribution.tree_path(trees, job.root)),
+    }
+    emit(
+        result,
+        as_json,
+        lambda: console.print(
+            f"program {program_id}: {job.count} recipients, ₩{job.total:,},"
+            f" pushed {pushed['pushed']} (job {job.id})"
+        ),
+    )
+
+
+@program.command("push")
+def program_push(
+    job_id: Annotated[str, typer.Option("--job", help="Distribution job id.")],
+    rpc: RpcUrl = "http://127.0.0.1:8545",
+    manifest_path: ManifestPath = Path(".dongne/manifest.json"),
+    database_url: DatabaseUrl = None,
+    as_json: JsonOut = False,
+) -> None:
+    """Push (or resume pushing) a job's grants; leaves already claimed are skipped.
+
+    Example: dongne program push --job 3f2a...
+    """
+    from gateway import distribution
+    from gateway.db import create_engine_for
+
+    engine = run_action(lambda: create_engine_for(database_url_for(database_url, manifest_path)))
+    try:
+        status = distribution.job_status(engine, job_id)
+    except GatewayError as exc:
+        fail(f"{exc.code}: {exc.detail}")
+    result = _push_with_progress(database_url, rpc, manifest_path, job_id, status.count)
+    emit(
+        result,
+        as_json,
+        functools.partial(
+            console.print, f"job {job_id}: {result['status']}, pushed {result['pushed']}"
+        ),
+    )
+
+
+@program.command("close")
+def program_close(
+    region: Region,
+    program_id: Annotated[int, typer.Option("--id", help="Program id.")],
+    rpc: RpcUrl = "http://127.0.0.1:8545",
+    manifest_path: ManifestPath = Path(".dongne/manifest.json"),
+    as_json: JsonOut = False,
+) -> None:
+    """Close an expired program and report the returned budget (= budget - spent).
+
+    Example: dongne program close --region 41390 --id 1
+    """
+    from eth_abi.abi import decode as abi_decode
+
+    from chain.protocol.contracts import event_data_types, event_topic
+
+    manifest, operator = operator_for(rpc, manifest_path)
+    token = str(run_action(lambda: manifest.token(region)))
+    receipt = run_action(lambda: operator.call_function(token, "closeProgram", [program_id]))
+    closed = event_topic("ProgramClosed")
+    logs = receipt.get("logs")
+    for log in logs if isinstance(logs, list) else []:
+        if not isinstance(log, dict):
+            continue
+        topics = log.get("topics")
+        if isinstance(topics, list) and topics and topics[0] == closed:
+            data = bytes.fromhex(str(log["data"])[2:])
+            granted, spent, returned = abi_decode(list(event_data_types("ProgramClosed")), data)
+            result = {"program_id": program_id, "granted": granted, "spent": spent}
+            result["returned"] = returned
+            text = f"closed program {program_id}: returned ₩{returned:,}"
+            emit(result, as_json, functools.partial(console.print, text))
+            return
+    fail("closeProgram emitted no ProgramClosed event")

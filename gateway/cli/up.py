@@ -1,0 +1,194 @@
+"""`dongne up` (the whole local network) and `dongne reindex`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from chain.manifest import Manifest
+from chain.protocol.errors import DongneChainError
+from gateway.cli.common import (
+    DataDir,
+    JsonOut,
+    ManifestPath,
+    RpcUrl,
+    console,
+    emit,
+    err,
+    fail,
+    run_action,
+)
+
+
+def up(
+    data_dir: DataDir = Path(".dongne"),
+    node: Annotated[str, typer.Option(help="Local node: anvil or ganache.")] = "anvil",
+    rpc: Annotated[str | None, typer.Option(help="Use an existing network instead.")] = None,
+    port: Annotated[int, typer.Option(help="Gateway port.")] = 8000,
+    rpc_port: Annotated[int, typer.Option(help="Local node's JSON-RPC port.")] = 8545,
+    demo: Annotated[bool, typer.Option(help="Seed four municipalities, shops, citizens.")] = False,
+    block_time: Annotated[float, typer.Option(help="Seconds between blocks.")] = 1.0,
+    as_json: JsonOut = False,
+    detach_after: Annotated[
+        float | None, typer.Option(hidden=True, help="Stop after N seconds (tests).")
+    ] = None,
+) -> None:
+    """Start a node, deploy the network if needed, run the gateway and indexer.
+
+    Example: dongne up --demo   (Ctrl-C stops everything; state persists in --data-dir)
+    """
+    from chain.node import LocalNode
+    from gateway.devnet.demo import DEMO_MUNICIPALITIES, seed_demo
+    from gateway.devnet.localnet import RELAYER_KEY_COUNT, SIHEUNG, LocalNetwork, deploy_local
+    from gateway.devnet.process import GatewayProcess
+
+    if node not in ("anvil", "ganache"):
+        fail(f"--node must be anvil or ganache, not {node!r}")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    say = err.print
+    local: LocalNode | None = None
+    if rpc is None:
+        state = data_dir / ("anvil-state.json" if node == "anvil" else "ganache-db")
+        say(f"starting {node} (state in {state})")
+        local = LocalNode(
+            node,  # type: ignore[arg-type]
+            block_time=block_time,
+            block_gas_limit=300_000_000,
+            state_path=state,
+            state_interval=5 if node == "anvil" else None,
+            log_path=data_dir / f"{node}.log",
+            port=rpc_port,
+        ).start()
+        rpc_url = local.rpc_url
+        accounts = local.dev_accounts()
+        operator_key = accounts[0].private_key
+        relayer_keys = [a.private_key for a in accounts[1 : 1 + RELAYER_KEY_COUNT]]
+        distribution_key: str | None = accounts[1 + RELAYER_KEY_COUNT].private_key
+    else:
+        from chain.deploy import deployer_from_env
+
+        rpc_url = rpc
+        try:
+            operator_key = "0x" + bytes(deployer_from_env().key).hex()
+        except DongneChainError as exc:
+            fail(str(exc))
+        keys = os.environ.get("DONGNE_RELAYER_KEYS")
+        if not keys:
+            fail("with --rpc, set DONGNE_RELAYER_KEYS (JSON list of hex keys paying gas)")
+        relayer_keys = json.loads(keys)
+        distribution_key = os.environ.get("DONGNE_DISTRIBUTION_KEY")
+    gateway: GatewayProcess | None = None
+    try:
+        specs = DEMO_MUNICIPALITIES if demo else (SIHEUNG,)
+        manifest, operator = deploy_local(
+            rpc_url, operator_key, data_dir / "manifest.json", specs, progress=say
+        )
+        network = LocalNetwork(
+            local,
+            rpc_url,
+            manifest,
+            data_dir / "manifest.json",
+            operator,
+            relayer_keys,
+            distribution_key,
+        )
+        wallets = seed_demo(data_dir, manifest, operator, say=say) if demo else []
+        env = network.gateway_env(f"sqlite:///{(data_dir / 'gateway.db').resolve()}")
+        gateway = GatewayProcess(env, port=port, log_path=data_dir / "gateway.log").start()
+        summary = {
+            "rpc_url": rpc_url,
+            "gateway": gateway.url,
+            "docs": gateway.url + "/docs",
+            "chain_id": manifest.chain_id,
+            "forwarder": manifest.forwarder,
+            "registry": manifest.registry,
+            "factory": manifest.factory,
+            "municipalities": {
+                str(m.region): {"name": m.name, "token": m.token}
+                for m in manifest.municipalities.values()
+            },
+            "demo_keys": str(data_dir / "demo-keys.json") if wallets else None,
+            "demo_wallets": len(wallets),
+        }
+
+        def render() -> None:
+            table = Table(title="Dongne is up", show_header=False)
+            table.add_row("JSON-RPC", rpc_url)
+            table.add_row("gateway", gateway.url if gateway else "")
+            table.add_row("API docs", summary["docs"])  # type: ignore[arg-type]
+            table.add_row("chain id", str(manifest.chain_id))
+            table.add_row("forwarder", manifest.forwarder)
+            for m in sorted(manifest.municipalities.values(), key=lambda m: m.region):
+                table.add_row(f"{m.region:05d} {m.name}", m.token)
+            if wallets:
+                table.add_row("demo wallets", f"{len(wallets)} in {summary['demo_keys']}")
+            console.print(table)
+            console.print("Ctrl-C stops everything; run again to resume with the same state.")
+
+        emit(summary, as_json, render)
+        sys.stdout.flush()
+        _wait_for_interrupt(detach_after)
+    finally:
+        if gateway is not None:
+            gateway.stop()
+        if local is not None:
+            local.stop()
+        say("stopped")
+
+
+def _wait_for_interrupt(limit: float | None) -> None:
+    stop = {"now": False}
+
+    def handler(_signum: int, _frame: object) -> None:
+        stop["now"] = True
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    started = time.monotonic()
+    while not stop["now"]:
+        if limit is not None and time.monotonic() - started > limit:
+            return
+        time.sleep(0.2)
+
+
+def reindex(
+    database_url: Annotated[
+        str,
+        typer.Option(envvar="DONGNE_DATABASE_URL", help="Index database (SQLite or PostgreSQL)."),
+    ] = "sqlite:///.dongne/gateway.db",
+    rpc: RpcUrl = "http://127.0.0.1:8545",
+    manifest_path: ManifestPath = Path(".dongne/manifest.json"),
+    as_json: JsonOut = False,
+) -> None:
+    """Rebuild the index from the first deployment block, with a progress bar.
+
+    The chain is the source of truth: stop the gateway first, then reindex.
+    Example: dongne reindex --database-url sqlite:///.dongne/gateway.db
+    """
+    from chain.rpc import RpcClient
+    from gateway.cli.progress import rich_progress
+    from gateway.db import create_engine_for
+    from gateway.indexer import Indexer
+
+    if not manifest_path.exists():
+        fail(f"no manifest at {manifest_path}")
+    manifest = Manifest.load(manifest_path)
+    engine = run_action(lambda: create_engine_for(database_url))
+    with RpcClient(rpc) as client:
+        indexer = Indexer(engine, client, manifest)
+        if as_json:
+            report = run_action(indexer.reindex)
+        else:
+            with rich_progress() as show:
+                report = run_action(lambda: indexer.reindex(show))
+    data = {"to_block": report.to_block, "events": report.events, "seconds": report.seconds}
+    text = f"reindexed {report.events} events up to block {report.to_block}"
+    emit(data, as_json, lambda: console.print(text))
