@@ -6,13 +6,13 @@ import random
 from dataclasses import dataclass
 
 from eth_utils.address import to_checksum_address
-from sqlalchemy import Connection, Engine, func, select, union_all
+from sqlalchemy import Connection, Engine, func, select
 
-from chain.protocol.hashing import ZERO_ADDRESS
 from chain.reader import TokenReader
 from chain.rpc import RpcClient
 from gateway.db.tables import index as t
 from gateway.errors import GatewayError
+from gateway.queries.balances import general_balances, pocket_balances
 
 FULL_CHECK_LIMIT = 10_000  # holders checked one by one; above this a random sample
 DEFAULT_SAMPLE = 2_000  # enough to see a 0.15% corruption rate with 95% confidence
@@ -52,35 +52,6 @@ def _checkpoint(conn: Connection, chain_id: int) -> int:
     return int(block)
 
 
-def _general_balances(conn: Connection, chain_id: int, token: str) -> dict[str, int]:
-    x = t.transfers.c
-    mine = (x.chain_id == chain_id, x.token == token)
-    moves = union_all(
-        select(x.recipient.label("account"), x.amount.label("delta")).where(*mine),
-        select(x.sender.label("account"), (-x.amount).label("delta")).where(*mine),
-    ).subquery()
-    query = select(moves.c.account, func.sum(moves.c.delta)).group_by(moves.c.account)
-    return {str(a): int(v) for a, v in conn.execute(query) if a != ZERO_ADDRESS}
-
-
-def _pockets(conn: Connection, chain_id: int, token: str) -> dict[tuple[int, str], int]:
-    out: dict[tuple[int, str], int] = {}
-    for table, holder, amount in (
-        (t.grants, "recipient", "amount"),
-        (t.pocket_moves, "holder", "pocket_delta"),
-    ):
-        c = table.c
-        query = (
-            select(c.program_id, c[holder], func.sum(c[amount]))
-            .where(c.chain_id == chain_id, c.token == token)
-            .group_by(c.program_id, c[holder])
-        )
-        for program_id, account, total in conn.execute(query):
-            key = (int(program_id), str(account))
-            out[key] = out.get(key, 0) + int(total)
-    return out
-
-
 _PROGRAM_FIELDS = (  # index column, ChainProgram field
     ("root", "root"), ("budget", "budget"), ("granted", "granted"), ("spent", "spent"),
     ("start_time", "start"), ("expiry", "expiry"), ("revenue_cap_waived", "revenue_cap_waived"),
@@ -105,8 +76,10 @@ def reconcile(
     token = token.lower()
     with engine.connect() as conn:
         block = _checkpoint(conn, chain_id)
-        general = _general_balances(conn, chain_id, token)
-        pockets = _pockets(conn, chain_id, token)
+        general = {a: v for (_, a), v in general_balances(conn, chain_id, token=token).items()}
+        pockets = {
+            (pid, a): v for (_, pid, a), v in pocket_balances(conn, chain_id, token=token).items()
+        }
         p = t.programs.c
         programs = conn.execute(
             select(t.programs).where(p.chain_id == chain_id, p.token == token)

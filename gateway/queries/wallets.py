@@ -5,16 +5,14 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import (
-    Connection,
     Engine,
     Row,
     Table,
     and_,
     desc,
-    func,
     literal,
     or_,
     select,
@@ -24,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnElement
 
 from gateway.db.tables import index as t
+from gateway.queries.balances import general_balances, pocket_balances
 from gateway.queries.municipalities import municipality_rows
 from gateway.queries.scope import MAX_PAGE, InvalidCursorError, as_int, chain_of, checksum
 
@@ -46,48 +45,25 @@ class TokenBalance:
     total: int  # general + pockets
 
 
-def _sum_by(
-    conn: Connection,
-    table: Table,
-    key: tuple[str, ...],
-    amount: str,
-    where: list[ColumnElement[bool]],
-) -> dict[tuple[object, ...], int]:
-    c = table.c
-    columns = [c[name] for name in key]
-    query = select(*columns, func.sum(c[amount])).where(*where).group_by(*columns)
-    return {tuple(row[:-1]): as_int(row[-1]) for row in conn.execute(query)}
-
-
 def balances(
     engine: Engine, address: str, *, token: str | None = None, chain_id: int | None = None
 ) -> list[TokenBalance]:
     """General balance and program pockets of ``address`` in every token it has touched."""
     holder = address.lower()
-    general: dict[str, int] = {}
-    pockets: dict[tuple[str, int], int] = {}
     with engine.connect() as conn:
         chain = chain_of(conn, chain_id)
-
-        def where(table: Table, column: str) -> list[ColumnElement[bool]]:
-            c = table.c
-            clauses = [c.chain_id == chain, c[column] == holder]
-            return clauses + ([c.token == token.lower()] if token is not None else [])
-
-        for column, sign in (("recipient", 1), ("sender", -1)):
-            moved = _sum_by(conn, t.transfers, ("token",), "amount", where(t.transfers, column))
-            for (tok,), total in moved.items():
-                general[cast(str, tok)] = general.get(cast(str, tok), 0) + sign * total
-        key = ("token", "program_id")
-        for table, column, amount in (
-            (t.grants, "recipient", "amount"),
-            (t.pocket_moves, "holder", "pocket_delta"),
-        ):
-            for (tok, program_id), total in _sum_by(
-                conn, table, key, amount, where(table, column)
-            ).items():
-                pocket = (cast(str, tok), cast(int, program_id))
-                pockets[pocket] = pockets.get(pocket, 0) + total
+        general = {
+            tok: amount
+            for (tok, _), amount in general_balances(
+                conn, chain, token=token, holder=holder
+            ).items()
+        }
+        pockets = {
+            (tok, program_id): amount
+            for (tok, program_id, _), amount in pocket_balances(
+                conn, chain, token=token, holder=holder
+            ).items()
+        }
         p = t.programs.c
         tokens = {tok for tok, _ in pockets} | set(general)
         query = select(p.token, p.program_id, p.start_time, p.expiry, p.closed)
