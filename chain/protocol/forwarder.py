@@ -7,9 +7,9 @@ carries ``signature`` instead (the forwarder reads the nonce from its own storag
 
 The gateway verifies every request it receives, so the digest is computed directly from a
 precomputed type hash and domain separator instead of a generic typed-data encoder, and
-signatures go straight to libsecp256k1 through coincurve. Only coincurve, pycryptodome (through
-:mod:`chain.protocol.hashing`'s keccak) and the standard library are imported, so wallet apps
-can use it.
+signatures go straight to libsecp256k1 through coincurve. The forwarder's selectors come from
+its committed ABI (:mod:`chain.protocol.contracts`); nothing of the server stack is imported,
+so wallet apps can use it.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from typing import Final, Literal, cast
 
 from coincurve import PrivateKey, PublicKey
 
-from chain.protocol.errors import DongneChainError
-
 # One keccak backend for the package: chain.protocol.merkle calls pycryptodome's C library directly
 # (~2.8 µs a hash here), against ~10 µs for pycryptodome's or eth-hash's public APIs.
+from chain.protocol.contracts import selector
+from chain.protocol.errors import DongneChainError
 from chain.protocol.hashing import keccak_hasher, parse_address, to_checksum
 
 __all__ = [
@@ -65,11 +65,8 @@ DOMAIN_TYPEHASH: Final = keccak_hasher()(DOMAIN_TYPE.encode())
 FORWARD_REQUEST_TYPEHASH: Final = keccak_hasher()(FORWARD_REQUEST_TYPE.encode())
 """Equals ``ERC2771Forwarder._FORWARD_REQUEST_TYPEHASH``."""
 
-_REQUEST_DATA = "(address,address,uint256,uint256,uint48,bytes,bytes)"  # ForwardRequestData
-EXECUTE_SELECTOR: Final = keccak_hasher()(f"execute({_REQUEST_DATA})".encode())[:4]
-EXECUTE_BATCH_SELECTOR: Final = keccak_hasher()(
-    f"executeBatch({_REQUEST_DATA}[],address)".encode()
-)[:4]
+EXECUTE_SELECTOR: Final = selector("execute", "DongneForwarder")
+EXECUTE_BATCH_SELECTOR: Final = selector("executeBatch", "DongneForwarder")
 
 _UINT256 = 1 << 256
 _UINT48 = 1 << 48

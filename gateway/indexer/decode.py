@@ -18,6 +18,7 @@ from eth_abi.abi import decode as abi_decode
 from eth_utils.crypto import keccak
 
 from chain.protocol.abi import AbiEntry, abi_signature, canonical_type, load_abi
+from chain.protocol.contracts import event_topic
 
 __all__ = [
     "INDEXED_CONTRACTS",
@@ -33,9 +34,7 @@ Row = dict[str, object]
 """One row to insert: column name -> value."""
 
 INDEXED_CONTRACTS = ("DongneForwarder", "IdentityRegistry", "VoucherFactory", "VoucherToken")
-MUNICIPALITY_DEPLOYED_TOPIC = (
-    "0x" + keccak(text="MunicipalityDeployed(uint32,address,address,string,string)").hex()
-)
+MUNICIPALITY_DEPLOYED_TOPIC = event_topic("MunicipalityDeployed", "VoucherFactory")
 
 # BigInteger is signed 64-bit; a uint that does not fit must stop the indexer rather than be
 # stored wrong (the token bounds amounts far below this, see gateway.db.tables.index).
