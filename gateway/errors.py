@@ -18,6 +18,13 @@ GATEWAY_CODES: dict[str, int] = {
     "RequestExpired": 400,  # deadline passed or too close to be relayed
     "WrongChain": 400,
     "InvalidSignature": 401,
+    # Who is calling (gateway.access): sign-in, tokens, API keys, policies.
+    "AuthRequired": 401,  # no credentials on a route that needs them
+    "AuthExpired": 401,  # an access token past its expiry: refresh or sign in again
+    "AuthInvalid": 401,  # a token or API key that is not ours, tampered, or revoked
+    "SiweInvalid": 401,  # a sign-in message that fails a check (``args.check`` says which)
+    "RoleRequired": 403,  # signed in, without the role the route needs in that municipality
+    "Forbidden": 403,  # signed in, asking for someone else's data
     "SignerUnregistered": 403,
     "SignerFrozen": 403,
     "TargetNotAllowed": 403,
@@ -36,6 +43,7 @@ GATEWAY_CODES: dict[str, int] = {
     "SettlementUnreconciled": 409,
     "PayloadTooLarge": 413,
     "RateLimited": 429,
+    "LoginThrottled": 429,  # too many sign-in attempts from one address or client
     "NodeUnavailable": 503,
     "DatabaseUnavailable": 503,
     "NotReady": 503,

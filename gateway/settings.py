@@ -48,6 +48,19 @@ class Settings(BaseSettings):
     # Simulate each request at acceptance and answer 422 at once when it would revert.
     simulate: bool = True
 
+    # Access (gateway.access). Sign-in messages must name `public_url` (domain and URI).
+    # Access tokens are signed with `auth_signing_keys` ("kid:secret", 32+ bytes each; the
+    # first signs, all verify: rotate by putting a new key first). None configured: a random
+    # key per process, so tokens do not survive a restart (fine for the local network only).
+    public_url: str = "http://127.0.0.1:8000"
+    auth_signing_keys: list[SecretStr] = Field(default_factory=list)
+    access_token_ttl_s: int = 600
+    refresh_token_ttl_s: int = 7 * 86_400
+    siwe_nonce_ttl_s: int = 300
+    login_attempts_per_window: int = 10
+    login_window_s: float = 300.0
+    role_cache_s: float = 2.0
+
 
 @lru_cache
 def get_settings() -> Settings:

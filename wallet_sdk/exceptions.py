@@ -34,6 +34,10 @@ from wallet_sdk.errors import (
 __all__ = [
     "CONTRACT_ERRORS",
     "AccessControlUnauthorizedAccount",
+    "AccessError",
+    "AuthExpired",
+    "AuthInvalid",
+    "AuthRequired",
     "ContractError",
     "DatabaseUnavailable",
     "DistributionBusy",
@@ -42,6 +46,7 @@ __all__ = [
     "ERC2771ForwarderExpiredRequest",
     "ERC2771ForwarderInvalidSigner",
     "EmptyRevert",
+    "Forbidden",
     "ForwardedCallFailed",
     "ForwarderSkipped",
     "GrantBatchReverted",
@@ -52,6 +57,7 @@ __all__ = [
     "InvalidAccountNonce",
     "InvalidRequest",
     "InvalidSignature",
+    "LoginThrottled",
     "NodeUnavailable",
     "NonceConflict",
     "NonceError",
@@ -75,12 +81,14 @@ __all__ = [
     "ProgramUnknown",
     "RateLimited",
     "RequestExpired",
+    "RoleRequired",
     "SelectorNotAllowed",
     "SettlementOverlap",
     "SettlementUnreconciled",
     "SettlementWindowOpen",
     "SignerFrozen",
     "SignerUnregistered",
+    "SiweInvalid",
     "StateConflict",
     "TargetNotAllowed",
     "UnknownError",
@@ -592,6 +600,67 @@ class SelectorNotAllowed(GatewayError, PermissionError):
     default_status = 403
     arguments = (Argument("selector", "selector", "bytes4"),)
     selector: bytes
+
+
+class AccessError(GatewayError, PermissionError):
+    """Who is calling does not satisfy the route's policy: sign in, or use another key."""
+
+
+@register_error("AuthRequired")
+class AuthRequired(AccessError):
+    """The route needs a sign-in (``client.login()``) or an API key."""
+
+    default_status = 401
+
+
+@register_error("AuthExpired")
+class AuthExpired(AccessError):
+    """The access token (or API key) has expired: refresh it or sign in again."""
+
+    default_status = 401
+
+
+@register_error("AuthInvalid")
+class AuthInvalid(AccessError):
+    """The token or API key is not the gateway's, was tampered with, or was revoked."""
+
+    default_status = 401
+
+
+@register_error("SiweInvalid")
+class SiweInvalid(AccessError):
+    """The sign-in message failed a check: ``check`` names it (domain, uri, chain_id, nonce,
+    issued_at, expired, not_before, signature, malformed)."""
+
+    default_status = 401
+    arguments = (Argument("check", "check", "string"),)
+    check: str
+
+
+@register_error("RoleRequired")
+class RoleRequired(AccessError):
+    """Signed in, but without the on-chain role the route needs in that municipality."""
+
+    default_status = 403
+    arguments = (Argument("role", "role", "string"), Argument("token", "token", "string"))
+    role: str
+    token: str
+
+
+@register_error("Forbidden")
+class Forbidden(AccessError):
+    """Signed in, asking for someone else's data."""
+
+    default_status = 403
+
+
+@register_error("LoginThrottled")
+class LoginThrottled(AccessError):
+    """Too many failed sign-ins from this address or client: wait ``retry_after`` seconds."""
+
+    default_status = 429
+    arguments = (Argument("retry_after", "retry_after", "uint64"),)
+    retry_after: int
 
 
 @register_error("NotFound")
