@@ -23,7 +23,16 @@ from chain.rpc import JSONObject
 from chain.sender import Sender, TransactionFailed
 
 KIND = {"citizen": 1, "merchant": 2, "institution": 3}
-ROLES = ("ISSUER_ROLE", "MERCHANT_REGISTRAR_ROLE", "PROGRAM_MANAGER_ROLE", "PAUSER_ROLE")
+# The municipal roles the local network's operator takes (its city staff is one key). AccessControl
+# grants any bytes32 role; AUDITOR_ROLE and FRAUD_OFFICER_ROLE gate only the gateway's routes.
+ROLES = (
+    "ISSUER_ROLE",
+    "MERCHANT_REGISTRAR_ROLE",
+    "PROGRAM_MANAGER_ROLE",
+    "PAUSER_ROLE",
+    "AUDITOR_ROLE",
+    "FRAUD_OFFICER_ROLE",
+)
 PROGRAM_CREATED = event_topic("ProgramCreated")
 
 

@@ -16,6 +16,7 @@ from eth_abi.abi import decode as abi_decode
 from eth_utils.address import to_checksum_address
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from siwe import SiweMessage
 
 from chain.protocol.calls import SELECTORS, PaymentRecord, encode_gift
 from chain.protocol.errors import ERROR_CODES, REGISTRY
@@ -198,10 +199,13 @@ class FakeGateway:
     submitted: list[SignedRequest] = field(default_factory=list)
     states: dict[str, dict[str, object]] = field(default_factory=dict)
     log: list[str] = field(default_factory=list)
+    sessions: int = 0
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
         self.log.append(f"{request.method} {path}")
+        if path.startswith("/v1/auth/"):
+            return self.auth(request)
         signed = None
         if request.method == "POST":
             signed = signed_request_from_json(json.loads(request.content))
@@ -238,6 +242,33 @@ class FakeGateway:
             balance["total"] = 100 + sum(int(str(p["amount"])) for p in self.pockets)
             return httpx.Response(200, json=[balance])
         return httpx.Response(404, json={"detail": "Not Found"})
+
+    def auth(self, request: httpx.Request) -> httpx.Response:
+        """Sign-in as the gateway does it: the SDK's message must pass the siwe package."""
+        path = request.url.path
+        if path == "/v1/auth/nonce":
+            offer = {"nonce": "0123456789abcdef", "expires_at": time.time() + 60,
+                     "domain": "gateway.test", "uri": "http://gateway.test",
+                     "chain_id": CHAIN_ID, "statement": "Sign in to Dongne"}  # fmt: skip
+            return httpx.Response(200, json=offer)
+        if path == "/v1/auth/refresh":
+            self.sessions += 1
+            return httpx.Response(200, json={
+                "address": KEY.address, "token_type": "Bearer",
+                "access_token": f"token-{self.sessions}", "expires_at": 0,
+                "refresh_token": f"refresh-{self.sessions}", "refresh_expires_at": 0,
+            })  # fmt: skip
+        if path == "/v1/auth/login":
+            body = json.loads(request.content)
+            message = SiweMessage.from_message(message=body["message"])
+            message.verify(body["signature"], domain="gateway.test", nonce="0123456789abcdef")
+            self.sessions += 1
+            return httpx.Response(200, json={
+                "address": message.address, "token_type": "Bearer",
+                "access_token": f"token-{self.sessions}", "expires_at": 0,
+                "refresh_token": f"refresh-{self.sessions}", "refresh_expires_at": 0,
+            })  # fmt: skip
+        return httpx.Response(204)
 
     def client(self, **kw: object) -> DongneClient:
         options: dict[str, object] = {"backoff_s": 0.0, "network": NETWORK, **kw}
@@ -735,3 +766,22 @@ def test_lost_submission_names_its_request_and_resyncs_the_nonce() -> None:
             client.status(request_id(DOMAIN, signed))  # it never arrived
         assert client.gift(TOKEN, MERCHANT, 1).nonce == 0
     assert fake.log.count(f"GET /v1/nonces/{KEY.address}") == 2
+
+
+def test_own_reads_sign_in_once_and_refresh_an_expired_session() -> None:
+    seen: list[str | None] = []
+
+    def expire_first(request: httpx.Request, signed: SignedRequest | None) -> httpx.Response | None:
+        if request.url.path.endswith("/balances"):
+            seen.append(request.headers.get("authorization"))
+            if request.headers.get("authorization") == "Bearer token-1":
+                return problem("AuthExpired", 401)
+        return None
+
+    fake = FakeGateway(rules=[expire_first])
+    with fake.client() as client:
+        client.balances()
+        client.balances()
+    assert seen == ["Bearer token-1", "Bearer token-2", "Bearer token-2"]
+    assert fake.log.count("POST /v1/auth/login") == 1
+    assert fake.log.count("POST /v1/auth/refresh") == 1

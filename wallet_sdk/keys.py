@@ -163,6 +163,13 @@ class LocalKey:
             raise RuntimeError("unrepresentable recovery id; sign again with another digest")
         return signature[:64] + bytes([27 + recovery_id])
 
+    def sign_message(self, text: str) -> bytes:
+        """EIP-191 ``personal_sign`` of ``text`` (what a sign-in message needs): 65 bytes."""
+        data = text.encode()
+        return self.sign_digest(
+            keccak(b"\x19Ethereum Signed Message:\n" + str(len(data)).encode() + data)
+        )
+
     def to_keystore(self, password: str, *, scrypt_n: int | None = None) -> dict[str, object]:
         """Encrypt into a v3 key file document using scrypt.
 

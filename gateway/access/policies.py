@@ -14,6 +14,7 @@ from typing import Literal
 from gateway.errors import GatewayError
 
 __all__ = [
+    "AUTHENTICATED",
     "MERCHANT_SELF",
     "OPERATOR",
     "PUBLIC",
@@ -26,7 +27,9 @@ __all__ = [
     "role",
 ]
 
-PolicyKind = Literal["public", "signed", "self", "merchant_self", "role", "operator"]
+PolicyKind = Literal[
+    "public", "signed", "authenticated", "self", "merchant_self", "role", "operator"
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +43,7 @@ class Policy:
 
 PUBLIC = Policy("public")  # network facts and aggregates: no per-person rows
 SIGNED = Policy("signed")  # wallet requests: their EIP-712 signature authenticates them
+AUTHENTICATED = Policy("authenticated")  # anyone signed in (their own session, their own log)
 SELF = Policy("self")  # a person's own data (or that person's city's auditors)
 MERCHANT_SELF = Policy("merchant_self")  # a shop's own sales (or its city's staff)
 OPERATOR = Policy("operator")  # network-level operations
@@ -96,6 +100,8 @@ def authorize(
         return None
     if who.anonymous:
         raise GatewayError("AuthRequired", "sign in (or present an API key) to use this route")
+    if policy.kind == "authenticated":
+        return None
     if policy.kind == "operator":
         if who.operator:
             return "OPERATOR"

@@ -50,6 +50,8 @@ class GatewayProcess:
 
     def start(self, timeout: float = 60.0) -> Self:
         env = {**os.environ, **self.env}
+        # Sign-in messages name the gateway's public URL: here, the address it listens on.
+        env.setdefault("DONGNE_PUBLIC_URL", self.url)
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.proc = subprocess.Popen(
             [

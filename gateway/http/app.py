@@ -8,7 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 from sqlalchemy import Engine
@@ -18,10 +18,11 @@ from chain.manifest import Manifest
 from chain.rpc_async import AsyncRpc
 from gateway.db import create_engine_for
 from gateway.errors import GatewayError
+from gateway.http.access import Access, enforce
 from gateway.http.indexer_task import start_indexer
 from gateway.http.problems import install_problem_handlers, problem_response
 from gateway.http.responses import JSONBytes
-from gateway.http.routes import audit, distribution, queries, relay
+from gateway.http.routes import audit, auth, distribution, queries, relay
 from gateway.relayer.service import Relayer
 from gateway.settings import Settings, get_settings
 
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.manifest = manifest
         app.state.engine = engine
         app.state.rpc = rpc
+        app.state.access = Access.build(settings, manifest, engine)
         relayer = Relayer.build(settings, manifest, engine, rpc)
         app.state.relayer = relayer
         await relayer.start()
@@ -61,13 +63,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Relays wallets' signed voucher requests and serves the chain's index.",
         lifespan=lifespan,
         default_response_class=JSONBytes,
+        # The one access dependency: every route's policy from gateway.http.access.POLICIES.
+        dependencies=[Depends(enforce)],
     )
     install_problem_handlers(app)
 
     app.add_middleware(
         BodyLimit, max_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes
     )
-    for router in (relay.router, queries.router, audit.router, distribution.router):
+    for router in (relay.router, queries.router, audit.router, distribution.router, auth.router):
         app.include_router(router)
 
     @app.get("/healthz", tags=["ops"])

@@ -11,6 +11,7 @@ import httpx
 
 from chain.protocol.calls import ProgramParams
 from gateway.devnet.process import GatewayProcess
+from tests.fixtures.signin import sign_in
 
 from .conftest import DAY, City
 
@@ -34,6 +35,8 @@ def test_distribution_through_the_gateway(city: City, tmp_path: Path) -> None:
             return client.get(f"/v1/tokens/{city.token}/dashboard").status_code == 200
 
         _until(token_known, "the municipality to be indexed")
+        # The operator is Siheung's program manager and auditor: it signs in with its key.
+        client.headers.update(sign_in(client, bytes(city.op.account.key)))
         made = client.post(
             "/v1/distributions", params={"token": city.token}, content=rows,
             headers={"content-type": "text/csv"},

@@ -26,6 +26,7 @@ import httpx
 import pytest
 
 from gateway.devnet.process import free_port
+from tests.fixtures.signin import sign_in
 from wallet_sdk import DongneClient, LocalKey
 
 DONGNE = [sys.executable, "-m", "gateway.cli"]
@@ -240,6 +241,9 @@ def dongne(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalDongne]:
             clock=ChainClock(summary["rpc_url"]),
             api=httpx.Client(base_url=summary["gateway"], timeout=120.0),
         )
+        # Auditors and city staff read the API signed in: the demo's operator is Siheung's
+        # (and every demo city's) admin, auditor and program manager.
+        network.api.headers.update(sign_in(network.api, OPERATOR_KEY))
         try:
             yield network
         finally:

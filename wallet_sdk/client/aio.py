@@ -100,7 +100,7 @@ class AsyncDongneClient(ClientBase):
                     effect.path,
                     params=effect.params,
                     content=effect.body,
-                    headers={"content-type": "application/json"} if effect.body else None,
+                    headers=effect.headers(),
                 )
             except httpx.HTTPError as exc:
                 error = transport_error(exc)
@@ -121,6 +121,12 @@ class AsyncDongneClient(ClientBase):
 
     async def network(self) -> NetworkInfo:
         return await self._run(self._ops.network())
+
+    async def login(self) -> str:
+        return await self._run(self._ops.login())
+
+    async def logout(self) -> None:
+        await self._run(self._ops.logout())
 
     async def next_nonce(self) -> int:
         return await self._run(self._ops.next_nonce())

@@ -8,6 +8,7 @@ mapping of problems to exceptions therefore behave the same in both.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import threading
@@ -41,6 +42,7 @@ from wallet_sdk.client.models import (
     Submission,
     order_pockets,
 )
+from wallet_sdk.client.signin import siwe_message
 from wallet_sdk.client.wire import (
     parse_balances,
     parse_history,
@@ -59,6 +61,8 @@ from wallet_sdk.errors import (
     WaitTimeoutError,
 )
 from wallet_sdk.exceptions import (
+    AuthExpired,
+    AuthInvalid,
     NonceConflict,
     NonceError,
     NonceTooLow,
@@ -134,6 +138,13 @@ class Http:
     path: str
     params: tuple[tuple[str, str], ...] = ()
     body: bytes | None = None
+    bearer: str | None = None  # the access token, on routes that read the wallet's own data
+
+    def headers(self) -> dict[str, str]:
+        headers = {"content-type": "application/json"} if self.body else {}
+        if self.bearer is not None:
+            headers["authorization"] = f"Bearer {self.bearer}"
+        return headers
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +184,10 @@ class Operations:
         # gateway each time; None means "ask the gateway" (nothing known, or out of step).
         self._next_nonce: int | None = None
         self._nonce_lock = threading.Lock()
+        # The sign-in session (access token, refresh token): reads of the wallet's own data
+        # sign in on first use and refresh when the access token expires.
+        self.access_token: str | None = None
+        self.refresh_token: str | None = None
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -202,6 +217,63 @@ class Operations:
     def get(self, path: str, params: Sequence[tuple[str, str]] = ()) -> Op[object]:
         response = yield from self.exchange(Http("GET", path, tuple(params)))
         return read_json(response)
+
+    def get_own(self, path: str, params: Sequence[tuple[str, str]] = ()) -> Op[object]:
+        """A read of the wallet's own data: signed in first when needed, once more if the
+        session has expired."""
+        if self.access_token is None:
+            yield from self.login()
+        for attempt in range(2):
+            try:
+                http = Http("GET", path, tuple(params), bearer=self.access_token)
+                return read_json((yield from self.exchange(http)))
+            except (AuthExpired, AuthInvalid):
+                if attempt:
+                    raise
+                yield from self.renew()
+        raise AssertionError("unreachable")
+
+    # -- sign-in -----------------------------------------------------------------------------
+
+    def login(self) -> Op[str]:
+        """Signs in with Ethereum (EIP-4361) using the wallet's key; the session's address."""
+        offer = Fields((yield from self.get("/v1/auth/nonce")), "sign-in nonce")
+        text = siwe_message(
+            domain=offer.text("domain"),
+            address=self.key.address,
+            uri=offer.text("uri"),
+            chain_id=offer.integer("chain_id"),
+            nonce=offer.text("nonce"),
+            statement=offer.text("statement"),
+        )
+        signature = "0x" + self.key.sign_message(text).hex()
+        body = json.dumps({"message": text, "signature": signature}).encode()
+        response = yield from self.exchange(Http("POST", "/v1/auth/login", body=body))
+        return self._session(read_json(response))
+
+    def renew(self) -> Op[str]:
+        """A fresh access token from the refresh token, or a new sign-in without one."""
+        if self.refresh_token is None:
+            return (yield from self.login())
+        body = json.dumps({"refresh_token": self.refresh_token}).encode()
+        try:
+            response = yield from self.exchange(Http("POST", "/v1/auth/refresh", body=body))
+        except (AuthExpired, AuthInvalid):
+            return (yield from self.login())
+        return self._session(read_json(response))
+
+    def logout(self) -> Op[None]:
+        if self.access_token is not None:
+            http = Http("POST", "/v1/auth/logout", body=b"{}", bearer=self.access_token)
+            with contextlib.suppress(AuthExpired, AuthInvalid):  # already over
+                yield from self.exchange(http)
+        self.access_token = self.refresh_token = None
+
+    def _session(self, body: object) -> str:
+        fields = Fields(body, "session")
+        self.access_token = fields.text("access_token")
+        self.refresh_token = fields.text("refresh_token")
+        return fields.text("address")
 
     # -- network and nonces ------------------------------------------------------------------
 
@@ -462,7 +534,7 @@ class Operations:
 
     def balances(self, token: str | None = None) -> Op[Balances]:
         params = [("token", token)] if token is not None else []
-        body = yield from self.get(f"/v1/wallets/{self.key.address}/balances", params)
+        body = yield from self.get_own(f"/v1/wallets/{self.key.address}/balances", params)
         return parse_balances(body)
 
     def history(self, cursor: str | None, limit: int, token: str | None) -> Op[HistoryPage]:
@@ -471,7 +543,7 @@ class Operations:
             params.append(("cursor", cursor))
         if token is not None:
             params.append(("token", token))
-        body = yield from self.get(f"/v1/wallets/{self.key.address}/history", params)
+        body = yield from self.get_own(f"/v1/wallets/{self.key.address}/history", params)
         return parse_history(body, self.key.address)
 
     def program(self, token: str, program_id: int) -> Op[ProgramInfo]:

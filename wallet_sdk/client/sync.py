@@ -105,7 +105,7 @@ class DongneClient(ClientBase):
                     effect.path,
                     params=effect.params,
                     content=effect.body,
-                    headers={"content-type": "application/json"} if effect.body else None,
+                    headers=effect.headers(),
                 )
             except httpx.HTTPError as exc:
                 error = transport_error(exc)
@@ -129,6 +129,15 @@ class DongneClient(ClientBase):
     def network(self) -> NetworkInfo:
         """The chain, forwarder domain and tokens (fetched once, then cached)."""
         return self._run(self._ops.network())
+
+    def login(self) -> str:
+        """Sign in with the wallet's key (SIWE) to read its own data; reads of balances and
+        history do it on first use. Returns the signed-in address."""
+        return self._run(self._ops.login())
+
+    def logout(self) -> None:
+        """End the session: its tokens stop working at once."""
+        self._run(self._ops.logout())
 
     def next_nonce(self) -> int:
         """The gateway's next nonce for this wallet, counting requests in flight."""

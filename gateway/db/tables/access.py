@@ -118,4 +118,3 @@ __all__ = [
     "data_access_log",
     "staff_log",
 ]
-

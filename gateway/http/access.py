@@ -1,0 +1,231 @@
+"""Who may call what, over HTTP: the ONE policy table and the ONE dependency enforcing it.
+
+Every route of the app has an entry in :data:`POLICIES`, keyed by method and path template
+(``tests/http/test_access.py`` walks the app and fails on a route without one). The
+dependency :func:`enforce` runs before every handler: it reads the caller's credentials
+(``Authorization: Bearer <access token>`` from sign-in, or ``X-API-Key: dk_...``), resolves
+their on-chain roles, finds the municipality and the person the route is about, and asks
+:func:`gateway.access.policies.authorize`. A read of a person's or a shop's data by anyone
+else is written to the personal-data access log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from dataclasses import dataclass
+from typing import Literal
+
+from fastapi import Request
+from fastapi.routing import APIRoute
+from pydantic import SecretStr
+from sqlalchemy import Engine, select
+
+from chain.manifest import Manifest
+from gateway.access import api_keys, data_log
+from gateway.access.policies import (
+    AUTHENTICATED,
+    MERCHANT_SELF,
+    PUBLIC,
+    SELF,
+    SIGNED,
+    Policy,
+    Principal,
+    auditor,
+    authorize,
+    role,
+)
+from gateway.access.roles import RoleBook
+from gateway.access.signin import SignIn
+from gateway.access.tokens import TokenSigner
+from gateway.db.tables import distribution as d
+from gateway.errors import GatewayError
+from gateway.settings import Settings
+
+__all__ = ["POLICIES", "Access", "RouteAccess", "enforce", "principal_of"]
+
+TokenFrom = Literal["path", "query", "job", None]
+SubjectFrom = Literal["address", "merchant", "recipient", None]
+
+
+@dataclass(frozen=True, slots=True)
+class RouteAccess:
+    policy: Policy
+    token_from: TokenFrom = None  # where the route names its municipality
+    subject_from: SubjectFrom = None  # the path parameter naming whose data it is
+
+
+_PROGRAMS = role("PROGRAM_MANAGER_ROLE", "AUDITOR_ROLE")
+_FRAUD_READ = role("AUDITOR_ROLE", "FRAUD_OFFICER_ROLE", "DEFAULT_ADMIN_ROLE")
+_FRAUD_WRITE = role("FRAUD_OFFICER_ROLE", "DEFAULT_ADMIN_ROLE")
+
+POLICIES: dict[tuple[str, str], RouteAccess] = {
+    # Relay: a signed request authenticates itself; its id is a capability (a hash only the
+    # submitter knows), so its state is readable by whoever holds the id.
+    ("POST", "/v1/requests"): RouteAccess(SIGNED),
+    ("GET", "/v1/requests/{request_id}"): RouteAccess(PUBLIC),
+    ("GET", "/v1/network"): RouteAccess(PUBLIC),
+    ("GET", "/v1/nonces/{address}"): RouteAccess(PUBLIC),
+    # Aggregates: no per-person rows.
+    ("GET", "/v1/tokens"): RouteAccess(PUBLIC),
+    ("GET", "/v1/tokens/{token}/dashboard"): RouteAccess(PUBLIC),
+    ("GET", "/v1/tokens/{token}/programs"): RouteAccess(PUBLIC),
+    ("GET", "/v1/tokens/{token}/programs/{program_id}"): RouteAccess(PUBLIC),
+    ("GET", "/v1/indexer/status"): RouteAccess(PUBLIC),
+    ("GET", "/healthz"): RouteAccess(PUBLIC),
+    ("GET", "/metrics"): RouteAccess(PUBLIC),  # counters only; scrape on the operator's network
+    # A person's and a shop's own data (or their city's auditors, logged).
+    ("GET", "/v1/wallets/{address}/balances"): RouteAccess(SELF, "query", "address"),
+    ("GET", "/v1/wallets/{address}/history"): RouteAccess(SELF, "query", "address"),
+    ("GET", "/v1/merchants/{address}/sales"): RouteAccess(MERCHANT_SELF, "query", "address"),
+    ("GET", "/v1/programs/{token}/{program_id}/recipients/{recipient}/proofs"): RouteAccess(
+        SELF, "path", "recipient"
+    ),
+    ("GET", "/v1/programs/{token}/{program_id}/proofs/{index}"): RouteAccess(_PROGRAMS, "path"),
+    # Auditors of a city see everything of that city.
+    ("GET", "/v1/audit/{token}/reconcile"): RouteAccess(auditor(), "path"),
+    ("GET", "/v1/audit/{token}/ledger"): RouteAccess(auditor(), "path"),
+    ("GET", "/v1/audit/{token}/programs/{program_id}/verify"): RouteAccess(auditor(), "path"),
+    ("POST", "/v1/audit/{token}/programs/{program_id}/verify"): RouteAccess(auditor(), "path"),
+    ("GET", "/v1/audit/{token}/fraud"): RouteAccess(_FRAUD_READ, "path"),
+    ("GET", "/v1/audit/{token}/thresholds"): RouteAccess(_FRAUD_READ, "path"),
+    ("PUT", "/v1/audit/{token}/thresholds"): RouteAccess(_FRAUD_WRITE, "path"),
+    ("GET", "/v1/audit/{token}/links"): RouteAccess(_FRAUD_READ, "path"),
+    ("PUT", "/v1/audit/{token}/merchants/{merchant}/links"): RouteAccess(_FRAUD_WRITE, "path"),
+    ("GET", "/v1/audit/{token}/settlements"): RouteAccess(auditor(), "path"),
+    ("GET", "/v1/audit/{token}/settlements/preview"): RouteAccess(auditor(), "path"),
+    ("POST", "/v1/audit/{token}/settlements"): RouteAccess(
+        role("AUDITOR_ROLE", "DEFAULT_ADMIN_ROLE"), "path"
+    ),
+    ("GET", "/v1/audit/{token}/settlements/{reference}"): RouteAccess(auditor(), "path"),
+    ("GET", "/v1/audit/{token}/staff-log"): RouteAccess(auditor(), "path"),
+    ("GET", "/v1/audit/{token}/staff-log/verify"): RouteAccess(auditor(), "path"),
+    ("GET", "/v1/audit/{token}/access-log"): RouteAccess(auditor(), "path"),
+    # Program managers run their city's distributions.
+    ("POST", "/v1/distributions"): RouteAccess(role("PROGRAM_MANAGER_ROLE"), "query"),
+    ("GET", "/v1/distributions"): RouteAccess(_PROGRAMS, "query"),
+    ("GET", "/v1/distributions/{job_id}"): RouteAccess(_PROGRAMS, "job"),
+    ("GET", "/v1/distributions/{job_id}/report"): RouteAccess(_PROGRAMS, "job"),
+    ("POST", "/v1/distributions/{job_id}/push"): RouteAccess(role("PROGRAM_MANAGER_ROLE"), "job"),
+    # Sign-in and one's own session.
+    ("GET", "/v1/auth/nonce"): RouteAccess(PUBLIC),
+    ("POST", "/v1/auth/login"): RouteAccess(PUBLIC),
+    ("POST", "/v1/auth/refresh"): RouteAccess(PUBLIC),  # the refresh token is the credential
+    ("POST", "/v1/auth/logout"): RouteAccess(AUTHENTICATED),
+    ("GET", "/v1/me"): RouteAccess(AUTHENTICATED),
+    ("GET", "/v1/me/access-log"): RouteAccess(AUTHENTICATED),
+    # A municipality's admin manages its services' API keys.
+    ("POST", "/v1/tokens/{token}/api-keys"): RouteAccess(role("DEFAULT_ADMIN_ROLE"), "path"),
+    ("GET", "/v1/tokens/{token}/api-keys"): RouteAccess(role("DEFAULT_ADMIN_ROLE"), "path"),
+    ("DELETE", "/v1/tokens/{token}/api-keys/{key_id}"): RouteAccess(
+        role("DEFAULT_ADMIN_ROLE"), "path"
+    ),
+}
+
+
+@dataclass
+class Access:
+    """The running app's access machinery (built at startup, kept in ``app.state.access``)."""
+
+    signin: SignIn
+    roles: RoleBook
+    registry: str  # the identity registry: its admins are the network operator
+
+    @classmethod
+    def build(cls, settings: Settings, manifest: Manifest, engine: Engine) -> Access:
+        keys = [_key(i, secret) for i, secret in enumerate(settings.auth_signing_keys)]
+        if not keys:  # the local network: a key per process (see Settings)
+            keys = [("local", secrets.token_urlsafe(48))]
+        signer = TokenSigner(
+            keys, audience=f"dongne:{manifest.chain_id}", ttl_s=settings.access_token_ttl_s
+        )
+        signin = SignIn(
+            engine,
+            signer,
+            settings.public_url.rstrip("/"),
+            manifest.chain_id,
+            nonce_ttl_s=settings.siwe_nonce_ttl_s,
+            refresh_ttl_s=settings.refresh_token_ttl_s,
+            attempts_per_window=settings.login_attempts_per_window,
+            window_s=settings.login_window_s,
+        )
+        roles = RoleBook(engine, manifest.chain_id, ttl_s=settings.role_cache_s)
+        return cls(signin, roles, manifest.registry.lower())
+
+
+def _key(index: int, secret: SecretStr) -> tuple[str, str]:
+    kid, sep, value = secret.get_secret_value().partition(":")
+    return (kid, value) if sep else (f"k{index}", kid)
+
+
+def principal_of(request: Request) -> Principal:
+    """The caller, from their credentials (anonymous without any)."""
+    access: Access = request.app.state.access
+    api_key = request.headers.get("x-api-key")
+    header = request.headers.get("authorization", "")
+    scheme, _, credential = header.partition(" ")
+    if api_key is None and scheme.lower() == "apikey":
+        api_key = credential.strip()
+    if api_key:
+        what = f"{request.method} {request.url.path}"
+        rid = request.headers.get("x-request-id")
+        return api_keys.authenticate(access.signin.engine, api_key, what=what, request_id=rid)
+    if not header:
+        return Principal()
+    if scheme.lower() != "bearer" or not credential:
+        raise GatewayError("AuthInvalid", "use Authorization: Bearer <token> or X-API-Key")
+    claims = access.signin.signer.verify(credential.strip())
+    if not access.signin.session_open(claims):
+        raise GatewayError("AuthInvalid", "the session was signed out")
+    address = claims.address.lower()
+    roles = access.roles.roles_of(address)
+    operator = "DEFAULT_ADMIN_ROLE" in roles.get(access.registry, frozenset())
+    return Principal(address=address, roles=roles, operator=operator)
+
+
+async def enforce(request: Request) -> None:
+    """The one dependency: applies the route's policy (see the module docstring)."""
+    route = request.scope.get("route")
+    path = route.path if isinstance(route, APIRoute) else request.url.path
+    entry = POLICIES.get((request.method, path))
+    if entry is None:  # never in a tested app: test_access walks every route
+        raise GatewayError("Forbidden", "this route has no access policy")
+    if entry.policy.kind in ("public", "signed"):
+        return  # the hot paths (relay, network, nonces) pay one dict lookup
+    who = await asyncio.to_thread(principal_of, request)
+    token = await _token(request, entry)
+    subject = request.path_params.get(entry.subject_from) if entry.subject_from else None
+    granted = authorize(entry.policy, who, token=token, subject=subject)
+    request.state.principal = who
+    if subject is not None and granted is not None:  # someone else's data: the person sees it
+        access: Access = request.app.state.access
+        await asyncio.to_thread(
+            data_log.record,
+            access.signin.engine,
+            subject=subject,
+            actor=who.actor,
+            role=granted,
+            token=token,
+            what=f"{request.method} {path}",
+            request_id=request.headers.get("x-request-id"),
+        )
+
+
+async def _token(request: Request, entry: RouteAccess) -> str | None:
+    if entry.token_from == "path":
+        value = request.path_params.get("token")
+    elif entry.token_from == "query":
+        value = request.query_params.get("token")
+    elif entry.token_from == "job":
+        value = await asyncio.to_thread(_job_token, request, request.path_params.get("job_id"))
+    else:
+        value = None
+    return value.lower() if isinstance(value, str) else None
+
+
+def _job_token(request: Request, job_id: object) -> str | None:
+    access: Access = request.app.state.access
+    j = d.distribution_jobs.c
+    with access.signin.engine.connect() as conn:
+        token = conn.execute(select(j.token).where(j.id == str(job_id))).scalar()
+    return str(token) if token is not None else None

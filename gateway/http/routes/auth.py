@@ -1,0 +1,248 @@
+"""Sign-in (SIWE), one's own session and data-access log, API keys, and the two audit logs."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from gateway.access import api_keys, data_log, staff_log
+from gateway.access.policies import Principal
+from gateway.access.signin import Session
+from gateway.errors import GatewayError
+from gateway.http.access import Access
+from gateway.http.deps import EngineDep
+
+router = APIRouter(tags=["access"])
+
+TokenPath = Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{40}$", description="the token")]
+STATEMENT = "Sign in to Dongne"
+
+
+class NonceOut(BaseModel):
+    nonce: str
+    expires_at: float
+    domain: str  # what the message must name
+    uri: str
+    chain_id: int
+    statement: str
+
+
+class LoginIn(BaseModel):
+    message: str = Field(max_length=4096, description="the EIP-4361 message, as signed")
+    signature: str = Field(max_length=200, description="its personal_sign signature, 0x-hex")
+
+
+class RefreshIn(BaseModel):
+    refresh_token: str = Field(max_length=200)
+
+
+class SessionOut(BaseModel):
+    address: str
+    token_type: str = "Bearer"
+    access_token: str
+    expires_at: int
+    refresh_token: str
+    refresh_expires_at: float
+
+
+class MeOut(BaseModel):
+    address: str | None
+    api_key: str | None
+    operator: bool
+    roles: dict[str, list[str]]  # token (lower-case) -> role names held there
+
+
+class ApiKeyIn(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    roles: list[str] = Field(min_length=1, max_length=9)
+    ttl_days: int = Field(default=90, ge=1, le=366)
+
+
+def _access(request: Request) -> Access:
+    access: Access = request.app.state.access
+    return access
+
+
+def _principal(request: Request) -> Principal:
+    who: Principal = request.state.principal
+    return who
+
+
+def _client(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+@router.get("/v1/auth/nonce")
+async def nonce(request: Request) -> NonceOut:
+    """A single-use nonce (valid minutes) and what the sign-in message must say."""
+    signin = _access(request).signin
+    issued = await asyncio.to_thread(signin.nonce)
+    return NonceOut(
+        nonce=issued.nonce,
+        expires_at=issued.expires_at,
+        domain=signin.domain,
+        uri=signin.public_url,
+        chain_id=signin.chain_id,
+        statement=STATEMENT,
+    )
+
+
+@router.post("/v1/auth/login")
+async def login(request: Request, body: LoginIn) -> SessionOut:
+    """Checks the signed EIP-4361 message (domain, URI, chain, nonce, times, signature) and
+    opens a session: a short-lived access token and a refresh token."""
+    access = _access(request)
+    session = await asyncio.to_thread(
+        access.signin.login, body.message, body.signature, client=_client(request)
+    )
+    roles = await asyncio.to_thread(access.roles.roles_of, session.address)
+    if roles:  # staff sign-ins are staff actions
+        held = sorted({name for names in roles.values() for name in names})
+        await asyncio.to_thread(
+            staff_log.append,
+            access.signin.engine,
+            actor=session.address.lower(),
+            action="auth.login",
+            role=",".join(held)[:64],
+            request_id=request.headers.get("x-request-id"),
+        )
+    return _session_out(session)
+
+
+@router.post("/v1/auth/refresh")
+async def refresh(request: Request, body: RefreshIn) -> SessionOut:
+    """A new access token for a refresh token; the refresh token is replaced (single use)."""
+    session = await asyncio.to_thread(_access(request).signin.refresh, body.refresh_token)
+    return _session_out(session)
+
+
+@router.post("/v1/auth/logout", status_code=204)
+async def logout(request: Request) -> Response:
+    """Closes the session of the presented access token: it stops working at once."""
+    access = _access(request)
+    header = request.headers.get("authorization", "")
+    token = header.partition(" ")[2].strip()
+    if not token:
+        raise GatewayError("AuthRequired", "sign out needs the session's access token")
+    claims = access.signin.signer.verify(token)
+    await asyncio.to_thread(access.signin.logout, claims.session_id)
+    return Response(status_code=204)
+
+
+@router.get("/v1/me")
+async def me(request: Request) -> MeOut:
+    """Who the gateway takes the caller for, and the roles read from the chain."""
+    who = _principal(request)
+    roles = {token: sorted(names) for token, names in who.roles.items()}
+    return MeOut(address=who.address, api_key=who.api_key, operator=who.operator, roles=roles)
+
+
+@router.get("/v1/me/access-log")
+def my_access_log(
+    request: Request,
+    engine: EngineDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 200,
+) -> list[data_log.DataAccess]:
+    """Who else read my balances, pockets, history or proofs, newest first."""
+    who = _principal(request)
+    if who.address is None:
+        raise GatewayError("Forbidden", "an API key has no personal data")
+    return data_log.for_subject(engine, who.address, limit=limit)
+
+
+# ------------------------------------------------------------------------------ API keys
+
+
+class ApiKeyOut(BaseModel):
+    id: str
+    name: str
+    token: str
+    roles: list[str]
+    created_by: str
+    created_at: float
+    expires_at: float
+    revoked_at: float | None
+    last_used_at: float | None
+
+
+class CreatedKeyOut(BaseModel):
+    key: ApiKeyOut
+    secret: str  # shown once; send it as X-API-Key
+
+
+@router.post("/v1/tokens/{token}/api-keys", status_code=201)
+def create_api_key(
+    request: Request, engine: EngineDep, token: TokenPath, body: ApiKeyIn
+) -> CreatedKeyOut:
+    """A key for a service of this municipality, with roles its creator holds here."""
+    who = _principal(request)
+    created = api_keys.create(
+        engine, creator=who, token=token, name=body.name, roles=body.roles,
+        ttl_s=body.ttl_days * 86_400.0,
+    )  # fmt: skip
+    key = dataclasses.asdict(created.key)
+    staff_log.append(engine, actor=who.actor, action="api_key.create", role="DEFAULT_ADMIN_ROLE",
+                     token=token.lower(), request_id=request.headers.get("x-request-id"),
+                     after=key)  # fmt: skip
+    return CreatedKeyOut(key=ApiKeyOut(**key), secret=created.secret)
+
+
+@router.get("/v1/tokens/{token}/api-keys")
+def list_api_keys(engine: EngineDep, token: TokenPath) -> list[ApiKeyOut]:
+    return [ApiKeyOut(**dataclasses.asdict(k)) for k in api_keys.list_keys(engine, token)]
+
+
+@router.delete("/v1/tokens/{token}/api-keys/{key_id}", status_code=204)
+def revoke_api_key(
+    request: Request,
+    engine: EngineDep,
+    token: TokenPath,
+    key_id: Annotated[str, Path(pattern=r"^[0-9a-f]{16}$")],
+) -> Response:
+    who = _principal(request)
+    api_keys.revoke(engine, token, key_id)
+    staff_log.append(engine, actor=who.actor, action="api_key.revoke", role="DEFAULT_ADMIN_ROLE",
+                     token=token.lower(), request_id=request.headers.get("x-request-id"),
+                     before={"id": key_id})  # fmt: skip
+    return Response(status_code=204)
+
+
+# ------------------------------------------------------------------------------ audit logs
+
+
+@router.get("/v1/audit/{token}/staff-log")
+def staff_actions(
+    engine: EngineDep, token: TokenPath, limit: Annotated[int, Query(ge=1, le=1000)] = 500
+) -> list[staff_log.StaffEntry]:
+    """This municipality's staff actions, newest first, with their chain hashes."""
+    return staff_log.entries(engine, token=token, limit=limit)
+
+
+@router.get("/v1/audit/{token}/staff-log/verify")
+def verify_staff_log(engine: EngineDep, token: TokenPath) -> staff_log.LogCheck:
+    """Recomputes the whole hash chain: an edited, deleted or reordered entry shows here.
+    The chain spans every municipality, so a break anywhere is reported to every auditor."""
+    del token
+    return staff_log.verify(engine)
+
+
+@router.get("/v1/audit/{token}/access-log")
+def access_log(
+    engine: EngineDep, token: TokenPath, limit: Annotated[int, Query(ge=1, le=1000)] = 500
+) -> list[data_log.DataAccess]:
+    """Reads of this municipality's residents' data by anyone but themselves."""
+    return data_log.for_token(engine, token, limit=limit)
+
+
+def _session_out(session: Session) -> SessionOut:
+    return SessionOut(
+        address=session.address,
+        access_token=session.access_token,
+        expires_at=session.access_expires_at,
+        refresh_token=session.refresh_token,
+        refresh_expires_at=session.refresh_expires_at,
+    )
