@@ -21,6 +21,7 @@ from chain.protocol.errors import (
     decode_revert,
     revert_data_from_rpc_error,
 )
+from chain.protocol.hashing import parse_address, to_checksum
 from chain.rpc import JSONObject, RpcClient, RpcError
 
 __all__ = ["Call", "Sender", "SignedTransaction", "TransactionFailed", "gas_limit"]
@@ -118,7 +119,7 @@ class Sender:
             "chainId": self.chain_id,
         }
         if to is not None:
-            tx["to"] = to
+            tx["to"] = to_checksum(parse_address(to))  # eth-account refuses lower-case
         signed = self.account.sign_transaction(tx)  # type: ignore[arg-type]
         return SignedTransaction(
             "0x" + bytes(signed.hash).hex(), nonce, bytes(signed.raw_transaction)

@@ -1,0 +1,261 @@
+"""Who may call what, over real HTTP against a gateway process on anvil with on-chain roles.
+
+Eight identities sign in with their own keys (SIWE) and call every route of the app; each
+answer is checked against what its policy allows, with the exact problem code of a denial.
+Then the bounds: a role revoked on chain stops working within seconds, API keys are scoped
+and revocable, and a resident sees who read their data.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+
+from chain.operator import role_id
+from chain.protocol.calls import encode_issue
+from chain.protocol.contracts import encode_function
+from gateway.access.policies import Policy
+from gateway.devnet.localnet import SEONGNAM, SIHEUNG, LocalNetwork, start_local_network
+from gateway.devnet.process import GatewayProcess
+from gateway.http.access import POLICIES, RouteAccess
+from gateway.http.app import create_app
+from tests.fixtures.signin import sign_in
+
+IDENTITIES = (
+    "anonymous", "citizen", "other_citizen", "merchant", "auditor", "other_auditor",
+    "program_manager", "admin",
+)  # fmt: skip
+
+
+@dataclass
+class World:
+    net: LocalNetwork
+    gateway: GatewayProcess
+    siheung: str
+    seongnam: str
+    accounts: dict[str, LocalAccount]
+    headers: dict[str, dict[str, str]]
+
+    def client(self, who: str) -> httpx.Client:
+        return httpx.Client(base_url=self.gateway.url, headers=self.headers[who], timeout=30)
+
+
+def _until(check: Callable[[], bool], what: str, timeout: float = 30.0) -> float:
+    start = time.monotonic()
+    while not check():
+        assert time.monotonic() - start < timeout, f"timed out waiting for {what}"
+        time.sleep(0.1)
+    return time.monotonic() - start
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    workdir = tmp_path_factory.mktemp("access")
+    net = start_local_network(workdir / "net", (SIHEUNG, SEONGNAM))
+    op = net.operator
+    siheung, seongnam = (net.manifest.token(r).lower() for r in (SIHEUNG.region, 41130))
+    accounts = {name: Account.create() for name in IDENTITIES if name != "anonymous"}
+    op.register(net.manifest.registry, [accounts[n].address for n in
+                                        ("citizen", "other_citizen")], "citizen")  # fmt: skip
+    op.register(net.manifest.registry, [accounts["merchant"].address], "merchant")
+    op.register_merchant(siheung, accounts["merchant"].address, SIHEUNG.region, 56111, 0, False)
+    op.send(siheung, encode_issue(accounts["citizen"].address, 50_000, 45_000), "issue")
+    grants = [
+        (siheung, "auditor", "AUDITOR_ROLE"),
+        (seongnam, "other_auditor", "AUDITOR_ROLE"),
+        (siheung, "program_manager", "PROGRAM_MANAGER_ROLE"),
+        (siheung, "admin", "DEFAULT_ADMIN_ROLE"),
+        (siheung, "admin", "AUDITOR_ROLE"),
+    ]
+    op.send_calls(
+        [(token, encode_function("grantRole", [role_id(r), accounts[w].address]))
+         for token, w, r in grants],
+        "grantRole",
+    )  # fmt: skip
+    env = net.gateway_env(f"sqlite:///{workdir / 'gateway.db'}", poll_interval_s="0.1")
+    with GatewayProcess(env, log_path=workdir / "gateway.log") as gateway:
+        anonymous = httpx.Client(base_url=gateway.url, timeout=30)
+        headers = {"anonymous": {}}
+        for name, account in accounts.items():
+            headers[name] = sign_in(anonymous, bytes(account.key))
+        world = World(net, gateway, siheung, seongnam, accounts, headers)
+        admin = world.client("admin")
+        _until(lambda: siheung in admin.get("/v1/me").json()["roles"], "the roles indexed")
+        try:
+            yield world
+        finally:
+            if net.node is not None:
+                net.node.stop()
+
+
+def _url(path: str, world: World, job_id: str) -> tuple[str, dict[str, str]]:
+    a = world.accounts
+    values = {
+        "token": world.siheung, "address": a["citizen"].address, "recipient": a["citizen"].address,
+        "merchant": a["merchant"].address, "program_id": "1", "index": "0", "job_id": job_id,
+        "reference": "none", "request_id": "0x" + "00" * 32, "key_id": "0" * 16,
+    }  # fmt: skip
+    if path == "/v1/merchants/{address}/sales":
+        values["address"] = a["merchant"].address
+    for name, value in values.items():
+        path = path.replace("{" + name + "}", value)
+    return path, {"token": world.siheung}
+
+
+def _expected(entry: RouteAccess, who: str, path: str) -> str | None:
+    """The problem code ``who`` must get, or None where the policy lets them through."""
+    policy: Policy = entry.policy
+    if policy.kind in ("public", "signed"):
+        return None
+    if who == "anonymous":
+        return "AuthRequired"
+    holds = {
+        "auditor": {"AUDITOR_ROLE"},
+        "program_manager": {"PROGRAM_MANAGER_ROLE"},
+        "admin": {"DEFAULT_ADMIN_ROLE", "AUDITOR_ROLE"},
+    }.get(who, set())
+    if policy.kind == "authenticated":
+        return None
+    if policy.kind == "role":
+        return None if holds & set(policy.roles) else "RoleRequired"
+    subject = "merchant" if path.startswith("/v1/merchants/") else "citizen"
+    if who == subject:
+        return None
+    readers = {"AUDITOR_ROLE"} if policy.kind == "self" else {
+        "AUDITOR_ROLE", "DEFAULT_ADMIN_ROLE", "MERCHANT_REGISTRAR_ROLE"}  # fmt: skip
+    return None if holds & readers else "Forbidden"
+
+
+def test_every_route_of_the_app_has_exactly_one_policy() -> None:
+    paths = create_app().openapi()["paths"]
+    routes = {(method.upper(), path) for path, operations in paths.items() for method in operations}
+    assert routes - set(POLICIES) == set(), "routes without a policy"
+    assert set(POLICIES) - routes == set(), "policies of routes that do not exist"
+
+
+def test_the_authorization_matrix(world: World) -> None:
+    manager = world.client("program_manager")
+    made = manager.post("/v1/distributions", params={"token": world.siheung},
+                        content=f"{world.accounts['citizen'].address},1000\n",
+                        headers={"content-type": "text/csv"})  # fmt: skip
+    assert made.status_code == 201, made.text
+    job_id = made.json()["id"]
+    checked, denied = 0, 0
+    failures: list[str] = []
+    for (method, template), entry in sorted(POLICIES.items()):
+        if template in ("/v1/auth/logout",):  # would end the session the matrix uses
+            continue
+        path, params = _url(template, world, job_id)
+        for who in IDENTITIES:
+            with world.client(who) as client:
+                response = client.request(method, path, params=params, json={})
+            expected = _expected(entry, who, template)
+            checked += 1
+            if response.status_code >= 500 and response.status_code != 503:
+                failures.append(f"{who} {method} {template}: {response.status_code}")
+            code = response.json().get("code") if response.headers.get(
+                "content-type", "").startswith("application/problem+json") else None  # fmt: skip
+            if expected is None:
+                if response.status_code in (401, 403):
+                    failures.append(f"{who} {method} {template}: {response.status_code} {code}")
+            else:
+                denied += 1
+                if code != expected:
+                    failures.append(f"{who} {method} {template}: {code}, expected {expected}")
+    assert not failures, "\n".join(failures)
+    assert checked >= 8 * 40
+    print(f"authorization matrix: {checked} calls ({len(POLICIES)} routes x "
+          f"{len(IDENTITIES)} identities), {denied} denials")  # fmt: skip
+
+
+def test_a_revoked_role_stops_working_within_seconds(world: World) -> None:
+    auditor = world.client("auditor")
+    url = f"/v1/audit/{world.siheung}/access-log"
+    assert auditor.get(url).status_code == 200
+    revoke = encode_function("revokeRole", [role_id("AUDITOR_ROLE"),
+                                            world.accounts["auditor"].address])  # fmt: skip
+    world.net.operator.send(world.siheung, revoke, "revokeRole")
+    waited = _until(lambda: auditor.get(url).status_code == 403, "the revocation", timeout=10)
+    assert waited <= 5.0, f"the revoked role still worked for {waited:.1f} s"
+    assert auditor.get(url).json()["code"] == "RoleRequired"
+    grant = encode_function("grantRole", [role_id("AUDITOR_ROLE"),
+                                          world.accounts["auditor"].address])  # fmt: skip
+    world.net.operator.send(world.siheung, grant, "grantRole")
+    _until(lambda: auditor.get(url).status_code == 200, "the grant")
+
+
+def test_api_keys_are_scoped_and_revocable(world: World) -> None:
+    admin = world.client("admin")
+    made = admin.post(f"/v1/tokens/{world.siheung}/api-keys",
+                      json={"name": "bank settlement", "roles": ["AUDITOR_ROLE"]})  # fmt: skip
+    assert made.status_code == 201, made.text
+    secret, key_id = made.json()["secret"], made.json()["key"]["id"]
+    bank = httpx.Client(base_url=world.gateway.url, headers={"x-api-key": secret}, timeout=30)
+    assert bank.get(f"/v1/audit/{world.siheung}/settlements").status_code == 200
+    other_city = bank.get(f"/v1/audit/{world.seongnam}/settlements")
+    assert (other_city.status_code, other_city.json()["code"]) == (403, "RoleRequired")
+    too_much = admin.post(f"/v1/tokens/{world.siheung}/api-keys",
+                          json={"name": "x", "roles": ["PAUSER_ROLE"]})  # fmt: skip
+    assert too_much.json()["code"] == "Forbidden"
+    assert admin.delete(f"/v1/tokens/{world.siheung}/api-keys/{key_id}").status_code == 204
+    gone = bank.get(f"/v1/audit/{world.siheung}/settlements")
+    assert (gone.status_code, gone.json()["code"]) == (401, "AuthInvalid")
+    staff = admin.get(f"/v1/audit/{world.siheung}/staff-log").json()
+    assert {"api_key.create", "api_key.revoke"} <= {entry["action"] for entry in staff}
+    assert admin.get(f"/v1/audit/{world.siheung}/staff-log/verify").json()["ok"]
+
+
+def test_tampered_and_signed_out_tokens_are_refused(world: World) -> None:
+    fresh = sign_in(httpx.Client(base_url=world.gateway.url), bytes(world.accounts["citizen"].key))
+    me = httpx.Client(base_url=world.gateway.url, headers=fresh, timeout=30)
+    assert me.get("/v1/me").json()["address"] == world.accounts["citizen"].address.lower()
+    token = fresh["authorization"].removeprefix("Bearer ")
+    head, body, tail = token.split(".")
+    forged = httpx.get(f"{world.gateway.url}/v1/me",
+                       headers={"authorization": f"Bearer {head}.{body}A.{tail}"})  # fmt: skip
+    assert (forged.status_code, forged.json()["code"]) == (401, "AuthInvalid")
+    assert me.post("/v1/auth/logout").status_code == 204
+    after = me.get("/v1/me")
+    assert (after.status_code, after.json()["code"]) == (401, "AuthInvalid")
+
+
+def test_a_resident_sees_who_read_their_data(world: World) -> None:
+    citizen = world.accounts["citizen"].address
+    auditor = world.client("auditor")
+    read = auditor.get(f"/v1/wallets/{citizen}/history", params={"token": world.siheung})
+    assert read.status_code == 200, read.text
+    log = world.client("citizen").get("/v1/me/access-log").json()
+    readers = {(entry["actor"], entry["role"]) for entry in log}
+    assert (world.accounts["auditor"].address.lower(), "AUDITOR_ROLE") in readers
+    own = world.client("citizen").get(f"/v1/wallets/{citizen}/balances")
+    assert own.status_code == 200
+    assert len(world.client("citizen").get("/v1/me/access-log").json()) == len(log)  # own: unlogged
+
+
+def test_siwe_replay_and_wrong_chain_over_http(world: World, tmp_path: Path) -> None:
+    del tmp_path
+    from wallet_sdk.client.signin import siwe_message
+    from wallet_sdk.keys import LocalKey
+
+    http = httpx.Client(base_url=world.gateway.url, timeout=30)
+    key = LocalKey.from_private_key("0x" + bytes(world.accounts["merchant"].key).hex())
+    offer = http.get("/v1/auth/nonce").json()
+    for chain_id, check in ((1, "chain_id"), (offer["chain_id"], None)):
+        text = siwe_message(domain=offer["domain"], address=key.address, uri=offer["uri"],
+                            chain_id=chain_id, nonce=offer["nonce"],
+                            statement=offer["statement"])  # fmt: skip
+        body = {"message": text, "signature": "0x" + key.sign_message(text).hex()}
+        answer = http.post("/v1/auth/login", json=body)
+        if check is not None:
+            assert (answer.status_code, answer.json()["args"]["check"]) == (401, check)
+        else:
+            assert answer.status_code == 200, answer.text
+            replay = http.post("/v1/auth/login", json=body)
+            assert (replay.status_code, replay.json()["args"]["check"]) == (401, "nonce")
