@@ -17,7 +17,7 @@ from sqlalchemy import Engine, select
 
 from gateway.db.tables import index as t
 
-__all__ = ["ROLE_NAMES", "RoleBook", "role_hash"]
+__all__ = ["ROLE_NAMES", "RoleBook", "holders", "role_hash"]
 
 ROLE_NAMES = (
     "DEFAULT_ADMIN_ROLE",  # a municipality's admin: rules, roles, thresholds, links
@@ -91,3 +91,25 @@ class RoleBook:
             if granted and name is not None:
                 out.setdefault(contract, set()).add(name)
         return {contract: frozenset(names) for contract, names in out.items()}
+
+
+def holders(engine: Engine, chain_id: int, contract: str) -> dict[str, list[str]]:
+    """Role name -> the accounts holding it in ``contract`` now (role holdership is public on
+    chain; this is the same fold as :class:`RoleBook`, by contract instead of by account)."""
+    r = t.role_changes.c
+    query = (
+        select(r.account, r.role, r.action)
+        .where(r.chain_id == chain_id, r.contract == contract.lower())
+        .where(r.action.in_(("granted", "revoked")))
+        .order_by(r.block_number, r.log_index)
+    )
+    held: dict[tuple[str, str], bool] = {}
+    with engine.connect() as conn:
+        for account, role, action in conn.execute(query):
+            held[(str(role).lower(), str(account).lower())] = action == "granted"
+    out: dict[str, list[str]] = {}
+    for (role, account), granted in sorted(held.items()):
+        name = _BY_HASH.get(role)
+        if granted and name is not None:
+            out.setdefault(name, []).append(account)
+    return out

@@ -13,7 +13,9 @@ import typer
 
 from gateway.cli.audit import audit
 from gateway.cli.city import city
+from gateway.cli.keys import api_key
 from gateway.cli.program import program
+from gateway.cli.session import login, logout, whoami
 from gateway.cli.up import reindex, up
 
 app = typer.Typer(
@@ -24,9 +26,13 @@ app = typer.Typer(
 )
 app.command()(up)
 app.command()(reindex)
+app.command()(login)
+app.command()(logout)
+app.command()(whoami)
 app.add_typer(city, name="city")
 app.add_typer(program, name="program")
 app.add_typer(audit, name="audit")
+app.add_typer(api_key, name="api-key")
 
 
 def main() -> None:  # pragma: no cover - console script entry

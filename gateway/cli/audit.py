@@ -20,6 +20,7 @@ from gateway.cli.common import (
     fail,
     run_action,
 )
+from gateway.cli.gateway_api import GatewayUrl, gateway_get, gateway_post, token_of
 
 audit = typer.Typer(
     help="Auditors' reports: code, reconciliation, distributions, fraud.", no_args_is_help=True
@@ -47,57 +48,6 @@ def audit_verify_code(
     emit(data, as_json, lambda: console.print(str(report)))
     if not report.ok:
         raise typer.Exit(1)
-
-
-GatewayUrl = Annotated[
-    str, typer.Option("--gateway", envvar="DONGNE_GATEWAY_URL", help="Gateway base URL.")
-]
-
-
-def gateway_get(gateway: str, path: str, **params: str | int | None) -> object:
-    """Auditors' reports come from the gateway's index (the chain is read for reconciliation)."""
-    import httpx
-
-    query = {k: v for k, v in params.items() if v is not None}
-    try:
-        response = httpx.get(gateway.rstrip("/") + path, params=query, timeout=600)
-    except httpx.HTTPError as exc:
-        fail(f"gateway at {gateway} unreachable: {exc}")
-    return answer(response)
-
-
-def gateway_post(gateway: str, path: str, body: object) -> object:
-    import httpx
-
-    try:
-        response = httpx.post(gateway.rstrip("/") + path, json=body, timeout=600)
-    except httpx.HTTPError as exc:
-        fail(f"gateway at {gateway} unreachable: {exc}")
-    return answer(response)
-
-
-def answer(response: object) -> object:
-    import httpx
-
-    assert isinstance(response, httpx.Response)
-    if response.status_code >= 400:
-        try:
-            problem = response.json()
-            fail(f"{problem.get('code')}: {problem.get('detail')}")
-        except ValueError:
-            fail(f"HTTP {response.status_code}: {response.text[:200]}")
-    if "json" in response.headers.get("content-type", ""):
-        return response.json()
-    return response.text
-
-
-def token_of(gateway: str, region: int) -> str:
-    network = gateway_get(gateway, "/v1/network")
-    assert isinstance(network, dict)
-    for token in network.get("tokens", []):
-        if token["region"] == region:
-            return str(token["token"])
-    fail(f"no municipality with region {region} on this network")
 
 
 @audit.command("reconcile")

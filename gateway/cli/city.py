@@ -20,6 +20,7 @@ from gateway.cli.common import (
     operator_for,
     run_action,
 )
+from gateway.cli.gateway_api import GatewayUrl, gateway_get, token_of
 
 city = typer.Typer(
     help="City operations, signed with the operator's own key.", no_args_is_help=True
@@ -46,7 +47,7 @@ def city_deploy(
 
     if region != 0 and not 10_000 <= region <= 99_999:
         fail("--region must be a 5-digit legal-district code or 0")
-    manifest, operator = operator_for(rpc, manifest_path)
+    manifest, operator = operator_for(rpc, manifest_path, network=True)
     municipality = run_action(
         lambda: deploy_municipality(
             Web3(Web3.HTTPProvider(rpc)),
@@ -80,7 +81,7 @@ def city_register(
     if kind not in KIND:
         fail(f"--kind must be one of {', '.join(KIND)}")
     account = address_option(address, "address")
-    manifest, operator = operator_for(rpc, manifest_path)
+    manifest, operator = operator_for(rpc, manifest_path, network=True)
     run_action(lambda: operator.register(manifest.registry, [account], kind))
     emit(
         {"address": account, "kind": kind},
@@ -198,3 +199,73 @@ def city_rules(
         as_json,
         lambda: console.print(f"proposed {changes}; effective in {rules.change_delay} s"),
     )
+
+
+RoleName = Annotated[str, typer.Option("--role", help="e.g. AUDITOR_ROLE, PROGRAM_MANAGER_ROLE.")]
+
+
+@city.command("roles")
+def city_roles(
+    region: Region,
+    gateway: GatewayUrl = "http://127.0.0.1:8000",
+    manifest_path: ManifestPath = Path(".dongne/manifest.json"),
+    as_json: JsonOut = False,
+) -> None:
+    """Who holds which role in a municipality (from the gateway's index of the chain).
+
+    Example: dongne city roles --region 41390
+    """
+    token = token_of(gateway, region)
+    holders = gateway_get(gateway, f"/v1/tokens/{token}/roles")
+    emit(holders, as_json, lambda: console.print_json(data=holders))
+
+
+def _change_role(grant: bool, region: int, role: str, address: str, rpc: str, manifest: Path,
+                 as_json: bool) -> None:  # fmt: skip
+    from chain.operator import role_id
+    from chain.protocol.contracts import encode_function
+    from gateway.access.roles import ROLE_NAMES
+
+    if role not in ROLE_NAMES:
+        fail(f"--role must be one of {', '.join(ROLE_NAMES)}")
+    account = address_option(address, "address")
+    loaded, operator = operator_for(rpc, manifest)
+    token = str(run_action(lambda: loaded.token(region)))
+    function = "grantRole" if grant else "revokeRole"
+    data = encode_function(function, [role_id(role), account])
+    run_action(lambda: operator.send(token, data, function))
+    verb = "granted" if grant else "revoked"
+    emit({"token": token, "role": role, "account": account, "action": verb}, as_json,
+         lambda: console.print(f"{verb} {role} to {account} in {region}"))  # fmt: skip
+
+
+@city.command("grant-role")
+def city_grant_role(
+    address: Annotated[str, typer.Argument(help="The staff member's wallet.")],
+    region: Region,
+    role: RoleName,
+    rpc: RpcUrl = "http://127.0.0.1:8545",
+    manifest_path: ManifestPath = Path(".dongne/manifest.json"),
+    as_json: JsonOut = False,
+) -> None:
+    """Grant a role on chain, signed with your own key (you must be the city's admin).
+
+    Example: dongne city grant-role 0xAuditor... --region 41390 --role AUDITOR_ROLE
+    """
+    _change_role(True, region, role, address, rpc, manifest_path, as_json)
+
+
+@city.command("revoke-role")
+def city_revoke_role(
+    address: Annotated[str, typer.Argument(help="The staff member's wallet.")],
+    region: Region,
+    role: RoleName,
+    rpc: RpcUrl = "http://127.0.0.1:8545",
+    manifest_path: ManifestPath = Path(".dongne/manifest.json"),
+    as_json: JsonOut = False,
+) -> None:
+    """Revoke a role on chain; the gateway stops honouring it within seconds.
+
+    Example: dongne city revoke-role 0xAuditor... --region 41390 --role AUDITOR_ROLE
+    """
+    _change_role(False, region, role, address, rpc, manifest_path, as_json)

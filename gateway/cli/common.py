@@ -4,11 +4,13 @@ operator's key, and turning a chain error into that one line."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, NoReturn, TypeVar
 
 import typer
+from eth_account.signers.local import LocalAccount
 from rich.console import Console
 
 from chain.manifest import Manifest
@@ -55,7 +57,12 @@ def database_url_for(database_url: str | None, manifest_path: Path) -> str:
     return f"sqlite:///{(manifest_path.parent / 'gateway.db').resolve()}"
 
 
-def operator_for(rpc_url: str, manifest_path: Path) -> tuple[Manifest, Operator]:
+def operator_for(
+    rpc_url: str, manifest_path: Path, *, network: bool = False
+) -> tuple[Manifest, Operator]:
+    """The manifest and a sender of the caller's own transactions: a municipality's staff
+    sign with their own key (:func:`caller_account`); ``network`` operations (deploying a
+    city, registering identities) need the network operator's key."""
     from chain.deploy import deployer_from_env
     from chain.rpc import RpcClient
 
@@ -63,10 +70,32 @@ def operator_for(rpc_url: str, manifest_path: Path) -> tuple[Manifest, Operator]
         fail(f"no manifest at {manifest_path}: run `dongne up` or pass --manifest")
     manifest = Manifest.load(manifest_path)
     try:
-        account = deployer_from_env()
+        account = deployer_from_env() if network else caller_account()
     except DongneChainError as exc:
         fail(str(exc))
     return manifest, Operator(RpcClient(rpc_url), account, manifest.chain_id)
+
+
+def caller_account() -> LocalAccount:
+    """The caller's own key: `DONGNE_KEY`, or `DONGNE_KEYSTORE` + `DONGNE_PASSWORD`; the
+    operator's `DONGNE_DEPLOYER_*` key otherwise (the local demo's one-key city staff)."""
+    from eth_account import Account
+
+    from chain.deploy import deployer_from_env
+
+    key = os.environ.get("DONGNE_KEY")
+    keystore = os.environ.get("DONGNE_KEYSTORE")
+    try:
+        if key:
+            account: LocalAccount = Account.from_key(key)
+            return account
+        if keystore:
+            raw = Account.decrypt(Path(keystore).read_text(), os.environ.get("DONGNE_PASSWORD", ""))
+            opened: LocalAccount = Account.from_key(raw)
+            return opened
+        return deployer_from_env()
+    except (OSError, ValueError, TypeError, DongneChainError) as exc:
+        fail(f"cannot use your key: {exc} (set DONGNE_KEY, or DONGNE_KEYSTORE + DONGNE_PASSWORD)")
 
 
 def address_option(value: str, what: str) -> str:

@@ -114,6 +114,7 @@ POLICIES: dict[tuple[str, str], RouteAccess] = {
     ("POST", "/v1/auth/logout"): RouteAccess(AUTHENTICATED),
     ("GET", "/v1/me"): RouteAccess(AUTHENTICATED),
     ("GET", "/v1/me/access-log"): RouteAccess(AUTHENTICATED),
+    ("GET", "/v1/tokens/{token}/roles"): RouteAccess(PUBLIC),  # public on chain anyway
     # A municipality's admin manages its services' API keys.
     ("POST", "/v1/tokens/{token}/api-keys"): RouteAccess(role("DEFAULT_ADMIN_ROLE"), "path"),
     ("GET", "/v1/tokens/{token}/api-keys"): RouteAccess(role("DEFAULT_ADMIN_ROLE"), "path"),

@@ -79,6 +79,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
          for token, w, r in grants],
         "grantRole",
     )  # fmt: skip
+    # Staff send their own transactions (grant-role): the local chain charges gas.
+    op.send_many([(accounts[w].address, b"", 10**18) for w in ("admin", "citizen")], "fund")
     env = net.gateway_env(f"sqlite:///{workdir / 'gateway.db'}", poll_interval_s="0.1")
     with GatewayProcess(env, log_path=workdir / "gateway.log") as gateway:
         anonymous = httpx.Client(base_url=gateway.url, timeout=30)
@@ -259,3 +261,62 @@ def test_siwe_replay_and_wrong_chain_over_http(world: World, tmp_path: Path) -> 
             assert answer.status_code == 200, answer.text
             replay = http.post("/v1/auth/login", json=body)
             assert (replay.status_code, replay.json()["args"]["check"]) == (401, "nonce")
+
+
+def test_staff_use_the_cli_with_their_own_key_and_session(world: World, tmp_path: Path) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    def dongne(who: str, *args: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "DONGNE_CONFIG_DIR": str(tmp_path / "config"),
+               "DONGNE_KEY": "0x" + bytes(world.accounts[who].key).hex()}  # fmt: skip
+        env.pop("DONGNE_DEPLOYER_KEY", None)
+        common = ["--gateway", world.gateway.url]
+        return subprocess.run([sys.executable, "-m", "gateway.cli", *args, *common, "--json"],
+                              capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
+
+    refused = dongne("auditor", "audit", "reconcile", "--region", "41390")
+    assert refused.returncode != 0
+    assert "AuthRequired" in refused.stderr
+    assert "dongne login" in refused.stderr
+    assert dongne("auditor", "login").returncode == 0
+    store = tmp_path / "config" / "sessions.json"
+    assert oct(store.stat().st_mode & 0o777) == "0o600"
+    me = json.loads(dongne("auditor", "whoami").stdout)
+    assert me["roles"][world.siheung] == ["AUDITOR_ROLE"]
+    report = dongne("auditor", "audit", "reconcile", "--region", "41390")
+    assert report.returncode == 0, report.stderr
+    assert json.loads(report.stdout)["ok"]
+    assert dongne("auditor", "logout").returncode == 0
+    again = dongne("auditor", "audit", "reconcile", "--region", "41390")
+    assert again.returncode != 0
+    assert "AuthRequired" in again.stderr
+
+    # The city's admin grants a role with their own key; the index shows it.
+    newcomer = Account.create().address
+    env_rpc = ["--rpc", world.net.rpc_url, "--manifest", str(world.net.manifest_path)]
+    granted = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "city", "grant-role", newcomer, "--region", "41390",
+         "--role", "AUDITOR_ROLE", *env_rpc, "--json"],
+        capture_output=True, text=True, timeout=120,
+        env={**{k: v for k, v in os.environ.items() if k != "DONGNE_DEPLOYER_KEY"},
+             "DONGNE_KEY": "0x" + bytes(world.accounts["admin"].key).hex()},
+    )  # fmt: skip
+    assert granted.returncode == 0, granted.stderr
+
+    def listed() -> bool:
+        holders = json.loads(dongne("admin", "city", "roles", "--region", "41390").stdout)
+        return newcomer.lower() in holders.get("AUDITOR_ROLE", [])
+
+    _until(listed, "the new auditor in the role list")
+    stranger = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "city", "grant-role", newcomer, "--region", "41390",
+         "--role", "AUDITOR_ROLE", *env_rpc, "--json"],
+        capture_output=True, text=True, timeout=120,
+        env={**{k: v for k, v in os.environ.items() if k != "DONGNE_DEPLOYER_KEY"},
+             "DONGNE_KEY": "0x" + bytes(world.accounts["citizen"].key).hex()},
+    )  # fmt: skip
+    assert stranger.returncode != 0
+    assert "AccessControlUnauthorizedAccount" in stranger.stderr

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from gateway.access import api_keys, data_log, staff_log
+from gateway.access import roles as roles_module
 from gateway.access.policies import Principal
 from gateway.access.signin import Session
 from gateway.errors import GatewayError
@@ -152,6 +153,13 @@ def my_access_log(
     if who.address is None:
         raise GatewayError("Forbidden", "an API key has no personal data")
     return data_log.for_subject(engine, who.address, limit=limit)
+
+
+@router.get("/v1/tokens/{token}/roles")
+def role_holders(request: Request, engine: EngineDep, token: TokenPath) -> dict[str, list[str]]:
+    """Who holds which role in this municipality (role name -> accounts), from the chain."""
+    chain_id = _access(request).roles.chain_id
+    return roles_module.holders(engine, chain_id, token)
 
 
 # ------------------------------------------------------------------------------ API keys

@@ -1,0 +1,69 @@
+"""The CLI's client of the gateway's API: auditors' reports, sign-in, API keys."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from gateway.cli.common import fail
+
+GatewayUrl = Annotated[
+    str, typer.Option("--gateway", envvar="DONGNE_GATEWAY_URL", help="Gateway base URL.")
+]
+
+
+def gateway_call(
+    gateway: str, method: str, path: str, *, body: object = None, **params: str | int | None
+) -> object:
+    """One call to the gateway, signed in with the session `dongne login` saved for it."""
+    import httpx
+
+    from gateway.cli.session import session_headers
+
+    query = {k: v for k, v in params.items() if v is not None}
+    try:
+        response = httpx.request(
+            method, gateway.rstrip("/") + path, params=query, json=body,
+            headers=session_headers(gateway), timeout=600,
+        )  # fmt: skip
+    except httpx.HTTPError as exc:
+        fail(f"gateway at {gateway} unreachable: {exc}")
+    return answer(response)
+
+
+def gateway_get(gateway: str, path: str, **params: str | int | None) -> object:
+    """Auditors' reports come from the gateway's index (the chain is read for reconciliation)."""
+    return gateway_call(gateway, "GET", path, **params)
+
+
+def gateway_post(gateway: str, path: str, body: object) -> object:
+    return gateway_call(gateway, "POST", path, body=body)
+
+
+def answer(response: object) -> object:
+    import httpx
+
+    assert isinstance(response, httpx.Response)
+    if response.status_code >= 400:
+        try:
+            problem = response.json()
+        except ValueError:
+            fail(f"HTTP {response.status_code}: {response.text[:200]}")
+        signed_out = problem.get("code") in ("AuthRequired", "AuthExpired", "AuthInvalid")
+        hint = " (run `dongne login`)" if signed_out else ""
+        fail(f"{problem.get('code')}: {problem.get('detail')}{hint}")
+    if response.status_code == 204:
+        return None
+    if "json" in response.headers.get("content-type", ""):
+        return response.json()
+    return response.text
+
+
+def token_of(gateway: str, region: int) -> str:
+    network = gateway_get(gateway, "/v1/network")
+    assert isinstance(network, dict)
+    for token in network.get("tokens", []):
+        if token["region"] == region:
+            return str(token["token"])
+    fail(f"no municipality with region {region} on this network")
