@@ -39,6 +39,7 @@ COMMANDS = [
     ["audit", "distribution"],
     ["audit", "fraud"],
     ["audit", "settlement"],
+    ["audit", "verify-log"],
 ]
 
 

@@ -169,3 +169,21 @@ def audit_settlement(
         csv_text = gateway_get(gateway, f"/v1/audit/{token}/settlements/{reference}", format="csv")
         out.write_text(str(csv_text))
     emit(batch, as_json, lambda: console.print_json(data=batch))
+
+
+@audit.command("verify-log")
+def audit_verify_log(
+    region: Region,
+    gateway: GatewayUrl = "http://127.0.0.1:8000",
+    as_json: JsonOut = False,
+) -> None:
+    """Recompute the staff action log's hash chain: any edited, deleted or reordered entry.
+
+    Example: dongne audit verify-log --region 41390   (after `dongne login` as an auditor)
+    """
+    token = token_of(gateway, region)
+    check = gateway_get(gateway, f"/v1/audit/{token}/staff-log/verify")
+    assert isinstance(check, dict)
+    emit(check, as_json, lambda: console.print_json(data=check))
+    if not check.get("ok", False):
+        raise typer.Exit(1)

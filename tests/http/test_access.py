@@ -289,6 +289,9 @@ def test_staff_use_the_cli_with_their_own_key_and_session(world: World, tmp_path
     report = dongne("auditor", "audit", "reconcile", "--region", "41390")
     assert report.returncode == 0, report.stderr
     assert json.loads(report.stdout)["ok"]
+    log = dongne("auditor", "audit", "verify-log", "--region", "41390")
+    assert log.returncode == 0, log.stderr
+    assert json.loads(log.stdout)["ok"]
     assert dongne("auditor", "logout").returncode == 0
     again = dongne("auditor", "audit", "reconcile", "--region", "41390")
     assert again.returncode != 0
