@@ -20,6 +20,9 @@ from gateway.db import upgrade
 # and can run in parallel. Automine keeps tests simple; load tests must not rely on it (see
 # LocalNode).
 
+# Fixtures shared by every suite (one of each: databases, wallets, sign-in).
+pytest_plugins = ["tests.fixtures.databases"]
+
 
 @pytest.fixture
 def anvil() -> Iterator[LocalNode]:

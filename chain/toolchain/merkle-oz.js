@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Reference output from @openzeppelin/merkle-tree's StandardMerkleTree, for cross-checking
-// chain/merkle.py (tests/test_merkle.py) and for auditing a distribution independently.
+// chain/protocol/merkle (tests/chain/protocol/test_merkle.py) and for auditing a distribution independently.
 //
 // stdin:  JSON [[index, address, amount], ...]; index and amount as decimal strings or numbers
 //         (strings keep uint256 amounts exact, JSON numbers lose precision past 2^53).

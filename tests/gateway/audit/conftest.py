@@ -11,10 +11,8 @@ test classes are written once and mixed with :class:`SQLiteBackend` or :class:`P
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 from eth_abi.abi import encode as abi_encode
@@ -27,58 +25,14 @@ from chain.operator import Operator
 from chain.protocol.calls import encode_gift, encode_issue, encode_pay, encode_redeem
 from chain.protocol.forwarder import ForwarderDomain, ForwardRequest, encode_execute, sign_request
 from chain.rpc import JSONObject, RpcClient
-from gateway.db import create_engine_for
 from gateway.devnet.localnet import SIHEUNG, LocalNetwork, start_local_network
 from gateway.indexer import Indexer
+from tests.fixtures.wallets import Wallet, new_wallet
 
 RESTAURANT, GROCERY, CAFE = 56111, 47121, 56221
 DAY = 86_400
 
-# --------------------------------------------------------------------------- databases
-
-# The root conftest's `postgres_schema` fixture: a factory of fresh, migrated schemas.
-PostgresSchema = Callable[[], AbstractContextManager[Engine]]
-
-
-@pytest.fixture
-def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = create_engine_for(f"sqlite:///{tmp_path / 'gateway.db'}")
-    yield engine
-    engine.dispose()
-
-
-class SQLiteBackend:
-    @pytest.fixture
-    def engine(self, sqlite_engine: Engine) -> Engine:
-        return sqlite_engine
-
-
-@pytest.mark.postgres
-class PostgresBackend:
-    @pytest.fixture
-    def engine(self, postgres_schema: PostgresSchema) -> Iterator[Engine]:
-        with postgres_schema() as engine:
-            yield engine
-
-
 # --------------------------------------------------------------------------- chain
-
-
-@dataclass(frozen=True)
-class Wallet:
-    account: LocalAccount
-
-    @property
-    def address(self) -> str:
-        return str(self.account.address)
-
-    @property
-    def key(self) -> bytes:
-        return bytes(self.account.key)
-
-
-def new_wallet() -> Wallet:
-    return Wallet(Account.create())
 
 
 @dataclass

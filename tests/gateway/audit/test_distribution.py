@@ -16,8 +16,9 @@ from gateway import audit, distribution
 from gateway.db.tables import distribution as d
 from gateway.db.tables import index as t
 from gateway.errors import GatewayError
+from tests.fixtures.databases import PostgresBackend, SQLiteBackend
 
-from .conftest import DAY, City, PostgresBackend, SQLiteBackend
+from .conftest import DAY, City
 
 
 class GatewayDiedError(Exception):

@@ -32,7 +32,7 @@ from chain.protocol.merkle import (
     read_leaves_csv,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 OZ_SCRIPT = ROOT / "chain" / "toolchain" / "merkle-oz.js"
 NODE = shutil.which("node")
 MAX_UINT256 = 2**256 - 1

@@ -13,8 +13,10 @@ from sqlalchemy import Engine
 from gateway.audit import fraud
 from gateway.audit.settlement import KST
 from gateway.devnet.localnet import SIHEUNG, LocalNetwork
+from tests.fixtures.databases import PostgresBackend, SQLiteBackend
+from tests.fixtures.wallets import Wallet
 
-from .conftest import CAFE, DAY, GROCERY, City, PostgresBackend, SQLiteBackend, Wallet
+from .conftest import CAFE, DAY, GROCERY, City
 
 MINUTE, HOUR = 60, 3_600
 

@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,9 +30,9 @@ from chain.protocol.abi import load_abi
 from chain.protocol.calls import default_rules
 from chain.protocol.forwarder import ForwarderDomain, ForwardRequest, encode_execute, sign_request
 from chain.protocol.merkle import Leaf, MerkleTree
-from gateway.db import create_engine_for
 from gateway.db.tables import index as index_tables
 from gateway.indexer import Indexer
+from tests.fixtures.wallets import Wallet
 
 # The root conftest's `postgres_schema` fixture: a factory of fresh, migrated schemas.
 PostgresSchema = Callable[[], AbstractContextManager[Engine]]
@@ -45,56 +44,6 @@ DAY = 86_400
 ZERO = "0x" + "00" * 20
 
 # --------------------------------------------------------------------------- databases
-
-
-@pytest.fixture
-def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = create_engine_for(f"sqlite:///{tmp_path / 'index.db'}")
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def postgres_engine(postgres_schema: PostgresSchema) -> Iterator[Engine]:
-    with postgres_schema() as engine:
-        yield engine
-
-
-class SQLiteBackend:
-    @pytest.fixture
-    def engine(self, sqlite_engine: Engine) -> Engine:
-        return sqlite_engine
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def class_engine(cls, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-        engine = create_engine_for(f"sqlite:///{tmp_path_factory.mktemp('ix') / 'index.db'}")
-        yield engine
-        engine.dispose()
-
-    @pytest.fixture
-    def other_engine(self, tmp_path: Path) -> Iterator[Engine]:
-        engine = create_engine_for(f"sqlite:///{tmp_path / 'other.db'}")
-        yield engine
-        engine.dispose()
-
-
-@pytest.mark.postgres
-class PostgresBackend:
-    @pytest.fixture
-    def engine(self, postgres_engine: Engine) -> Engine:
-        return postgres_engine
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def class_engine(cls, postgres_schema: PostgresSchema) -> Iterator[Engine]:
-        with postgres_schema() as engine:
-            yield engine
-
-    @pytest.fixture
-    def other_engine(self, postgres_schema: PostgresSchema) -> Iterator[Engine]:
-        with postgres_schema() as engine:
-            yield engine
 
 
 def dump(engine: Engine, chain_id: int = 31337) -> dict[str, list[tuple[object, ...]]]:
@@ -133,16 +82,6 @@ def rows(engine: Engine, table: str, order: str | None = None) -> list[Any]:
 
 
 # --------------------------------------------------------------------------- chain
-
-
-@dataclass(frozen=True)
-class Wallet:
-    address: str
-    key: str
-
-    @property
-    def lower(self) -> str:
-        return self.address.lower()
 
 
 @dataclass
@@ -232,7 +171,7 @@ class Net:
         request = ForwardRequest(
             wallet.address, self.token.address, 0, 500_000, nonce, self.now() + 3600, data
         )
-        signed = sign_request(bytes.fromhex(wallet.key[2:]), domain, request)
+        signed = sign_request(wallet.key, domain, request)
         return self.send("operator", self.manifest.forwarder, encode_execute(signed))
 
 
@@ -353,7 +292,7 @@ def built_chain() -> Iterator[Net]:
     _ensure_artifacts()
     with LocalNode(accounts=len(WALLET_NAMES)) as node:
         wallets = {
-            name: Wallet(dev.address, dev.private_key)
+            name: Wallet.from_key(dev.private_key)
             for name, dev in zip(WALLET_NAMES, node.dev_accounts(), strict=True)
         }
         w3 = Web3(Web3.HTTPProvider(node.rpc_url))

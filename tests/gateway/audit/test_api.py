@@ -20,8 +20,9 @@ from gateway.http.problems import MEDIA_TYPE, install_problem_handlers
 from gateway.http.routes import audit as audit_api
 from gateway.http.routes import distribution as distribution_api
 from gateway.settings import Settings
+from tests.fixtures.databases import PostgresBackend, SQLiteBackend
 
-from .conftest import DAY, City, PostgresBackend, SQLiteBackend
+from .conftest import DAY, City
 
 NOBODY = "0x" + "12" * 20
 

@@ -71,7 +71,7 @@ from chain.protocol.forwarder import (
     verify_request,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 OZ_FORWARDER = ROOT / "node_modules/@openzeppelin/contracts/metatx/ERC2771Forwarder.sol"
 FIXTURE = ROOT / "contracts/test/utils/DongneFixture.sol"
 

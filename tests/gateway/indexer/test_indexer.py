@@ -20,13 +20,12 @@ from gateway.cli.progress import rich_progress
 from gateway.db import metadata
 from gateway.indexer import Indexer, Progress, ReorgTooDeepError
 from gateway.indexer.store import BlockRef, CheckpointMovedError, IndexStore
+from tests.fixtures.databases import PostgresBackend, SQLiteBackend
 
 from .conftest import (
     OTHER_REGION,
     REGION,
     Net,
-    PostgresBackend,
-    SQLiteBackend,
     count,
     dump,
     pid,

@@ -7,8 +7,9 @@ import pytest
 from sqlalchemy import Engine
 
 from gateway import queries
+from tests.fixtures.databases import PostgresBackend, SQLiteBackend
 
-from .conftest import WALLET_NAMES, Net, PostgresBackend, SQLiteBackend
+from .conftest import WALLET_NAMES, Net
 
 
 class QueryTests:

@@ -14,8 +14,9 @@ from eth_utils.crypto import keccak
 from chain.protocol.calls import encode_gift, encode_pay
 from gateway.devnet.localnet import LocalNetwork
 from gateway.devnet.process import GatewayProcess
+from tests.fixtures.wallets import new_wallet
 
-from .conftest import People, new_wallet, wait_final
+from .conftest import People, wait_final
 
 EXECUTED = "0x" + keccak(text="ExecutedForwardRequest(address,uint256,bool)").hex()
 

@@ -12,8 +12,9 @@ from sqlalchemy import Engine
 
 from gateway.http.problems import MEDIA_TYPE, install_problem_handlers
 from gateway.http.routes.queries import router
+from tests.fixtures.databases import PostgresBackend, SQLiteBackend
 
-from .conftest import Net, PostgresBackend, SQLiteBackend
+from .conftest import Net
 
 NOBODY = "0x" + "12" * 20
 

@@ -16,7 +16,7 @@ import pytest
 from chain.protocol.abi import CONTRACTS, load_abi
 from chain.toolchain import ToolchainMissingError, project_root, tool_path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def load_script() -> ModuleType:

@@ -15,8 +15,10 @@ from sqlalchemy import Engine, insert, select, update
 from chain.protocol.calls import ProgramParams
 from gateway import audit, distribution
 from gateway.db.tables import index as t
+from tests.fixtures.databases import PostgresBackend, SQLiteBackend
+from tests.fixtures.wallets import Wallet
 
-from .conftest import DAY, City, PostgresBackend, SQLiteBackend, Wallet
+from .conftest import DAY, City
 
 
 @dataclass

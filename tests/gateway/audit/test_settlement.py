@@ -13,8 +13,10 @@ from sqlalchemy import Engine, delete
 from gateway.audit import settlement
 from gateway.db.tables import index as t
 from gateway.errors import GatewayError
+from tests.fixtures.databases import PostgresBackend, SQLiteBackend
+from tests.fixtures.wallets import Wallet
 
-from .conftest import City, PostgresBackend, SQLiteBackend, Wallet
+from .conftest import City
 
 
 @dataclass

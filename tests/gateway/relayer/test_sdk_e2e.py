@@ -24,13 +24,14 @@ from chain.protocol.merkle import Leaf, MerkleTree
 from chain.rpc import RpcClient
 from gateway.devnet.localnet import SIHEUNG, LocalNetwork
 from gateway.devnet.process import GatewayProcess
+from tests.fixtures.wallets import Wallet, new_wallet
 from wallet_sdk import exceptions as x
 from wallet_sdk.client import AsyncDongneClient, DongneClient, RequestState
 from wallet_sdk.errors import InvoiceExpiredError
 from wallet_sdk.keys import LocalKey
 from wallet_sdk.qr import PaymentRequest
 
-from .conftest import RESTAURANT, People, Wallet, new_wallet
+from .conftest import RESTAURANT, People
 
 PAID = (
     "0x"

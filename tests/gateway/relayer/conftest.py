@@ -11,7 +11,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from eth_account import Account
 from sqlalchemy import Engine, text
 
 from chain.protocol.calls import encode_issue, encode_pay
@@ -23,6 +22,7 @@ from chain.protocol.forwarder import (
 )
 from gateway.devnet.localnet import SEONGNAM, SIHEUNG, LocalNetwork, start_local_network
 from gateway.devnet.process import GatewayProcess
+from tests.fixtures.wallets import Wallet, new_wallet
 
 RESTAURANT = 56111
 
@@ -55,12 +55,6 @@ def gateway(network: LocalNetwork, database_url: str, tmp_path: Path) -> Iterato
     env = network.gateway_env(database_url, batch_interval_ms="100", poll_interval_s="0.1")
     with GatewayProcess(env, log_path=tmp_path / "gateway.log") as process:
         yield process
-
-
-@dataclass
-class Wallet:
-    key: bytes
-    address: str
 
 
 @dataclass
@@ -97,11 +91,6 @@ class People:
     def pay(self, wallet: Wallet, amount: int, nonce: int, **kw: object) -> dict[str, str]:
         data = encode_pay(self.merchant, amount, secrets.token_bytes(32))
         return self.sign(wallet, data, nonce, **kw)  # type: ignore[arg-type]
-
-
-def new_wallet() -> Wallet:
-    account = Account.create()
-    return Wallet(bytes(account.key), account.address)
 
 
 @pytest.fixture
