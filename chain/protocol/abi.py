@@ -1,10 +1,9 @@
 """The committed ABIs of the contracts the network ships, as package data.
 
 ``chain/protocol/abi/<Name>.json`` is written by ``scripts/export_abis.py`` from a
-``forge build`` and
-checked for staleness by ``tests/chain/protocol/test_abi_fresh.py``. Wallet apps load ABIs from here instead of
-``out/``, so an installed wheel needs neither forge nor the Solidity sources. This module
-imports only the standard library.
+``forge build`` and checked for staleness by ``tests/chain/protocol/test_abi_fresh.py``.
+Wallet apps load ABIs from here instead of ``out/``, so an installed wheel needs neither forge
+nor the Solidity sources. This module imports only the standard library.
 """
 
 from __future__ import annotations
