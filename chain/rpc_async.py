@@ -131,11 +131,19 @@ class AsyncRpc:
         return [_result(items[i][0], by_id.get(first + i, {})) for i in range(len(items))]
 
     async def eth_call(
-        self, to: str, data: bytes, *, sender: str | None = None, block: str = "latest"
+        self,
+        to: str,
+        data: bytes,
+        *,
+        sender: str | None = None,
+        block: str = "latest",
+        gas: int | None = None,
     ) -> bytes:
         tx: dict[str, str] = {"to": to, "data": "0x" + data.hex()}
         if sender is not None:
             tx["from"] = sender
+        if gas is not None:
+            tx["gas"] = hex(gas)
         result = await self.call("eth_call", [tx, block])
         return bytes.fromhex(str(result)[2:])
 

@@ -15,6 +15,8 @@ __all__ = ["GATEWAY_CODES", "RETRYABLE", "RULE_REJECTION_STATUS", "GatewayError"
 # Gateway codes (not on-chain errors) and their HTTP status.
 GATEWAY_CODES: dict[str, int] = {
     "InvalidRequest": 400,  # schema, encoding, value != 0, gas out of range
+    "GasTooLow": 400,  # the request's own gas does not cover its call (simulated with it)
+    "DeadlineTooFar": 400,  # over max_deadline_s ahead: requests do not park for ever
     "RequestExpired": 400,  # deadline passed or too close to be relayed
     "WrongChain": 400,
     "InvalidSignature": 401,
@@ -33,6 +35,9 @@ GATEWAY_CODES: dict[str, int] = {
     "NonceTooLow": 409,
     "NonceConflict": 409,  # another request holds this signer's nonce
     "NonceTooHigh": 409,
+    # A final state: an earlier request of the signer failed before it was sent, so this
+    # one's nonce cannot run until the wallet signs that nonce again.
+    "NonceGap": 409,
     # Distribution jobs and settlement batches: the request is fine, the state is not (yet).
     "DistributionNotCommitted": 409,
     "DistributionRootMismatch": 409,
@@ -43,15 +48,19 @@ GATEWAY_CODES: dict[str, int] = {
     "SettlementUnreconciled": 409,
     "PayloadTooLarge": 413,
     "RateLimited": 429,
+    "SignerThrottled": 429,  # the signer's gas budget for the window is spent
     "LoginThrottled": 429,  # too many sign-in attempts from one address or client
     "NodeUnavailable": 503,
     "DatabaseUnavailable": 503,
     "NotReady": 503,
+    "RelayerBusy": 503,  # too many requests held: back off and retry
     # Final states of relayed requests (never an answer to a submission).
     "ForwarderSkipped": 422,  # the forwarder skipped it every time it was batched
     "ForwardedCallFailed": 422,  # it failed and its custom error could not be recovered
 }
-RETRYABLE = frozenset({"RateLimited", "NodeUnavailable", "DatabaseUnavailable", "NotReady"})
+RETRYABLE = frozenset(
+    {"RateLimited", "NodeUnavailable", "DatabaseUnavailable", "NotReady", "RelayerBusy"}
+)
 # A custom error from a contract means a rule rejected the request.
 RULE_REJECTION_STATUS = 422
 

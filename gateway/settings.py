@@ -24,9 +24,24 @@ class Settings(BaseSettings):
     batch_interval_ms: int = 200
     max_in_flight_batches: int = 8
     resubmit_after_s: float = 30.0
-    request_gas_limit: int = 1_000_000
-    # A request's deadline must leave the batcher time to submit it.
+    request_gas_limit: int = 1_000_000  # staff functions (issue, createProgram, ...)
+    # Residents' and merchants' functions need far less: a relayed payment's call uses about
+    # 100k gas, a claimAndPay with a 20-deep proof about 170k (bench_gas.py). Their calldata
+    # is a few hundred bytes; 4 KiB leaves room for long proofs and many pockets.
+    user_request_gas_limit: int = 400_000
+    user_calldata_limit: int = 4 * 1024
+    staff_calldata_limit: int = 32 * 1024
+    # A request's deadline must leave the batcher time to submit it, and not park for ever.
     min_deadline_margin_s: int = 5
+    max_deadline_s: int = 24 * 3600
+    # Gas a signer may ask for per window (a resident pays a few times a day; a sales agent
+    # issues in bursts): beyond it, SignerThrottled until the window moves on.
+    signer_gas_budget: int = 20_000_000
+    signer_gas_window_s: float = 60.0
+    # Requests held in memory (queued, parked behind a nonce gap, or in flight), all signers.
+    max_held_requests: int = 50_000
+    # An executeBatch transaction stays well below the common 128 KiB transaction-pool limit.
+    batch_max_bytes: int = 96 * 1024
 
     # Distribution pushes: direct grantBatch transactions from their own key (never a relayer
     # key, whose nonces the batcher counts); it holds no role, since the root is the authority.

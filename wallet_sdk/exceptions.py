@@ -40,6 +40,7 @@ __all__ = [
     "AuthRequired",
     "ContractError",
     "DatabaseUnavailable",
+    "DeadlineTooFar",
     "DistributionBusy",
     "DistributionNotCommitted",
     "DistributionRootMismatch",
@@ -49,6 +50,7 @@ __all__ = [
     "Forbidden",
     "ForwardedCallFailed",
     "ForwarderSkipped",
+    "GasTooLow",
     "GrantBatchReverted",
     "IdentityAlreadyRegistered",
     "IdentityInvalidKind",
@@ -61,6 +63,7 @@ __all__ = [
     "NodeUnavailable",
     "NonceConflict",
     "NonceError",
+    "NonceGap",
     "NonceTooHigh",
     "NonceTooLow",
     "NotFound",
@@ -80,6 +83,7 @@ __all__ = [
     "ProgramNotStarted",
     "ProgramUnknown",
     "RateLimited",
+    "RelayerBusy",
     "RequestExpired",
     "RoleRequired",
     "SelectorNotAllowed",
@@ -87,6 +91,7 @@ __all__ = [
     "SettlementUnreconciled",
     "SettlementWindowOpen",
     "SignerFrozen",
+    "SignerThrottled",
     "SignerUnregistered",
     "SiweInvalid",
     "StateConflict",
@@ -663,6 +668,38 @@ class LoginThrottled(AccessError):
     retry_after: int
 
 
+@register_error("GasTooLow")
+class GasTooLow(GatewayError, ValueError):
+    """The gas signed into the request does not cover its call; sign with more gas."""
+
+    default_status = 400
+    arguments = (Argument("gas", "gas", "uint256"),)
+    gas: int
+
+
+@register_error("DeadlineTooFar")
+class DeadlineTooFar(GatewayError, ValueError):
+    """The request's deadline is further ahead than the gateway holds requests."""
+
+    default_status = 400
+    arguments = (Argument("deadline", "deadline", "uint48"), Argument("max", "max", "uint64"))
+    deadline: int
+    max: int
+
+
+@register_error("SignerThrottled")
+class SignerThrottled(GatewayError):
+    """This signer asked for more gas than its budget for the window; wait ``retry_after``."""
+
+    default_status = 429
+    arguments = (
+        Argument("signer", "signer", "address"),
+        Argument("retry_after", "retry_after", "uint64"),
+    )
+    signer: str
+    retry_after: int
+
+
 @register_error("NotFound")
 class NotFound(GatewayError, LookupError):
     """No such request, wallet, token or program (or the gateway lacks the endpoint)."""
@@ -741,6 +778,12 @@ class NonceConflict(NonceError):
     held_by: str  # the id of the request holding the nonce
 
 
+@register_error("NonceGap")
+class NonceGap(NonceError):
+    """An earlier request of this wallet failed before it was sent: this nonce cannot run.
+    Sign again from the gateway's next nonce."""
+
+
 @register_error("NonceTooHigh")
 class NonceTooHigh(NonceError):
     """The nonce is too far ahead of the next executable one."""
@@ -767,6 +810,13 @@ class RateLimited(GatewayUnavailableError):
     default_status = 429
     arguments = (Argument("signer", "signer", "address"),)
     signer: str
+
+
+@register_error("RelayerBusy")
+class RelayerBusy(GatewayUnavailableError):
+    """The relayer holds as many requests as it may: retry after a moment."""
+
+    default_status = 503
 
 
 @register_error("NodeUnavailable")

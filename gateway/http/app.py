@@ -134,6 +134,7 @@ def _metrics(app: FastAPI) -> bytes:
             ("dongne_relay_succeeded", s.succeeded, "requests that succeeded on chain"),
             ("dongne_relay_failed", s.failed, "requests that ended failed"),
             ("dongne_relay_requeued", s.requeued, "requests requeued after a skip or drop"),
+            ("dongne_relay_refused_unsent", s.refused_unsent, "requests failed by simulation"),
             ("dongne_relay_resent", s.resent, "batch transactions resent"),
             ("dongne_relay_gas_used", s.gas_used, "gas used by mined batches"),
             ("dongne_relay_in_flight_batches", len(relayer.batcher.in_flight), "batches in flight"),

@@ -24,7 +24,7 @@ from chain.protocol.forwarder import ForwardRequest, SignedRequest, encode_execu
 from chain.rpc import JSONObject, NodeUnavailableError, RpcError
 from chain.rpc_async import AsyncRpc
 from gateway.db.tables.relayer import FAILED, SUCCEEDED
-from gateway.relayer.chainview import ChainView
+from gateway.relayer.chainview import ChainView, GasExhausted
 from gateway.relayer.intake import Accepted, Intake, NonceBook
 from gateway.relayer.store import Outcome, RequestStore, StoredBatch, StoredRequest
 from gateway.settings import Settings
@@ -42,6 +42,13 @@ class Pending:
     id: str
     signed: SignedRequest
     attempts: int = 0
+    simulated: bool = False  # against the state it runs on (intake's simulation, next in line)
+
+    @property
+    def encoded_size(self) -> int:
+        """Its share of executeBatch calldata: the tuple's head (7 words), the offset word,
+        the padded data and the 65-byte signature with their length words."""
+        return 32 * 8 + 32 + -(-len(self.signed.request.data) // 32) * 32 + 32 + 96
 
     @property
     def signer(self) -> str:
@@ -81,6 +88,7 @@ class Stats:
     requeued: int = 0
     resent: int = 0
     gas_used: int = 0
+    refused_unsent: int = 0  # requests that ended failed by simulation, never sent
     batch_sizes: list[int] = field(default_factory=list)
 
 
@@ -109,6 +117,10 @@ class Batcher:
         self.waiting: dict[str, dict[int, Pending]] = defaultdict(dict)
         self.next_send: dict[str, int] = {}
         self.in_flight: dict[str, InFlight] = {}
+        # Requests of each signer in batches not yet mined: a signer's next request is only
+        # batched (and simulated) once the previous one has run, so it is simulated against
+        # the state it will execute on and never sent when it must revert.
+        self.sending: dict[str, int] = defaultdict(int)
         self.stats = Stats()
         self._wake = asyncio.Event()
         self._gas_price = 0
@@ -129,6 +141,7 @@ class Batcher:
             key.in_flight += 1
             for p in items:
                 self._mark_sent(p)
+                self.sending[p.signer] += 1
         in_batches = {p.id for b in self.in_flight.values() for p in b.items}
         for stored in await asyncio.to_thread(self.store.unfinished):
             if stored.id not in in_batches:
@@ -169,7 +182,7 @@ class Batcher:
     async def _feed(self) -> None:
         while True:
             accepted = await self.accepted.get()
-            self._enqueue(Pending(accepted.id, accepted.signed))
+            self._enqueue(Pending(accepted.id, accepted.signed, simulated=accepted.simulated))
             if self._waiting_count() >= self.settings.batch_max_requests:
                 self._wake.set()
 
@@ -207,23 +220,60 @@ class Batcher:
                 await self._send(key, items)
 
     async def _take(self, key: RelayerKey, limit: int) -> list[Pending]:
+        """The next batch of ``key``: at most one request per signer (its next nonce, once
+        nothing of that signer is in flight), each simulated against the current state unless
+        intake already did, within the batch's byte cap."""
         taken: list[Pending] = []
+        size = 4 + 64 + 32  # selector, offsets, array length
         for signer in list(self.waiting):
             if len(taken) >= limit:
                 break
-            if self._key_for(signer) is not key:
+            if self._key_for(signer) is not key or self.sending.get(signer):
                 continue
             queue = self.waiting[signer]
-            if signer not in self.next_send:
-                self.next_send[signer] = await self._chain_nonce(signer)
-            n = self.next_send[signer]
-            while n in queue and len(taken) < limit:
-                taken.append(queue.pop(n))
-                n += 1
+            n = await self._chain_nonce(signer)
             self.next_send[signer] = n
+            p = queue.get(n)
+            if p is None:
+                continue  # parked behind a nonce gap
+            if size + p.encoded_size > self.settings.batch_max_bytes and taken:
+                break
+            if not p.simulated and self.settings.simulate and not await self._simulate(p):
+                continue
+            taken.append(queue.pop(n))
+            size += p.encoded_size
+            self.next_send[signer] = n + 1
             if not queue:
                 del self.waiting[signer]
         return taken
+
+    async def _simulate(self, p: Pending) -> bool:
+        """True when ``p`` may be sent; a request that would revert (or run out of its gas)
+        ends failed here, unsent, and the signer's later requests end NonceGap."""
+        r = p.signed.request
+        try:
+            revert = await self.view.simulate(r.from_, r.to, r.data, r.gas)
+        except GasExhausted:
+            code, args = "GasTooLow", dict[str, object](gas=r.gas)
+        except (RpcError, NodeUnavailableError) as exc:
+            log.warning("cannot simulate %s now: %s", p.id, exc)
+            return False  # the node cannot say: try again next round
+        else:
+            if revert is None:
+                p.simulated = True
+                return True
+            code, args = revert.name, dict(revert.args)
+        queue = self.waiting.pop(p.signer, {})
+        queue.pop(p.nonce, None)
+        outcomes = [Outcome.failed(p.id, code, args)]
+        self._finish(p, FAILED, used=False)
+        for later in sorted(queue.values(), key=lambda q: q.nonce):
+            gap: dict[str, object] = {"nonce": later.nonce, "failed_nonce": p.nonce}
+            outcomes.append(Outcome.failed(later.id, "NonceGap", gap))
+            self._finish(later, FAILED, used=False)
+        self.stats.refused_unsent += len(outcomes)
+        await asyncio.to_thread(self.store.fail_requests, outcomes)
+        return False
 
     async def _chain_nonce(self, signer: str) -> int:
         n = self.nonces.chain_next.get(signer)
@@ -293,7 +343,10 @@ class Batcher:
         await asyncio.to_thread(self.store.record_batch, batch)
         key.nonce += 1
         key.in_flight += 1
-        self.in_flight[tx_hash] = InFlight(tx_hash, key, raw, items, time.time())
+        batch_in_flight = InFlight(tx_hash, key, raw, items, time.time())
+        self.in_flight[tx_hash] = batch_in_flight
+        for p in items:
+            self.sending[p.signer] += 1
         for p in items:
             self.intake.known[p.id] = "submitted"
         self.stats.batches_sent += 1
@@ -302,12 +355,17 @@ class Batcher:
         try:
             await self.rpc.call("eth_sendRawTransaction", ["0x" + raw.hex()])
         except RpcError as exc:
-            log.warning("batch %s not accepted by the node: %s", tx_hash, exc)
-            if "nonce" in exc.message.lower():
-                key.nonce = int(
-                    str(await self.rpc.call("eth_getTransactionCount", [key.address, "pending"])),
-                    16,
-                )
+            message = exc.message.lower()
+            if "already" in message or "known" in message:
+                return
+            # Refused (too large, under-priced, a nonce the key no longer has...): it will
+            # never mine. Its key nonce is free again and its requests go back in line, so no
+            # refusal of the node can wedge a key or strand a request.
+            log.warning("batch %s refused by the node (%s); requeueing", tx_hash, exc.message)
+            key.nonce = int(
+                str(await self.rpc.call("eth_getTransactionCount", [key.address, "pending"])), 16
+            )
+            await self._close(batch_in_flight, "dropped", None, None, [], list(items))
         except NodeUnavailableError as exc:
             log.warning("batch %s stored, node unavailable (will resend): %s", tx_hash, exc)
 
@@ -485,6 +543,10 @@ class Batcher:
         )
         self.in_flight.pop(batch.tx_hash, None)
         batch.key.in_flight -= 1
+        for p in batch.items:
+            self.sending[p.signer] -= 1
+            if self.sending[p.signer] <= 0:
+                del self.sending[p.signer]
         by_id = {p.id: p for p in batch.items}
         for o in outcomes:
             p = by_id[o.request_id]
@@ -494,8 +556,17 @@ class Batcher:
                 and o.error_code not in ("RequestExpired", "NonceTooLow", "ForwarderSkipped")
             )
             self._finish(p, o.status, used=used)
+        exhausted = [p for p in requeue if p.attempts + 1 >= MAX_ATTEMPTS]
+        if exhausted:  # requeued batch after batch: end them rather than burn gas for ever
+            outcomes = [Outcome.failed(p.id, "ForwarderSkipped", {"attempts": p.attempts + 1})
+                        for p in exhausted]  # fmt: skip
+            await asyncio.to_thread(self.store.fail_requests, outcomes)
+            for p in exhausted:
+                self._finish(p, FAILED, used=False)
+        requeue = [p for p in requeue if p.attempts + 1 < MAX_ATTEMPTS]
         for p in requeue:
             p.attempts += 1
+            p.simulated = False  # the state moved on: simulate again before resending
             self.stats.requeued += 1
             self.intake.known[p.id] = "queued"
             self._enqueue(p)

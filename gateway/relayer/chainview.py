@@ -4,65 +4,55 @@ contracts it relays to, and a simulation of a request's call."""
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
-from eth_utils.abi import function_signature_to_4byte_selector
 from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 
 from chain.manifest import Manifest
-from chain.protocol.abi import load_abi
+from chain.protocol.abi import ContractName
 from chain.protocol.calls import USER_FUNCTIONS
+from chain.protocol.contracts import selector
 from chain.protocol.errors import ContractRevert, decode_revert, revert_data_from_rpc_error
 from chain.protocol.forwarder import ForwarderDomain
 from chain.rpc import RpcError
 from chain.rpc_async import AsyncRpc
 
-IDENTITY_OF = function_signature_to_4byte_selector("identityOf(address)")
-NONCES = function_signature_to_4byte_selector("nonces(address)")
-TOKENS = function_signature_to_4byte_selector("tokens()")
+IDENTITY_OF = selector("identityOf", "IdentityRegistry")
+NONCES = selector("nonces", "DongneForwarder")
+TOKENS = selector("tokens", "VoucherFactory")
+HAS_ROLE = selector("hasRole")
 
 KIND_NONE, KIND_CITIZEN, KIND_MERCHANT, KIND_INSTITUTION = range(4)
 
 # Functions a wallet may ask the gateway to relay: citizens' and merchants' money movements
-# (chain.calls.USER_FUNCTIONS), plus the staff operations a municipality signs with its own key
-# (their roles are checked on chain; the relayer key itself holds none).
-STAFF_FUNCTIONS = (
-    "issue",
-    "createProgram",
-    "closeProgram",
-    "grantBatch",
-    "registerMerchant",
-    "updateMerchant",
-    "setMerchantStatus",
-    "proposeRules",
-    "activateRules",
-    "cancelPendingRules",
-    "setInstitutionCategory",
-    "setPaused",
-)
+# (chain.calls.USER_FUNCTIONS), plus the staff operations a municipality signs with its own key,
+# each with the role the token requires of its caller (VoucherAdmin's onlyRole modifiers). The
+# relayer checks that role at intake, so a stranger's staff call never costs the relayer gas;
+# the token checks it again on chain. The relayer key itself holds no role.
+STAFF_ROLES: dict[str, str] = {
+    "issue": "ISSUER_ROLE",
+    "createProgram": "PROGRAM_MANAGER_ROLE",
+    "closeProgram": "PROGRAM_MANAGER_ROLE",
+    "grantBatch": "PROGRAM_MANAGER_ROLE",
+    "registerMerchant": "MERCHANT_REGISTRAR_ROLE",
+    "updateMerchant": "MERCHANT_REGISTRAR_ROLE",
+    "setMerchantStatus": "MERCHANT_REGISTRAR_ROLE",
+    "setInstitutionCategory": "MERCHANT_REGISTRAR_ROLE",
+    "proposeRules": "DEFAULT_ADMIN_ROLE",
+    "activateRules": "DEFAULT_ADMIN_ROLE",
+    "cancelPendingRules": "DEFAULT_ADMIN_ROLE",
+    "setPaused": "PAUSER_ROLE",
+}
+STAFF_FUNCTIONS = tuple(STAFF_ROLES)
 
 
-def _selectors(contract: str, names: Collection[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for entry in load_abi(contract):
-        if entry.get("type") == "function" and entry.get("name") in names:
-            inputs = entry.get("inputs", [])
-            assert isinstance(inputs, list)
-            signature = f"{entry['name']}({','.join(_type(i) for i in inputs)})"
-            out["0x" + function_signature_to_4byte_selector(signature).hex()] = str(entry["name"])
-    return out
-
-
-def _type(param: object) -> str:
-    assert isinstance(param, dict)
-    kind = str(param["type"])
-    if kind.startswith("tuple"):
-        inner = ",".join(_type(c) for c in param["components"])
-        return f"({inner}){kind[5:]}"
-    return kind
+def _selectors(contract: ContractName, names: Collection[str]) -> dict[str, str]:
+    return {"0x" + selector(name, contract).hex(): name for name in names}
 
 
 USER_SELECTORS = _selectors("VoucherToken", USER_FUNCTIONS)
@@ -75,13 +65,35 @@ class _Cached:
     at: float
 
 
+class _Bounded(OrderedDict[str, _Cached]):
+    """A small LRU: strangers' addresses cannot grow the relayer's memory without bound."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def put(self, key: str, value: _Cached) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > self.size:
+            self.popitem(last=False)
+
+
+_OUT_OF_GAS = ContractRevert("OutOfGas", {}, "", b"")  # a marker, never reported
+
+
+class GasExhausted(Exception):  # noqa: N818 - the simulation ran out of the request's gas
+    """The simulated call ran out of the gas its request grants."""
+
+
 @dataclass
 class ChainView:
     rpc: AsyncRpc
     manifest: Manifest
     identity_ttl_s: float = 5.0
     domain: ForwarderDomain = field(init=False)
-    _identities: dict[str, _Cached] = field(default_factory=dict)
+    _identities: _Bounded = field(default_factory=lambda: _Bounded(100_000))
+    _roles: _Bounded = field(default_factory=lambda: _Bounded(10_000))
     _targets: set[str] = field(default_factory=set)
     _targets_refreshed: float = 0.0
 
@@ -101,8 +113,23 @@ class ChainView:
         )
         kind, frozen = abi_decode(["uint8", "bool"], raw)
         value = (int(kind), bool(frozen))
-        self._identities[account] = _Cached(value, now)
+        self._identities.put(account, _Cached(value, now))
         return value
+
+    async def has_role(self, token: str, role: str, account: str) -> bool:
+        """Whether ``account`` holds ``role`` in ``token``, cached like identities."""
+        key = f"{token}:{role}:{account}"
+        now = time.monotonic()
+        cached = self._roles.get(key)
+        if cached is not None and now - cached.at < self.identity_ttl_s:
+            return cached.value[1]
+        role_id = bytes(32) if role == "DEFAULT_ADMIN_ROLE" else keccak(text=role)
+        raw = await self.rpc.eth_call(
+            token, HAS_ROLE + abi_encode(["bytes32", "address"], [role_id, account])
+        )
+        held = bool(int.from_bytes(raw[:32], "big"))
+        self._roles.put(key, _Cached((0, held), now))
+        return held
 
     async def forwarder_nonce(self, signer: str) -> int:
         raw = await self.rpc.eth_call(
@@ -122,17 +149,34 @@ class ChainView:
             self._targets.update(to_checksum_address(t) for t in tokens)
         return address in self._targets
 
-    async def simulate(self, signer: str, target: str, data: bytes) -> ContractRevert | None:
-        """Runs the request's call as the forwarder would (sender appended, ERC-2771) and
-        returns the decoded custom error if it reverts."""
+    async def simulate(
+        self, signer: str, target: str, data: bytes, gas: int | None = None
+    ) -> ContractRevert | None:
+        """Runs the request's call as the forwarder would (sender appended, ERC-2771, with the
+        gas the request grants) and returns the decoded custom error if it reverts. Raises
+        :class:`GasExhausted` when the call runs out of that gas: either the node says so, or
+        the call reverts without data and succeeds with more gas (an inner call ran dry)."""
+        calldata = data + bytes.fromhex(signer[2:])
+        revert = await self._call(target, calldata, gas)
+        if revert is _OUT_OF_GAS:
+            raise GasExhausted(f"the call needs more than {gas} gas")
+        ran_dry = gas is not None and revert is not None and revert.name == "EmptyRevert"
+        if ran_dry and await self._call(target, calldata, None) is None:
+            raise GasExhausted(f"the call needs more than {gas} gas")
+        return revert
+
+    async def _call(self, target: str, calldata: bytes, gas: int | None) -> ContractRevert | None:
+        # The forwarder gives the call exactly the request's gas; as a transaction's gas the
+        # intrinsic cost and the calldata come on top of it.
+        tx_gas = None if gas is None else gas + 21_000 + 16 * len(calldata)
         try:
-            await self.rpc.eth_call(
-                target, data + bytes.fromhex(signer[2:]), sender=self.manifest.forwarder
-            )
+            await self.rpc.eth_call(target, calldata, sender=self.manifest.forwarder, gas=tx_gas)
         except RpcError as exc:
             reply = {"code": exc.code, "message": exc.message, "data": exc.data}
             revert = revert_data_from_rpc_error(reply)
             if revert is None:
+                if "gas" in exc.message.lower():
+                    return _OUT_OF_GAS
                 raise
             return decode_revert(revert)
         return None

@@ -1,9 +1,13 @@
 """Accepting a signed request: checks cheapest first, then persistence before the answer.
 
-Order of checks: schema and size; deadline; EIP-712 signature (low-s); duplicate; rate limit;
-target and selector; signer registered and not frozen; nonce (pipelined nonces allowed);
-simulation. A request that passes is written to the database by a group-commit writer (one
-transaction for everything accepted in the same few milliseconds) and only then answered.
+Order of checks: schema and size; deadline (not past, not too far ahead); EIP-712 signature
+(low-s); duplicate; rate limit; target and selector; gas and calldata within the function's
+limits; the signer's gas budget; signer registered and not frozen (a resident's function) or
+holding the function's role (a staff function); nonce (pipelined nonces allowed); simulation
+with the request's own gas when it is next in line (later ones are simulated by the batcher
+when their turn comes). A request that passes is written to the database by a group-commit
+writer (one transaction for everything accepted in the same few milliseconds) and only then
+answered. Nothing a stranger sends can make the relayer pay for a call that must revert.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from collections import defaultdict, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from eth_utils.crypto import keccak
+
 from chain.protocol.forwarder import (
     InvalidSignatureError,
     RequestFormatError,
@@ -22,14 +28,16 @@ from chain.protocol.forwarder import (
     signed_request_from_json,
     verify_request,
 )
-from chain.rpc import NodeUnavailableError
+from chain.rpc import NodeUnavailableError, RpcError
 from gateway.db.tables.relayer import QUEUED
 from gateway.errors import GatewayError
 from gateway.relayer.chainview import (
     KIND_NONE,
+    STAFF_ROLES,
     STAFF_SELECTORS,
     USER_SELECTORS,
     ChainView,
+    GasExhausted,
 )
 from gateway.relayer.store import RequestStore
 from gateway.settings import Settings
@@ -47,6 +55,7 @@ class Accepted:
     selector: str
     created_at: float
     future: asyncio.Future[None] = field(repr=False)
+    simulated: bool = False  # simulated at intake against the state it will run on
 
     @property
     def signer(self) -> str:
@@ -99,6 +108,9 @@ class NonceBook:
     def hold(self, signer: str, nonce: int, rid: str) -> None:
         self.in_flight[signer][nonce] = rid
 
+    def held(self) -> int:
+        return sum(len(v) for v in self.in_flight.values())
+
     def release(self, signer: str, nonce: int, *, used: bool) -> None:
         held = self.in_flight.get(signer)
         if held is not None:
@@ -110,21 +122,41 @@ class NonceBook:
 
 
 class RateLimiter:
-    """Sliding window per signer, in memory: a replica protects itself and the chain."""
+    """Sliding window per signer, in memory: a replica protects itself and the chain. Each
+    hit has a weight (1 for a request count, its gas for a gas budget); idle signers are
+    forgotten, so strangers' addresses cannot grow it without bound."""
 
     def __init__(self, limit: int, window_s: float) -> None:
         self.limit = limit
         self.window_s = window_s
-        self._hits: dict[str, deque[float]] = defaultdict(deque)
+        self._hits: dict[str, deque[tuple[float, int]]] = {}
+        self._totals: dict[str, int] = {}
+        self._last_prune = 0.0
 
-    def allow(self, key: str, now: float) -> bool:
-        hits = self._hits[key]
-        while hits and now - hits[0] > self.window_s:
-            hits.popleft()
-        if len(hits) >= self.limit:
+    def allow(self, key: str, now: float, weight: int = 1) -> bool:
+        hits = self._hits.setdefault(key, deque())
+        total = self._totals.get(key, 0)
+        while hits and now - hits[0][0] > self.window_s:
+            total -= hits.popleft()[1]
+        self._totals[key] = total
+        if total + weight > self.limit:
             return False
-        hits.append(now)
+        hits.append((now, weight))
+        self._totals[key] = total + weight
+        if now - self._last_prune > self.window_s:
+            self._prune(now)
         return True
+
+    def _prune(self, now: float) -> None:
+        self._last_prune = now
+        for key in [
+            k for k, hits in self._hits.items() if not hits or now - hits[-1][0] > self.window_s
+        ]:
+            del self._hits[key]
+            self._totals.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._hits)
 
 
 class Intake:
@@ -141,10 +173,11 @@ class Intake:
         self.store = store
         self.nonces = nonces
         self.rate = RateLimiter(settings.rate_limit_per_signer, settings.rate_limit_window_s)
+        self.gas_budget = RateLimiter(settings.signer_gas_budget, settings.signer_gas_window_s)
         self.known: dict[str, str] = {}  # id -> status, for requests this replica holds
         self._to_write: asyncio.Queue[Accepted] = asyncio.Queue()
         self._accepted = on_accepted
-        self._signer_locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._signer_locks: dict[str, asyncio.Lock] = {}
 
     async def submit(self, body: object) -> tuple[str, str, bool]:
         """Validates and persists one request; returns (id, status, newly accepted)."""
@@ -152,18 +185,22 @@ class Intake:
         r = signed.request
         if r.value != 0:
             raise GatewayError("InvalidRequest", "value must be 0: vouchers move no ether")
-        if not 21_000 <= r.gas <= self.settings.request_gas_limit:
-            raise GatewayError(
-                "InvalidRequest", f"gas must be between 21000 and {self.settings.request_gas_limit}"
-            )
         if len(r.data) < 4:
             raise GatewayError("InvalidRequest", "data must start with a function selector")
+        selector = "0x" + r.data[:4].hex()
+        self._check_size(selector, r.gas, len(r.data))
         now = time.time()
         if r.deadline < now + self.settings.min_deadline_margin_s:
             raise GatewayError(
                 "RequestExpired",
                 "deadline has passed or is too close to relay",
                 {"deadline": r.deadline, "now": int(now)},
+            )
+        if r.deadline > now + self.settings.max_deadline_s:
+            raise GatewayError(
+                "DeadlineTooFar",
+                f"deadline is more than {self.settings.max_deadline_s} s ahead",
+                {"deadline": r.deadline, "max": int(now) + self.settings.max_deadline_s},
             )
         try:
             verify_request(self.view.domain, signed)
@@ -177,11 +214,21 @@ class Intake:
             raise GatewayError(
                 "RateLimited", "too many requests from this signer", {"signer": r.from_}
             )
-        selector = "0x" + r.data[:4].hex()
         await self._check_target(r.to, selector)
         if selector in USER_SELECTORS:
             await self._check_signer(r.from_, USER_SELECTORS[selector])
-        async with self._signer_locks[r.from_]:
+        else:
+            await self._check_role(r.to, r.from_, STAFF_SELECTORS[selector])
+        if not self.gas_budget.allow(r.from_, now, r.gas):
+            window = self.settings.signer_gas_window_s
+            raise GatewayError(
+                "SignerThrottled",
+                f"this signer's gas budget for {window:.0f} s is spent",
+                {"signer": r.from_, "retry_after": int(window)},
+            )
+        if self.nonces.held() >= self.settings.max_held_requests:
+            raise GatewayError("RelayerBusy", "the relayer holds as many requests as it may")
+        async with self._lock(r.from_):
             try:
                 await self._check_nonce(r.from_, r.nonce, rid)
             except GatewayError as problem:
@@ -191,16 +238,14 @@ class Intake:
                 if stored is not None:
                     return rid, stored.status, False
                 raise problem from None
-            if self.settings.simulate and self._is_next(r.from_, r.nonce):
-                revert = await self.view.simulate(r.from_, r.to, r.data)
-                if revert is not None:
-                    raise GatewayError(
-                        revert.name, f"the request would revert: {revert}", revert.args
-                    )
+            simulated = self.settings.simulate and self._is_next(r.from_, r.nonce)
+            if simulated:
+                await self._simulate(signed)
             self.nonces.hold(r.from_, r.nonce, rid)
             accepted = Accepted(
-                rid, signed, selector, now, asyncio.get_running_loop().create_future()
-            )
+                rid, signed, selector, now, asyncio.get_running_loop().create_future(),
+                simulated=simulated,
+            )  # fmt: skip
             self.known[rid] = QUEUED
             await self._to_write.put(accepted)
         try:
@@ -211,6 +256,69 @@ class Intake:
             raise GatewayError("DatabaseUnavailable", "the request could not be stored") from None
         await self._accepted.put(accepted)
         return rid, QUEUED, True
+
+    def _lock(self, signer: str) -> asyncio.Lock:
+        lock = self._signer_locks.get(signer)
+        if lock is None:
+            if len(self._signer_locks) > 10_000:  # forget idle signers' locks
+                for key in [k for k, v in self._signer_locks.items() if not v.locked()]:
+                    del self._signer_locks[key]
+            lock = self._signer_locks[signer] = asyncio.Lock()
+        return lock
+
+    def _check_size(self, selector: str, gas: int, size: int) -> None:
+        """Per-function limits: a resident's call needs little gas and calldata (see
+        Settings); only staff functions get the larger limits."""
+        user = selector in USER_SELECTORS
+        gas_limit = (
+            self.settings.user_request_gas_limit if user else self.settings.request_gas_limit
+        )
+        size_limit = (
+            self.settings.user_calldata_limit if user else self.settings.staff_calldata_limit
+        )
+        if not 21_000 <= gas <= gas_limit:
+            raise GatewayError(
+                "InvalidRequest",
+                f"gas must be between 21000 and {gas_limit} for this function",
+                {"field": "gas", "max": gas_limit},
+            )
+        if size > size_limit:
+            raise GatewayError(
+                "PayloadTooLarge",
+                f"calldata over {size_limit} bytes for this function",
+                {"field": "data", "max": size_limit},
+            )
+
+    async def _simulate(self, signed: SignedRequest) -> None:
+        """Raises the custom error the request would revert with, GasTooLow when its own gas
+        does not cover the call, NodeUnavailable when the node cannot say."""
+        r = signed.request
+        try:
+            revert = await self.view.simulate(r.from_, r.to, r.data, r.gas)
+        except GasExhausted:
+            raise GatewayError(
+                "GasTooLow", f"the call needs more than the {r.gas} gas signed", {"gas": r.gas}
+            ) from None
+        except (NodeUnavailableError, RpcError) as exc:
+            raise GatewayError("NodeUnavailable", f"cannot simulate: {exc}") from None
+        if revert is not None:
+            raise GatewayError(revert.name, f"the request would revert: {revert}", revert.args)
+
+    async def _check_role(self, token: str, signer: str, function: str) -> None:
+        role = STAFF_ROLES[function]
+        try:
+            held = await self.view.has_role(token, role, signer)
+        except (NodeUnavailableError, RpcError) as exc:
+            raise GatewayError("NodeUnavailable", str(exc)) from None
+        if not held:
+            role_id = "0x" + (
+                "00" * 32 if role == "DEFAULT_ADMIN_ROLE" else keccak(text=role).hex()
+            )
+            raise GatewayError(
+                "AccessControlUnauthorizedAccount",
+                f"{function} needs {role}, which the signer does not hold",
+                {"account": signer, "neededRole": role_id},
+            )
 
     async def _check_target(self, target: str, selector: str) -> None:
         try:

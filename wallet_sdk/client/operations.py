@@ -90,15 +90,16 @@ __all__ = [
     "transport_error",
 ]
 
-DEFAULT_GAS: Final = 500_000
-"""Gas limit signed into requests; a payment naming several pockets stays well below it."""
+DEFAULT_GAS: Final = 300_000
+"""Gas limit signed into requests: a relayed payment's call uses about 100k, a claimAndPay with
+a 20-deep proof about 170k; gateways refuse more than 400k for residents' functions."""
 DEFAULT_DEADLINE_S: Final = 600
 """Requests are signed to expire this many seconds after signing."""
 
 _MAX_RETRY_DELAY_S = 5.0
 # Final failures that did not consume the forwarder nonce (see the gateway's batcher): the
 # local nonce counter has a hole after them and must be read again from the gateway.
-_NONCE_NOT_USED = frozenset({"RequestExpired", "NonceTooLow", "ForwarderSkipped"})
+_NONCE_NOT_USED = frozenset({"RequestExpired", "NonceTooLow", "ForwarderSkipped", "NonceGap"})
 # Rejections naming one pocket that "auto" chose from a stale index, or whose category rules
 # exclude the merchant: paying again without that pocket may succeed.
 _POCKET_ERRORS = (
@@ -563,7 +564,10 @@ class Operations:
                 return state
             error = state.exception()
             if error is not None:
-                if state.signer == self.key.address and state.error_code in _NONCE_NOT_USED:
+                # Without a transaction (refused by simulation before sending, expired) or
+                # with a code that says so, the nonce is still free: read it again.
+                unused = state.tx_hash is None or state.error_code in _NONCE_NOT_USED
+                if state.signer == self.key.address and unused:
                     self.forget_nonces()
                 raise error
             if time.monotonic() + delay > give_up:

@@ -246,24 +246,29 @@ def test_rejections_raise_their_typed_exceptions(
     assert unregistered.value.status == 403
 
 
-def test_wait_raises_the_on_chain_failure_of_a_pipelined_request(
+def test_a_pipelined_request_that_must_revert_is_never_sent(
     sdk_gateway: GatewayProcess, people: People
 ) -> None:
+    """Issue 12, item 1: nonce n+1 accepted while n is in flight used to be sent unsimulated
+    and fail on chain at the relayer's expense. It is simulated once n has run, and ends
+    failed with its custom error without a transaction; the wallet's next request works."""
     citizen = people.citizens[2]
     with client_for(sdk_gateway, citizen) as client:
-        # The second is accepted while the first is in flight (so it is not simulated), and
-        # fails on chain once the first has spent the money.
         first = client.pay(people.token, people.merchant, 95_000, pockets=[])
         second = client.pay(people.token, people.merchant, 50_000, pockets=[])
         assert second.nonce == first.nonce + 1
         assert client.wait(first, timeout=30).status == "succeeded"
         with pytest.raises(x.VoucherInsufficientBalance) as info:
             client.wait(second, timeout=30)
-    error = info.value
-    assert (error.holder, error.needed) == (citizen.address, 50_000)
-    assert error.request_id == second.id
-    assert error.tx_hash is not None
-    assert isinstance(error, ValueError)
+        error = info.value
+        assert (error.holder, error.needed) == (citizen.address, 50_000)
+        assert error.request_id == second.id
+        assert error.tx_hash is None  # never sent: the relayer paid nothing for it
+        assert isinstance(error, ValueError)
+        # Its nonce was not used: the SDK signs the next request with it, and it runs.
+        third = client.pay(people.token, people.merchant, 1_000, pockets=[])
+        assert third.nonce == second.nonce
+        assert client.wait(third, timeout=30).status == "succeeded"
 
 
 def test_merchant_cancels_a_payment(sdk_gateway: GatewayProcess, people: People) -> None:

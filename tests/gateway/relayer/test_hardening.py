@@ -1,0 +1,158 @@
+"""Issue 12 (relayer): each attack replayed against a real gateway on anvil, and the harm absent.
+
+Item 1 (pipelined requests sent unsimulated) is replayed in test_sdk_e2e.py
+(``test_a_pipelined_request_that_must_revert_is_never_sent``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from chain.protocol.calls import encode_issue, encode_pay
+from chain.protocol.contracts import encode_function
+from chain.rpc_async import AsyncRpc
+from gateway.devnet.localnet import LocalNetwork
+from gateway.devnet.process import GatewayProcess
+from gateway.errors import GatewayError
+from gateway.relayer.batcher import Pending
+from gateway.relayer.chainview import ChainView
+from gateway.relayer.intake import RateLimiter
+from gateway.settings import Settings
+from tests.fixtures.wallets import new_wallet
+
+from .conftest import People, wait_final
+from .test_relay import problem
+
+
+def test_a_request_signed_with_too_little_gas_is_refused_at_intake(
+    gateway: GatewayProcess, people: People
+) -> None:
+    """Item 7: gas=21000 used to be accepted and run out of gas on chain, burning the nonce."""
+    client = httpx.Client(base_url=gateway.url)
+    citizen = people.citizens[0]
+    for gas in (21_000, 60_000):  # the node says "out of gas"; an inner call runs dry
+        starved = people.pay(citizen, 1_000, 0, gas=gas)
+        assert problem(client.post("/v1/requests", json=starved)) == (400, "GasTooLow")
+    fed = client.post("/v1/requests", json=people.pay(citizen, 1_000, 0)).json()
+    assert wait_final(client, fed["id"])["status"] == "succeeded"  # the nonce was not burnt
+
+
+def test_strangers_get_no_staff_function_relayed(gateway: GatewayProcess, people: People) -> None:
+    """Item 2: issue/setPaused from a key holding no role used to be relayed (and revert on
+    chain at the relayer's expense); now they are refused at intake with the contract's error."""
+    client = httpx.Client(base_url=gateway.url)
+    stranger, citizen = new_wallet(), people.citizens[1]
+    mint = encode_issue(stranger.address, 1_000_000, 0)
+    for who, data in ((stranger, mint), (citizen, encode_function("setPaused", [True]))):
+        status, code = problem(client.post("/v1/requests", json=people.sign(who, data, 0)))
+        assert (status, code) == (422, "AccessControlUnauthorizedAccount")
+
+
+def test_gas_and_calldata_are_capped_per_function(gateway: GatewayProcess, people: People) -> None:
+    """Item 3: one key sent requests of 1M gas and 32 KB each; a payment may now ask for at
+    most 400k gas and 4 KiB of calldata."""
+    client = httpx.Client(base_url=gateway.url)
+    citizen = people.citizens[2]
+    greedy = people.pay(citizen, 1_000, 0, gas=1_000_000)
+    assert problem(client.post("/v1/requests", json=greedy)) == (400, "InvalidRequest")
+    bloated = encode_pay(people.merchant, 1_000, secrets.token_bytes(32)) + bytes(32_000)
+    assert problem(client.post("/v1/requests", json=people.sign(citizen, bloated, 0))) == (
+        413,
+        "PayloadTooLarge",
+    )
+
+
+def test_deadlines_far_ahead_are_refused(gateway: GatewayProcess, people: People) -> None:
+    """Item 6: requests parked with deadlines of 2**48-1 were held for good."""
+    client = httpx.Client(base_url=gateway.url)
+    forever = people.pay(people.citizens[3], 1_000, 5, deadline=2**48 - 1)
+    assert problem(client.post("/v1/requests", json=forever)) == (400, "DeadlineTooFar")
+
+
+def test_gas_budget_and_held_requests_are_bounded(
+    network: LocalNetwork, database_url: str, people: People, tmp_path: Path
+) -> None:
+    """Items 3 and 6: a signer's gas per window, and requests held in total, are capped."""
+    env = network.gateway_env(
+        database_url, signer_gas_budget="700000", max_held_requests="3",
+        batch_interval_ms="100000",  # nothing leaves the queue during the test
+    )  # fmt: skip
+    with GatewayProcess(env, log_path=tmp_path / "gw.log") as gateway:
+        client = httpx.Client(base_url=gateway.url)
+        citizen, other = people.citizens[0], people.citizens[1]
+        base = int(client.get(f"/v1/nonces/{citizen.address}").json()["nonce"])
+        for i in range(2):  # 2 x 300k within 700k
+            made = client.post(
+                "/v1/requests", json=people.pay(citizen, 1_000, base + i, gas=300_000)
+            )
+            assert made.status_code == 202, made.text
+        over = people.pay(citizen, 1_000, base + 2, gas=300_000)
+        assert problem(client.post("/v1/requests", json=over)) == (429, "SignerThrottled")
+        other_base = int(client.get(f"/v1/nonces/{other.address}").json()["nonce"])
+        held = client.post("/v1/requests", json=people.pay(other, 1_000, other_base, gas=300_000))
+        assert held.status_code == 202, held.text
+        full = people.pay(other, 1_000, other_base + 1, gas=300_000)
+        assert problem(client.post("/v1/requests", json=full)) == (503, "RelayerBusy")
+
+
+def test_node_down_during_simulation_is_503_node_unavailable(network: LocalNetwork) -> None:
+    """Item 12: a dead node during simulation answered a plain-text 500 (which the SDK took
+    as permanent); it is the retryable NodeUnavailable."""
+    from gateway.relayer.intake import Intake, NonceBook
+
+    async def scenario() -> GatewayError:
+        dead = AsyncRpc("http://127.0.0.1:9")  # nothing listens on the discard port
+        view = ChainView(dead, network.manifest)
+        intake = Intake(Settings(), view, None, NonceBook(), asyncio.Queue())  # type: ignore[arg-type]
+        people_signed = new_wallet()
+        from chain.protocol.forwarder import ForwardRequest, SignedRequest
+
+        request = ForwardRequest(people_signed.address, network.manifest.token(41390), 0,
+                                 100_000, 0, int(time.time()) + 60, b"\x00" * 4)  # fmt: skip
+        try:
+            await intake._simulate(SignedRequest(request, b"\x00" * 65))
+        except GatewayError as exc:
+            return exc
+        finally:
+            await dead.close()
+        raise AssertionError("no error")
+
+    error = asyncio.run(scenario())
+    assert (error.code, error.status, error.retryable) == ("NodeUnavailable", 503, True)
+
+
+def test_per_address_state_is_bounded() -> None:
+    """Item 8: the rate limiter forgot nobody; idle signers are now pruned."""
+    limiter = RateLimiter(limit=10, window_s=1.0)
+    for i in range(5_000):
+        assert limiter.allow(f"0x{i:040x}", now=0.0)
+    assert len(limiter) == 5_000
+    assert limiter.allow("0x" + "ff" * 20, now=5.0)  # a window later: the idle ones go
+    assert len(limiter) == 1
+    budget = RateLimiter(limit=1_000, window_s=60.0)
+    assert budget.allow("a", 0.0, 600)
+    assert not budget.allow("a", 1.0, 600)
+    assert budget.allow("a", 61.0, 600)
+
+
+@pytest.mark.parametrize("data_bytes", [100, 4_096])
+def test_batches_stay_under_the_byte_cap(data_bytes: int) -> None:
+    """Item 4: a 1.1 MB batch was refused by the node after its key nonce was taken. The
+    batcher sizes each request's share of executeBatch and stops below batch_max_bytes."""
+    from chain.protocol.forwarder import ForwardRequest, SignedRequest, encode_execute_batch
+
+    wallet = new_wallet()
+    items = [
+        Pending(str(i), SignedRequest(ForwardRequest(wallet.address, wallet.address, 0, 1, i,
+                                                     1, bytes(data_bytes)), bytes(65)))
+        for i in range(40)
+    ]  # fmt: skip
+    estimate = 4 + 64 + 32 + sum(p.encoded_size for p in items)
+    actual = len(encode_execute_batch([p.signed for p in items], wallet.address))
+    assert actual <= estimate < actual + 64  # the estimate never undercounts
