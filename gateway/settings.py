@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     max_held_requests: int = 50_000
     # An executeBatch transaction stays well below the common 128 KiB transaction-pool limit.
     batch_max_bytes: int = 96 * 1024
+    # Where gas has a price, a relayer key below this balance is unfunded: readiness fails
+    # when every key is, and new requests are refused (503) instead of waiting for ever.
+    # Zero-gas networks (the permissioned production chain) never check it.
+    relayer_min_balance_wei: int = 10**16
 
     # Distribution pushes: direct grantBatch transactions from their own key (never a relayer
     # key, whose nonces the batcher counts); it holds no role, since the root is the authority.

@@ -73,6 +73,7 @@ POLICIES: dict[tuple[str, str], RouteAccess] = {
     ("GET", "/v1/tokens/{token}/programs/{program_id}"): RouteAccess(PUBLIC),
     ("GET", "/v1/indexer/status"): RouteAccess(PUBLIC),
     ("GET", "/healthz"): RouteAccess(PUBLIC),
+    ("GET", "/readyz"): RouteAccess(PUBLIC),
     ("GET", "/metrics"): RouteAccess(PUBLIC),  # counters only; scrape on the operator's network
     # A person's and a shop's own data (or their city's auditors, logged).
     ("GET", "/v1/wallets/{address}/balances"): RouteAccess(SELF, "query", "address"),

@@ -76,7 +76,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, object]:
+        """Liveness: the process answers."""
         return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"])
+    async def readyz(request: Request) -> Response:
+        """Readiness: 503 while no relayer key can pay for gas (where gas has a price)."""
+        relayer: Relayer = request.app.state.relayer
+        batcher = relayer.batcher
+        # Wei exceed JSON's (and orjson's) integers: decimal strings, as the API sends amounts.
+        keys = {k.address: None if k.balance is None else str(k.balance) for k in batcher.keys}
+        body = {"ready": batcher.ready(), "unfunded": batcher.unfunded(), "key_balances": keys}
+        return JSONBytes(body, status_code=200 if body["ready"] else 503)
 
     @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
     async def metrics(request: Request) -> Response:
@@ -141,4 +152,10 @@ def _metrics(app: FastAPI) -> bytes:
             ("dongne_relay_waiting", relayer.batcher._waiting_count(), "requests waiting"),
         ):
             Gauge(name, doc, registry=registry).set(value)
+        balance = Gauge(
+            "dongne_relayer_key_balance_wei", "relayer key balances", ["key"], registry=registry
+        )
+        for key in relayer.batcher.keys:
+            if key.balance is not None:
+                balance.labels(key=key.address).set(key.balance)
     return generate_latest(registry)

@@ -64,6 +64,7 @@ class RelayerKey:
     account: LocalAccount
     nonce: int = 0
     in_flight: int = 0
+    balance: int | None = None  # wei, refreshed with the gas price
 
     @property
     def address(self) -> str:
@@ -263,16 +264,18 @@ class Batcher:
                 p.simulated = True
                 return True
             code, args = revert.name, dict(revert.args)
-        queue = self.waiting.pop(p.signer, {})
-        queue.pop(p.nonce, None)
+        queue = self.waiting.get(p.signer, {})
+        later = sorted((q for q in queue.values() if q.nonce != p.nonce), key=lambda q: q.nonce)
         outcomes = [Outcome.failed(p.id, code, args)]
-        self._finish(p, FAILED, used=False)
-        for later in sorted(queue.values(), key=lambda q: q.nonce):
-            gap: dict[str, object] = {"nonce": later.nonce, "failed_nonce": p.nonce}
-            outcomes.append(Outcome.failed(later.id, "NonceGap", gap))
-            self._finish(later, FAILED, used=False)
-        self.stats.refused_unsent += len(outcomes)
+        for q in later:
+            gap: dict[str, object] = {"nonce": q.nonce, "failed_nonce": p.nonce}
+            outcomes.append(Outcome.failed(q.id, "NonceGap", gap))
+        # Stored before memory lets go: a database error leaves them queued for next round.
         await asyncio.to_thread(self.store.fail_requests, outcomes)
+        self.waiting.pop(p.signer, None)
+        for q in (p, *later):
+            self._finish(q, FAILED, used=False)
+        self.stats.refused_unsent += len(outcomes)
         return False
 
     async def _chain_nonce(self, signer: str) -> int:
@@ -283,23 +286,40 @@ class Batcher:
         return n
 
     async def _expire_waiting(self) -> None:
-        """A request stuck behind a missing nonce fails once its deadline has passed."""
+        """A request stuck behind a missing nonce fails once its deadline has passed. The
+        failure is stored first; memory forgets the request only once that succeeded (a
+        locked database leaves it waiting, to expire on a later round)."""
         now = time.time()
-        expired: list[Outcome] = []
-        for signer, queue in list(self.waiting.items()):
-            for nonce, p in list(queue.items()):
-                if p.signed.request.deadline <= now:
-                    del queue[nonce]
-                    expired.append(
-                        Outcome.failed(
-                            p.id, "RequestExpired", {"deadline": p.signed.request.deadline}
-                        )
-                    )
-                    self._finish(p, FAILED, used=False)
-            if not queue:
-                del self.waiting[signer]
-        if expired:
-            await asyncio.to_thread(self.store.fail_requests, expired)
+        expired: list[tuple[str, Pending]] = [
+            (signer, p)
+            for signer, queue in self.waiting.items()
+            for p in queue.values()
+            if p.signed.request.deadline <= now
+        ]
+        if not expired:
+            return
+        outcomes = [
+            Outcome.failed(p.id, "RequestExpired", {"deadline": p.signed.request.deadline})
+            for _, p in expired
+        ]
+        await asyncio.to_thread(self.store.fail_requests, outcomes)
+        for signer, p in expired:
+            queue = self.waiting.get(signer)
+            if queue is not None:
+                queue.pop(p.nonce, None)
+                if not queue:
+                    del self.waiting[signer]
+            self._finish(p, FAILED, used=False)
+
+    def unfunded(self) -> list[str]:
+        """Keys below the minimum balance, where gas has a price (none on a zero-gas chain)."""
+        if self._gas_price == 0:
+            return []
+        floor = self.settings.relayer_min_balance_wei
+        return [k.address for k in self.keys if k.balance is not None and k.balance < floor]
+
+    def ready(self) -> bool:
+        return len(self.unfunded()) < len(self.keys)
 
     def _key_for(self, signer: str) -> RelayerKey:
         return self.keys[int(signer, 16) % len(self.keys)]
@@ -315,6 +335,11 @@ class Batcher:
         price = int(str(await self.rpc.call("eth_gasPrice", [])), 16)
         # Headroom for a rising base fee; permissioned networks run at zero.
         self._gas_price = price * 3 // 2
+        balances = await self.rpc.batch(
+            ("eth_getBalance", [key.address, "latest"]) for key in self.keys
+        )
+        for key, balance in zip(self.keys, balances, strict=True):
+            key.balance = int(str(balance), 16) if isinstance(balance, str) else None
         block = await self.rpc.call("eth_getBlockByNumber", ["latest", False])
         if isinstance(block, dict):
             self._block_gas_limit = int(str(block["gasLimit"]), 16)

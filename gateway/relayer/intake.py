@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict, deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from eth_utils.crypto import keccak
@@ -178,6 +178,8 @@ class Intake:
         self._to_write: asyncio.Queue[Accepted] = asyncio.Queue()
         self._accepted = on_accepted
         self._signer_locks: dict[str, asyncio.Lock] = {}
+        # Set by the relayer once its batcher exists: whether any key can pay for gas.
+        self.funded: Callable[[], bool] | None = None
 
     async def submit(self, body: object) -> tuple[str, str, bool]:
         """Validates and persists one request; returns (id, status, newly accepted)."""
@@ -228,6 +230,8 @@ class Intake:
             )
         if self.nonces.held() >= self.settings.max_held_requests:
             raise GatewayError("RelayerBusy", "the relayer holds as many requests as it may")
+        if self.funded is not None and not self.funded():
+            raise GatewayError("NotReady", "no relayer key has funds for gas (see /readyz)")
         async with self._lock(r.from_):
             try:
                 await self._check_nonce(r.from_, r.nonce, rid)

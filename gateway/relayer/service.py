@@ -41,6 +41,7 @@ class Relayer:
         accepted: asyncio.Queue[Accepted] = asyncio.Queue()
         intake = Intake(settings, view, store, nonces, accepted)
         batcher = Batcher(settings, view, rpc, store, nonces, intake, accepted, keys)
+        intake.funded = batcher.ready
         return cls(view, store, intake, batcher, nonces, [])
 
     async def start(self) -> None:

@@ -72,9 +72,12 @@ class StoredBatch:
     submitted_at: float
 
 
+# A request's outcome from the chain: written over anything but a success (a success is the
+# chain's word and never turns into anything else, whichever replica writes last).
 _OUTCOME_UPDATE = (
     update(requests)
     .where(requests.c.id == bindparam("rid"))
+    .where(requests.c.status != SUCCEEDED)
     .values(
         status=bindparam("status"),
         tx_hash=bindparam("tx_hash"),
@@ -202,17 +205,20 @@ class RequestStore:
             if ids:
                 conn.execute(
                     update(requests)
-                    .where(requests.c.id.in_(ids))
+                    .where(requests.c.id.in_(ids), requests.c.status.in_((QUEUED, SUBMITTED)))
                     .values(status=QUEUED, tx_hash=None, updated_at=now)
                 )
 
     def fail_requests(self, outcomes: Iterable[Outcome]) -> None:
+        """Failures decided off chain (expired, refused by simulation): only over a request
+        still unfinished, never over an outcome a replica has read from the chain."""
         now = time.time()
         with self.engine.begin() as conn:
             for o in outcomes:
                 conn.execute(
                     update(requests)
                     .where(requests.c.id == o.request_id)
+                    .where(requests.c.status.in_((QUEUED, SUBMITTED)))
                     .values(
                         status=o.status,
                         error_code=o.error_code,

@@ -227,7 +227,9 @@ def dongne(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalDongne]:
     command += ["--port", str(free_port()), "--rpc-port", str(free_port())]
     command += ["--block-time", BLOCK_TIME_S, "--detach-after", DETACH_AFTER_S]
     # The gateway process inherits these: batch and index quickly for a test.
-    env = {**os.environ, "DONGNE_BATCH_INTERVAL_MS": "100", "DONGNE_POLL_INTERVAL_S": "0.1"}
+    env = {**os.environ, "DONGNE_BATCH_INTERVAL_MS": "100", "DONGNE_POLL_INTERVAL_S": "0.1",
+           # The month moves the chain's clock: requests are signed months ahead.
+           "DONGNE_MAX_DEADLINE_S": str(DEADLINE_S + 86_400)}  # fmt: skip
     with out.open("wb") as stdout, err.open("wb") as stderr:
         proc = subprocess.Popen(command, stdout=stdout, stderr=stderr, env=env)
     try:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import Engine
 
 from chain.protocol.calls import encode_issue, encode_pay
 from chain.protocol.contracts import encode_function
@@ -156,3 +157,50 @@ def test_batches_stay_under_the_byte_cap(data_bytes: int) -> None:
     estimate = 4 + 64 + 32 + sum(p.encoded_size for p in items)
     actual = len(encode_execute_batch([p.signed for p in items], wallet.address))
     assert actual <= estimate < actual + 64  # the estimate never undercounts
+
+
+def test_unfunded_relayer_keys_fail_readiness_and_refuse_requests(
+    network: LocalNetwork, database_url: str, people: People, tmp_path: Path
+) -> None:
+    """Item 13: keys out of funds used to leave the gateway answering 202 and /healthz ok."""
+    env = network.gateway_env(database_url, relayer_min_balance_wei=str(10**30))
+    with GatewayProcess(env, log_path=tmp_path / "gw.log") as gateway:
+        client = httpx.Client(base_url=gateway.url)
+        ready = client.get("/readyz")
+        assert ready.status_code == 503
+        body = ready.json()
+        assert body["ready"] is False
+        assert len(body["unfunded"]) == len(body["key_balances"]) > 0
+        assert client.get("/healthz").status_code == 200  # alive, not ready
+        refused = client.post("/v1/requests", json=people.pay(people.citizens[0], 1_000, 0))
+        assert problem(refused) == (503, "NotReady")
+        assert "dongne_relayer_key_balance_wei" in client.get("/metrics").text
+    with GatewayProcess(network.gateway_env(database_url), log_path=tmp_path / "ok.log") as ok:
+        assert httpx.get(f"{ok.url}/readyz").json()["ready"] is True
+
+
+def test_a_success_never_turns_into_anything_else(db_engine: Engine) -> None:
+    """Item 10: with two replicas, a payment that succeeded on chain was later written
+    `failed RequestExpired` by the other replica. Final writes are now guarded: a success is
+    never overwritten, and off-chain failures only land on unfinished requests."""
+    from gateway.relayer.store import Outcome, RequestStore, StoredBatch
+
+    store = RequestStore(db_engine, 31337)
+    wallet = new_wallet()
+    row = {"id": "0x" + "11" * 32, "chain_id": 31337, "signer": wallet.address,
+           "target": wallet.address, "selector": "0x12345678", "nonce": 0, "deadline": 2**40,
+           "gas": 100_000, "data": b"\x12\x34\x56\x78", "signature": bytes(65),
+           "status": "queued", "tx_hash": None, "block_number": None, "error_code": None,
+           "error_args": None, "created_at": 1.0, "updated_at": 1.0}  # fmt: skip
+    store.insert_requests([row])
+    rid, tx = str(row["id"]), "0x" + "22" * 32
+    store.record_batch(StoredBatch(tx, wallet.address, 0, b"raw", [rid], 1.0))
+    store.finish_batch(tx, status="mined", block_number=5, gas_used=1, outcomes=[
+        Outcome.succeeded(rid, tx, 5)])  # fmt: skip
+    store.fail_requests([Outcome.failed(rid, "RequestExpired", {"deadline": 1})])
+    late = Outcome.failed(rid, "ForwardedCallFailed", tx_hash=tx, block=6)
+    store.finish_batch(tx, status="mined", block_number=6, gas_used=1, outcomes=[late],
+                       requeued=[rid])  # fmt: skip
+    stored = store.get(rid)
+    assert stored is not None
+    assert (stored.status, stored.block_number, stored.error_code) == ("succeeded", 5, None)
