@@ -12,7 +12,7 @@ from wallet_sdk.client import (
     Submission,
     order_pockets,
 )
-from wallet_sdk.errors import (
+from wallet_sdk.exceptions.base import (
     DongneError,
     GatewayError,
     GatewayUnavailableError,

@@ -19,7 +19,7 @@ from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from eth_utils.exceptions import ValidationError
 
-from wallet_sdk.errors import InvalidKeyError, KeystoreError
+from wallet_sdk.exceptions.base import InvalidKeyError, KeystoreError
 
 __all__ = ["DEFAULT_HD_PATH", "LocalKey"]
 

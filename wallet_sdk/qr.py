@@ -27,7 +27,7 @@ from urllib.parse import quote, unquote
 import segno
 from eth_utils.address import to_checksum_address
 
-from wallet_sdk.errors import InvalidPaymentUriError, InvoiceExpiredError
+from wallet_sdk.exceptions.base import InvalidPaymentUriError, InvoiceExpiredError
 
 __all__ = ["MAX_LABEL_LENGTH", "PaymentRequest", "PaymentUriReason"]
 

@@ -39,7 +39,7 @@ from wallet_sdk.client import (
     TokenInfo,
     order_pockets,
 )
-from wallet_sdk.errors import (
+from wallet_sdk.exceptions.base import (
     GatewayError,
     GatewayUnavailableError,
     InvoiceExpiredError,

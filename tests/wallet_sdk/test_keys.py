@@ -1,4 +1,4 @@
-"""wallet_sdk.keys (local keys, key files, digest signing) and wallet_sdk.errors."""
+"""wallet_sdk.keys (local keys, key files, digest signing) and wallet_sdk.exceptions.base."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from wallet_sdk import (
     error_for,
     register_error,
 )
-from wallet_sdk.errors import _REGISTRY
+from wallet_sdk.exceptions.base import _REGISTRY
 
 # Hardhat/anvil's default accounts: a published BIP-39 vector and its derived keys.
 MNEMONIC = "test test test test test test test test test test test junk"

@@ -38,7 +38,7 @@ from wallet_sdk.client.operations import (
     request_id_of,
     transport_error,
 )
-from wallet_sdk.errors import TransportError
+from wallet_sdk.exceptions.base import TransportError
 from wallet_sdk.keys import LocalKey
 from wallet_sdk.qr import PaymentRequest
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from wallet_sdk.errors import UnexpectedResponseError
+from wallet_sdk.exceptions.base import UnexpectedResponseError
 
 __all__ = ["Fields"]
 

@@ -10,7 +10,7 @@ from typing import Final, Literal
 from chain.protocol.calls import PaymentRecord
 from chain.protocol.forwarder import ForwarderDomain, SignedRequest
 from wallet_sdk.client.fields import Fields
-from wallet_sdk.errors import DongneError, GatewayError, UnexpectedResponseError, error_for
+from wallet_sdk.exceptions.base import DongneError, GatewayError, UnexpectedResponseError, error_for
 
 __all__ = [
     "FINAL_STATUSES",

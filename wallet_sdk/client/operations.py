@@ -52,14 +52,6 @@ from wallet_sdk.client.wire import (
     problem_error,
     read_json,
 )
-from wallet_sdk.errors import (
-    DongneError,
-    GatewayUnavailableError,
-    InvoiceExpiredError,
-    TransportError,
-    UnexpectedResponseError,
-    WaitTimeoutError,
-)
 from wallet_sdk.exceptions import (
     AuthExpired,
     AuthInvalid,
@@ -73,6 +65,14 @@ from wallet_sdk.exceptions import (
     ProgramNotStarted,
     ProgramUnknown,
     WrongChain,
+)
+from wallet_sdk.exceptions.base import (
+    DongneError,
+    GatewayUnavailableError,
+    InvoiceExpiredError,
+    TransportError,
+    UnexpectedResponseError,
+    WaitTimeoutError,
 )
 from wallet_sdk.keys import LocalKey
 from wallet_sdk.qr import PaymentRequest

@@ -21,14 +21,14 @@ from wallet_sdk.client.models import (
     TokenBalance,
     TokenInfo,
 )
-from wallet_sdk.errors import (
+from wallet_sdk.exceptions import NotFound
+from wallet_sdk.exceptions.base import (
     DongneError,
     GatewayError,
     GatewayUnavailableError,
     UnexpectedResponseError,
     error_for,
 )
-from wallet_sdk.exceptions import NotFound
 
 __all__ = [
     "parse_balances",

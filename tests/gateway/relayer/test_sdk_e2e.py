@@ -27,7 +27,7 @@ from gateway.devnet.process import GatewayProcess
 from tests.fixtures.wallets import Wallet, new_wallet
 from wallet_sdk import exceptions as x
 from wallet_sdk.client import AsyncDongneClient, DongneClient, RequestState
-from wallet_sdk.errors import InvoiceExpiredError
+from wallet_sdk.exceptions.base import InvoiceExpiredError
 from wallet_sdk.keys import LocalKey
 from wallet_sdk.qr import PaymentRequest
 

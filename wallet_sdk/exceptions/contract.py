@@ -1,18 +1,5 @@
-"""One exception class per error code a wallet can meet, registered for :func:`error_for`.
-
-The class is named exactly as the code: the Solidity custom error name for a contract's rule
-(``VoucherInsufficientBalance``), the gateway's code for its own checks (``NonceTooLow``). Each
-also derives from the builtin that describes it (a short balance is a ``ValueError``, a rule
-about who may do what a ``PermissionError``, an overloaded gateway a ``ConnectionError``), so
-callers that only know the standard library still handle them sensibly.
-
-A contract error's arguments are typed attributes named after the Solidity parameters in
-snake_case (``wouldBe`` -> ``would_be``; ``from`` -> ``from_``; a merchant ``status`` ->
-``merchant_status`` so as not to hide the HTTP status); their types come from the committed
-ABIs, and a test checks that every declaration here matches them.
-
-Importing this module registers the classes; :mod:`wallet_sdk.client` imports it.
-"""
+"""One exception class per contract custom error (and the reverts that are not custom
+errors), named exactly as the Solidity error; typed arguments come from the committed ABIs."""
 
 # The class names are the error codes of every layer (Solidity, gateway, SDK), not "...Error".
 # ruff: noqa: N818
@@ -24,52 +11,21 @@ from collections.abc import Mapping
 from typing import Final
 
 from chain.protocol.errors import REGISTRY, ErrorSpec
-from wallet_sdk.errors import (
-    Argument,
-    GatewayError,
-    GatewayUnavailableError,
-    register_error,
-)
+from wallet_sdk.exceptions.base import Argument, GatewayError, register_error
 
 __all__ = [
     "CONTRACT_ERRORS",
     "AccessControlUnauthorizedAccount",
-    "AccessError",
-    "AuthExpired",
-    "AuthInvalid",
-    "AuthRequired",
     "ContractError",
-    "DatabaseUnavailable",
-    "DeadlineTooFar",
-    "DistributionBusy",
-    "DistributionNotCommitted",
-    "DistributionRootMismatch",
     "ERC2771ForwarderExpiredRequest",
     "ERC2771ForwarderInvalidSigner",
     "EmptyRevert",
-    "Forbidden",
-    "ForwardedCallFailed",
-    "ForwarderSkipped",
-    "GasTooLow",
-    "GrantBatchReverted",
     "IdentityAlreadyRegistered",
     "IdentityInvalidKind",
     "IdentityUnregistered",
     "IdentityZeroAddress",
     "InvalidAccountNonce",
-    "InvalidRequest",
-    "InvalidSignature",
-    "LoginThrottled",
-    "NodeUnavailable",
-    "NonceConflict",
-    "NonceError",
-    "NonceGap",
-    "NonceTooHigh",
-    "NonceTooLow",
-    "NotFound",
-    "NotReady",
     "Panic",
-    "PayloadTooLarge",
     "ProgramAlreadyClaimed",
     "ProgramAlreadyClosed",
     "ProgramBudgetExceeded",
@@ -82,20 +38,6 @@ __all__ = [
     "ProgramNotExpired",
     "ProgramNotStarted",
     "ProgramUnknown",
-    "RateLimited",
-    "RelayerBusy",
-    "RequestExpired",
-    "RoleRequired",
-    "SelectorNotAllowed",
-    "SettlementOverlap",
-    "SettlementUnreconciled",
-    "SettlementWindowOpen",
-    "SignerFrozen",
-    "SignerThrottled",
-    "SignerUnregistered",
-    "SiweInvalid",
-    "StateConflict",
-    "TargetNotAllowed",
     "UnknownError",
     "VoucherCategoryBlocked",
     "VoucherDiscountOutOfBounds",
@@ -125,11 +67,8 @@ __all__ = [
     "VoucherRulesNotYetEffective",
     "VoucherUnregistered",
     "VoucherUnsupported",
-    "WrongChain",
     "attribute_name",
 ]
-
-# Contract errors are in alphabetical order, as in chain.errors.ERROR_CODES sorted.
 
 
 class ContractError(GatewayError):
@@ -533,324 +472,6 @@ class EmptyRevert(ContractError):
 @register_error("UnknownError")
 class UnknownError(ContractError):
     """The call reverted with data the SDK's ABIs do not know (a newer contract?)."""
-
-
-# -- the gateway's own codes (gateway/problems.py GATEWAY_CODES) ------------------------------
-
-
-@register_error("InvalidRequest")
-class InvalidRequest(GatewayError, ValueError):
-    """The request is malformed: schema, encoding, value not 0, gas out of range."""
-
-    default_status = 400
-
-
-@register_error("RequestExpired")
-class RequestExpired(GatewayError, ValueError):
-    """The deadline has passed, or is too close for the gateway to relay the request."""
-
-    default_status = 400
-    arguments = (Argument("deadline", "deadline", "uint48"), Argument("now", "now", "uint64"))
-    deadline: int
-    now: int
-
-
-@register_error("WrongChain")
-class WrongChain(GatewayError, ValueError):
-    """The request (or a scanned payment code) is for another chain than the gateway's."""
-
-    default_status = 400
-
-
-@register_error("InvalidSignature")
-class InvalidSignature(GatewayError, ValueError):
-    """The EIP-712 signature is malformed or was not made by the request's sender."""
-
-    default_status = 401
-    arguments = (Argument("reason", "reason", "string"),)
-    reason: str
-
-
-@register_error("SignerUnregistered")
-class SignerUnregistered(GatewayError, PermissionError):
-    """The signing wallet is not in the identity registry (no KYC yet)."""
-
-    default_status = 403
-    arguments = (Argument("signer", "signer", "address"),)
-    signer: str
-
-
-@register_error("SignerFrozen")
-class SignerFrozen(GatewayError, PermissionError):
-    """The signing wallet is frozen in the identity registry."""
-
-    default_status = 403
-    arguments = (Argument("signer", "signer", "address"),)
-    signer: str
-
-
-@register_error("TargetNotAllowed")
-class TargetNotAllowed(GatewayError, PermissionError):
-    """The request's target is not a municipal voucher token the gateway relays to."""
-
-    default_status = 403
-    arguments = (Argument("to", "to", "address"),)
-    to: str
-
-
-@register_error("SelectorNotAllowed")
-class SelectorNotAllowed(GatewayError, PermissionError):
-    """The function called is not on the gateway's allowlist."""
-
-    default_status = 403
-    arguments = (Argument("selector", "selector", "bytes4"),)
-    selector: bytes
-
-
-class AccessError(GatewayError, PermissionError):
-    """Who is calling does not satisfy the route's policy: sign in, or use another key."""
-
-
-@register_error("AuthRequired")
-class AuthRequired(AccessError):
-    """The route needs a sign-in (``client.login()``) or an API key."""
-
-    default_status = 401
-
-
-@register_error("AuthExpired")
-class AuthExpired(AccessError):
-    """The access token (or API key) has expired: refresh it or sign in again."""
-
-    default_status = 401
-
-
-@register_error("AuthInvalid")
-class AuthInvalid(AccessError):
-    """The token or API key is not the gateway's, was tampered with, or was revoked."""
-
-    default_status = 401
-
-
-@register_error("SiweInvalid")
-class SiweInvalid(AccessError):
-    """The sign-in message failed a check: ``check`` names it (domain, uri, chain_id, nonce,
-    issued_at, expired, not_before, signature, malformed)."""
-
-    default_status = 401
-    arguments = (Argument("check", "check", "string"),)
-    check: str
-
-
-@register_error("RoleRequired")
-class RoleRequired(AccessError):
-    """Signed in, but without the on-chain role the route needs in that municipality."""
-
-    default_status = 403
-    arguments = (Argument("role", "role", "string"), Argument("token", "token", "string"))
-    role: str
-    token: str
-
-
-@register_error("Forbidden")
-class Forbidden(AccessError):
-    """Signed in, asking for someone else's data."""
-
-    default_status = 403
-
-
-@register_error("LoginThrottled")
-class LoginThrottled(AccessError):
-    """Too many failed sign-ins from this address or client: wait ``retry_after`` seconds."""
-
-    default_status = 429
-    arguments = (Argument("retry_after", "retry_after", "uint64"),)
-    retry_after: int
-
-
-@register_error("GasTooLow")
-class GasTooLow(GatewayError, ValueError):
-    """The gas signed into the request does not cover its call; sign with more gas."""
-
-    default_status = 400
-    arguments = (Argument("gas", "gas", "uint256"),)
-    gas: int
-
-
-@register_error("DeadlineTooFar")
-class DeadlineTooFar(GatewayError, ValueError):
-    """The request's deadline is further ahead than the gateway holds requests."""
-
-    default_status = 400
-    arguments = (Argument("deadline", "deadline", "uint48"), Argument("max", "max", "uint64"))
-    deadline: int
-    max: int
-
-
-@register_error("SignerThrottled")
-class SignerThrottled(GatewayError):
-    """This signer asked for more gas than its budget for the window; wait ``retry_after``."""
-
-    default_status = 429
-    arguments = (
-        Argument("signer", "signer", "address"),
-        Argument("retry_after", "retry_after", "uint64"),
-    )
-    signer: str
-    retry_after: int
-
-
-@register_error("NotFound")
-class NotFound(GatewayError, LookupError):
-    """No such request, wallet, token or program (or the gateway lacks the endpoint)."""
-
-    default_status = 404
-
-
-class StateConflict(GatewayError):
-    """The request is well formed but the state does not allow it (yet): HTTP 409."""
-
-    default_status = 409
-
-
-@register_error("DistributionNotCommitted")
-class DistributionNotCommitted(StateConflict):
-    """The distribution's root is not committed on chain yet; commit it, then push."""
-
-
-@register_error("DistributionRootMismatch")
-class DistributionRootMismatch(StateConflict):
-    """The program committed on chain has another root than the job's tree."""
-
-
-@register_error("DistributionBusy")
-class DistributionBusy(StateConflict):
-    """Another pusher holds this distribution job's lease; try again later."""
-
-
-@register_error("GrantBatchReverted")
-class GrantBatchReverted(StateConflict):
-    """A grantBatch transaction of the push reverted; the job records why."""
-
-
-@register_error("SettlementWindowOpen")
-class SettlementWindowOpen(StateConflict):
-    """The settlement window has not closed yet."""
-
-
-@register_error("SettlementOverlap")
-class SettlementOverlap(StateConflict):
-    """The settlement window overlaps a batch already issued."""
-
-
-@register_error("SettlementUnreconciled")
-class SettlementUnreconciled(StateConflict):
-    """The index does not reconcile with the chain for this window."""
-
-
-class NonceError(GatewayError, ValueError):
-    """The request's forwarder nonce cannot be used; sign again with a fresh nonce."""
-
-    default_status = 409
-
-
-@register_error("NonceTooLow")
-class NonceTooLow(NonceError):
-    """The nonce was already used: a replayed request, or another device of the same wallet."""
-
-    arguments = (
-        Argument("nonce", "nonce", "uint256"),
-        Argument("next", "next_nonce", "uint256"),
-    )
-    nonce: int
-    next_nonce: int
-
-
-@register_error("NonceConflict")
-class NonceConflict(NonceError):
-    """Another request in flight holds this nonce."""
-
-    arguments = (
-        Argument("nonce", "nonce", "uint256"),
-        Argument("request", "held_by", "string"),
-    )
-    nonce: int
-    held_by: str  # the id of the request holding the nonce
-
-
-@register_error("NonceGap")
-class NonceGap(NonceError):
-    """An earlier request of this wallet failed before it was sent: this nonce cannot run.
-    Sign again from the gateway's next nonce."""
-
-
-@register_error("NonceTooHigh")
-class NonceTooHigh(NonceError):
-    """The nonce is too far ahead of the next executable one."""
-
-    arguments = (
-        Argument("nonce", "nonce", "uint256"),
-        Argument("next", "next_nonce", "uint256"),
-    )
-    nonce: int
-    next_nonce: int
-
-
-@register_error("PayloadTooLarge")
-class PayloadTooLarge(GatewayError, ValueError):
-    """The request body is over the gateway's size limit."""
-
-    default_status = 413
-
-
-@register_error("RateLimited")
-class RateLimited(GatewayUnavailableError):
-    """Too many requests from this signer just now; retry after a moment."""
-
-    default_status = 429
-    arguments = (Argument("signer", "signer", "address"),)
-    signer: str
-
-
-@register_error("RelayerBusy")
-class RelayerBusy(GatewayUnavailableError):
-    """The relayer holds as many requests as it may: retry after a moment."""
-
-    default_status = 503
-
-
-@register_error("NodeUnavailable")
-class NodeUnavailable(GatewayUnavailableError):
-    """The gateway cannot reach its chain node."""
-
-
-@register_error("DatabaseUnavailable")
-class DatabaseUnavailable(GatewayUnavailableError):
-    """The gateway cannot reach its database."""
-
-
-@register_error("NotReady")
-class NotReady(GatewayUnavailableError):
-    """The gateway is starting (nothing indexed yet)."""
-
-
-# -- final states the relayer gives a request it could not run (not HTTP answers)
-
-
-@register_error("ForwarderSkipped")
-class ForwarderSkipped(GatewayError):
-    """The forwarder skipped the request at every attempt (its signature or nonce was invalid
-    on chain when its turn came)."""
-
-    default_status = 422
-
-    arguments = (Argument("attempts", "attempts", "uint256"),)
-    attempts: int
-
-
-@register_error("ForwardedCallFailed")
-class ForwardedCallFailed(ContractError):
-    """The call failed on chain and the gateway could not tell why."""
 
 
 # ---------------------------------------------------------------------------------------------
