@@ -3,14 +3,15 @@ factory) and municipalities, idempotently, and records them in the manifest.
 
 Running a deploy twice changes nothing: a contract recorded in the manifest whose code is on
 chain with the same code hash is kept, and a municipality whose region the factory already knows
-is only recorded. Deployment is not a hot path, so it uses web3.py for convenience.
+is only recorded. Deployment is not a hot path, so it reads and encodes with web3.py for
+convenience; transactions go through :class:`chain.sender.Sender` like every other.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from eth_account import Account
@@ -19,14 +20,15 @@ from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from web3 import Web3
 from web3.contract import Contract
-from web3.contract.contract import ContractConstructor, ContractFunction
 from web3.logs import DISCARD
-from web3.types import TxParams, TxReceipt
+from web3.types import TxReceipt
 
 from chain.artifacts import Artifact, compiler_settings, load_artifact
 from chain.manifest import NETWORK_CONTRACTS, DeployedContract, Manifest, Municipality
 from chain.protocol.errors import DongneChainError
 from chain.protocol.hashing import ZERO_ADDRESS
+from chain.rpc import RpcClient
+from chain.sender import Sender, TransactionFailed
 from chain.toolchain import pinned_versions
 
 _SOURCES = {"UpgradeableBeacon": "UpgradeableBeacon.sol"}
@@ -81,6 +83,7 @@ class Deployer:
     w3: Web3
     account: LocalAccount
     progress: Progress | None = None
+    _sender: Sender | None = field(default=None, repr=False)
 
     def say(self, message: str) -> None:
         if self.progress is not None:
@@ -89,27 +92,27 @@ class Deployer:
     def artifact(self, name: str) -> Artifact:
         return load_artifact(name, _SOURCES.get(name))
 
-    def send(self, what: str, call: ContractFunction | ContractConstructor) -> TxReceipt:
-        params: TxParams = {
-            "from": self.account.address,
-            "nonce": self.w3.eth.get_transaction_count(self.account.address, "pending"),
-            "chainId": self.w3.eth.chain_id,
-        }
+    def send(self, what: str, to: str | None, data: bytes) -> TxReceipt:
+        """Sends through :class:`chain.sender.Sender` (the one estimate/sign/send loop) and
+        answers web3's form of the receipt, which the event decoding here reads."""
+        if self._sender is None:
+            provider = self.w3.provider
+            url = str(getattr(provider, "endpoint_uri", "") or "")
+            if not url:
+                raise DeployError(what, "the deployer needs an HTTP provider")
+            self._sender = Sender(RpcClient(url), self.account, self.w3.eth.chain_id)
         try:
-            tx = call.build_transaction(params)
-        except Exception as exc:  # web3 raises many types while estimating gas on a revert
-            raise DeployError(what, _reason(exc)) from exc
-        signed = self.account.sign_transaction(dict(tx))  # type: ignore[arg-type]
-        tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
-        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120)
-        if receipt["status"] != 1:
-            raise DeployError(what, "reverted", tx_hash.to_0x_hex())
-        return receipt
+            raw = self._sender.send(to, data, what)
+        except TransactionFailed as exc:
+            reason = f"{exc.revert.name}{exc.revert.args}" if exc.revert else str(exc)
+            raise DeployError(what, reason, exc.tx_hash) from exc
+        return self.w3.eth.get_transaction_receipt(str(raw["transactionHash"]))  # type: ignore[arg-type]
 
     def deploy(self, name: str, args: Sequence[object]) -> DeployedContract:
         artifact = self.artifact(name)
         factory = self.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
-        receipt = self.send(f"deploy {name}", factory.constructor(*args))
+        init = bytes.fromhex(str(factory.constructor(*args).data_in_transaction)[2:])
+        receipt = self.send(f"deploy {name}", None, init)
         address = to_checksum_address(receipt["contractAddress"] or ZERO_ADDRESS)
         self.say(f"deployed {name} at {address} (block {receipt['blockNumber']})")
         return DeployedContract(
@@ -206,9 +209,9 @@ def deploy_municipality(
         # Deployed by someone else (or the manifest was lost): find its deployment event.
         municipality = _find_deployment(w3, factory, region, existing)
     else:
+        data = factory.encode_abi("deployMunicipality", args=[region, name, symbol, admin, rules])
         receipt = deployer.send(
-            f"deploy municipality {region}",
-            factory.functions.deployMunicipality(region, name, symbol, admin, rules),
+            f"deploy municipality {region}", factory.address, bytes.fromhex(data[2:])
         )
         # The receipt also holds the new token's own events; only the factory's one matters.
         events = factory.events.MunicipalityDeployed().process_receipt(receipt, errors=DISCARD)
@@ -246,16 +249,3 @@ def _find_deployment(w3: Web3, factory: Contract, region: int, token: str) -> Mu
         block=int(log["blockNumber"]),
         tx_hash=log["transactionHash"].to_0x_hex(),
     )
-
-
-def _reason(exc: Exception) -> str:
-    data = getattr(exc, "data", None)
-    if isinstance(data, str) and data.startswith("0x") and len(data) >= 10:
-        try:
-            from chain.protocol.errors import decode_revert
-
-            decoded = decode_revert(bytes.fromhex(data[2:]))
-            return f"{decoded.name}{decoded.args}"
-        except ImportError:  # pragma: no cover
-            pass
-    return str(exc)

@@ -41,6 +41,7 @@ from solcx.wrapper import get_solc_version
 
 from chain.artifacts import compiler_settings
 from chain.manifest import NETWORK_CONTRACTS, Manifest
+from chain.protocol.contracts import selector
 from chain.protocol.errors import DongneChainError
 from chain.rpc import JSONValue, RpcClient, RpcError
 from chain.toolchain import project_root, solc_shim
@@ -86,7 +87,7 @@ _IMMUTABLE_LINKS: Final[Mapping[tuple[str, str], str]] = {
 BEACON_SLOT: Final = "0xa3f0ad74e5423aebfd80d3ef4346578335a9a72aeaee59ff6cb3582b35133d50"
 """ERC-1967's beacon slot: ``keccak256("eip1967.proxy.beacon") - 1``."""
 
-_IMPLEMENTATION_CALL: Final = "0x" + keccak(text="implementation()")[:4].hex()
+_IMPLEMENTATION_CALL: Final = "0x" + selector("implementation", "UpgradeableBeacon").hex()
 _CACHE_FORMAT: Final = 1
 # Comments are stripped before imports are read, so commented-out imports are not followed.
 _COMMENTS: Final = re.compile(r"//[^\n]*|/\*.*?\*/", re.DOTALL)

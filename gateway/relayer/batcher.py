@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
-from eth_utils.crypto import keccak
 
+from chain.protocol.contracts import event_topic
 from chain.protocol.errors import decode_revert
 from chain.protocol.forwarder import ForwardRequest, SignedRequest, encode_execute_batch
 from chain.rpc import JSONObject, NodeUnavailableError, RpcError
@@ -31,7 +31,7 @@ from gateway.settings import Settings
 
 log = logging.getLogger("dongne.relayer")
 
-EXECUTED_TOPIC = "0x" + keccak(text="ExecutedForwardRequest(address,uint256,bool)").hex()
+EXECUTED_TOPIC = event_topic("ExecutedForwardRequest", "DongneForwarder")
 MAX_ATTEMPTS = 3
 # Forwarder work per request outside the forwarded call: signature recovery, nonce, event.
 PER_REQUEST_OVERHEAD = 20_000

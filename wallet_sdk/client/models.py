@@ -95,6 +95,10 @@ class RequestState:
     block_number: int | None
     error_code: str | None
     error_args: Mapping[str, object]
+    target: str | None = None
+    selector: str | None = None
+    created_at: float | None = None
+    updated_at: float | None = None
 
     @property
     def final(self) -> bool:

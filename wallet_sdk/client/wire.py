@@ -139,7 +139,17 @@ def parse_state(body: object) -> RequestState:
         block_number=fields.optional_integer("block_number"),
         error_code=error_fields.text("code") if error_fields else None,
         error_args=dict(error_fields.mapping("args")) if error_fields else {},
+        target=fields.optional_text("target"),
+        selector=fields.optional_text("selector"),
+        created_at=_optional_float(fields.raw("created_at")),
+        updated_at=_optional_float(fields.raw("updated_at")),
     )
+
+
+def _optional_float(value: object) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
 
 
 def parse_balances(body: object) -> Balances:
