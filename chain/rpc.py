@@ -77,7 +77,7 @@ class RpcClient:
         reply = self._post(request)
         if not isinstance(reply, dict):
             raise NodeUnavailableError(self.url, f"expected a JSON object, got {reply!r:.200}")
-        return _result_of(method, reply)
+        return result_of(method, reply, self.url)
 
     def batch(self, calls: Iterable[tuple[str, Sequence[object]]]) -> list[JSONValue]:
         """Send several calls in one HTTP request; results come back in the order of ``calls``.
@@ -94,7 +94,7 @@ class RpcClient:
         if not isinstance(replies, list):
             # Some servers answer a malformed batch with a single error object.
             if isinstance(replies, dict) and "error" in replies:
-                _result_of("batch", replies)
+                result_of("batch", replies, self.url)
             raise NodeUnavailableError(self.url, f"expected a JSON array, got {replies!r:.200}")
         # The spec lets servers answer a batch in any order, so match replies by id.
         by_id: dict[object, JSONObject] = {
@@ -106,7 +106,7 @@ class RpcClient:
             method = str(request["method"])
             if reply is None:
                 raise NodeUnavailableError(self.url, f"no reply to {method} in a batch")
-            results.append(_result_of(method, reply))
+            results.append(result_of(method, reply, self.url))
         return results
 
     def close(self) -> None:
@@ -189,7 +189,9 @@ class RpcClient:
         return [_object("eth_getLogs", entry) for entry in logs]
 
 
-def _result_of(method: str, reply: Mapping[str, JSONValue]) -> JSONValue:
+def result_of(method: str, reply: Mapping[str, object], url: str = "?") -> JSONValue:
+    """The one reply parser of both clients (this one and :mod:`chain.rpc_async`): a JSON-RPC
+    reply's ``result``, its ``error`` as :class:`RpcError`, anything else unavailable."""
     error = reply.get("error")
     if error is not None:
         if isinstance(error, dict):
@@ -201,7 +203,10 @@ def _result_of(method: str, reply: Mapping[str, JSONValue]) -> JSONValue:
                 error.get("data"),
             )
         raise RpcError(method, -32603, str(error))
-    return reply.get("result")
+    if "result" not in reply:
+        raise NodeUnavailableError(url, f"no result for {method}")
+    result: JSONValue = reply["result"]  # type: ignore[assignment]
+    return result
 
 
 def _carries_rpc_error(decoded: JSONValue) -> bool:

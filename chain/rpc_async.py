@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 
 import aiohttp
 import orjson
 
-from chain.rpc import JSONObject, JSONValue, NodeUnavailableError, RpcError
+from chain.rpc import JSONObject, JSONValue, NodeUnavailableError, result_of
 
 # Coalesced calls per HTTP request; nodes cap batch sizes (Besu: 1,024 by default).
 MAX_BATCH = 200
@@ -108,7 +108,7 @@ class AsyncRpc:
             try:
                 if not isinstance(one, dict):
                     raise NodeUnavailableError(self.url, f"unexpected reply to {method}")
-                future.set_result(_result(method, one))
+                future.set_result(result_of(method, one, self.url))
             except Exception as exc:  # the call's own JSON-RPC error
                 future.set_exception(exc)
 
@@ -128,7 +128,9 @@ class AsyncRpc:
         if not isinstance(reply, list):
             raise NodeUnavailableError(self.url, "batch reply is not a list")
         by_id = {r.get("id"): r for r in reply if isinstance(r, dict)}
-        return [_result(items[i][0], by_id.get(first + i, {})) for i in range(len(items))]
+        return [
+            result_of(items[i][0], by_id.get(first + i, {}), self.url) for i in range(len(items))
+        ]
 
     async def eth_call(
         self,
@@ -151,22 +153,6 @@ class AsyncRpc:
         if self._session is not None:
             await self._session.close()
             self._session = None
-
-
-def _result(method: str, reply: Mapping[str, object]) -> JSONValue:
-    error = reply.get("error")
-    if isinstance(error, dict):
-        code = error.get("code", -1)
-        raise RpcError(
-            method,
-            int(code) if isinstance(code, int) else -1,
-            str(error.get("message", "")),
-            error.get("data"),
-        )
-    if "result" not in reply:
-        raise NodeUnavailableError("?", f"no result for {method}")
-    result: JSONValue = reply["result"]  # type: ignore[assignment]
-    return result
 
 
 __all__ = ["AsyncRpc", "JSONObject"]
