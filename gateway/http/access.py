@@ -12,17 +12,18 @@ else is written to the personal-data access log.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import secrets
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from fastapi import Request
+from fastapi import FastAPI, Request
 from fastapi.routing import APIRoute
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 from sqlalchemy import Engine, select
 
 from chain.manifest import Manifest
-from gateway.access import api_keys, data_log
+from gateway.access import api_keys, data_log, staff_log
 from gateway.access.policies import (
     AUTHENTICATED,
     MERCHANT_SELF,
@@ -42,7 +43,15 @@ from gateway.db.tables import distribution as d
 from gateway.errors import GatewayError
 from gateway.settings import Settings
 
-__all__ = ["POLICIES", "Access", "RouteAccess", "enforce", "principal_of"]
+__all__ = [
+    "POLICIES",
+    "Access",
+    "RouteAccess",
+    "document_security",
+    "enforce",
+    "principal_of",
+    "record_staff_action",
+]
 
 TokenFrom = Literal["path", "query", "job", None]
 SubjectFrom = Literal["address", "merchant", "recipient", None]
@@ -231,3 +240,75 @@ def _job_token(request: Request, job_id: object) -> str | None:
     with access.signin.engine.connect() as conn:
         token = conn.execute(select(j.token).where(j.id == str(job_id))).scalar()
     return str(token) if token is not None else None
+
+
+def _jsonable(value: object) -> object:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _jsonable(dataclasses.asdict(value))
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value if isinstance(value, str | int | float | bool) or value is None else str(value)
+
+
+def record_staff_action(
+    request: Request,
+    engine: Engine,
+    action: str,
+    *,
+    token: str | None,
+    before: object = None,
+    after: object = None,
+) -> None:
+    """Appends an off-chain write to the hash-chained staff log, with who made it and the
+    role that allowed it (the route's policy resolved it into ``request.state``)."""
+    who: Principal = getattr(request.state, "principal", Principal())
+    held = sorted(who.roles.get(token.lower(), frozenset())) if token else []
+    staff_log.append(
+        engine,
+        actor=who.actor,
+        action=action,
+        role=",".join(held)[:64] or None,
+        token=token.lower() if token else None,
+        request_id=request.headers.get("x-request-id"),
+        before=_jsonable(before),
+        after=_jsonable(after),
+    )
+
+
+def document_security(app: FastAPI) -> None:
+    """Declares the security schemes in the OpenAPI document and, on every operation, which
+    one its policy takes (none for public and signed routes) and the policy itself."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        components = schema.setdefault("components", {})
+        components["securitySchemes"] = {
+            "signIn": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                       "description": "an access token from POST /v1/auth/login (SIWE)"},
+            "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key",
+                       "description": "a municipality's service key (dongne api-key create)"},
+        }  # fmt: skip
+        for path, operations in schema.get("paths", {}).items():
+            for method, operation in operations.items():
+                entry = POLICIES.get((method.upper(), path))
+                if entry is None or not isinstance(operation, dict):
+                    continue
+                kind = entry.policy.kind
+                operation["x-dongne-policy"] = str(entry.policy)
+                if kind in ("public", "signed"):
+                    operation["security"] = []
+                elif kind in ("self", "authenticated"):
+                    operation["security"] = [{"signIn": []}]
+                else:
+                    operation["security"] = [{"signIn": []}, {"apiKey": []}]
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

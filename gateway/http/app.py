@@ -18,7 +18,7 @@ from chain.manifest import Manifest
 from chain.rpc_async import AsyncRpc
 from gateway.db import create_engine_for
 from gateway.errors import GatewayError
-from gateway.http.access import Access, enforce
+from gateway.http.access import Access, document_security, enforce
 from gateway.http.indexer_task import start_indexer
 from gateway.http.problems import install_problem_handlers, problem_response
 from gateway.http.responses import JSONBytes
@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dependencies=[Depends(enforce)],
     )
     install_problem_handlers(app)
+    document_security(app)
 
     app.add_middleware(
         BodyLimit, max_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes

@@ -24,6 +24,7 @@ from gateway.audit import fraud, settlement
 from gateway.db.tables import index as t
 from gateway.distribution import trees_dir
 from gateway.errors import GatewayError
+from gateway.http.access import record_staff_action
 from gateway.http.deps import EngineDep, ManifestDep, SettingsDep
 from gateway.settings import Settings
 
@@ -195,11 +196,19 @@ def get_thresholds(engine: EngineDep, manifest: ManifestDep, token: TokenPath) -
 
 @router.put("/{token}/thresholds")
 def put_thresholds(
-    engine: EngineDep, manifest: ManifestDep, token: TokenPath, config: fraud.Thresholds
+    request: Request,
+    engine: EngineDep,
+    manifest: ManifestDep,
+    token: TokenPath,
+    config: fraud.Thresholds,
 ) -> fraud.Thresholds:
     """Replaces the municipality's thresholds; rules or fields left out take the defaults."""
     found = known_token(engine, manifest.chain_id, token)
-    return guarded(lambda: fraud.set_thresholds(engine, manifest.chain_id, found, config))
+    before = guarded(lambda: fraud.thresholds(engine, manifest.chain_id, found))
+    after = guarded(lambda: fraud.set_thresholds(engine, manifest.chain_id, found, config))
+    record_staff_action(request, engine, "fraud.thresholds", token=found, before=before,
+                        after=after)  # fmt: skip
+    return after
 
 
 class LinkIn(BaseModel):
@@ -217,6 +226,7 @@ def get_links(engine: EngineDep, manifest: ManifestDep, token: TokenPath) -> lis
 
 @router.put("/{token}/merchants/{merchant}/links")
 def put_links(
+    request: Request,
     engine: EngineDep,
     manifest: ManifestDep,
     token: TokenPath,
@@ -227,7 +237,11 @@ def put_links(
     found = known_token(engine, manifest.chain_id, token)
     shop = address(merchant, "merchant")
     declared = [fraud.WalletLink(shop, w.wallet, w.relation, w.note) for w in wallets]
-    return guarded(lambda: fraud.set_links(engine, manifest.chain_id, found, shop, declared))
+    every = guarded(lambda: fraud.links(engine, manifest.chain_id, found))
+    before = [link for link in every if link.merchant.lower() == shop.lower()]
+    after = guarded(lambda: fraud.set_links(engine, manifest.chain_id, found, shop, declared))
+    record_staff_action(request, engine, "fraud.links", token=found, before=before, after=after)
+    return after
 
 
 # ------------------------------------------------------------------------------ settlement
@@ -261,6 +275,7 @@ def preview_settlement(
 
 @router.post("/{token}/settlements", status_code=201)
 def issue_settlement(
+    request: Request,
     engine: EngineDep,
     manifest: ManifestDep,
     settings: SettingsDep,
@@ -277,11 +292,14 @@ def issue_settlement(
     with _rpc(settings) as rpc:
         header = guarded(lambda: rpc.get_block(int(str(block))))
     indexed_until = int(str(header["timestamp"]), 16) if header else 0
-    return guarded(
+    batch = guarded(
         lambda: settlement.issue_batch(
             engine, chain_id, found, window.since, window.until, indexed_until=indexed_until
         )
     )
+    summary = {"reference": batch.reference, "since": window.since, "until": window.until}
+    record_staff_action(request, engine, "settlement.issue", token=found, after=summary)
+    return batch
 
 
 @router.get("/{token}/settlements/{reference}", response_model=None)

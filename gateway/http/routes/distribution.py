@@ -26,6 +26,7 @@ from sqlalchemy import Engine
 from chain.rpc import RpcClient
 from gateway import distribution
 from gateway.errors import GatewayError
+from gateway.http.access import record_staff_action
 from gateway.http.deps import EngineDep, ManifestDep, SettingsDep
 from gateway.http.routes.audit import address, guarded, known_token
 from gateway.settings import Settings
@@ -94,12 +95,17 @@ async def create_distribution(
     text = await _csv_body(request)
     found = await asyncio.to_thread(known_token, engine, manifest.chain_id, token)
     trees = distribution.trees_dir(settings)
-    return await asyncio.to_thread(
+    job: distribution.JobStatus = await asyncio.to_thread(
         guarded,
         lambda: distribution.create_job(
             engine, trees, manifest.chain_id, found, text, batch_size=batch_size
         ),
     )
+    summary = {"job": job.id, "root": job.root, "count": job.count, "total": job.total}
+    await asyncio.to_thread(
+        record_staff_action, request, engine, "distribution.create", token=found, after=summary
+    )
+    return job
 
 
 @router.get("/v1/distributions")
@@ -124,7 +130,7 @@ def distribution_report(engine: EngineDep, job_id: JobPath) -> distribution.JobR
 
 @router.post("/v1/distributions/{job_id}/push", status_code=202)
 def push_distribution(
-    engine: EngineDep, settings: SettingsDep, job_id: JobPath
+    request: Request, engine: EngineDep, settings: SettingsDep, job_id: JobPath
 ) -> distribution.JobStatus:
     """Starts pushing (or resumes) in the background; poll the job for progress."""
     key = settings.distribution_key
@@ -146,6 +152,8 @@ def push_distribution(
             thread.daemon = True  # a push cut by shutdown resumes exactly when asked again
             _running[job_id] = thread
             thread.start()
+    after = {"job": job_id, "program_id": status.program_id}
+    record_staff_action(request, engine, "distribution.push", token=status.token, after=after)
     return status
 
 

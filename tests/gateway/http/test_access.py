@@ -136,10 +136,19 @@ def _expected(entry: RouteAccess, who: str, path: str) -> str | None:
 
 
 def test_every_route_of_the_app_has_exactly_one_policy() -> None:
-    paths = create_app().openapi()["paths"]
+    document = create_app().openapi()
+    paths = document["paths"]
     routes = {(method.upper(), path) for path, operations in paths.items() for method in operations}
     assert routes - set(POLICIES) == set(), "routes without a policy"
     assert set(POLICIES) - routes == set(), "policies of routes that do not exist"
+    # The document says which credentials each route takes.
+    assert set(document["components"]["securitySchemes"]) == {"signIn", "apiKey"}
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            entry = POLICIES[(method.upper(), path)]
+            assert operation["x-dongne-policy"] == str(entry.policy)
+            public = entry.policy.kind in ("public", "signed")
+            assert (operation["security"] == []) == public, (method, path)
 
 
 def test_the_authorization_matrix(world: World) -> None:
@@ -323,3 +332,25 @@ def test_staff_use_the_cli_with_their_own_key_and_session(world: World, tmp_path
     )  # fmt: skip
     assert stranger.returncode != 0
     assert "AccessControlUnauthorizedAccount" in stranger.stderr
+
+
+def test_staff_writes_land_in_the_hash_chained_log(world: World) -> None:
+    admin = world.client("admin")
+    token = world.siheung
+    before = admin.get(f"/v1/audit/{token}/thresholds").json()
+    changed = admin.put(f"/v1/audit/{token}/thresholds", json={**before})
+    assert changed.status_code == 200, changed.text
+    merchant = world.accounts["merchant"].address
+    family = [{"wallet": world.accounts["citizen"].address, "relation": "family"}]
+    linked = admin.put(f"/v1/audit/{token}/merchants/{merchant}/links", json=family)
+    assert linked.status_code == 200, linked.text
+    log = admin.get(f"/v1/audit/{token}/staff-log").json()
+    by_action = {entry["action"]: entry for entry in log}
+    entry = by_action["fraud.links"]
+    assert entry["actor"] == world.accounts["admin"].address.lower()
+    assert "DEFAULT_ADMIN_ROLE" in str(entry["role"])
+    assert entry["after"][0]["relation"] == "family"
+    assert "fraud.thresholds" in by_action
+    check = admin.get(f"/v1/audit/{token}/staff-log/verify").json()
+    assert check["ok"]
+    assert check["entries"] >= 2
