@@ -17,6 +17,7 @@ GATEWAY_CODES: dict[str, int] = {
     "InvalidRequest": 400,  # schema, encoding, value != 0, gas out of range
     "GasTooLow": 400,  # the request's own gas does not cover its call (simulated with it)
     "DeadlineTooFar": 400,  # over max_deadline_s ahead: requests do not park for ever
+    "WindowTooLarge": 400,  # a report's [since, until) longer than the window cap
     "RequestExpired": 400,  # deadline passed or too close to be relayed
     "WrongChain": 400,
     "InvalidSignature": 401,
@@ -32,6 +33,8 @@ GATEWAY_CODES: dict[str, int] = {
     "TargetNotAllowed": 403,
     "SelectorNotAllowed": 403,
     "NotFound": 404,
+    "RouteNotFound": 404,  # no such path
+    "MethodNotAllowed": 405,
     "NonceTooLow": 409,
     "NonceConflict": 409,  # another request holds this signer's nonce
     "NonceTooHigh": 409,
@@ -50,6 +53,7 @@ GATEWAY_CODES: dict[str, int] = {
     "RateLimited": 429,
     "SignerThrottled": 429,  # the signer's gas budget for the window is spent
     "LoginThrottled": 429,  # too many sign-in attempts from one address or client
+    "InternalError": 500,  # a bug: the answer carries the request id the log line names
     "NodeUnavailable": 503,
     "DatabaseUnavailable": 503,
     "NotReady": 503,

@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     index_batch_blocks: int = 2_000
     poll_interval_s: float = 0.2
 
+    # Reports over a time window (fraud, settlement previews, sales) are capped at this many
+    # days: decades in one request pinned a worker for 41 s.
+    report_window_max_days: int = 400
+
     # Simulate each request at acceptance and answer 422 at once when it would revert.
     simulate: bool = True
 

@@ -6,6 +6,7 @@ from gateway.audit.distributions import DistributionVerification, GrantIssue, ve
 from gateway.audit.ledger import (
     LEDGER_COLUMNS,
     LedgerEntry,
+    check_trailer,
     ledger_csv,
     ledger_entries,
     ledger_jsonl,
@@ -27,6 +28,7 @@ __all__ = [
     "GrantIssue",
     "LedgerEntry",
     "Reconciliation",
+    "check_trailer",
     "ledger_csv",
     "ledger_entries",
     "ledger_jsonl",

@@ -30,7 +30,7 @@ from datetime import datetime
 from typing import Any
 
 from eth_utils.address import to_checksum_address
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from sqlalchemy import Engine, and_, delete, func, insert, or_, select, tuple_
 
 from gateway.audit.settlement import KST
@@ -55,6 +55,15 @@ __all__ = [
 class _Rule(BaseModel):
     model_config = ConfigDict(extra="forbid")
     enabled: bool = True
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _numbers_are_not_booleans(cls, value: object, info: ValidationInfo) -> object:
+        # JSON true is not the threshold 1 (pydantic's lax mode would take it as one).
+        field = cls.model_fields.get(str(info.field_name))
+        if isinstance(value, bool) and field is not None and field.annotation is int:
+            raise ValueError("a number, not a boolean")
+        return value
 
 
 class LinkedWalletRule(_Rule):

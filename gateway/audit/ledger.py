@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import heapq
 import io
 import json
@@ -118,10 +119,16 @@ LEDGER_COLUMNS = (
 )  # fmt: skip
 
 
+TRAILER_MARK = "#trailer"
+
+
 def ledger_csv(entries: Iterator[LedgerEntry]) -> Iterator[str]:
-    """CSV text, a header then one line per entry; ``details`` is a JSON object."""
+    """CSV text: a header, one line per entry (``details`` is a JSON object), and a last line
+    ``#trailer,rows=N,sha256=H`` where H is the SHA-256 of every line above it, so a stream cut
+    anywhere (a dropped connection, an error after the first byte) can never pass as complete."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
+    digest, rows = hashlib.sha256(), 0
     writer.writerow(LEDGER_COLUMNS)
     for e in entries:
         when = datetime.fromtimestamp(e.block_time, UTC).isoformat()
@@ -130,14 +137,45 @@ def ledger_csv(entries: Iterator[LedgerEntry]) -> Iterator[str]:
         parties = (e.sender or "", e.recipient or "")
         position = (e.block_number, e.log_index, e.block_time, when, e.tx_hash, e.kind)
         writer.writerow([*position, *parties, amount, e.reference or "", program, details])
+        rows += 1
         if out.tell() > 64 * 1024:
-            yield out.getvalue()
+            chunk = out.getvalue()
+            digest.update(chunk.encode())
+            yield chunk
             out.seek(0)
             out.truncate()
-    yield out.getvalue()
+    chunk = out.getvalue()
+    digest.update(chunk.encode())
+    yield chunk + f"{TRAILER_MARK},rows={rows},sha256={digest.hexdigest()}\n"
 
 
 def ledger_jsonl(entries: Iterator[LedgerEntry]) -> Iterator[str]:
-    """JSON lines: one object per entry."""
+    """JSON lines, one object per entry, then ``{"trailer": {"rows": N, "sha256": H}}`` over
+    every line above it."""
+    digest, rows = hashlib.sha256(), 0
     for e in entries:
-        yield json.dumps(asdict(e), separators=(",", ":")) + "\n"
+        line = json.dumps(asdict(e), separators=(",", ":")) + "\n"
+        digest.update(line.encode())
+        rows += 1
+        yield line
+    trailer = {"trailer": {"rows": rows, "sha256": digest.hexdigest()}}
+    yield json.dumps(trailer, separators=(",", ":")) + "\n"
+
+
+def check_trailer(text: str) -> int:
+    """The row count of a complete ledger export (CSV or JSON lines); ValueError when the
+    trailer is missing or does not match what precedes it (a cut or altered export)."""
+    body, _, last = text.rstrip("\n").rpartition("\n")
+    body += "\n"
+    if last.startswith(TRAILER_MARK):
+        fields = dict(part.split("=", 1) for part in last.split(",")[1:])
+        rows, expected = int(fields["rows"]), fields["sha256"]
+    else:
+        try:
+            trailer = json.loads(last)["trailer"]
+        except (ValueError, KeyError, TypeError):
+            raise ValueError("the export has no trailer: it was cut") from None
+        rows, expected = int(trailer["rows"]), str(trailer["sha256"])
+    if hashlib.sha256(body.encode()).hexdigest() != expected:
+        raise ValueError("the export does not match its trailer: it was cut or altered")
+    return rows

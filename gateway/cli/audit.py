@@ -22,6 +22,8 @@ from gateway.cli.common import (
 )
 from gateway.cli.gateway_api import GatewayUrl, gateway_get, gateway_post, token_of
 
+WHEN = "Unix seconds or an ISO 8601 date/time (KST unless an offset is given)"
+
 audit = typer.Typer(
     help="Auditors' reports: code, reconciliation, distributions, fraud.", no_args_is_help=True
 )
@@ -73,8 +75,8 @@ def audit_reconcile(
 def audit_ledger(
     region: Region,
     out: Annotated[Path, typer.Option(help="File to write.")],
-    since: Annotated[int | None, typer.Option(help="Unix time, inclusive.")] = None,
-    until: Annotated[int | None, typer.Option(help="Unix time, exclusive.")] = None,
+    since: Annotated[str | None, typer.Option(help=WHEN + ", inclusive.")] = None,
+    until: Annotated[str | None, typer.Option(help=WHEN + ", exclusive.")] = None,
     fmt: Annotated[str, typer.Option("--format", help="csv or jsonl.")] = "csv",
     gateway: GatewayUrl = "http://127.0.0.1:8000",
     as_json: JsonOut = False,
@@ -86,13 +88,19 @@ def audit_ledger(
     if fmt not in ("csv", "jsonl"):
         fail("--format must be csv or jsonl")
     token = token_of(gateway, region)
+    from gateway.audit.ledger import check_trailer
+
     text = gateway_get(gateway, f"/v1/audit/{token}/ledger", since=since, until=until, format=fmt)
-    out.write_text(text if isinstance(text, str) else json.dumps(text))
-    lines = len(str(text).splitlines())
+    body = text if isinstance(text, str) else json.dumps(text)
+    try:
+        rows = check_trailer(body)  # a cut download never passes as a short ledger
+    except ValueError as exc:
+        fail(f"the ledger download is incomplete: {exc}")
+    out.write_text(body)
     emit(
-        {"file": str(out), "lines": lines},
+        {"file": str(out), "rows": rows, "verified": True},
         as_json,
-        lambda: console.print(f"{lines} lines -> {out}"),
+        lambda: console.print(f"{rows} rows (trailer verified) -> {out}"),
     )
 
 
@@ -118,20 +126,21 @@ def audit_distribution(
 @audit.command("fraud")
 def audit_fraud(
     region: Region,
-    since: Annotated[int | None, typer.Option(help="Unix time, inclusive.")] = None,
-    until: Annotated[int | None, typer.Option(help="Unix time, exclusive.")] = None,
+    since: Annotated[str, typer.Option(help=WHEN + ", inclusive.")],
+    until: Annotated[str, typer.Option(help=WHEN + ", exclusive.")],
     gateway: GatewayUrl = "http://127.0.0.1:8000",
     as_json: JsonOut = False,
 ) -> None:
     """Fraud flags with their rule, thresholds and evidence.
 
-    Example: dongne audit fraud --region 41390 --since 1793500000
+    Example: dongne audit fraud --region 41390 --since 2026-11-01 --until 2026-12-01
     """
     token = token_of(gateway, region)
     report = gateway_get(gateway, f"/v1/audit/{token}/fraud", since=since, until=until)
 
     def render() -> None:
-        flags = report.get("flags", []) if isinstance(report, dict) else []
+        # The API answers the list of flags itself.
+        flags = report if isinstance(report, list) else []
         table = Table(title=f"fraud flags ({len(flags)})")
         for column in ("rule", "subject", "summary"):
             table.add_column(column)
@@ -149,8 +158,8 @@ def audit_fraud(
 @audit.command("settlement")
 def audit_settlement(
     region: Region,
-    since: Annotated[int, typer.Option(help="Unix time, inclusive.")],
-    until: Annotated[int, typer.Option(help="Unix time, exclusive.")],
+    since: Annotated[str, typer.Option(help=WHEN + ", inclusive.")],
+    until: Annotated[str, typer.Option(help=WHEN + ", exclusive.")],
     out: Annotated[Path | None, typer.Option(help="Write the bank's CSV here.")] = None,
     gateway: GatewayUrl = "http://127.0.0.1:8000",
     as_json: JsonOut = False,

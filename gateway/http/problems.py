@@ -6,9 +6,13 @@ The handlers are registered once, by ``gateway.http.app``; the status of each co
 
 from __future__ import annotations
 
+import logging
+import uuid
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from gateway.errors import GatewayError
 
@@ -62,7 +66,34 @@ async def validation_handler(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+log = logging.getLogger("dongne.gateway")
+
+# Starlette's own answers (no route, wrong method) as problem codes.
+_HTTP_CODES = {404: "RouteNotFound", 405: "MethodNotAllowed", 413: "PayloadTooLarge"}
+
+
+async def http_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "InvalidRequest")
+    detail = f"{request.method} {request.url.path}: {exc.detail}"
+    response = problem_response(GatewayError(code, detail, {"path": request.url.path}))
+    if exc.headers:
+        response.headers.update(exc.headers)  # e.g. Allow on a 405
+    return response
+
+
+async def internal_handler(request: Request, exc: Exception) -> JSONResponse:
+    """The last resort: anything unexpected is a problem+json 500 whose request id is in the
+    log line with the traceback. The target is that none happens."""
+    rid = request.headers.get("x-request-id") or uuid.uuid4().hex
+    log.error("internal error %s on %s %s", rid, request.method, request.url.path, exc_info=exc)
+    detail = f"the gateway failed; quote request id {rid}"
+    return problem_response(GatewayError("InternalError", detail, {"request_id": rid}))
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Registers the problem+json handlers on `app` (the gateway app, or a test's app)."""
     app.add_exception_handler(GatewayError, problem_handler)
     app.add_exception_handler(RequestValidationError, validation_handler)
+    app.add_exception_handler(HTTPException, http_handler)
+    app.add_exception_handler(Exception, internal_handler)

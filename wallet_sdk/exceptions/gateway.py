@@ -29,9 +29,11 @@ __all__ = [
     "ForwarderSkipped",
     "GasTooLow",
     "GrantBatchReverted",
+    "InternalError",
     "InvalidRequest",
     "InvalidSignature",
     "LoginThrottled",
+    "MethodNotAllowed",
     "NodeUnavailable",
     "NonceConflict",
     "NonceError",
@@ -45,6 +47,7 @@ __all__ = [
     "RelayerBusy",
     "RequestExpired",
     "RoleRequired",
+    "RouteNotFound",
     "SelectorNotAllowed",
     "SettlementOverlap",
     "SettlementUnreconciled",
@@ -55,6 +58,7 @@ __all__ = [
     "SiweInvalid",
     "StateConflict",
     "TargetNotAllowed",
+    "WindowTooLarge",
     "WrongChain",
 ]
 
@@ -222,6 +226,38 @@ class SignerThrottled(GatewayError):
     )
     signer: str
     retry_after: int
+
+
+@register_error("WindowTooLarge")
+class WindowTooLarge(GatewayError, ValueError):
+    """The report's time window is longer than the gateway serves at once: split it."""
+
+    default_status = 400
+    arguments = (Argument("max_days", "max_days", "uint64"),)
+    max_days: int
+
+
+@register_error("RouteNotFound")
+class RouteNotFound(GatewayError, LookupError):
+    """No such path on this gateway (an older gateway, or a typo in the URL)."""
+
+    default_status = 404
+
+
+@register_error("MethodNotAllowed")
+class MethodNotAllowed(GatewayError, ValueError):
+    """The path exists, but not for this HTTP method."""
+
+    default_status = 405
+
+
+@register_error("InternalError")
+class InternalError(GatewayError):
+    """The gateway failed unexpectedly; ``request_id`` names its log line."""
+
+    default_status = 500
+    arguments = (Argument("request_id", "internal_request_id", "string"),)
+    internal_request_id: str
 
 
 @register_error("NotFound")

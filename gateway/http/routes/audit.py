@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Body, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 from sqlalchemy import Engine, Select, select
 from sqlalchemy.exc import OperationalError
 
@@ -26,6 +26,7 @@ from gateway.distribution import trees_dir
 from gateway.errors import GatewayError
 from gateway.http.access import record_staff_action
 from gateway.http.deps import EngineDep, ManifestDep, SettingsDep
+from gateway.http.params import MAX_TIME, MIN_TIME, OptionalTime, Time, check_window, parse_time
 from gateway.settings import Settings
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
@@ -34,8 +35,8 @@ _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 T = TypeVar("T")
 
 TokenPath = Annotated[str, Path(description="the municipality's token address")]
-Since = Annotated[int | None, Query(ge=0, description="unix time, inclusive")]
-Until = Annotated[int | None, Query(ge=0, description="unix time, exclusive")]
+Since = OptionalTime
+Until = OptionalTime
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 JSONL_MEDIA_TYPE = "application/x-ndjson"
 
@@ -113,8 +114,10 @@ def ledger(
     until: Until = None,
     format: Annotated[Literal["csv", "jsonl"], Query()] = "csv",
 ) -> StreamingResponse:
-    """Every money event in ``[since, until)``, in chain order: CSV or JSON lines."""
+    """Every money event in ``[since, until)``, in chain order: CSV or JSON lines, ending
+    with a trailer (the row count and the SHA-256 of the rows) so a cut stream shows."""
     found = known_token(engine, manifest.chain_id, token)
+    check_window(since, until, 1 << 30)  # the ledger has no cap, only an order
     entries = audit.ledger_entries(engine, manifest.chain_id, found, since, until)
     body: Iterator[str] = (
         audit.ledger_csv(entries) if format == "csv" else audit.ledger_jsonl(entries)
@@ -127,7 +130,7 @@ def ledger(
 
 # ------------------------------------------------------------------------------ distributions
 
-ProgramPath = Annotated[int, Path(ge=1)]
+ProgramPath = Annotated[int, Path(ge=1, le=2**62)]
 
 
 @router.get("/{token}/programs/{program_id}/verify")
@@ -178,13 +181,13 @@ def fraud_flags(
     engine: EngineDep,
     manifest: ManifestDep,
     token: TokenPath,
-    since: Annotated[int, Query(ge=0, description="unix time, inclusive")],
-    until: Annotated[int, Query(ge=0, description="unix time, exclusive")],
+    settings: SettingsDep,
+    since: Time,
+    until: Time,
 ) -> list[fraud.Flag]:
     """Flags of every enabled rule, each with its thresholds and evidence rows."""
     found = known_token(engine, manifest.chain_id, token)
-    if since >= until:
-        raise GatewayError("InvalidRequest", "since must be before until", {"field": "since"})
+    check_window(since, until, settings.report_window_max_days)
     return guarded(lambda: fraud.flags(engine, manifest.chain_id, found, since, until))
 
 
@@ -248,8 +251,8 @@ def put_links(
 
 
 class Window(BaseModel):
-    since: Annotated[int, Field(ge=0, description="unix time, inclusive")]
-    until: Annotated[int, Field(ge=0, description="unix time, exclusive")]
+    since: Annotated[int, BeforeValidator(parse_time), Field(ge=MIN_TIME, le=MAX_TIME)]
+    until: Annotated[int, BeforeValidator(parse_time), Field(ge=MIN_TIME, le=MAX_TIME)]
 
 
 @router.get("/{token}/settlements")
@@ -265,11 +268,13 @@ def preview_settlement(
     engine: EngineDep,
     manifest: ManifestDep,
     token: TokenPath,
-    since: Annotated[int, Query(ge=0)],
-    until: Annotated[int, Query(ge=0)],
+    settings: SettingsDep,
+    since: Time,
+    until: Time,
 ) -> settlement.SettlementBatch:
     """What a batch of the window would hold now, without issuing it."""
     found = known_token(engine, manifest.chain_id, token)
+    check_window(since, until, settings.report_window_max_days)
     return guarded(lambda: settlement.preview_batch(engine, manifest.chain_id, found, since, until))
 
 
@@ -285,6 +290,7 @@ def issue_settlement(
     """Issues the batch of a closed window: per-merchant totals reconciled with the burns."""
     chain_id = manifest.chain_id
     found = known_token(engine, chain_id, token)
+    check_window(window.since, window.until, settings.report_window_max_days)
     c = t.checkpoints.c
     block = guarded(lambda: _scalar(engine, select(c.block_number).where(c.chain_id == chain_id)))
     if block is None:

@@ -175,8 +175,8 @@ def leaf_proof(
     manifest: ManifestDep,
     settings: SettingsDep,
     token: str,
-    program_id: Annotated[int, Path(ge=1)],
-    index: Annotated[int, Path(ge=0)],
+    program_id: Annotated[int, Path(ge=1, le=2**62)],
+    index: Annotated[int, Path(ge=0, le=2**62)],
 ) -> distribution.LeafProof:
     """The proof of one leaf, for ``claim`` or ``claimAndPay``."""
     found = known_token(engine, manifest.chain_id, token)
@@ -196,7 +196,7 @@ def recipient_proofs(
     manifest: ManifestDep,
     settings: SettingsDep,
     token: str,
-    program_id: Annotated[int, Path(ge=1)],
+    program_id: Annotated[int, Path(ge=1, le=2**62)],
     recipient: str,
 ) -> list[distribution.LeafProof]:
     """Every leaf of one recipient (a list may name someone more than once)."""

@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 from gateway import queries
 from gateway.errors import GatewayError
 from gateway.http.deps import EngineDep
+from gateway.http.params import OptionalTime
 
 router = APIRouter(prefix="/v1", tags=["query"])
 
@@ -82,7 +83,7 @@ def token_programs(engine: EngineDep, token: AddressPath) -> list[queries.Progra
 
 @router.get("/tokens/{token}/programs/{program_id}")
 def token_program(
-    engine: EngineDep, token: AddressPath, program_id: Annotated[int, Path(ge=1)]
+    engine: EngineDep, token: AddressPath, program_id: Annotated[int, Path(ge=1, le=2**62)]
 ) -> queries.ProgramSummary:
     address = _known_token(engine, token)
     found = _read(lambda: queries.program(engine, address, program_id))
@@ -129,8 +130,8 @@ def merchant_sales(
     engine: EngineDep,
     address: AddressPath,
     token: TokenQuery = None,
-    since: Annotated[int | None, Query(ge=0, description="unix time, inclusive")] = None,
-    until: Annotated[int | None, Query(ge=0, description="unix time, exclusive")] = None,
+    since: OptionalTime = None,
+    until: OptionalTime = None,
 ) -> list[queries.MerchantSales]:
     """A merchant's payments, cancellations and redemptions per token."""
     merchant = _address(address, "address")

@@ -8,93 +8,19 @@ and revocable, and a resident sees who read their data.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import pytest
 from eth_account import Account
-from eth_account.signers.local import LocalAccount
 
 from chain.operator import role_id
-from chain.protocol.calls import encode_issue
 from chain.protocol.contracts import encode_function
 from gateway.access.policies import Policy
-from gateway.devnet.localnet import SEONGNAM, SIHEUNG, LocalNetwork, start_local_network
-from gateway.devnet.process import GatewayProcess
 from gateway.http.access import POLICIES, RouteAccess
 from gateway.http.app import create_app
 from tests.fixtures.signin import sign_in
 
-IDENTITIES = (
-    "anonymous", "citizen", "other_citizen", "merchant", "auditor", "other_auditor",
-    "program_manager", "admin",
-)  # fmt: skip
-
-
-@dataclass
-class World:
-    net: LocalNetwork
-    gateway: GatewayProcess
-    siheung: str
-    seongnam: str
-    accounts: dict[str, LocalAccount]
-    headers: dict[str, dict[str, str]]
-
-    def client(self, who: str) -> httpx.Client:
-        return httpx.Client(base_url=self.gateway.url, headers=self.headers[who], timeout=30)
-
-
-def _until(check: Callable[[], bool], what: str, timeout: float = 30.0) -> float:
-    start = time.monotonic()
-    while not check():
-        assert time.monotonic() - start < timeout, f"timed out waiting for {what}"
-        time.sleep(0.1)
-    return time.monotonic() - start
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    workdir = tmp_path_factory.mktemp("access")
-    net = start_local_network(workdir / "net", (SIHEUNG, SEONGNAM))
-    op = net.operator
-    siheung, seongnam = (net.manifest.token(r).lower() for r in (SIHEUNG.region, 41130))
-    accounts = {name: Account.create() for name in IDENTITIES if name != "anonymous"}
-    op.register(net.manifest.registry, [accounts[n].address for n in
-                                        ("citizen", "other_citizen")], "citizen")  # fmt: skip
-    op.register(net.manifest.registry, [accounts["merchant"].address], "merchant")
-    op.register_merchant(siheung, accounts["merchant"].address, SIHEUNG.region, 56111, 0, False)
-    op.send(siheung, encode_issue(accounts["citizen"].address, 50_000, 45_000), "issue")
-    grants = [
-        (siheung, "auditor", "AUDITOR_ROLE"),
-        (seongnam, "other_auditor", "AUDITOR_ROLE"),
-        (siheung, "program_manager", "PROGRAM_MANAGER_ROLE"),
-        (siheung, "admin", "DEFAULT_ADMIN_ROLE"),
-        (siheung, "admin", "AUDITOR_ROLE"),
-    ]
-    op.send_calls(
-        [(token, encode_function("grantRole", [role_id(r), accounts[w].address]))
-         for token, w, r in grants],
-        "grantRole",
-    )  # fmt: skip
-    # Staff send their own transactions (grant-role): the local chain charges gas.
-    op.send_many([(accounts[w].address, b"", 10**18) for w in ("admin", "citizen")], "fund")
-    env = net.gateway_env(f"sqlite:///{workdir / 'gateway.db'}", poll_interval_s="0.1")
-    with GatewayProcess(env, log_path=workdir / "gateway.log") as gateway:
-        anonymous = httpx.Client(base_url=gateway.url, timeout=30)
-        headers = {"anonymous": {}}
-        for name, account in accounts.items():
-            headers[name] = sign_in(anonymous, bytes(account.key))
-        world = World(net, gateway, siheung, seongnam, accounts, headers)
-        admin = world.client("admin")
-        _until(lambda: siheung in admin.get("/v1/me").json()["roles"], "the roles indexed")
-        try:
-            yield world
-        finally:
-            if net.node is not None:
-                net.node.stop()
+from .conftest import IDENTITIES, World, until
 
 
 def _url(path: str, world: World, job_id: str) -> tuple[str, dict[str, str]]:
@@ -193,13 +119,13 @@ def test_a_revoked_role_stops_working_within_seconds(world: World) -> None:
     revoke = encode_function("revokeRole", [role_id("AUDITOR_ROLE"),
                                             world.accounts["auditor"].address])  # fmt: skip
     world.net.operator.send(world.siheung, revoke, "revokeRole")
-    waited = _until(lambda: auditor.get(url).status_code == 403, "the revocation", timeout=10)
+    waited = until(lambda: auditor.get(url).status_code == 403, "the revocation", timeout=10)
     assert waited <= 5.0, f"the revoked role still worked for {waited:.1f} s"
     assert auditor.get(url).json()["code"] == "RoleRequired"
     grant = encode_function("grantRole", [role_id("AUDITOR_ROLE"),
                                           world.accounts["auditor"].address])  # fmt: skip
     world.net.operator.send(world.siheung, grant, "grantRole")
-    _until(lambda: auditor.get(url).status_code == 200, "the grant")
+    until(lambda: auditor.get(url).status_code == 200, "the grant")
 
 
 def test_api_keys_are_scoped_and_revocable(world: World) -> None:
@@ -322,7 +248,7 @@ def test_staff_use_the_cli_with_their_own_key_and_session(world: World, tmp_path
         holders = json.loads(dongne("admin", "city", "roles", "--region", "41390").stdout)
         return newcomer.lower() in holders.get("AUDITOR_ROLE", [])
 
-    _until(listed, "the new auditor in the role list")
+    until(listed, "the new auditor in the role list")
     stranger = subprocess.run(
         [sys.executable, "-m", "gateway.cli", "city", "grant-role", newcomer, "--region", "41390",
          "--role", "AUDITOR_ROLE", *env_rpc, "--json"],

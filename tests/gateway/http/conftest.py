@@ -1,0 +1,88 @@
+"""One gateway process on anvil for the HTTP suites, with eight identities signed in with
+their own keys and on-chain roles (see test_access.py)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+
+from chain.operator import role_id
+from chain.protocol.calls import encode_issue
+from chain.protocol.contracts import encode_function
+from gateway.devnet.localnet import SEONGNAM, SIHEUNG, LocalNetwork, start_local_network
+from gateway.devnet.process import GatewayProcess
+from tests.fixtures.signin import sign_in
+
+IDENTITIES = (
+    "anonymous", "citizen", "other_citizen", "merchant", "auditor", "other_auditor",
+    "program_manager", "admin",
+)  # fmt: skip
+
+
+@dataclass
+class World:
+    net: LocalNetwork
+    gateway: GatewayProcess
+    siheung: str
+    seongnam: str
+    accounts: dict[str, LocalAccount]
+    headers: dict[str, dict[str, str]]
+
+    def client(self, who: str) -> httpx.Client:
+        return httpx.Client(base_url=self.gateway.url, headers=self.headers[who], timeout=30)
+
+
+def until(check: Callable[[], bool], what: str, timeout: float = 30.0) -> float:
+    start = time.monotonic()
+    while not check():
+        assert time.monotonic() - start < timeout, f"timed out waiting for {what}"
+        time.sleep(0.1)
+    return time.monotonic() - start
+
+
+@pytest.fixture(scope="package")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    workdir = tmp_path_factory.mktemp("access")
+    net = start_local_network(workdir / "net", (SIHEUNG, SEONGNAM))
+    op = net.operator
+    siheung, seongnam = (net.manifest.token(r).lower() for r in (SIHEUNG.region, 41130))
+    accounts = {name: Account.create() for name in IDENTITIES if name != "anonymous"}
+    op.register(net.manifest.registry, [accounts[n].address for n in
+                                        ("citizen", "other_citizen")], "citizen")  # fmt: skip
+    op.register(net.manifest.registry, [accounts["merchant"].address], "merchant")
+    op.register_merchant(siheung, accounts["merchant"].address, SIHEUNG.region, 56111, 0, False)
+    op.send(siheung, encode_issue(accounts["citizen"].address, 50_000, 45_000), "issue")
+    grants = [
+        (siheung, "auditor", "AUDITOR_ROLE"),
+        (seongnam, "other_auditor", "AUDITOR_ROLE"),
+        (siheung, "program_manager", "PROGRAM_MANAGER_ROLE"),
+        (siheung, "admin", "DEFAULT_ADMIN_ROLE"),
+        (siheung, "admin", "AUDITOR_ROLE"),
+    ]
+    op.send_calls(
+        [(token, encode_function("grantRole", [role_id(r), accounts[w].address]))
+         for token, w, r in grants],
+        "grantRole",
+    )  # fmt: skip
+    # Staff send their own transactions (grant-role): the local chain charges gas.
+    op.send_many([(accounts[w].address, b"", 10**18) for w in ("admin", "citizen")], "fund")
+    env = net.gateway_env(f"sqlite:///{workdir / 'gateway.db'}", poll_interval_s="0.1")
+    with GatewayProcess(env, log_path=workdir / "gateway.log") as gateway:
+        anonymous = httpx.Client(base_url=gateway.url, timeout=30)
+        headers = {"anonymous": {}}
+        for name, account in accounts.items():
+            headers[name] = sign_in(anonymous, bytes(account.key))
+        world = World(net, gateway, siheung, seongnam, accounts, headers)
+        admin = world.client("admin")
+        until(lambda: siheung in admin.get("/v1/me").json()["roles"], "the roles indexed")
+        try:
+            yield world
+        finally:
+            if net.node is not None:
+                net.node.stop()
