@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 
 from chain.protocol.calls import ProgramParams
 from chain.protocol.merkle import Leaf, MerkleTree
+from gateway.audit.ledger import check_trailer
 from gateway.http.problems import MEDIA_TYPE, install_problem_handlers
 from gateway.http.routes import audit as audit_api
 from gateway.http.routes import distribution as distribution_api
@@ -153,7 +154,10 @@ class ApiTests:
         assert client.get(f"{base}/ledger", params={"format": "jsonl"}).headers["content-type"] == (
             "application/x-ndjson"
         )
-        assert [line.count('"kind":"redemption"') for line in lines.splitlines()] == [1]
+        *rows, trailer = lines.splitlines()  # the last line is the trailer (rows, SHA-256)
+        assert [line.count('"kind":"redemption"') for line in rows] == [1]
+        assert check_trailer(lines) == 1
+        assert '"trailer"' in trailer
 
         default = client.get(f"{base}/thresholds").json()
         default["round_amount_burst"]["min_count"] = 7
@@ -178,7 +182,9 @@ class ApiTests:
             }
         ]
         assert client.get(f"{base}/links").json() == declared
-        flags = client.get(f"{base}/fraud", params={"since": 0, "until": until + 3_600}).json()
+        flags = client.get(
+            f"{base}/fraud", params={"since": until - 30 * DAY, "until": until + 3_600}
+        ).json()
         assert [f["rule"] for f in flags] == ["buy_then_pay", "linked_wallet_payment"]
         _problem(
             client.get(f"{base}/fraud", params={"since": 5, "until": 5}), 400, "InvalidRequest"

@@ -116,12 +116,20 @@ class ReconcileTests:
         assert pocket_payment.sender == a.citizens[0].address
 
         text = "".join(audit.ledger_csv(iter(entries)))
-        rows = list(csv.DictReader(io.StringIO(text)))
+        assert audit.check_trailer(text) == len(entries)
+        body, trailer = text.rstrip("\n").rsplit("\n", 1)
+        assert trailer.startswith("#trailer,rows=")
+        rows = list(csv.DictReader(io.StringIO(body)))
         assert len(rows) == len(entries)
         assert tuple(rows[0]) == audit.LEDGER_COLUMNS
         assert json.loads(rows[0]["details"]) == entries[0].details
-        lines = "".join(audit.ledger_jsonl(iter(entries))).splitlines()
+        jsonl = "".join(audit.ledger_jsonl(iter(entries)))
+        assert audit.check_trailer(jsonl) == len(entries)
+        *lines, _trailer = jsonl.splitlines()
         assert [json.loads(line)["kind"] for line in lines] == kinds
+        altered = text.replace(rows[0]["tx_hash"], "0x" + "ee" * 32, 1)
+        with pytest.raises(ValueError, match="cut or altered"):
+            audit.check_trailer(altered)
         last = entries[-1].block_time
         late = list(audit.ledger_entries(engine, city.chain_id, city.token, since=last))
         assert late
