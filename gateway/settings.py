@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     # first signs, all verify: rotate by putting a new key first). None configured: a random
     # key per process, so tokens do not survive a restart (fine for the local network only).
     public_url: str = "http://127.0.0.1:8000"
+    # Browser origins allowed to call the API (a wallet or portal on another origin). None by
+    # default; the local network (`dongne up`) allows its own origin and localhost.
+    cors_origins: list[str] = Field(default_factory=list)
     auth_signing_keys: list[SecretStr] = Field(default_factory=list)
     access_token_ttl_s: int = 600
     refresh_token_ttl_s: int = 7 * 86_400

@@ -52,6 +52,11 @@ class GatewayProcess:
         env = {**os.environ, **self.env}
         # Sign-in messages name the gateway's public URL: here, the address it listens on.
         env.setdefault("DONGNE_PUBLIC_URL", self.url)
+        # The local network's browser pages (its own origin, and localhost dev servers).
+        env.setdefault(
+            "DONGNE_CORS_ORIGINS",
+            f'["{self.url}", "http://localhost:{self.port}", "http://localhost:5173"]',
+        )
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.proc = subprocess.Popen(
             [

@@ -69,3 +69,21 @@ def test_the_ledger_validates_first_and_ends_with_a_trailer(world: World) -> Non
             pass
         else:
             raise AssertionError(f"a cut {fmt} ledger passed its trailer check")
+
+
+def test_cors_preflight_from_an_allowed_origin(world: World) -> None:
+    """A browser wallet on another origin used to get 405 on its preflight."""
+    origin = f"http://localhost:{world.gateway.port}"
+    preflight = httpx.options(
+        f"{world.gateway.url}/v1/wallets/{world.accounts['citizen'].address}/balances",
+        headers={"origin": origin, "access-control-request-method": "GET",
+                 "access-control-request-headers": "authorization"},
+    )  # fmt: skip
+    assert preflight.status_code == 200, preflight.text
+    assert preflight.headers["access-control-allow-origin"] == origin
+    assert "authorization" in preflight.headers["access-control-allow-headers"].lower()
+    stranger = httpx.options(
+        f"{world.gateway.url}/v1/network",
+        headers={"origin": "https://evil.example", "access-control-request-method": "GET"},
+    )
+    assert "access-control-allow-origin" not in stranger.headers

@@ -106,7 +106,10 @@ class ApiTests:
         m1 = built_chain.wallets["m1"].address
         (sales,) = client.get(f"/v1/merchants/{m1}/sales").json()
         assert (sales["payments"], sales["cancelled"], sales["redeemed"]) == (6, 31_000, 20_000)
-        later = client.get(f"/v1/merchants/{m1}/sales", params={"since": 2**40}).json()
+        # Year 2099 is a time (no sales yet); year 36812 is no time at all (a 400).
+        far = client.get(f"/v1/merchants/{m1}/sales", params={"since": 2**40})
+        assert (far.status_code, far.json()["code"]) == (400, "InvalidRequest")
+        later = client.get(f"/v1/merchants/{m1}/sales", params={"since": "2099-01-01"}).json()
         assert later == []
 
     def test_indexer_status(self, built_chain: Net, client: TestClient) -> None:
