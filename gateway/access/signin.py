@@ -10,6 +10,7 @@ signature and are not accepted yet.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 import time
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from urllib.parse import urlsplit
 from eth_utils.address import to_checksum_address
 from siwe import SiweMessage, VerificationError
 from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from gateway.access.tokens import AccessClaims, TokenSigner
 from gateway.db.tables import access as a
@@ -66,16 +68,18 @@ class SignIn:
         return urlsplit(self.public_url).netloc
 
     def nonce(self, *, now: float | None = None) -> Nonce:
+        """A fresh nonce. Stateless: it carries its expiry and a MAC under the gateway's
+        key, so handing out nonces writes nothing (a stranger asking for millions fills no
+        table); only a nonce used in a sign-in is stored, to refuse it a second time."""
         at = time.time() if now is None else now
-        value = secrets.token_hex(16)  # EIP-4361: at least 8 alphanumeric characters
-        expires = at + self.nonce_ttl_s
-        with self.engine.begin() as conn:
-            conn.execute(
-                insert(a.auth_nonces).values(nonce=value, created_at=at, expires_at=expires)
-            )
-            # Expired nonces are worthless: forget them as new ones are made.
-            conn.execute(a.auth_nonces.delete().where(a.auth_nonces.c.expires_at < at - 3600))
-        return Nonce(value, expires)
+        expires = int(at + self.nonce_ttl_s)
+        payload = expires.to_bytes(5, "big") + secrets.token_bytes(5)
+        # 32 hex characters: EIP-4361 wants at least 8 alphanumerics; the table holds 32.
+        return Nonce((payload + self._mac(payload)).hex(), float(expires))
+
+    def _mac(self, payload: bytes) -> bytes:
+        key = hashlib.sha256(b"dongne siwe nonce " + self.signer.keys[self.signer.current].encode())
+        return hmac.new(key.digest(), payload, hashlib.sha256).digest()[:6]
 
     def login(
         self, message: str, signature: str, *, client: str | None = None, now: float | None = None
@@ -168,15 +172,30 @@ class SignIn:
             raise _refused("signature", "the signature is malformed") from None
 
     def _consume(self, nonce: str, at: float) -> None:
+        """Checks the nonce is ours and unexpired, then records it used: the primary key
+        makes a second use fail, whichever replica sees it."""
+        try:
+            raw = bytes.fromhex(nonce)
+        except ValueError:
+            raw = b""
+        payload, mac = raw[:10], raw[10:]
+        if len(raw) != 16 or not hmac.compare_digest(mac, self._mac(payload)):
+            raise _refused("nonce", "the nonce was not issued by this gateway")
+        expires = int.from_bytes(payload[:5], "big")
+        if expires <= at:
+            raise _refused("nonce", "the nonce has expired")
         n = a.auth_nonces.c
-        with self.engine.begin() as conn:
-            used = conn.execute(
-                update(a.auth_nonces)
-                .where(n.nonce == nonce, n.used_at.is_(None), n.expires_at > at)
-                .values(used_at=at)
-            )
-        if used.rowcount != 1:
-            raise _refused("nonce", "the nonce is unknown, used or expired")
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    insert(a.auth_nonces).values(
+                        nonce=nonce, created_at=at, expires_at=float(expires), used_at=at
+                    )
+                )
+                # Used nonces past their expiry can never be replayed: forget them.
+                conn.execute(a.auth_nonces.delete().where(n.expires_at < at - 60))
+        except IntegrityError:
+            raise _refused("nonce", "the nonce was already used") from None
 
     def _throttle(self, address: str, client: str | None, at: float) -> None:
         e = a.auth_events.c

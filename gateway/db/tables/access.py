@@ -16,13 +16,15 @@ DIGEST = String(64)  # SHA-256, lowercase hex
 # SQLite numbers rows only for an INTEGER PRIMARY KEY; PostgreSQL logs may pass 2**31 rows.
 SERIAL = BigInteger().with_variant(Integer, "sqlite")
 
+# Sign-in nonces that were used (nonces are issued statelessly, see gateway.access.signin):
+# the primary key refuses a second use until the nonce has expired anyway.
 auth_nonces = Table(
     "auth_nonces",
     metadata,
     Column("nonce", String(32), primary_key=True),
     Column("created_at", Float, nullable=False),
     Column("expires_at", Float, nullable=False),
-    Column("used_at", Float, nullable=True),  # set once: a nonce signs in at most one session
+    Column("used_at", Float, nullable=True),
 )
 
 auth_sessions = Table(

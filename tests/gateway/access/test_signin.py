@@ -10,10 +10,11 @@ import pytest
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from siwe import SiweMessage
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 
 from gateway.access.signin import SignIn
 from gateway.access.tokens import TokenSigner
+from gateway.db.tables.access import auth_nonces
 from gateway.errors import GatewayError
 
 URL = "http://127.0.0.1:8000"
@@ -80,6 +81,20 @@ def test_replayed_nonce_is_refused(engine: Engine) -> None:
     never_issued = message(wallet.address, "abcdef1234567890")
     error = refused(lambda: auth.login(never_issued, sign(wallet.key, never_issued)))
     assert error.arguments["check"] == "nonce"
+
+
+def test_handing_out_nonces_writes_nothing(engine: Engine) -> None:
+    """A stranger asking for nonces in a loop fills no table: they are stateless (MAC'd)."""
+    auth = signin(engine)
+    nonces = {auth.nonce().nonce for _ in range(200)}
+    assert len(nonces) == 200
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(auth_nonces)).scalar() == 0
+    wallet = Account.create()
+    issued = nonces.pop()
+    forged = issued[:-2] + ("00" if issued[-2:] != "00" else "ff")  # the MAC no longer matches
+    text = message(wallet.address, forged)
+    assert refused(lambda: auth.login(text, sign(wallet.key, text))).arguments["check"] == "nonce"
 
 
 def test_expired_nonce_is_refused(engine: Engine) -> None:
