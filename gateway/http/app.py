@@ -13,7 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 from sqlalchemy import Engine
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chain.manifest import Manifest
 from chain.rpc_async import AsyncRpc
@@ -121,19 +121,36 @@ class BodyLimit:
         self.max_upload_bytes = max_upload_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            path = scope.get("raw_path") or scope["path"].encode()
-            limit = self.max_upload_bytes if path.startswith(self.UPLOADS) else self.max_bytes
-            for name, value in scope["headers"]:
-                if name == b"content-length":
-                    if not value.isdigit() or int(value) > limit:
-                        response = problem_response(
-                            GatewayError("PayloadTooLarge", f"body over {limit} bytes")
-                        )
-                        await response(scope, receive, send)
-                        return
-                    break
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("raw_path") or scope["path"].encode()
+        limit = self.max_upload_bytes if path.startswith(self.UPLOADS) else self.max_bytes
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                if not value.isdigit() or int(value) > limit:
+                    response = problem_response(
+                        GatewayError("PayloadTooLarge", f"body over {limit} bytes")
+                    )
+                    await response(scope, receive, send)
+                    return
+                await self.app(scope, receive, send)
+                return
+        # No Content-Length (chunked): count the bytes as they arrive and stop at the limit,
+        # so a huge streamed body is never read whole. The error surfaces where the route
+        # reads its body and answers 413 like the rest.
+        counted = 0
+
+        async def counting_receive() -> Message:
+            nonlocal counted
+            message = await receive()
+            if message["type"] == "http.request":
+                counted += len(message.get("body", b""))
+                if counted > limit:
+                    raise GatewayError("PayloadTooLarge", f"body over {limit} bytes")
+            return message
+
+        await self.app(scope, counting_receive, send)
 
 
 async def _start_background(

@@ -4,6 +4,7 @@ parameters are bounded and typed, windows are capped, the ledger cannot pass a c
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import httpx
 
@@ -87,3 +88,17 @@ def test_cors_preflight_from_an_allowed_origin(world: World) -> None:
         headers={"origin": "https://evil.example", "access-control-request-method": "GET"},
     )
     assert "access-control-allow-origin" not in stranger.headers
+
+
+def test_a_chunked_body_over_the_limit_is_cut_at_the_limit(world: World) -> None:
+    """Issue 12, item 11: the limit read only Content-Length, so a chunked 300 MiB body was
+    read whole (and answered 400). Bytes are now counted as they stream: 413 at the limit."""
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(128):  # 8 MiB without a Content-Length, far past the 64 KiB limit
+            yield b"x" * 65_536
+
+    answer = httpx.post(f"{world.gateway.url}/v1/requests", content=chunks(), timeout=60)
+    assert code(answer) == (413, "PayloadTooLarge")
+    small = httpx.post(f"{world.gateway.url}/v1/requests", content=iter([b"{", b"}"]))
+    assert code(small) == (400, "InvalidRequest")  # a small chunked body still gets through
