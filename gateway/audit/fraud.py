@@ -27,10 +27,10 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from eth_utils.address import to_checksum_address
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationInfo, field_validator
 from sqlalchemy import Engine, and_, delete, func, insert, or_, select, tuple_
 
 from gateway.audit.settlement import KST
@@ -54,7 +54,7 @@ __all__ = [
 
 class _Rule(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    enabled: bool = True
+    enabled: StrictBool = True  # JSON true or false, not 0 or "yes"
 
     @field_validator("*", mode="before")
     @classmethod
@@ -66,35 +66,49 @@ class _Rule(BaseModel):
         return value
 
 
+# Upper bounds keep every threshold a sane, JSON-safe number: ₩10 trillion is more than any
+# city's whole budget; windows stop at a month (minutes) or a year (hours).
+WON_MAX = 10**13
+MINUTES_MAX = 43_200
+Won = Annotated[int, Field(ge=0, le=WON_MAX, strict=True)]
+
+
 class LinkedWalletRule(_Rule):
-    min_amount: int = Field(default=0, ge=0, description="payments below this are ignored")
+    min_amount: int = Field(
+        default=0, ge=0, le=WON_MAX, description="payments below this are ignored"
+    )
 
 
 class BuyThenPayRule(_Rule):
-    window_minutes: int = Field(default=30, ge=1)
+    window_minutes: int = Field(default=30, ge=1, le=MINUTES_MAX)
     min_share_bps: int = Field(default=8_000, ge=1, le=10_000, description="of the face bought")
-    min_face: int = Field(default=50_000, ge=0, description="smaller purchases are ignored")
+    min_face: int = Field(default=50_000, ge=0, le=WON_MAX, description="smaller are ignored")
 
 
 class RevenueTierRule(_Rule):
     # Annual revenue bounds of the card-fee tiers (₩300M, ₩800M, ₩3B) spread over 12 months;
     # a tier with no entry has no cap.
-    monthly_cap_by_tier: dict[int, int] = Field(
-        default_factory=lambda: {0: 25_000_000, 1: 66_666_666, 2: 250_000_000}
+    monthly_cap_by_tier: dict[Annotated[int, Field(ge=0, le=255)], Won] = Field(
+        max_length=256,
+        # JSON keys are strings: the document says which strings are tiers.
+        json_schema_extra={
+            "propertyNames": {"pattern": "^(0|[1-9][0-9]?|1[0-9]{2}|2[0-4][0-9]|25[0-5])$"}
+        },
+        default_factory=lambda: {0: 25_000_000, 1: 66_666_666, 2: 250_000_000},
     )
 
 
 class RoundBurstRule(_Rule):
-    unit: int = Field(default=10_000, ge=1)
-    min_count: int = Field(default=5, ge=2)
-    window_minutes: int = Field(default=60, ge=1)
+    unit: int = Field(default=10_000, ge=1, le=WON_MAX)
+    min_count: int = Field(default=5, ge=2, le=100_000)
+    window_minutes: int = Field(default=60, ge=1, le=MINUTES_MAX)
 
 
 class CircularGiftRule(_Rule):
-    window_hours: int = Field(default=72, ge=1)
+    window_hours: int = Field(default=72, ge=1, le=8_760)
     min_length: int = Field(default=3, ge=2, le=6)
     max_length: int = Field(default=4, ge=2, le=6)
-    min_amount: int = Field(default=10_000, ge=0)
+    min_amount: int = Field(default=10_000, ge=0, le=WON_MAX)
 
 
 class Thresholds(BaseModel):

@@ -1,18 +1,26 @@
 """`dongne`: the local network in one command, city operations and auditors' reports.
 
-Every command takes `--json` for machine-readable output and exits non-zero with a one-line
-reason on bad input. City operations are signed with the operator's own key
-(`DONGNE_DEPLOYER_KEY`, or `DONGNE_DEPLOYER_KEYSTORE` + `DONGNE_DEPLOYER_PASSWORD`).
+Every command takes `--json` for machine-readable output (and errors as one JSON object on
+stderr) and exits with a one-line reason and a code that says why (see ``common``); no
+traceback reaches a user unless ``DONGNE_DEBUG=1`` asks for it. A municipality's staff sign
+with their own key (`DONGNE_KEY`, or `DONGNE_KEYSTORE` + `DONGNE_PASSWORD`); deploying a city
+and registering identities take the network operator's (`DONGNE_DEPLOYER_*`).
 The commands live by subject: `up` (up, reindex), `city`, `program`, `audit`; what they share
 is in `common`.
 """
 
 from __future__ import annotations
 
+import os
+import sys
+from importlib.metadata import PackageNotFoundError, version
+
 import typer
+from typer.exceptions import TyperException
 
 from gateway.cli.audit import audit
 from gateway.cli.city import city
+from gateway.cli.common import EXIT_CODES_HELP, EXIT_FAILED, EXIT_USAGE, errors, fail
 from gateway.cli.keys import api_key
 from gateway.cli.program import program
 from gateway.cli.session import login, logout, whoami
@@ -21,9 +29,34 @@ from gateway.cli.up import reindex, up
 app = typer.Typer(
     name="dongne",
     help="Dongne: a permissioned voucher network for local currencies and policy allowances.",
+    epilog=EXIT_CODES_HELP,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+def _version() -> str:
+    try:
+        return version("dongne")
+    except PackageNotFoundError:  # a checkout run without installing
+        return "0+unknown"
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        print(f"dongne {_version()}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    show_version: bool = typer.Option(
+        False, "--version", callback=_show_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    """Dongne: a permissioned voucher network for local currencies and policy allowances."""
+
+
 app.command()(up)
 app.command()(reindex)
 app.command()(login)
@@ -35,5 +68,28 @@ app.add_typer(audit, name="audit")
 app.add_typer(api_key, name="api-key")
 
 
-def main() -> None:  # pragma: no cover - console script entry
-    app()
+def main() -> None:
+    """The console script: errors as JSON when asked, and never a traceback for a user."""
+    errors.as_json = "--json" in sys.argv[1:]
+    try:
+        try:
+            if not errors.as_json:
+                app()
+            # Click's own usage errors as JSON too: run it without its standalone handling.
+            code = app(standalone_mode=False)
+        except TyperException as exc:  # click's usage (2) and other refusals (1)
+            exit_code = int(getattr(exc, "exit_code", EXIT_USAGE))
+            fail(str(getattr(exc, "format_message", exc.__str__)()), exit_code, "UsageError")
+        except KeyboardInterrupt:
+            fail("interrupted", EXIT_FAILED, "Interrupted")
+        except (SystemExit, typer.Exit, typer.Abort):
+            raise
+        except Exception as exc:
+            if os.environ.get("DONGNE_DEBUG"):
+                raise
+            fail(f"{type(exc).__name__}: {exc} (DONGNE_DEBUG=1 shows where)", EXIT_FAILED, "Bug")
+    except typer.Exit as done:  # fail() outside a command
+        raise SystemExit(done.exit_code) from None
+    except typer.Abort:
+        raise SystemExit(EXIT_FAILED) from None
+    raise SystemExit(code if isinstance(code, int) else 0)

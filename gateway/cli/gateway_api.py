@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from gateway.cli.common import fail
+from gateway.cli.common import EXIT_FAILED, EXIT_UNAVAILABLE, exit_for_status, fail
 
 GatewayUrl = Annotated[
     str, typer.Option("--gateway", envvar="DONGNE_GATEWAY_URL", help="Gateway base URL.")
@@ -28,7 +28,7 @@ def gateway_call(
             headers=session_headers(gateway), timeout=600,
         )  # fmt: skip
     except httpx.HTTPError as exc:
-        fail(f"gateway at {gateway} unreachable: {exc}")
+        fail(f"gateway at {gateway} unreachable: {exc}", EXIT_UNAVAILABLE, "GatewayUnavailable")
     return answer(response)
 
 
@@ -46,13 +46,18 @@ def answer(response: object) -> object:
 
     assert isinstance(response, httpx.Response)
     if response.status_code >= 400:
+        status = response.status_code
         try:
             problem = response.json()
         except ValueError:
-            fail(f"HTTP {response.status_code}: {response.text[:200]}")
-        signed_out = problem.get("code") in ("AuthRequired", "AuthExpired", "AuthInvalid")
-        hint = " (run `dongne login`)" if signed_out else ""
-        fail(f"{problem.get('code')}: {problem.get('detail')}{hint}")
+            fail(f"HTTP {status}: {response.text[:200]}", exit_for_status(status), "HTTPError")
+        code = str(problem.get("code"))
+        hint = (
+            " (run `dongne login`)"
+            if code in ("AuthRequired", "AuthExpired", "AuthInvalid")
+            else ""
+        )
+        fail(f"{code}: {problem.get('detail')}{hint}", exit_for_status(status), code)
     if response.status_code == 204:
         return None
     if "json" in response.headers.get("content-type", ""):
@@ -66,4 +71,4 @@ def token_of(gateway: str, region: int) -> str:
     for token in network.get("tokens", []):
         if token["region"] == region:
             return str(token["token"])
-    fail(f"no municipality with region {region} on this network")
+    fail(f"no municipality with region {region} on this network", EXIT_FAILED, "NotFound")

@@ -17,16 +17,19 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from gateway.cli.common import (
+    EXIT_FAILED,
     DatabaseUrl,
     JsonOut,
     ManifestPath,
     Region,
     RpcUrl,
+    address_option,
     console,
     database_url_for,
     emit,
     err,
     fail,
+    fail_with,
     operator_for,
     run_action,
 )
@@ -65,7 +68,7 @@ def _push_with_progress(
                 )
             )
         except GatewayError as exc:
-            fail(f"{exc.code}: {exc.detail} (resume with `dongne program push --job {job_id}`)")
+            fail_with(exc, f" (resume with `dongne program push --job {job_id}`)")
     job = report.job
     return {
         "job": job.id,
@@ -132,7 +135,7 @@ def program_create(
     try:
         distribution.attach_program(engine, job.id, program_id)
     except GatewayError as exc:
-        fail(f"{exc.code}: {exc.detail}")
+        fail_with(exc)
     pushed: dict[str, object] = {"pushed": 0}
     if push:
         pushed = _push_with_progress(database_url, rpc, manifest_path, job.id, job.count)
@@ -177,7 +180,7 @@ def program_push(
     try:
         status = distribution.job_status(engine, job_id)
     except GatewayError as exc:
-        fail(f"{exc.code}: {exc.detail}")
+        fail_with(exc)
     result = _push_with_progress(database_url, rpc, manifest_path, job_id, status.count)
     emit(
         result,
@@ -222,3 +225,55 @@ def program_close(
             emit(result, as_json, functools.partial(console.print, text))
             return
     fail("closeProgram emitted no ProgramClosed event")
+
+
+@program.command("tree")
+def program_tree(
+    csv: Annotated[Path, typer.Option(help="Recipients CSV: address,amount.", exists=True)],
+    index: Annotated[int | None, typer.Option(help="Print this leaf's proof.")] = None,
+    address: Annotated[str | None, typer.Option(help="Print this recipient's proofs.")] = None,
+    as_json: JsonOut = False,
+) -> None:
+    """Rebuild a recipients list's tree offline: its root, and a leaf's proof.
+
+    Leaves are in list order (index = row number from 0), which is
+    `StandardMerkleTree.of(leaves, ["uint256", "address", "uint256"], {sortLeaves: false})` in
+    OpenZeppelin's JS library.
+
+    Example: dongne program tree --csv youth.csv --index 0
+    """
+    from chain.protocol.merkle import MerkleInputError, MerkleTree
+
+    try:
+        tree = MerkleTree.from_csv(csv)
+    except (MerkleInputError, OSError, UnicodeDecodeError) as exc:
+        fail(f"{csv}: {exc}")
+    wanted: list[int] = []
+    if index is not None:
+        if not 0 <= index < len(tree):
+            fail(f"--index must be between 0 and {len(tree) - 1}")
+        wanted.append(index)
+    if address is not None:
+        recipient = address_option(address, "--address")
+        wanted.extend(leaf.index for leaf in tree if leaf.recipient == recipient)
+        if not wanted:
+            fail(f"{recipient} is not in {csv}", EXIT_FAILED, "NotFound")
+    root, total = "0x" + tree.root.hex(), sum(leaf.amount for leaf in tree)
+    proofs = {i: ["0x" + node.hex() for node in tree.proof(i)] for i in wanted}
+    leaves = [tree.leaf(i) for i in wanted]
+    data = {
+        "root": root,
+        "count": len(tree),
+        "total": total,
+        "leaves": [{"index": leaf.index, "recipient": leaf.recipient, "amount": str(leaf.amount),
+                    "proof": proofs[leaf.index]} for leaf in leaves],
+    }  # fmt: skip
+
+    def render() -> None:
+        console.print(f"root {root}: {len(tree)} leaves, ₩{total:,}", soft_wrap=True)
+        for leaf in leaves:
+            console.print(f"leaf {leaf.index} {leaf.recipient} ₩{leaf.amount:,}", soft_wrap=True)
+            for node in proofs[leaf.index]:
+                console.print(f"  {node}")
+
+    emit(data, as_json, render)

@@ -14,13 +14,15 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import secrets
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
-from fastapi import FastAPI, Request
+from fastapi import Request
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, SecretStr
 from sqlalchemy import Engine, select
+from starlette.routing import BaseRoute
 
 from chain.manifest import Manifest
 from gateway.access import api_keys, data_log, staff_log
@@ -47,10 +49,10 @@ __all__ = [
     "POLICIES",
     "Access",
     "RouteAccess",
-    "document_security",
     "enforce",
     "principal_of",
     "record_staff_action",
+    "served_routes",
 ]
 
 TokenFrom = Literal["path", "query", "job", None]
@@ -84,6 +86,9 @@ POLICIES: dict[tuple[str, str], RouteAccess] = {
     ("GET", "/healthz"): RouteAccess(PUBLIC),
     ("GET", "/readyz"): RouteAccess(PUBLIC),
     ("GET", "/metrics"): RouteAccess(PUBLIC),  # counters only; scrape on the operator's network
+    ("GET", "/docs"): RouteAccess(PUBLIC),
+    ("GET", "/redoc"): RouteAccess(PUBLIC),
+    ("GET", "/docs/assets/{name}"): RouteAccess(PUBLIC),
     # A person's and a shop's own data (or their city's auditors, logged).
     ("GET", "/v1/wallets/{address}/balances"): RouteAccess(SELF, "query", "address"),
     ("GET", "/v1/wallets/{address}/history"): RouteAccess(SELF, "query", "address"),
@@ -167,6 +172,17 @@ class Access:
 def _key(index: int, secret: SecretStr) -> tuple[str, str]:
     kid, sep, value = secret.get_secret_value().partition(":")
     return (kid, value) if sep else (f"k{index}", kid)
+
+
+def served_routes(routes: Iterable[BaseRoute]) -> Iterator[APIRoute]:
+    """Every API route under `routes` (an app's or a router's), through included routers:
+    what the policy table must cover and what a 405's ``Allow`` lists."""
+    for route in routes:
+        inner = getattr(route, "original_router", None)  # FastAPI's included-router wrapper
+        if inner is not None:
+            yield from served_routes(inner.routes)
+        elif isinstance(route, APIRoute):
+            yield route
 
 
 def principal_of(request: Request) -> Principal:
@@ -277,38 +293,3 @@ def record_staff_action(
         before=_jsonable(before),
         after=_jsonable(after),
     )
-
-
-def document_security(app: FastAPI) -> None:
-    """Declares the security schemes in the OpenAPI document and, on every operation, which
-    one its policy takes (none for public and signed routes) and the policy itself."""
-    generate = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is not None:
-            return app.openapi_schema
-        schema = generate()
-        components = schema.setdefault("components", {})
-        components["securitySchemes"] = {
-            "signIn": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-                       "description": "an access token from POST /v1/auth/login (SIWE)"},
-            "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key",
-                       "description": "a municipality's service key (dongne api-key create)"},
-        }  # fmt: skip
-        for path, operations in schema.get("paths", {}).items():
-            for method, operation in operations.items():
-                entry = POLICIES.get((method.upper(), path))
-                if entry is None or not isinstance(operation, dict):
-                    continue
-                kind = entry.policy.kind
-                operation["x-dongne-policy"] = str(entry.policy)
-                if kind in ("public", "signed"):
-                    operation["security"] = []
-                elif kind in ("self", "authenticated"):
-                    operation["security"] = [{"signIn": []}]
-                else:
-                    operation["security"] = [{"signIn": []}, {"apiKey": []}]
-        app.openapi_schema = schema
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]

@@ -7,11 +7,13 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Literal
 
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
+from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -19,8 +21,10 @@ from chain.manifest import Manifest
 from chain.rpc_async import AsyncRpc
 from gateway.db import create_engine_for
 from gateway.errors import GatewayError
-from gateway.http.access import Access, document_security, enforce
+from gateway.http.access import Access, enforce
+from gateway.http.docs import install_docs
 from gateway.http.indexer_task import start_indexer
+from gateway.http.openapi import describe
 from gateway.http.problems import install_problem_handlers, problem_response
 from gateway.http.responses import JSONBytes
 from gateway.http.routes import audit, auth, distribution, queries, relay
@@ -28,6 +32,16 @@ from gateway.relayer.service import Relayer
 from gateway.settings import Settings, get_settings
 
 log = logging.getLogger("dongne.gateway")
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    ready: bool
+    unfunded: list[str] = Field(description="relayer keys below the minimum balance")
+    key_balances: dict[str, str | None] = Field(description="wei, as decimal strings")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -64,11 +78,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Relays wallets' signed voucher requests and serves the chain's index.",
         lifespan=lifespan,
         default_response_class=JSONBytes,
+        docs_url=None,  # gateway.http.docs serves both pages from local assets
+        redoc_url=None,
         # The one access dependency: every route's policy from gateway.http.access.POLICIES.
         dependencies=[Depends(enforce)],
     )
     install_problem_handlers(app)
-    document_security(app)
+    describe(app)
+    install_docs(app)
 
     app.add_middleware(
         BodyLimit, max_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes
@@ -87,11 +104,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
 
     @app.get("/healthz", tags=["ops"])
-    async def healthz() -> dict[str, object]:
+    async def healthz() -> Health:
         """Liveness: the process answers."""
-        return {"status": "ok"}
+        return Health(status="ok")
 
-    @app.get("/readyz", tags=["ops"])
+    @app.get(
+        "/readyz",
+        tags=["ops"],
+        response_model=Readiness,
+        responses={503: {"model": Readiness, "description": "no relayer key can pay for gas"}},
+    )
     async def readyz(request: Request) -> Response:
         """Readiness: 503 while no relayer key can pay for gas (where gas has a price)."""
         relayer: Relayer = request.app.state.relayer

@@ -42,12 +42,14 @@ def parse_time(value: object) -> object:
 
 
 _DESCRIPTION = "unix seconds, or ISO 8601 (KST when no offset is given)"
-Time = Annotated[int, BeforeValidator(parse_time), Query(ge=MIN_TIME, le=MAX_TIME,
-                                                        description=_DESCRIPTION)]  # fmt: skip
+# Query before the validator: the other way round the bounds reach the OpenAPI document as
+# pydantic's ``ge``/``le`` instead of JSON Schema's ``minimum``/``maximum``.
+Time = Annotated[int, Query(ge=MIN_TIME, le=MAX_TIME, description=_DESCRIPTION),
+                 BeforeValidator(parse_time)]  # fmt: skip
 OptionalTime = Annotated[
     int | None,
-    BeforeValidator(parse_time),
     Query(ge=MIN_TIME, le=MAX_TIME, description=_DESCRIPTION),
+    BeforeValidator(parse_time),
 ]
 
 

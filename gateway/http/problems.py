@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from gateway.errors import GatewayError
 
@@ -59,11 +60,15 @@ async def validation_handler(_request: Request, exc: Exception) -> JSONResponse:
         for e in exc.errors()
     ]
     first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
-    return problem_response(
-        GatewayError(
-            "InvalidRequest", f"{'.'.join(first['loc'])}: {first['msg']}", {"errors": errors}
-        )
-    )
+    # The first offending field by name, as the routes' own checks report it.
+    args: dict[str, object] = {"errors": errors}
+    if first["loc"]:
+        args["field"] = first["loc"][-1]
+        raw = exc.errors()[0].get("input")
+        if isinstance(raw, str | int | float | bool):
+            args["value"] = str(raw)[:100]
+    detail = f"{'.'.join(first['loc'])}: {first['msg']}"
+    return problem_response(GatewayError("InvalidRequest", detail, args))
 
 
 log = logging.getLogger("dongne.gateway")
@@ -78,8 +83,23 @@ async def http_handler(request: Request, exc: Exception) -> JSONResponse:
     detail = f"{request.method} {request.url.path}: {exc.detail}"
     response = problem_response(GatewayError(code, detail, {"path": request.url.path}))
     if exc.headers:
-        response.headers.update(exc.headers)  # e.g. Allow on a 405
+        response.headers.update(exc.headers)
+    if exc.status_code == 405:
+        # Starlette names only the first route that matched the path; a path has a route per
+        # method here, so Allow lists every one of them.
+        response.headers["Allow"] = ", ".join(_methods_of(request))
     return response
+
+
+def _methods_of(request: Request) -> list[str]:
+    from gateway.http.access import served_routes  # the route walk lives with the policies
+
+    methods: set[str] = set()
+    for route in served_routes(request.app.router.routes):
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            methods.update(route.methods or ())
+    return sorted(methods)
 
 
 async def internal_handler(request: Request, exc: Exception) -> JSONResponse:

@@ -26,6 +26,7 @@ from gateway.distribution import trees_dir
 from gateway.errors import GatewayError
 from gateway.http.access import record_staff_action
 from gateway.http.deps import EngineDep, ManifestDep, SettingsDep
+from gateway.http.openapi import codes
 from gateway.http.params import MAX_TIME, MIN_TIME, OptionalTime, Time, check_window, parse_time
 from gateway.settings import Settings
 
@@ -34,7 +35,9 @@ router = APIRouter(prefix="/v1/audit", tags=["audit"])
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 T = TypeVar("T")
 
-TokenPath = Annotated[str, Path(description="the municipality's token address")]
+TokenPath = Annotated[
+    str, Path(pattern=_ADDRESS.pattern, description="the municipality's token address")
+]
 Since = OptionalTime
 Until = OptionalTime
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
@@ -87,7 +90,10 @@ def _rpc(settings: Settings) -> RpcClient:
 # ------------------------------------------------------------------------------ reconciliation
 
 
-@router.get("/{token}/reconcile")
+@router.get(
+    "/{token}/reconcile",
+    openapi_extra=codes("NotFound", "NotReady", "NodeUnavailable", "DatabaseUnavailable"),
+)
 def reconcile(
     engine: EngineDep,
     manifest: ManifestDep,
@@ -105,7 +111,20 @@ def reconcile(
         )
 
 
-@router.get("/{token}/ledger", response_class=Response)
+@router.get(
+    "/{token}/ledger",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "the rows, then the trailer line",
+            "content": {
+                CSV_MEDIA_TYPE.split(";")[0]: {"schema": {"type": "string"}},
+                JSONL_MEDIA_TYPE: {"schema": {"type": "string"}},
+            },
+        }
+    },
+    openapi_extra=codes("NotFound", "DatabaseUnavailable"),
+)
 def ledger(
     engine: EngineDep,
     manifest: ManifestDep,
@@ -133,7 +152,10 @@ def ledger(
 ProgramPath = Annotated[int, Path(ge=1, le=2**62)]
 
 
-@router.get("/{token}/programs/{program_id}/verify")
+@router.get(
+    "/{token}/programs/{program_id}/verify",
+    openapi_extra=codes("NotFound", "NodeUnavailable", "DatabaseUnavailable"),
+)
 def verify_program(
     engine: EngineDep,
     manifest: ManifestDep,
@@ -153,7 +175,13 @@ def verify_program(
 
 @router.post(
     "/{token}/programs/{program_id}/verify",
-    openapi_extra={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"text/csv": {"schema": {"type": "string", "maxLength": 256 << 20}}},
+        },
+        **codes("NotFound", "NodeUnavailable", "DatabaseUnavailable"),
+    },
 )
 async def verify_program_list(
     request: Request,
@@ -176,7 +204,9 @@ async def verify_program_list(
 # ------------------------------------------------------------------------------ fraud
 
 
-@router.get("/{token}/fraud")
+@router.get(
+    "/{token}/fraud", openapi_extra=codes("WindowTooLarge", "NotFound", "DatabaseUnavailable")
+)
 def fraud_flags(
     engine: EngineDep,
     manifest: ManifestDep,
@@ -191,13 +221,13 @@ def fraud_flags(
     return guarded(lambda: fraud.flags(engine, manifest.chain_id, found, since, until))
 
 
-@router.get("/{token}/thresholds")
+@router.get("/{token}/thresholds", openapi_extra=codes("NotFound", "DatabaseUnavailable"))
 def get_thresholds(engine: EngineDep, manifest: ManifestDep, token: TokenPath) -> fraud.Thresholds:
     found = known_token(engine, manifest.chain_id, token)
     return guarded(lambda: fraud.thresholds(engine, manifest.chain_id, found))
 
 
-@router.put("/{token}/thresholds")
+@router.put("/{token}/thresholds", openapi_extra=codes("NotFound", "DatabaseUnavailable"))
 def put_thresholds(
     request: Request,
     engine: EngineDep,
@@ -220,20 +250,22 @@ class LinkIn(BaseModel):
     note: Annotated[str, Field(max_length=500)] = ""
 
 
-@router.get("/{token}/links")
+@router.get("/{token}/links", openapi_extra=codes("NotFound", "DatabaseUnavailable"))
 def get_links(engine: EngineDep, manifest: ManifestDep, token: TokenPath) -> list[fraud.WalletLink]:
     """Wallets the city declared as linked to merchants (owner, family, staff)."""
     found = known_token(engine, manifest.chain_id, token)
     return guarded(lambda: fraud.links(engine, manifest.chain_id, found))
 
 
-@router.put("/{token}/merchants/{merchant}/links")
+@router.put(
+    "/{token}/merchants/{merchant}/links", openapi_extra=codes("NotFound", "DatabaseUnavailable")
+)
 def put_links(
     request: Request,
     engine: EngineDep,
     manifest: ManifestDep,
     token: TokenPath,
-    merchant: str,
+    merchant: Annotated[str, Path(pattern=_ADDRESS.pattern)],
     wallets: Annotated[list[LinkIn], Body(max_length=1_000)],
 ) -> list[fraud.WalletLink]:
     """Replaces the wallets declared as linked to one merchant."""
@@ -255,7 +287,7 @@ class Window(BaseModel):
     until: Annotated[int, BeforeValidator(parse_time), Field(ge=MIN_TIME, le=MAX_TIME)]
 
 
-@router.get("/{token}/settlements")
+@router.get("/{token}/settlements", openapi_extra=codes("NotFound", "DatabaseUnavailable"))
 def list_settlements(
     engine: EngineDep, manifest: ManifestDep, token: TokenPath
 ) -> list[settlement.SettlementBatch]:
@@ -263,7 +295,10 @@ def list_settlements(
     return guarded(lambda: settlement.list_batches(engine, manifest.chain_id, found))
 
 
-@router.get("/{token}/settlements/preview")
+@router.get(
+    "/{token}/settlements/preview",
+    openapi_extra=codes("WindowTooLarge", "NotFound", "DatabaseUnavailable"),
+)
 def preview_settlement(
     engine: EngineDep,
     manifest: ManifestDep,
@@ -278,7 +313,20 @@ def preview_settlement(
     return guarded(lambda: settlement.preview_batch(engine, manifest.chain_id, found, since, until))
 
 
-@router.post("/{token}/settlements", status_code=201)
+@router.post(
+    "/{token}/settlements",
+    openapi_extra=codes(
+        "WindowTooLarge",
+        "NotFound",
+        "SettlementWindowOpen",
+        "SettlementOverlap",
+        "SettlementUnreconciled",
+        "NotReady",
+        "NodeUnavailable",
+        "DatabaseUnavailable",
+    ),
+    status_code=201,
+)
 def issue_settlement(
     request: Request,
     engine: EngineDep,
@@ -308,7 +356,20 @@ def issue_settlement(
     return batch
 
 
-@router.get("/{token}/settlements/{reference}", response_model=None)
+@router.get(
+    "/{token}/settlements/{reference}",
+    response_model=None,
+    responses={
+        200: {
+            "description": "the batch (``format=json``) or the bank file (``format=csv``)",
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/SettlementBatch"}},
+                CSV_MEDIA_TYPE.split(";")[0]: {"schema": {"type": "string"}},
+            },
+        }
+    },
+    openapi_extra=codes("NotFound", "DatabaseUnavailable"),
+)
 def get_settlement(
     engine: EngineDep,
     manifest: ManifestDep,

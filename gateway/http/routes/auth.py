@@ -16,6 +16,7 @@ from gateway.access.signin import Session
 from gateway.errors import GatewayError
 from gateway.http.access import Access
 from gateway.http.deps import EngineDep
+from gateway.http.openapi import codes
 
 router = APIRouter(tags=["access"])
 
@@ -57,9 +58,16 @@ class MeOut(BaseModel):
     roles: dict[str, list[str]]  # token (lower-case) -> role names held there
 
 
+# The enumeration documents the names; api_keys.create checks them (in one place).
+RoleName = Annotated[str, Field(json_schema_extra={"enum": list(roles_module.ROLE_NAMES)})]
+
+
 class ApiKeyIn(BaseModel):
     name: str = Field(min_length=1, max_length=100)
-    roles: list[str] = Field(min_length=1, max_length=9)
+    # The enumeration documents the names; api_keys.create checks them (one place).
+    roles: list[
+        Annotated[str, Field(json_schema_extra={"enum": list(roles_module.ROLE_NAMES)})]
+    ] = Field(min_length=1, max_length=9)
     ttl_days: int = Field(default=90, ge=1, le=366)
 
 
@@ -92,7 +100,9 @@ async def nonce(request: Request) -> NonceOut:
     )
 
 
-@router.post("/v1/auth/login")
+@router.post(
+    "/v1/auth/login", openapi_extra=codes("SiweInvalid", "LoginThrottled", "DatabaseUnavailable")
+)
 async def login(request: Request, body: LoginIn) -> SessionOut:
     """Checks the signed EIP-4361 message (domain, URI, chain, nonce, times, signature) and
     opens a session: a short-lived access token and a refresh token."""
@@ -114,7 +124,9 @@ async def login(request: Request, body: LoginIn) -> SessionOut:
     return _session_out(session)
 
 
-@router.post("/v1/auth/refresh")
+@router.post(
+    "/v1/auth/refresh", openapi_extra=codes("AuthInvalid", "AuthExpired", "DatabaseUnavailable")
+)
 async def refresh(request: Request, body: RefreshIn) -> SessionOut:
     """A new access token for a refresh token; the refresh token is replaced (single use)."""
     session = await asyncio.to_thread(_access(request).signin.refresh, body.refresh_token)
@@ -142,7 +154,7 @@ async def me(request: Request) -> MeOut:
     return MeOut(address=who.address, api_key=who.api_key, operator=who.operator, roles=roles)
 
 
-@router.get("/v1/me/access-log")
+@router.get("/v1/me/access-log", openapi_extra=codes("Forbidden", "DatabaseUnavailable"))
 def my_access_log(
     request: Request,
     engine: EngineDep,
@@ -155,7 +167,7 @@ def my_access_log(
     return data_log.for_subject(engine, who.address, limit=limit)
 
 
-@router.get("/v1/tokens/{token}/roles")
+@router.get("/v1/tokens/{token}/roles", openapi_extra=codes("DatabaseUnavailable"))
 def role_holders(request: Request, engine: EngineDep, token: TokenPath) -> dict[str, list[str]]:
     """Who holds which role in this municipality (role name -> accounts), from the chain."""
     chain_id = _access(request).roles.chain_id
@@ -182,7 +194,11 @@ class CreatedKeyOut(BaseModel):
     secret: str  # shown once; send it as X-API-Key
 
 
-@router.post("/v1/tokens/{token}/api-keys", status_code=201)
+@router.post(
+    "/v1/tokens/{token}/api-keys",
+    openapi_extra=codes("Forbidden", "DatabaseUnavailable"),
+    status_code=201,
+)
 def create_api_key(
     request: Request, engine: EngineDep, token: TokenPath, body: ApiKeyIn
 ) -> CreatedKeyOut:
@@ -199,12 +215,16 @@ def create_api_key(
     return CreatedKeyOut(key=ApiKeyOut(**key), secret=created.secret)
 
 
-@router.get("/v1/tokens/{token}/api-keys")
+@router.get("/v1/tokens/{token}/api-keys", openapi_extra=codes("DatabaseUnavailable"))
 def list_api_keys(engine: EngineDep, token: TokenPath) -> list[ApiKeyOut]:
     return [ApiKeyOut(**dataclasses.asdict(k)) for k in api_keys.list_keys(engine, token)]
 
 
-@router.delete("/v1/tokens/{token}/api-keys/{key_id}", status_code=204)
+@router.delete(
+    "/v1/tokens/{token}/api-keys/{key_id}",
+    openapi_extra=codes("NotFound", "DatabaseUnavailable"),
+    status_code=204,
+)
 def revoke_api_key(
     request: Request,
     engine: EngineDep,
@@ -222,7 +242,7 @@ def revoke_api_key(
 # ------------------------------------------------------------------------------ audit logs
 
 
-@router.get("/v1/audit/{token}/staff-log")
+@router.get("/v1/audit/{token}/staff-log", openapi_extra=codes("DatabaseUnavailable"))
 def staff_actions(
     engine: EngineDep, token: TokenPath, limit: Annotated[int, Query(ge=1, le=1000)] = 500
 ) -> list[staff_log.StaffEntry]:
@@ -230,7 +250,7 @@ def staff_actions(
     return staff_log.entries(engine, token=token, limit=limit)
 
 
-@router.get("/v1/audit/{token}/staff-log/verify")
+@router.get("/v1/audit/{token}/staff-log/verify", openapi_extra=codes("DatabaseUnavailable"))
 def verify_staff_log(engine: EngineDep, token: TokenPath) -> staff_log.LogCheck:
     """Recomputes the whole hash chain: an edited, deleted or reordered entry shows here.
     The chain spans every municipality, so a break anywhere is reported to every auditor."""
@@ -238,7 +258,7 @@ def verify_staff_log(engine: EngineDep, token: TokenPath) -> staff_log.LogCheck:
     return staff_log.verify(engine)
 
 
-@router.get("/v1/audit/{token}/access-log")
+@router.get("/v1/audit/{token}/access-log", openapi_extra=codes("DatabaseUnavailable"))
 def access_log(
     engine: EngineDep, token: TokenPath, limit: Annotated[int, Query(ge=1, le=1000)] = 500
 ) -> list[data_log.DataAccess]:

@@ -28,12 +28,14 @@ from gateway import distribution
 from gateway.errors import GatewayError
 from gateway.http.access import record_staff_action
 from gateway.http.deps import EngineDep, ManifestDep, SettingsDep
+from gateway.http.openapi import codes
 from gateway.http.routes.audit import address, guarded, known_token
 from gateway.settings import Settings
 
 router = APIRouter(tags=["distribution"])
 log = logging.getLogger("dongne.distribution")
 
+ADDRESS = r"^0x[0-9a-fA-F]{40}$"
 JobPath = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
 MAX_CSV_BYTES = 256 * 1024 * 1024
 
@@ -81,13 +83,17 @@ CSV_BODY: dict[str, object] = {
 }
 
 
-@router.post("/v1/distributions", status_code=201, openapi_extra=CSV_BODY)
+@router.post(
+    "/v1/distributions",
+    status_code=201,
+    openapi_extra={**CSV_BODY, **codes("NotFound", "DistributionBusy", "DatabaseUnavailable")},
+)
 async def create_distribution(
     request: Request,
     engine: EngineDep,
     manifest: ManifestDep,
     settings: SettingsDep,
-    token: Annotated[str, Query(description="the municipality's token")],
+    token: Annotated[str, Query(pattern=ADDRESS, description="the municipality's token")],
     batch_size: Annotated[int, Query(ge=1, le=2_000)] = distribution.DEFAULT_BATCH,
 ) -> distribution.JobStatus:
     """Builds the tree of a recipients list (``address,amount`` rows) and answers its root,
@@ -108,27 +114,41 @@ async def create_distribution(
     return job
 
 
-@router.get("/v1/distributions")
+@router.get("/v1/distributions", openapi_extra=codes("DatabaseUnavailable"))
 def list_distributions(
-    engine: EngineDep, manifest: ManifestDep, token: Annotated[str | None, Query()] = None
+    engine: EngineDep,
+    manifest: ManifestDep,
+    token: Annotated[str | None, Query(pattern=ADDRESS)] = None,
 ) -> list[distribution.JobStatus]:
     only = None if token is None else address(token, "token")
     return guarded(lambda: distribution.list_jobs(engine, manifest.chain_id, only))
 
 
-@router.get("/v1/distributions/{job_id}")
+@router.get("/v1/distributions/{job_id}", openapi_extra=codes("NotFound", "DatabaseUnavailable"))
 def get_distribution(engine: EngineDep, job_id: JobPath) -> distribution.JobStatus:
     """Status and progress; ``program_id`` appears once the commit is indexed."""
     return guarded(lambda: distribution.job_status(engine, job_id))
 
 
-@router.get("/v1/distributions/{job_id}/report")
+@router.get(
+    "/v1/distributions/{job_id}/report", openapi_extra=codes("NotFound", "DatabaseUnavailable")
+)
 def distribution_report(engine: EngineDep, job_id: JobPath) -> distribution.JobReport:
     """Count, total, pushed, skipped as already claimed, every batch with its transaction."""
     return guarded(lambda: distribution.job_report(engine, job_id))
 
 
-@router.post("/v1/distributions/{job_id}/push", status_code=202)
+@router.post(
+    "/v1/distributions/{job_id}/push",
+    openapi_extra=codes(
+        "NotFound",
+        "DistributionNotCommitted",
+        "DistributionBusy",
+        "NotReady",
+        "DatabaseUnavailable",
+    ),
+    status_code=202,
+)
 def push_distribution(
     request: Request, engine: EngineDep, settings: SettingsDep, job_id: JobPath
 ) -> distribution.JobStatus:
@@ -169,12 +189,15 @@ def _push(engine: Engine, settings: Settings, key: SecretStr, job_id: str) -> No
 # ------------------------------------------------------------------------------ proofs
 
 
-@router.get("/v1/programs/{token}/{program_id}/proofs/{index}")
+@router.get(
+    "/v1/programs/{token}/{program_id}/proofs/{index}",
+    openapi_extra=codes("NotFound", "DatabaseUnavailable"),
+)
 def leaf_proof(
     engine: EngineDep,
     manifest: ManifestDep,
     settings: SettingsDep,
-    token: str,
+    token: Annotated[str, Path(pattern=ADDRESS)],
     program_id: Annotated[int, Path(ge=1, le=2**62)],
     index: Annotated[int, Path(ge=0, le=2**62)],
 ) -> distribution.LeafProof:
@@ -190,14 +213,17 @@ def leaf_proof(
     return proof
 
 
-@router.get("/v1/programs/{token}/{program_id}/recipients/{recipient}/proofs")
+@router.get(
+    "/v1/programs/{token}/{program_id}/recipients/{recipient}/proofs",
+    openapi_extra=codes("NotFound", "DatabaseUnavailable"),
+)
 def recipient_proofs(
     engine: EngineDep,
     manifest: ManifestDep,
     settings: SettingsDep,
-    token: str,
+    token: Annotated[str, Path(pattern=ADDRESS)],
     program_id: Annotated[int, Path(ge=1, le=2**62)],
-    recipient: str,
+    recipient: Annotated[str, Path(pattern=ADDRESS)],
 ) -> list[distribution.LeafProof]:
     """Every leaf of one recipient (a list may name someone more than once)."""
     found = known_token(engine, manifest.chain_id, token)

@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 from gateway import queries
 from gateway.errors import GatewayError
 from gateway.http.deps import EngineDep
+from gateway.http.openapi import codes
 from gateway.http.params import OptionalTime
 
 router = APIRouter(prefix="/v1", tags=["query"])
@@ -23,8 +24,12 @@ router = APIRouter(prefix="/v1", tags=["query"])
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 T = TypeVar("T")
 
-AddressPath = Annotated[str, Path(description="0x-prefixed 20-byte address, any case")]
-TokenQuery = Annotated[str | None, Query(description="only this municipality's token")]
+AddressPath = Annotated[
+    str, Path(pattern=_ADDRESS.pattern, description="0x-prefixed 20-byte address, any case")
+]
+TokenQuery = Annotated[
+    str | None, Query(pattern=_ADDRESS.pattern, description="only this municipality's token")
+]
 
 
 def _address(value: str, field: str) -> str:
@@ -58,13 +63,13 @@ def _known_token(engine: EngineDep, token: str) -> str:
     return address
 
 
-@router.get("/tokens")
+@router.get("/tokens", openapi_extra=codes("DatabaseUnavailable"))
 def list_tokens(engine: EngineDep) -> list[queries.Municipality]:
     """Every municipality the factory has deployed, oldest first."""
     return _read(lambda: queries.municipalities(engine))
 
 
-@router.get("/tokens/{token}/dashboard")
+@router.get("/tokens/{token}/dashboard", openapi_extra=codes("NotFound", "DatabaseUnavailable"))
 def token_dashboard(engine: EngineDep, token: AddressPath) -> queries.Dashboard:
     """Issued, subsidy, circulating supply, redeemed, cashback, refunds, holders, programs."""
     address = _address(token, "token")
@@ -74,14 +79,16 @@ def token_dashboard(engine: EngineDep, token: AddressPath) -> queries.Dashboard:
     return found
 
 
-@router.get("/tokens/{token}/programs")
+@router.get("/tokens/{token}/programs", openapi_extra=codes("NotFound", "DatabaseUnavailable"))
 def token_programs(engine: EngineDep, token: AddressPath) -> list[queries.ProgramSummary]:
     """A municipality's policy programs with budget, granted, claimed, spent, returned."""
     address = _known_token(engine, token)
     return _read(lambda: queries.programs(engine, address))
 
 
-@router.get("/tokens/{token}/programs/{program_id}")
+@router.get(
+    "/tokens/{token}/programs/{program_id}", openapi_extra=codes("NotFound", "DatabaseUnavailable")
+)
 def token_program(
     engine: EngineDep, token: AddressPath, program_id: Annotated[int, Path(ge=1, le=2**62)]
 ) -> queries.ProgramSummary:
@@ -96,7 +103,7 @@ def token_program(
     return found
 
 
-@router.get("/wallets/{address}/balances")
+@router.get("/wallets/{address}/balances", openapi_extra=codes("DatabaseUnavailable"))
 def wallet_balances(
     engine: EngineDep, address: AddressPath, token: TokenQuery = None
 ) -> list[queries.TokenBalance]:
@@ -106,7 +113,7 @@ def wallet_balances(
     return _read(lambda: queries.balances(engine, holder, token=only))
 
 
-@router.get("/wallets/{address}/history")
+@router.get("/wallets/{address}/history", openapi_extra=codes("DatabaseUnavailable"))
 def wallet_history(
     engine: EngineDep,
     address: AddressPath,
@@ -125,7 +132,7 @@ def wallet_history(
         raise GatewayError("InvalidRequest", str(exc), {"field": "cursor"}) from exc
 
 
-@router.get("/merchants/{address}/sales")
+@router.get("/merchants/{address}/sales", openapi_extra=codes("DatabaseUnavailable"))
 def merchant_sales(
     engine: EngineDep,
     address: AddressPath,
@@ -141,7 +148,7 @@ def merchant_sales(
     )
 
 
-@router.get("/indexer/status")
+@router.get("/indexer/status", openapi_extra=codes("NotReady", "DatabaseUnavailable"))
 def indexer_status(engine: EngineDep) -> queries.IndexerStatus:
     """The last indexed block, the head the indexer last saw and the lag between them."""
     found = _read(lambda: queries.indexer_status(engine))

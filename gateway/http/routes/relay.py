@@ -3,56 +3,111 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Annotated, Literal
 
 import orjson
-from eth_utils.address import is_address, to_checksum_address
-from fastapi import APIRouter, Request
-from pydantic import BaseModel
+from eth_utils.address import to_checksum_address
+from fastapi import APIRouter, Path, Request
+from pydantic import BaseModel, Field
 
 from chain.protocol.forwarder import ForwarderDomain
+from chain.rpc import NodeUnavailableError, RpcError
 from gateway.errors import GatewayError
 from gateway.http.deps import ManifestDep, RelayerDep
+from gateway.http.openapi import CONTRACT_CODES, codes
 from gateway.http.responses import JSONBytes
 from gateway.relayer.service import Relayer
 
 router = APIRouter(prefix="/v1", tags=["relay"])
 
 
+_HEX_ADDRESS = r"^0x[0-9a-fA-F]{40}$"
+_DECIMAL = r"^[0-9]{1,78}$"
+
+
 class SignedRequestBody(BaseModel):
-    """A ForwardRequest signed with EIP-712 by the wallet; integers as decimal strings."""
+    """A ForwardRequest signed with EIP-712 by the wallet; integers as decimal strings. Only
+    documents the body: the route parses it itself (orjson, then the intake's own checks)."""
 
     model_config = {"populate_by_name": True}
 
-    from_: str
-    to: str
-    value: str
-    gas: str
-    nonce: str
-    deadline: str
-    data: str
-    signature: str
+    from_: str = Field(alias="from", pattern=_HEX_ADDRESS, description="the signer")
+    to: str = Field(pattern=_HEX_ADDRESS, description="a municipal voucher token")
+    value: str = Field(pattern="^0$", description="always 0: vouchers move no ether")
+    gas: str = Field(pattern=_DECIMAL)
+    nonce: str = Field(pattern=_DECIMAL, description="the forwarder nonce (GET /v1/nonces)")
+    deadline: str = Field(pattern=_DECIMAL, description="unix seconds")
+    data: str = Field(
+        pattern="^0x[0-9a-fA-F]{8}([0-9a-fA-F]{2})*$",
+        description="the call: a function selector and its ABI-encoded arguments",
+    )
+    signature: str = Field(pattern="^0x[0-9a-fA-F]{130}$", description="65 bytes, 0x-hex")
+
+
+class Accepted(BaseModel):
+    id: str = Field(description="the request's id: keep it to follow the request")
+    status: str
+
+
+class RequestError(BaseModel):
+    code: str
+    args: dict[str, object]
 
 
 class RequestState(BaseModel):
     id: str
-    status: str
-    signer: str | None = None
-    nonce: str | None = None
-    tx_hash: str | None = None
-    block_number: int | None = None
-    error: dict[str, object] | None = None
+    status: Literal["queued", "submitted", "succeeded", "failed"]
+    signer: str | None
+    target: str | None
+    selector: str | None
+    nonce: str | None
+    tx_hash: str | None
+    block_number: int | None
+    error: RequestError | None
+    created_at: float
+    updated_at: float
+
+
+class TokenEntry(BaseModel):
+    region: int
+    token: str
+    name: str
+    symbol: str
+
+
+class Network(BaseModel):
+    chain_id: int
+    forwarder: str
+    registry: str
+    factory: str
+    domain: dict[str, str | int] = Field(description="the forwarder's EIP-712 domain")
+    tokens: list[TokenEntry]
+
+
+class NextNonce(BaseModel):
+    address: str
+    nonce: str
+
+
+_INTAKE_CODES = (
+    "GasTooLow", "DeadlineTooFar", "RequestExpired", "WrongChain", "InvalidSignature",
+    "SignerUnregistered", "SignerFrozen", "TargetNotAllowed", "SelectorNotAllowed",
+    "NonceTooLow", "NonceConflict", "NonceTooHigh", "RateLimited", "SignerThrottled",
+    "NodeUnavailable", "DatabaseUnavailable", "NotReady", "RelayerBusy",
+)  # fmt: skip
 
 
 @router.post(
     "/requests",
     status_code=202,
     response_class=JSONBytes,
-    responses={202: {"model": RequestState}},
+    response_model=Accepted,
     openapi_extra={
         "requestBody": {
             "required": True,
             "content": {"application/json": {"schema": SignedRequestBody.model_json_schema()}},
-        }
+        },
+        **codes(*_INTAKE_CODES, *CONTRACT_CODES),
     },
 )
 async def submit_request(request: Request) -> JSONBytes:
@@ -70,17 +125,22 @@ async def submit_request(request: Request) -> JSONBytes:
     return JSONBytes({"id": rid, "status": status}, status_code=202)
 
 
-@router.get("/requests/{request_id}", response_model=RequestState, response_class=JSONBytes)
-async def get_request(request_id: str, relayer: RelayerDep) -> JSONBytes:
-    if len(request_id) != 66 or not request_id.startswith("0x"):
-        raise GatewayError("InvalidRequest", "request id is a 0x-prefixed 32-byte hash")
+@router.get(
+    "/requests/{request_id}",
+    response_model=RequestState,
+    response_class=JSONBytes,
+    openapi_extra=codes("NotFound", "DatabaseUnavailable"),
+)
+async def get_request(
+    request_id: Annotated[str, Path(pattern="^0x[0-9a-fA-F]{64}$")], relayer: RelayerDep
+) -> JSONBytes:
     stored = await asyncio.to_thread(relayer.store.get, request_id.lower())
     if stored is None:
         raise GatewayError("NotFound", "no such request", {"id": request_id})
     return JSONBytes(stored.public())
 
 
-@router.get("/network", response_class=JSONBytes)
+@router.get("/network", response_class=JSONBytes, response_model=Network)
 async def network(manifest: ManifestDep) -> JSONBytes:
     """What a wallet needs to sign: the chain, the forwarder's EIP-712 domain, the tokens."""
     domain = ForwarderDomain(manifest.chain_id, manifest.forwarder)
@@ -99,15 +159,23 @@ async def network(manifest: ManifestDep) -> JSONBytes:
     )
 
 
-@router.get("/nonces/{address}", response_class=JSONBytes)
-async def next_nonce(address: str, relayer: RelayerDep) -> JSONBytes:
+@router.get(
+    "/nonces/{address}",
+    response_class=JSONBytes,
+    response_model=NextNonce,
+    openapi_extra=codes("NodeUnavailable"),
+)
+async def next_nonce(
+    address: Annotated[str, Path(pattern=_HEX_ADDRESS)], relayer: RelayerDep
+) -> JSONBytes:
     """The forwarder nonce a wallet should sign next, counting requests still in flight."""
-    if not is_address(address):
-        raise GatewayError("InvalidRequest", "not an address", {"address": address})
     signer = to_checksum_address(address)
     nonce = relayer.next_nonce(signer)
     if nonce is None:
-        nonce = await relayer.view.forwarder_nonce(signer)
+        try:
+            nonce = await relayer.view.forwarder_nonce(signer)
+        except (NodeUnavailableError, RpcError) as exc:
+            raise GatewayError("NodeUnavailable", f"cannot read the nonce: {exc}") from None
         relayer.nonces.chain_next.setdefault(signer, nonce)
         nonce = relayer.next_nonce(signer) or nonce
     return JSONBytes({"address": signer, "nonce": str(nonce)})

@@ -6,10 +6,12 @@ import json
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from chain.protocol.merkle import Leaf, MerkleTree
 from gateway.devnet.process import free_port
 
 DONGNE = [sys.executable, "-m", "gateway.cli"]
@@ -33,6 +35,7 @@ COMMANDS = [
     ["program", "create"],
     ["program", "push"],
     ["program", "close"],
+    ["program", "tree"],
     ["audit", "verify-code"],
     ["audit", "reconcile"],
     ["audit", "ledger"],
@@ -81,6 +84,50 @@ def test_bad_input_exits_non_zero_with_one_line(tmp_path: Path) -> None:
     result = run("city", "register", "not-an-address", "--kind", "citizen")
     assert result.returncode != 0
     assert "not an address" in result.stderr
+
+
+def test_version_and_exit_codes_are_documented() -> None:
+    version = run("--version")
+    assert version.returncode == 0
+    assert version.stdout.startswith("dongne ")
+    assert "4 rejected by a rule" in " ".join(run("--help").stdout.split())
+
+
+def test_no_command_shows_a_traceback_and_json_errors_carry_the_exit_code(tmp_path: Path) -> None:
+    """Every command, given nothing it needs (no manifest, no node, no gateway) or a flag it
+    does not know, ends with one JSON line on stderr whose exit code says why."""
+    env = {
+        "DONGNE_GATEWAY_URL": "http://127.0.0.1:1",
+        "DONGNE_RPC_URL": "http://127.0.0.1:1",
+        "DONGNE_MANIFEST_PATH": str(tmp_path / "none.json"),
+        "DONGNE_CONFIG_DIR": str(tmp_path / "config"),
+        "DONGNE_KEY": "0x" + "11" * 32,
+    }
+    address = "0x" + "12" * 20
+    cases = [[*c, "--json"] for c in COMMANDS if c != ["up"]]
+    cases += [[*c, "--json", "--no-such-flag"] for c in COMMANDS]
+    cases += [
+        ["audit", "fraud", "--region", "41390", "--since", "2026-01-01", "--until",
+         "2026-02-01", "--json"],
+        ["city", "sell", address, "--region", "41390", "--face", "100", "--paid", "90",
+         "--json"],
+        ["program", "tree", "--csv", str(tmp_path), "--json"],
+    ]  # fmt: skip
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda args: (args, run(*args, env=env)), cases))
+    for args, result in results:
+        assert "Traceback" not in result.stderr, (args, result.stderr)
+        if result.returncode == 0:  # e.g. logout with no session: nothing to say
+            continue
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1, (args, result.stderr)
+        error = json.loads(lines[0])["error"]
+        assert error["exit_code"] == result.returncode, (args, error)
+        assert error["detail"], args
+        if "--no-such-flag" in args:
+            assert (result.returncode, error["code"]) == (2, "UsageError"), (args, error)
+    by_command = {" ".join(a[:2]): r.returncode for a, r in results[-3:]}
+    assert by_command == {"audit fraud": 3, "city sell": 2, "program tree": 2}
 
 
 def test_up_demo_starts_everything_and_resumes_with_its_state(tmp_path: Path) -> None:
@@ -132,9 +179,27 @@ def test_program_create_then_resume_the_push_by_job(tmp_path: Path) -> None:
         assert (second["pushed"], second["transactions"]) == (25, 3)  # nothing sent twice
 
         unknown = run("program", "push", "--job", "nope", *common, env=env)
-        assert unknown.returncode != 0
+        assert unknown.returncode == 1
         assert "NotFound" in unknown.stderr
         assert "Traceback" not in unknown.stderr
+
+        # The tree rebuilt offline is the committed one, and its proofs verify.
+        tree = run("program", "tree", "--csv", str(csv), "--address", recipients[3][0], "--json")
+        assert tree.returncode == 0, tree.stderr
+        rebuilt = json.loads(tree.stdout)
+        assert rebuilt["root"] == job["root"]
+        [leaf] = rebuilt["leaves"]
+        assert (leaf["index"], int(leaf["amount"])) == (3, recipients[3][1])
+        proof = [bytes.fromhex(node[2:]) for node in leaf["proof"]]
+        entry = Leaf(3, leaf["recipient"], recipients[3][1])
+        assert MerkleTree.verify(entry, proof, bytes.fromhex(rebuilt["root"][2:]))
+
+        # A rule's refusal exits 4 with the custom error: selling to an unregistered wallet.
+        stranger = "0x" + os.urandom(20).hex()
+        sold = run("city", "sell", stranger, *region, "--face", "1000", "--paid", "900",
+                   *common, env=env)  # fmt: skip
+        assert sold.returncode == 4, sold.stderr
+        assert json.loads(sold.stderr)["error"]["code"].startswith(("Identity", "Voucher"))
     finally:
         if net.node is not None:
             net.node.stop()

@@ -26,6 +26,10 @@ def test_unknown_routes_and_methods_are_problems(world: World) -> None:
     wrong = http.delete("/v1/network")
     assert code(wrong) == (405, "MethodNotAllowed")
     assert "GET" in wrong.headers.get("allow", "")
+    # A path with a route per method: Allow names them all, not the first one matched.
+    both = http.patch(f"/v1/audit/{world.siheung}/thresholds")
+    assert code(both) == (405, "MethodNotAllowed")
+    assert both.headers["allow"] == "GET, PUT"
     assert code(http.post("/v1/auth/login", json={"message": 1})) == (400, "InvalidRequest")
 
 

@@ -51,7 +51,7 @@ class ApiTests:
         assert board["symbol"] == "SHG"
         _problem(client.get(f"/v1/tokens/{NOBODY}/dashboard"), 404, "NotFound")
         body = _problem(client.get("/v1/tokens/0x1234/dashboard"), 400, "InvalidRequest")
-        assert body["args"] == {"field": "token", "value": "0x1234"}
+        assert (body["args"]["field"], body["args"]["value"]) == ("token", "0x1234")
 
     def test_programs(self, built_chain: Net, client: TestClient) -> None:
         token = built_chain.token.address
