@@ -1,5 +1,10 @@
-"""Deploys the network (forwarder, identity registry, admin module, implementation, beacon,
-factory) and municipalities, idempotently, and records them in the manifest.
+"""Deploys the network (forwarder, identity registry, admin module, implementation, timelock,
+beacon, factory) and municipalities, idempotently, and records them in the manifest.
+
+The beacon - one upgrade of it changes every city's token - is owned by ``DongneTimelock``
+(OpenZeppelin's TimelockController): an upgrade is scheduled in public and runs after the
+delay of :class:`Governance` (a deploy parameter; the local network uses
+``LOCAL_UPGRADE_DELAY``). ``chain.upgrades`` schedules, executes and lists them.
 
 Running a deploy twice changes nothing: a contract recorded in the manifest whose code is on
 chain with the same code hash is kept, and a municipality whose region the factory already knows
@@ -76,6 +81,21 @@ def deployer_from_env() -> LocalAccount:
     )
 
 
+LOCAL_UPGRADE_DELAY = 60
+"""Seconds an upgrade waits on the local network: long enough to see it pending, short enough
+to try. A real network takes days (``dongne up --rpc ... --upgrade-delay``)."""
+
+
+@dataclass(frozen=True)
+class Governance:
+    """Who may upgrade every city's token, and after how long. Proposers may also cancel; an
+    empty executor list lets anyone execute an operation once its delay has passed."""
+
+    upgrade_delay_s: int = LOCAL_UPGRADE_DELAY
+    proposers: tuple[str, ...] = ()  # default: the operator
+    executors: tuple[str, ...] | None = None  # default: the operator; () means anyone
+
+
 @dataclass
 class Deployer:
     """Sends the operator's transactions and waits for each receipt."""
@@ -133,8 +153,11 @@ def deploy_network(
     manifest_path: Path | None = None,
     *,
     progress: Progress | None = None,
+    governance: Governance | None = None,
 ) -> Manifest:
-    """Deploys whatever of the network is missing and returns (and saves) the manifest."""
+    """Deploys whatever of the network is missing and returns (and saves) the manifest.
+    ``governance`` applies when the timelock is (re)deployed; a kept one keeps its own."""
+    governance = governance or Governance()
     deployer = Deployer(w3, account, progress)
     chain_id = w3.eth.chain_id
     manifest = Manifest(chain_id=chain_id, operator=account.address)
@@ -152,7 +175,7 @@ def deploy_network(
         # A replaced contract changes the constructor arguments of everything after it.
         redeploy_rest = True
         manifest.contracts[name] = deployer.deploy(
-            name, _constructor_args(name, manifest, operator)
+            name, _constructor_args(name, manifest, operator, governance)
         )
     if redeploy_rest:
         manifest.municipalities.clear()  # a new factory knows none of the old tokens
@@ -165,7 +188,7 @@ def deploy_network(
     return manifest
 
 
-def _constructor_args(name: str, m: Manifest, operator: str) -> list[object]:
+def _constructor_args(name: str, m: Manifest, operator: str, g: Governance) -> list[object]:
     match name:
         case "DongneForwarder":
             return []
@@ -175,8 +198,12 @@ def _constructor_args(name: str, m: Manifest, operator: str) -> list[object]:
             return [m.forwarder, m.registry]
         case "VoucherToken":
             return [m.forwarder, m.registry, m.address("VoucherAdmin")]
+        case "DongneTimelock":
+            proposers = [to_checksum_address(a) for a in g.proposers or (operator,)]
+            executors = (operator,) if g.executors is None else g.executors
+            return [g.upgrade_delay_s, proposers, [to_checksum_address(a) for a in executors]]
         case "UpgradeableBeacon":
-            return [m.address("VoucherToken"), operator]
+            return [m.address("VoucherToken"), m.address("DongneTimelock")]
         case "VoucherFactory":
             return [m.address("UpgradeableBeacon"), operator]
     raise ValueError(f"unknown network contract {name}")

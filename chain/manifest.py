@@ -14,6 +14,7 @@ NETWORK_CONTRACTS = (
     "IdentityRegistry",
     "VoucherAdmin",
     "VoucherToken",
+    "DongneTimelock",  # owns the beacon: upgrades wait for its delay
     "UpgradeableBeacon",
     "VoucherFactory",
 )

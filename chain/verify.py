@@ -68,6 +68,7 @@ _ENTRY_POINTS: Final[Mapping[str, str]] = {
     "IdentityRegistry": "contracts/src/IdentityRegistry.sol",
     "VoucherAdmin": "contracts/src/VoucherAdmin.sol",
     "VoucherToken": "contracts/src/VoucherToken.sol",
+    "DongneTimelock": "contracts/src/DongneTimelock.sol",
     "UpgradeableBeacon": "@openzeppelin/contracts/proxy/beacon/UpgradeableBeacon.sol",
     "VoucherFactory": "contracts/src/VoucherFactory.sol",
     "BeaconProxy": "@openzeppelin/contracts/proxy/beacon/BeaconProxy.sol",
@@ -88,6 +89,7 @@ BEACON_SLOT: Final = "0xa3f0ad74e5423aebfd80d3ef4346578335a9a72aeaee59ff6cb3582b
 """ERC-1967's beacon slot: ``keccak256("eip1967.proxy.beacon") - 1``."""
 
 _IMPLEMENTATION_CALL: Final = "0x" + selector("implementation", "UpgradeableBeacon").hex()
+_OWNER_CALL: Final = "0x" + selector("owner", "UpgradeableBeacon").hex()
 _CACHE_FORMAT: Final = 1
 # Comments are stripped before imports are read, so commented-out imports are not followed.
 _COMMENTS: Final = re.compile(r"//[^\n]*|/\*.*?\*/", re.DOTALL)
@@ -494,6 +496,11 @@ def _link_checks(
         call = {"to": beacon, "data": _IMPLEMENTATION_CALL}
         actual = _read_address(rpc, "eth_call", [call, "latest"])
         checks.append(CheckResult("UpgradeableBeacon", "implementation()", implementation, actual))
+    timelock = addresses.get("DongneTimelock")
+    if beacon and timelock:  # no key can upgrade every city at once, only the timelock
+        call = {"to": beacon, "data": _OWNER_CALL}
+        actual = _read_address(rpc, "eth_call", [call, "latest"])
+        checks.append(CheckResult("UpgradeableBeacon", "owner()", timelock, actual))
     if beacon:
         for region, municipality in sorted(manifest.municipalities.items()):
             actual = _read_address(

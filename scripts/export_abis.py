@@ -30,6 +30,7 @@ from chain.protocol.abi import CONTRACTS, AbiEntry, abi_signature
 # interface's parameter names beat the implementation's (which leaves some unnamed).
 EXPORTS: Mapping[str, tuple[tuple[str, str], ...]] = {
     "DongneForwarder": (("DongneForwarder.sol", "DongneForwarder"),),
+    "DongneTimelock": (("DongneTimelock.sol", "DongneTimelock"),),
     "IdentityRegistry": (("IdentityRegistry.sol", "IdentityRegistry"),),
     "UpgradeableBeacon": (("UpgradeableBeacon.sol", "UpgradeableBeacon"),),
     "VoucherAdmin": (("VoucherAdmin.sol", "VoucherAdmin"),),

@@ -27,6 +27,7 @@ AbiEntry = dict[str, object]
 
 ContractName = Literal[
     "DongneForwarder",
+    "DongneTimelock",
     "IdentityRegistry",
     "UpgradeableBeacon",
     "VoucherAdmin",

@@ -39,16 +39,6 @@ contract IdentityRegistry is IIdentityRegistry, AccessControl {
     }
 
     /// @inheritdoc IIdentityRegistry
-    function setKind(address account, Kind kind) external onlyRole(REGISTRAR_ROLE) {
-        if (kind == Kind.None) revert IdentityInvalidKind(account);
-        Identity storage identity = _identities[account];
-        Kind previous = identity.kind;
-        if (previous == Kind.None) revert IdentityUnregistered(account);
-        identity.kind = kind;
-        emit IdentityKindChanged(account, previous, kind);
-    }
-
-    /// @inheritdoc IIdentityRegistry
     function setFrozen(address account, bool frozen) external onlyRole(REGISTRAR_ROLE) {
         Identity storage identity = _identities[account];
         if (identity.kind == Kind.None) revert IdentityUnregistered(account);

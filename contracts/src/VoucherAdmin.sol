@@ -26,8 +26,8 @@ contract VoucherAdmin is IVoucherAdmin, VoucherBase {
         _validateRules(newRules);
         VoucherStorage storage $ = _s();
         version = $.rulesVersion + 1;
-        uint256 effectiveAt = block.timestamp + $.rules.changeDelay;
-        $.pending = newRules;
+        uint256 effectiveAt = block.timestamp + _rules().changeDelay;
+        $.rulesByVersion[uint64(version)] = newRules;
         $.pendingAt = uint64(effectiveAt);
         emit RulesProposed(version, effectiveAt, newRules);
         if (effectiveAt == block.timestamp) _activatePending();
@@ -45,7 +45,7 @@ contract VoucherAdmin is IVoucherAdmin, VoucherBase {
     function cancelPendingRules() external onlyRole(DEFAULT_ADMIN_ROLE) {
         VoucherStorage storage $ = _s();
         if ($.pendingAt == 0) revert VoucherNoPendingRules();
-        delete $.pending;
+        delete $.rulesByVersion[$.rulesVersion + 1];
         $.pendingAt = 0;
         emit RulesCancelled($.rulesVersion + 1);
     }
@@ -67,12 +67,10 @@ contract VoucherAdmin is IVoucherAdmin, VoucherBase {
 
     function _activatePending() private {
         VoucherStorage storage $ = _s();
-        $.rules = $.pending;
         uint64 version = $.rulesVersion + 1;
-        $.rulesVersion = version;
-        delete $.pending;
+        $.rulesVersion = version; // the pending version becomes the current one, kept as is
         $.pendingAt = 0;
-        emit RulesActivated(version, $.rules);
+        emit RulesActivated(version, $.rulesByVersion[version]);
     }
 
     // ------------------------------------------------------------------ merchants
@@ -129,6 +127,11 @@ contract VoucherAdmin is IVoucherAdmin, VoucherBase {
     {
         Merchant storage m = _merchant(merchant);
         if (status == MerchantStatus.None) revert VoucherMerchantInactive(merchant, status);
+        // A ban holds until its end: it can be extended, never lifted or shortened early.
+        uint40 ban = m.bannedUntil;
+        if (ban > block.timestamp && (status == MerchantStatus.Active || bannedUntil < ban)) {
+            revert VoucherMerchantBanned(merchant, ban);
+        }
         m.status = status;
         m.bannedUntil = bannedUntil;
         emit MerchantStatusSet(merchant, status, bannedUntil);
@@ -218,7 +221,13 @@ contract VoucherAdmin is IVoucherAdmin, VoucherBase {
     }
 
     function rules() external view returns (Rules memory) {
-        return _s().rules;
+        return _rules();
+    }
+
+    function rulesAt(uint256 version) external view returns (Rules memory) {
+        VoucherStorage storage $ = _s();
+        if (version == 0 || version > $.rulesVersion) revert VoucherUnknownRulesVersion(version);
+        return $.rulesByVersion[uint64(version)];
     }
 
     function rulesVersion() external view returns (uint256) {
@@ -227,7 +236,7 @@ contract VoucherAdmin is IVoucherAdmin, VoucherBase {
 
     function pendingRules() external view returns (Rules memory pending, uint256 effectiveAt) {
         VoucherStorage storage $ = _s();
-        return ($.pending, $.pendingAt);
+        return ($.rulesByVersion[$.rulesVersion + 1], $.pendingAt);
     }
 
     function paused() external view returns (bool) {

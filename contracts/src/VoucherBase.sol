@@ -52,8 +52,10 @@ abstract contract VoucherBase is IVoucherBase, AccessControlUpgradeable, ERC2771
 
     /// @custom:storage-location erc7201:dongne.storage.VoucherToken
     struct VoucherStorage {
-        Rules rules;
-        Rules pending;
+        // Every version of the rules by number: the current one is `rulesVersion`, a pending
+        // one `rulesVersion + 1`. A mapping, not inline structs, so that Rules can grow in an
+        // upgrade without moving any later field (contracts/layout/ holds the checked layout).
+        mapping(uint64 version => Rules) rulesByVersion;
         uint64 pendingAt; // 0 when nothing is pending
         uint64 rulesVersion;
         uint32 region;
@@ -71,6 +73,9 @@ abstract contract VoucherBase is IVoucherBase, AccessControlUpgradeable, ERC2771
         mapping(uint256 programId => mapping(uint24 category => bool)) programCategories;
         mapping(uint256 programId => mapping(address holder => uint256)) pockets;
         mapping(uint256 programId => mapping(uint256 word => uint256)) claimed;
+        // The payer's payment sequence at their last refund: earlier payments can no longer be
+        // cancelled (the refund counted them as spent). Appended: earlier fields keep their slots.
+        mapping(address payer => uint32) refundedAtSeq;
     }
 
     // keccak256(abi.encode(uint256(keccak256("dongne.storage.VoucherToken")) - 1)) & ~bytes32(uint256(0xff))
@@ -104,6 +109,12 @@ abstract contract VoucherBase is IVoucherBase, AccessControlUpgradeable, ERC2771
         ) revert VoucherInvalidRule("cashbackBps");
         if (r.holdingCap == 0) revert VoucherInvalidRule("holdingCap");
         if (r.changeDelay > 365 days) revert VoucherInvalidRule("changeDelay");
+    }
+
+    /// @dev The rules in force: one mapping read beside the flags' slot a payment reads anyway.
+    function _rules() internal view returns (Rules storage) {
+        VoucherStorage storage $ = _s();
+        return $.rulesByVersion[$.rulesVersion];
     }
 
     function _requireNotPaused() internal view {
@@ -169,7 +180,7 @@ abstract contract VoucherBase is IVoucherBase, AccessControlUpgradeable, ERC2771
     }
 
     function _requireHoldingRoom(address holder, uint256 balance, uint256 amount) internal view {
-        uint256 cap = _s().rules.holdingCap;
+        uint256 cap = _rules().holdingCap;
         if (balance + amount > cap) {
             revert VoucherHoldingCapExceeded(holder, balance + amount, cap);
         }

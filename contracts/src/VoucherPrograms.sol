@@ -19,6 +19,7 @@ abstract contract VoucherPrograms is IVoucherCore, VoucherBase {
         bool[] calldata proofFlags
     ) external returns (uint256 paidCount) {
         _requireNotPaused();
+        if (grants.length == 0) revert ProgramEmptyBatch(programId);
         Program storage p = _grantable(programId);
         bytes32[] memory leaves = new bytes32[](grants.length);
         for (uint256 i = 0; i < grants.length; ++i) {

@@ -56,7 +56,7 @@ contract VoucherToken is VoucherPrograms {
         $.region = region_;
         $.name = name_;
         $.symbol = symbol_;
-        $.rules = initialRules;
+        $.rulesByVersion[1] = initialRules;
         $.rulesVersion = 1;
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         emit MunicipalityInitialized(region_, name_, symbol_, admin);
@@ -108,7 +108,7 @@ contract VoucherToken is VoucherPrograms {
         IIdentityRegistry.Kind kind = _requireIdentity(buyer);
         if (!_isHolder(kind)) revert VoucherEdgeNotAllowed(address(0), buyer);
         uint48 faceAmount = _amount(face);
-        Rules storage r = $.rules;
+        Rules storage r = _rules();
         if (paid > face) {
             revert VoucherDiscountOutOfBounds(face, paid, r.minDiscountBps, r.maxDiscountBps);
         }
@@ -168,6 +168,12 @@ contract VoucherToken is VoucherPrograms {
     /// from the general pocket, to a citizen it is a gift; every other edge reverts.
     function transfer(address to, uint256 amount) external returns (bool) {
         address from = _msgSender();
+        // ERC-20 treats a zero-value transfer as a normal transfer: it moves nothing, so it is
+        // a no-op with its event (payments and gifts of 0 still revert VoucherInvalidAmount).
+        if (amount == 0) {
+            emit Transfer(from, to, 0);
+            return true;
+        }
         if (_s().merchants[to].status != MerchantStatus.None) {
             _pay(from, to, amount, bytes32(0), new uint256[](0));
         } else {
@@ -185,6 +191,10 @@ contract VoucherToken is VoucherPrograms {
         if (slotHash != _recordHash(merchant, record)) {
             revert VoucherPaymentNotFound(record.payer, record.seq);
         }
+        uint256 refundedAt = $.refundedAtSeq[record.payer];
+        if (record.seq < refundedAt) {
+            revert VoucherPaymentClosedByRefund(record.payer, record.seq, refundedAt);
+        }
         $.payments[record.payer][record.seq % PAYMENT_RING] = CANCELLED;
         _requireIdentities(merchant, record.payer);
         Account storage m = $.accounts[merchant];
@@ -192,7 +202,9 @@ contract VoucherToken is VoucherPrograms {
             revert VoucherInsufficientBalance(merchant, m.balance, record.amount);
         }
         m.balance -= uint64(record.amount);
-        // The payer gets back what left their general pocket, less the cashback it earned.
+        // The payer gets back what left their general pocket, less the cashback it earned. It
+        // may take them over the holding cap: it was their money a moment ago, and refusing
+        // would leave a merchant unable to undo a sale. Only new money is capped.
         uint256 back = record.fromGeneral - record.cashback;
         $.accounts[record.payer].balance += uint64(back);
         uint256 burned = record.amount - back;
@@ -246,12 +258,13 @@ contract VoucherToken is VoucherPrograms {
         face = balance - other < bought ? balance - other : bought;
         if (face == 0) revert VoucherNothingToRefund(holder);
         uint256 spentBps = (bought - face) * BPS / bought;
-        uint256 required = $.rules.refundThresholdBps;
+        uint256 required = _rules().refundThresholdBps;
         if (spentBps < required) revert VoucherRefundThresholdNotMet(holder, spentBps, required);
         // Cash back is the remainder at the price paid for it: the discount subsidy stays.
         cash = face * b.boughtPaid / bought;
         b.boughtFace = 0;
         b.boughtPaid = 0;
+        $.refundedAtSeq[holder] = a.paymentSeq;
         a.balance = uint64(balance - face);
         a.otherIn = uint40(other);
         $.totalSupply -= face;
@@ -306,7 +319,7 @@ contract VoucherToken is VoucherPrograms {
         uint256 remaining = _spendPockets(merchant, m, rec);
         Account storage a = $.accounts[rec.payer];
         if (remaining > 0) {
-            uint8 capTier = $.rules.revenueCapTier;
+            uint8 capTier = _rules().revenueCapTier;
             if (m.tier >= capTier) revert VoucherMerchantOverRevenueCap(merchant, m.tier, capTier);
             uint256 balance = a.balance;
             if (balance < remaining) {
@@ -363,7 +376,7 @@ contract VoucherToken is VoucherPrograms {
             if (!_categoryAllowed(id, p, m.category)) {
                 revert ProgramCategoryNotAllowed(id, m.category);
             }
-            uint8 capTier = $.rules.revenueCapTier;
+            uint8 capTier = _rules().revenueCapTier;
             if (m.tier >= capTier && !p.revenueCapWaived) {
                 revert VoucherMerchantOverRevenueCap(merchant, m.tier, capTier);
             }
@@ -383,7 +396,7 @@ contract VoucherToken is VoucherPrograms {
         private
         returns (uint256 cashback)
     {
-        Rules storage r = _s().rules;
+        Rules storage r = _rules();
         uint256 bps = tier == 0
             ? r.cashbackBpsTier0
             : tier == 1 ? r.cashbackBpsTier1 : tier == 2 ? r.cashbackBpsTier2 : r.cashbackBpsTier3;
@@ -405,7 +418,7 @@ contract VoucherToken is VoucherPrograms {
     function _checkInstitution(address merchant, Merchant storage m, uint256 amount) private view {
         VoucherStorage storage $ = _s();
         if ($.institutionBlocked[m.category]) revert VoucherCategoryBlocked(merchant, m.category);
-        uint256 cap = $.rules.institutionPaymentCap;
+        uint256 cap = _rules().institutionPaymentCap;
         if (cap != 0 && amount > cap) revert VoucherInstitutionPaymentCapExceeded(amount, cap);
     }
 
@@ -433,7 +446,8 @@ contract VoucherToken is VoucherPrograms {
         {
             revert VoucherEdgeNotAllowed(from, to);
         }
-        Rules storage r = $.rules;
+        if (from == to) revert VoucherSelfGift(from);
+        Rules storage r = _rules();
         if (!r.giftEnabled) revert VoucherGiftDisabled();
         uint48 value = _amount(amount);
         Book storage sender = $.books[from];
@@ -452,11 +466,27 @@ contract VoucherToken is VoucherPrograms {
         _requireHoldingRoom(to, b.balance, value);
         sender.giftSent = uint48(sent);
         receiver.giftReceived = uint48(received);
+        _giveAwayBought(sender, a, value);
         a.balance -= value;
         b.balance += value;
         _addOtherIn(b, value);
         emit Transfer(from, to, value);
         emit Gifted(from, to, value);
+    }
+
+    /// @dev A gift leaves the sender's refund basis: it is not spending, so it must not count
+    /// towards the refund threshold. Bought money goes first (as refund() assumes), and the
+    /// price paid leaves with it in proportion.
+    function _giveAwayBought(Book storage b, Account storage a, uint256 value) private {
+        uint256 bought = b.boughtFace;
+        if (bought == 0) return;
+        uint256 balance = a.balance;
+        uint256 other = a.otherIn < balance ? a.otherIn : balance;
+        uint256 left = balance - other < bought ? balance - other : bought;
+        uint256 given = value < left ? value : left;
+        if (given == 0) return;
+        b.boughtPaid = uint64(b.boughtPaid - b.boughtPaid * given / bought);
+        b.boughtFace = uint64(bought - given);
     }
 
     /// @dev Citizens and institutions hold and spend vouchers; merchants only receive payments.

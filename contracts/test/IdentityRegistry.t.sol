@@ -219,71 +219,31 @@ contract IdentityRegistryTest is DongneFixture {
         registry.registerBatch(accounts, IIdentityRegistry.Kind.Citizen);
     }
 
-    // ------------------------------------------------------------------ setKind
+    // ------------------------------------------------------------------ kinds are immutable
 
-    function test_setKind_changesKindAndEmits() public {
+    /// Issue 12, item 15 replayed: a citizen's wallet cannot become a merchant's (it would redeem
+    /// discounted vouchers at face value), nor the other way round - not by registering it
+    /// again, and there is no function that changes a kind.
+    function test_RevertWhen_aRegisteredWalletChangesKind() public {
         vm.prank(operator);
         registry.register(alice, IIdentityRegistry.Kind.Citizen);
-        vm.expectEmit(true, true, true, true, address(registry));
-        emit IIdentityRegistry.IdentityKindChanged(
-            alice, IIdentityRegistry.Kind.Citizen, IIdentityRegistry.Kind.Merchant
-        );
-        vm.prank(bank);
-        registry.setKind(alice, IIdentityRegistry.Kind.Merchant);
+        for (uint8 k = 1; k <= 3; ++k) {
+            vm.prank(bank);
+            vm.expectRevert(
+                abi.encodeWithSelector(
+                    IIdentityRegistry.IdentityAlreadyRegistered.selector,
+                    alice,
+                    IIdentityRegistry.Kind.Citizen
+                )
+            );
+            registry.register(alice, IIdentityRegistry.Kind(k));
+        }
+        vm.prank(operator);
+        (bool ok,) = address(registry)
+            .call(abi.encodeWithSignature("setKind(address,uint8)", alice, uint8(2)));
+        assertFalse(ok, "no setKind");
         (IIdentityRegistry.Kind kind,) = registry.identityOf(alice);
-        assertEq(uint8(kind), uint8(IIdentityRegistry.Kind.Merchant), "kind");
-    }
-
-    function test_setKind_keepsFrozenFlag() public {
-        vm.startPrank(operator);
-        registry.register(alice, IIdentityRegistry.Kind.Citizen);
-        registry.setFrozen(alice, true);
-        registry.setKind(alice, IIdentityRegistry.Kind.Institution);
-        vm.stopPrank();
-        (IIdentityRegistry.Kind kind, bool frozen) = registry.identityOf(alice);
-        assertEq(uint8(kind), uint8(IIdentityRegistry.Kind.Institution), "kind");
-        assertTrue(frozen, "still frozen");
-    }
-
-    function test_setKind_toSameKindEmits() public {
-        vm.prank(operator);
-        registry.register(alice, IIdentityRegistry.Kind.Citizen);
-        vm.expectEmit(true, true, true, true, address(registry));
-        emit IIdentityRegistry.IdentityKindChanged(
-            alice, IIdentityRegistry.Kind.Citizen, IIdentityRegistry.Kind.Citizen
-        );
-        vm.prank(operator);
-        registry.setKind(alice, IIdentityRegistry.Kind.Citizen);
-    }
-
-    function test_RevertWhen_setKindNone() public {
-        vm.prank(operator);
-        registry.register(alice, IIdentityRegistry.Kind.Citizen);
-        vm.prank(operator);
-        vm.expectRevert(
-            abi.encodeWithSelector(IIdentityRegistry.IdentityInvalidKind.selector, alice)
-        );
-        registry.setKind(alice, IIdentityRegistry.Kind.None);
-    }
-
-    function test_RevertWhen_setKindUnregistered() public {
-        vm.prank(operator);
-        vm.expectRevert(
-            abi.encodeWithSelector(IIdentityRegistry.IdentityUnregistered.selector, alice)
-        );
-        registry.setKind(alice, IIdentityRegistry.Kind.Citizen);
-    }
-
-    function test_RevertWhen_setKindByNonRegistrar() public {
-        vm.prank(operator);
-        registry.register(alice, IIdentityRegistry.Kind.Citizen);
-        vm.prank(stranger);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                IAccessControl.AccessControlUnauthorizedAccount.selector, stranger, registrarRole
-            )
-        );
-        registry.setKind(alice, IIdentityRegistry.Kind.Merchant);
+        assertEq(uint8(kind), uint8(IIdentityRegistry.Kind.Citizen), "still a citizen");
     }
 
     // ------------------------------------------------------------------ setFrozen
@@ -400,18 +360,14 @@ contract IdentityRegistryTest is DongneFixture {
         }
     }
 
-    function testFuzz_setKindAndFrozen_independent(uint8 fromKind, uint8 toKind, bool frozen)
-        public
-    {
+    function testFuzz_kindSurvivesFreezing(uint8 fromKind, bool frozen) public {
         IIdentityRegistry.Kind a = IIdentityRegistry.Kind(bound(fromKind, 1, 3));
-        IIdentityRegistry.Kind b = IIdentityRegistry.Kind(bound(toKind, 1, 3));
         vm.startPrank(bank);
         registry.register(alice, a);
         registry.setFrozen(alice, frozen);
-        registry.setKind(alice, b);
         vm.stopPrank();
         (IIdentityRegistry.Kind kind, bool isFrozen) = registry.identityOf(alice);
-        assertEq(uint8(kind), uint8(b), "kind");
+        assertEq(uint8(kind), uint8(a), "kind");
         assertEq(isFrozen, frozen, "frozen");
     }
 

@@ -102,6 +102,7 @@ contract VoucherProgramsTest is DongneFixture {
         internal
         returns (uint256 paidCount)
     {
+        if (mask == 0) return 0; // nothing to send: an empty batch reverts (ProgramEmptyBatch)
         MerkleBuilder.MultiProof memory m = t.getMultiProofOfMask(mask);
         paidCount = token.grantBatch(id, m.leaves, m.proof, m.proofFlags);
     }
@@ -452,8 +453,10 @@ contract VoucherProgramsTest is DongneFixture {
         assertEq(_program(programId).granted, BUDGET, "granted");
     }
 
-    function test_grantBatch_emptySelectionPaysNothing() public {
-        assertEq(_push(programId, _tree(), 0), 0, "paidCount");
+    function test_RevertWhen_grantBatchEmptySelection() public {
+        MerkleBuilder.MultiProof memory m = _tree().getMultiProofOfMask(0);
+        vm.expectRevert(abi.encodeWithSelector(IVoucherBase.ProgramEmptyBatch.selector, programId));
+        token.grantBatch(programId, m.leaves, m.proof, m.proofFlags);
         assertEq(_program(programId).granted, 0, "granted");
     }
 

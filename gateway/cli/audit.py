@@ -196,3 +196,38 @@ def audit_verify_log(
     emit(check, as_json, lambda: console.print_json(data=check))
     if not check.get("ok", False):
         raise typer.Exit(1)
+
+
+@audit.command("upgrades")
+def audit_upgrades(
+    rpc: RpcUrl = "http://127.0.0.1:8545",
+    manifest_path: ManifestPath = Path(".dongne/manifest.json"),
+    as_json: JsonOut = False,
+) -> None:
+    """Upgrades of every city's token scheduled in the timelock and not yet run or cancelled.
+
+    Example: dongne audit upgrades --manifest .dongne/manifest.json
+    """
+    import dataclasses
+    from datetime import datetime, timedelta, timezone
+
+    from chain.rpc import RpcClient
+    from chain.upgrades import pending_upgrades
+
+    if not manifest_path.exists():
+        fail(f"no manifest at {manifest_path}")
+    manifest = Manifest.load(manifest_path)
+    with RpcClient(rpc) as client:
+        pending = run_action(lambda: pending_upgrades(client, manifest))
+    data = {"pending": [dataclasses.asdict(p) for p in pending]}
+
+    def render() -> None:
+        if not pending:
+            console.print("no upgrade is pending")
+        kst = timezone(timedelta(hours=9))
+        for p in pending:
+            when = datetime.fromtimestamp(p.ready_at, kst).strftime("%Y-%m-%d %H:%M KST")
+            what = p.implementation or f"call {p.calldata[:10]}"
+            console.print(f"{p.state}: beacon -> {what}, may run from {when} ({p.operation_id})")
+
+    emit(data, as_json, render)

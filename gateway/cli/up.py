@@ -36,6 +36,14 @@ def up(
     rpc_port: Annotated[int, typer.Option(help="Local node's JSON-RPC port.")] = 8545,
     demo: Annotated[bool, typer.Option(help="Seed four municipalities, shops, citizens.")] = False,
     block_time: Annotated[float, typer.Option(help="Seconds between blocks.")] = 1.0,
+    upgrade_delay: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Seconds a token upgrade waits in the timelock (60 locally, 2 days with"
+            " --rpc); applies when the timelock is first deployed.",
+        ),
+    ] = None,
     as_json: JsonOut = False,
     detach_after: Annotated[
         float | None, typer.Option(hidden=True, help="Stop after N seconds (tests).")
@@ -45,6 +53,7 @@ def up(
 
     Example: dongne up --demo   (Ctrl-C stops everything; state persists in --data-dir)
     """
+    from chain.deploy import LOCAL_UPGRADE_DELAY, Governance
     from chain.node import LocalNode
     from gateway.devnet.demo import DEMO_MUNICIPALITIES, seed_demo
     from gateway.devnet.localnet import RELAYER_KEY_COUNT, SIHEUNG, LocalNetwork, deploy_local
@@ -88,9 +97,12 @@ def up(
     gateway: GatewayProcess | None = None
     try:
         specs = DEMO_MUNICIPALITIES if demo else (SIHEUNG,)
+        if upgrade_delay is None:
+            upgrade_delay = LOCAL_UPGRADE_DELAY if rpc is None else 2 * 86_400
         manifest, operator = deploy_local(
-            rpc_url, operator_key, data_dir / "manifest.json", specs, progress=say
-        )
+            rpc_url, operator_key, data_dir / "manifest.json", specs, progress=say,
+            governance=Governance(upgrade_delay),
+        )  # fmt: skip
         network = LocalNetwork(
             local,
             rpc_url,

@@ -16,7 +16,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from chain.deploy import deploy_municipality, deploy_network
+from chain.deploy import Governance, deploy_municipality, deploy_network
 from chain.manifest import Manifest
 from chain.node import LocalNode
 from chain.operator import Operator
@@ -76,12 +76,13 @@ def deploy_local(
     municipalities: Sequence[MunicipalitySpec],
     *,
     progress: Callable[[str], None] | None = None,
+    governance: Governance | None = None,
 ) -> tuple[Manifest, Operator]:
     """Deploys the network and municipalities (idempotently) and gives the operator every
     municipal role, so the demo's city staff is one key."""
     w3 = Web3(Web3.HTTPProvider(rpc_url))
     account: LocalAccount = Account.from_key(operator_key)
-    manifest = deploy_network(w3, account, manifest_path, progress=progress)
+    manifest = deploy_network(w3, account, manifest_path, progress=progress, governance=governance)
     operator = Operator(RpcClient(rpc_url), account, manifest.chain_id)
     for spec in municipalities:
         known = spec.region in manifest.municipalities

@@ -204,8 +204,6 @@ def _shapes(rules_fields: list[str]) -> dict[str, _Shape]:
         "ExecutedForwardRequest": _Shape("index_relayed", "signer nonce success"),
         "IdentityRegistered": _Shape(identity, "account kind registrar",
                                      _unset(*_IDENTITY, action="registered", frozen=False)),
-        "IdentityKindChanged": _Shape(identity, "account kind previous_kind=previous",
-                                      _unset(*_IDENTITY, action="kind_changed")),
         "IdentityFrozenSet": _Shape(identity, "account frozen registrar",
                                     _unset(*_IDENTITY, action="frozen_set")),
         "RoleGranted": _Shape("index_role_changes", "role account sender",

@@ -76,8 +76,6 @@ def fold_identity(state: Row | None, event: Row) -> Row:
         state = dict(state)
     if event["action"] == "registered":
         state.update(kind=event["kind"], frozen=False, registered_block=block)
-    elif event["action"] == "kind_changed":
-        state["kind"] = event["kind"]
     else:
         state["frozen"] = event["frozen"]
     state["updated_block"] = block
@@ -111,7 +109,8 @@ def fold_merchant(state: Row | None, event: Row) -> Row:
     return state
 
 
-_IDENTITY_EVENTS = frozenset({"IdentityRegistered", "IdentityKindChanged", "IdentityFrozenSet"})
+# A wallet's kind never changes after registration (IdentityRegistry), so no event changes it.
+_IDENTITY_EVENTS = frozenset({"IdentityRegistered", "IdentityFrozenSet"})
 _MERCHANT_EVENTS = frozenset({"MerchantRegistered", "MerchantUpdated", "MerchantStatusSet"})
 
 

@@ -39,6 +39,7 @@ from chain.protocol.calls import (
     encode_refund,
     encode_register_merchant,
 )
+from chain.protocol.contracts import encode_function
 from chain.protocol.errors import ERROR_CODES, ContractRevert, decode_rpc_error
 from chain.protocol.forwarder import (
     ForwarderDomain,
@@ -405,6 +406,36 @@ def scenarios(w: World) -> dict[str, Scenario]:
     def paused(w: World) -> None:
         w.op.send(w.token, sig("setPaused(bool)", True))
 
+    # A payment of 80% of what the citizen bought, then their refund: the payment is closed.
+    next_seq = abi_decode(["uint256"] * 7, w.view(token, sig("accountOf(address)", a)))[6]
+    r = default_rules()
+    cashback = min(80_000, r.cashback_monthly_base) * r.cashback_bps_tier0 // 10_000
+    spent = PaymentRecord(a, next_seq, pid, 80_000, 80_000, cashback)
+
+    def paid_then_refunded(w: World) -> None:
+        for data in (encode_pay(w.merchant, 80_000, pid), encode_refund()):
+            w.op.send(m.forwarder, encode_execute(w.request(w.citizen, token, data)))
+
+    # The timelock that owns the beacon (issue 12, item 14).
+    timelock = m.address("DongneTimelock")
+    upgrade = sig("upgradeTo(address)", m.address("VoucherToken"))
+    salt, pred, delay = b"\x01" * 32, b"\x02" * 32, 60
+
+    def tl(function: str, *args: object) -> bytes:
+        return encode_function(function, list(args), "DongneTimelock")
+
+    def scheduled(data: bytes, predecessor: bytes) -> Callable[[World], None]:
+        def prepare(w: World) -> None:
+            w.op.send(timelock, tl("schedule", beacon, 0, data, predecessor, salt, delay))
+            time_travel(w, delay + 1)
+
+        return prepare
+
+    def op_id(data: bytes, predecessor: bytes = bytes(32)) -> str:
+        encoded = abi_encode(["address", "uint256", "bytes", "bytes32", "bytes32"],
+                             [beacon, 0, data, predecessor, salt])  # fmt: skip
+        return "0x" + keccak(encoded).hex()
+
     def closed(w: World) -> None:
         time_travel(w, 31 * DAY)
         w.op.send(w.token, sig("closeProgram(uint256)", 1))
@@ -567,6 +598,18 @@ def scenarios(w: World) -> dict[str, Scenario]:
             by(a, token, encode_pay(w.blocked, 10, pid, [1])),
             {"programId": 1, "category": BLOCKED},
         ),
+        "ProgramEmptyBatch": Scenario(
+            by(a, token, encode_call("grantBatch", (1, [], [bytes(32)], []))), {"programId": 1}
+        ),
+        "VoucherSelfGift": Scenario(by(a, token, encode_gift(a, 1)), {"account": a}),
+        "VoucherUnknownRulesVersion": Scenario(
+            by(a, token, sig("rulesAt(uint256)", 99)), {"version": 99}
+        ),
+        "VoucherPaymentClosedByRefund": Scenario(
+            by(w.merchant, token, encode_cancel_payment(spent)),
+            {"payer": a, "seq": next_seq, "refundedAtSeq": next_seq + 1},
+            paid_then_refunded,
+        ),
         "ProgramDuplicatePocket": Scenario(
             by(a, token, encode_pay(w.merchant, 10, pid, [1, 1])), {"programId": 1}
         ),
@@ -600,14 +643,40 @@ def scenarios(w: World) -> dict[str, Scenario]:
             ),
             {},
         ),
+        # The operator's own key cannot upgrade the beacon: only the timelock owns it.
         "OwnableUnauthorizedAccount": Scenario(
-            by(a, beacon, sig("upgradeTo(address)", m.address("VoucherToken"))), {"account": a}
+            by(w.operator, beacon, upgrade), {"account": w.operator}
         ),
         "OwnableInvalidOwner": Scenario(
-            by(w.operator, beacon, sig("transferOwnership(address)", ZERO)), {"owner": ZERO}
+            by(timelock, beacon, sig("transferOwnership(address)", ZERO)), {"owner": ZERO}
         ),
         "BeaconInvalidImplementation": Scenario(
-            by(w.operator, beacon, sig("upgradeTo(address)", b)), {"implementation": b}
+            by(timelock, beacon, sig("upgradeTo(address)", b)), {"implementation": b}
+        ),
+        # OpenZeppelin: the timelock
+        "TimelockUnexpectedOperationState": Scenario(
+            by(w.operator, timelock, tl("execute", beacon, 0, upgrade, bytes(32), salt)),
+            {"operationId": op_id(upgrade), "expectedStates": "0x" + (4).to_bytes(32).hex()},
+        ),
+        "TimelockInsufficientDelay": Scenario(
+            by(w.operator, timelock, tl("schedule", beacon, 0, upgrade, bytes(32), salt, 0)),
+            {"delay": 0, "minDelay": delay},
+        ),
+        "TimelockUnauthorizedCaller": Scenario(
+            by(w.operator, timelock, tl("updateDelay", 0)), {"caller": w.operator}
+        ),
+        "TimelockInvalidOperationLength": Scenario(
+            by(
+                w.operator,
+                timelock,
+                tl("scheduleBatch", [beacon], [0, 0], [upgrade], bytes(32), salt, delay),
+            ),
+            {"targets": 1, "payloads": 1, "values": 2},
+        ),
+        "TimelockUnexecutedPredecessor": Scenario(
+            by(w.operator, timelock, tl("execute", beacon, 0, upgrade, pred, salt)),
+            {"predecessorId": "0x" + pred.hex()},
+            scheduled(upgrade, pred),
         ),
         # OpenZeppelin: the forwarder
         "ERC2771ForwarderInvalidSigner": Scenario(

@@ -31,6 +31,7 @@ __all__ = [
     "ProgramBudgetExceeded",
     "ProgramCategoryNotAllowed",
     "ProgramDuplicatePocket",
+    "ProgramEmptyBatch",
     "ProgramExpired",
     "ProgramInsufficientPocket",
     "ProgramInvalidParams",
@@ -61,10 +62,13 @@ __all__ = [
     "VoucherNotMerchant",
     "VoucherNothingToRefund",
     "VoucherPaused",
+    "VoucherPaymentClosedByRefund",
     "VoucherPaymentNotFound",
     "VoucherRefundThresholdNotMet",
     "VoucherRegionMismatch",
     "VoucherRulesNotYetEffective",
+    "VoucherSelfGift",
+    "VoucherUnknownRulesVersion",
     "VoucherUnregistered",
     "VoucherUnsupported",
     "attribute_name",
@@ -179,6 +183,13 @@ class ProgramDuplicatePocket(ContractError, ValueError):
     program_id: int
 
 
+@register_error("ProgramEmptyBatch")
+class ProgramEmptyBatch(ContractError, ValueError):
+    """Thrown when a grant batch names no grant."""
+
+    program_id: int
+
+
 @register_error("ProgramExpired")
 class ProgramExpired(ContractError):
     """Thrown when a program's pocket is used at or after its expiry."""
@@ -267,6 +278,29 @@ class VoucherFrozen(ContractError, PermissionError):
     account: str
 
 
+@register_error("VoucherSelfGift")
+class VoucherSelfGift(ContractError, ValueError):
+    """Thrown when a citizen gifts to themselves."""
+
+    account: str
+
+
+@register_error("VoucherUnknownRulesVersion")
+class VoucherUnknownRulesVersion(ContractError, LookupError):
+    """Thrown when asking for rules of a version that was never in force."""
+
+    version: int
+
+
+@register_error("VoucherPaymentClosedByRefund")
+class VoucherPaymentClosedByRefund(ContractError, PermissionError):
+    """Thrown when cancelling a payment made before the payer's last refund (it stays spent)."""
+
+    payer: str
+    seq: int
+    refunded_at_seq: int
+
+
 @register_error("VoucherGiftDisabled")
 class VoucherGiftDisabled(ContractError, PermissionError):
     """Thrown when gifts are disabled in this municipality."""
@@ -346,7 +380,8 @@ class VoucherMerchantAlreadyRegistered(ContractError):
 
 @register_error("VoucherMerchantBanned")
 class VoucherMerchantBanned(ContractError):
-    """Thrown when registering a merchant still barred after cash-out fraud."""
+    """Thrown when registering a merchant still barred after cash-out fraud, or when lifting
+    or shortening a ban before its end."""
 
     merchant: str
     banned_until: int

@@ -4,7 +4,9 @@ pragma solidity 0.8.28;
 /// @title Network-wide registry of verified wallets
 /// @notice KYC registrars record each wallet once as a citizen, merchant or institution; every
 /// municipality's voucher token reads it. Unregistered or frozen wallets can neither send nor
-/// receive vouchers.
+/// receive vouchers. A wallet's kind never changes: a citizen turned merchant would redeem
+/// discounted vouchers at face value (the subsidy cashed out), a merchant turned citizen would
+/// spend shop revenue again. A new role takes a new wallet.
 interface IIdentityRegistry {
     /// @notice What a verified wallet is. `None` means unregistered.
     enum Kind {
@@ -25,8 +27,6 @@ interface IIdentityRegistry {
 
     /// @notice Emitted when a registrar verifies a wallet.
     event IdentityRegistered(address indexed account, Kind kind, address indexed registrar);
-    /// @notice Emitted when a wallet's kind is changed (e.g. a citizen opens a shop).
-    event IdentityKindChanged(address indexed account, Kind previous, Kind kind);
     /// @notice Emitted when a wallet is frozen or unfrozen.
     event IdentityFrozenSet(address indexed account, bool frozen, address indexed registrar);
 
@@ -35,9 +35,6 @@ interface IIdentityRegistry {
 
     /// @notice Registers many wallets of one kind in one transaction.
     function registerBatch(address[] calldata accounts, Kind kind) external;
-
-    /// @notice Changes the kind of a registered wallet.
-    function setKind(address account, Kind kind) external;
 
     /// @notice Freezes or unfreezes a registered wallet.
     function setFrozen(address account, bool frozen) external;

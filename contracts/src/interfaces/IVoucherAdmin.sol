@@ -30,6 +30,7 @@ interface IVoucherAdmin is IVoucherBase {
     /// @notice Changes a merchant's category and revenue tier.
     function updateMerchant(address merchant, uint24 category, uint8 tier) external;
     /// @notice Suspends, reactivates or cancels a merchant; `bannedUntil` bars re-registration.
+    /// A running ban can be extended but neither lifted nor shortened (`VoucherMerchantBanned`).
     function setMerchantStatus(address merchant, MerchantStatus status, uint40 bannedUntil) external;
 
     // ---------------------------------------------------------------- programs
@@ -43,6 +44,9 @@ interface IVoucherAdmin is IVoucherBase {
     function identityRegistry() external view returns (address);
     function rules() external view returns (Rules memory);
     function rulesVersion() external view returns (uint256);
+    /// @notice The rules of a version that has been in force (1 .. rulesVersion): auditors
+    /// read which rules a past payment ran under.
+    function rulesAt(uint256 version) external view returns (Rules memory);
     function pendingRules() external view returns (Rules memory rules, uint256 effectiveAt);
     function paused() external view returns (bool);
     function isInstitutionCategoryBlocked(uint24 category) external view returns (bool);

@@ -94,6 +94,15 @@ interface IVoucherBase is IVoucherTypes {
     );
     /// @notice Thrown when the same program is named twice in one payment.
     error ProgramDuplicatePocket(uint256 programId);
+    /// @notice Thrown when a grant batch names no grant (a call that would do nothing).
+    error ProgramEmptyBatch(uint256 programId);
+    /// @notice Thrown when a citizen gifts to themselves (it would use both monthly caps).
+    error VoucherSelfGift(address account);
+    /// @notice Thrown when asking for rules of a version that was never in force.
+    error VoucherUnknownRulesVersion(uint256 version);
+    /// @notice Thrown when cancelling a payment made before the payer's last refund: the refund
+    /// counted it as spent, so it stays spent.
+    error VoucherPaymentClosedByRefund(address payer, uint256 seq, uint256 refundedAtSeq);
 
     // ---------------------------------------------------------------- events
     /// @notice Emitted once when the municipality's token is initialised.

@@ -117,6 +117,9 @@ contract VoucherHandler {
     mapping(address => bool) public ghost_overCapByCancel;
     mapping(address => uint256) public ghost_boughtFace;
     mapping(address => uint256) public ghost_boughtPaid;
+    /// @notice The payer's next payment sequence at their last refund: the payments before it
+    /// are closed (cancelling one reverts VoucherPaymentClosedByRefund).
+    mapping(address => uint256) public ghost_refundedAtSeq;
     /// @notice Cashback and gifts received since the last refund (money that was not bought,
     /// which a refund never pays out); a cancellation leaves it as it is, as the token does.
     mapping(address => uint256) public ghost_otherIn;
@@ -316,6 +319,7 @@ contract VoucherHandler {
         max = _min(max, _min(r.giftReceiveCap - received, r.holdingCap - toBalance));
         if (max == 0) return;
         amount = amount % 3 == 0 ? max : _bound(amount, 1, max);
+        _giveAwayBought(from, amount);
         vm.prank(from);
         token.gift(to, amount);
         ghost_giftOut[from] += amount;
@@ -371,6 +375,7 @@ contract VoucherHandler {
         ghost_boughtFace[holder] = 0;
         ghost_boughtPaid[holder] = 0;
         ghost_otherIn[holder] = other;
+        ghost_refundedAtSeq[holder] = ghost_nextSeq[holder];
         ++calls["refund"];
     }
 
@@ -381,7 +386,7 @@ contract VoucherHandler {
     function grant(uint256 mask, uint256 gatewaySeed) external step {
         if (!_grantable()) return;
         uint256 n = _leaves.length;
-        mask = _bound(mask, 0, (1 << n) - 1);
+        mask = _bound(mask, 1, (1 << n) - 1); // a batch names a grant: empty ones revert
         MerkleBuilder.MultiProof memory m = MerkleBuilder.build(_leaves).getMultiProofOfMask(mask);
         uint256 expectedPaid = 0;
         for (uint256 i = 0; i < n; ++i) {
@@ -780,10 +785,22 @@ contract VoucherHandler {
         ++calls["claimAndPay"];
     }
 
+    /// @dev A gift leaves the sender's refund basis, bought money first, with its price.
+    function _giveAwayBought(address from, uint256 amount) private {
+        uint256 bought = ghost_boughtFace[from];
+        if (bought == 0) return;
+        uint256 balance = token.balanceOf(from);
+        uint256 other = _min(ghost_otherIn[from], balance);
+        uint256 given = _min(amount, _min(balance - other, bought));
+        ghost_boughtPaid[from] -= ghost_boughtPaid[from] * given / bought;
+        ghost_boughtFace[from] = bought - given;
+    }
+
     function _cancellable(Payment storage p) private view returns (bool) {
         if (p.cancelled) return false;
         IVoucherTypes.PaymentRecord storage rec = p.record;
         if (ghost_nextSeq[rec.payer] - rec.seq > RING) return false; // overwritten in the ring
+        if (rec.seq < ghost_refundedAtSeq[rec.payer]) return false; // closed by a refund
         return token.balanceOf(p.merchant) >= rec.amount;
     }
 

@@ -106,7 +106,7 @@ municipalities = _event_table(
 identity_events = _event_table(
     "index_identity_events",
     Column("account", ADDRESS, nullable=False),
-    Column("action", String(16), nullable=False),  # registered | kind_changed | frozen_set
+    Column("action", String(16), nullable=False),  # registered | frozen_set
     Column("kind", SmallInteger, nullable=True),
     Column("previous_kind", SmallInteger, nullable=True),
     Column("frozen", Boolean, nullable=True),

@@ -43,6 +43,7 @@ COMMANDS = [
     ["audit", "fraud"],
     ["audit", "settlement"],
     ["audit", "verify-log"],
+    ["audit", "upgrades"],
 ]
 
 

@@ -203,7 +203,6 @@ def _scenario(net: Net) -> None:
     net.act("operator", "setFrozen", w["c4"].address, True, contract=reg)
     net.act("operator", "setFrozen", w["c4"].address, False, contract=reg)
     net.act("operator", "setFrozen", w["c5"].address, True, contract=reg)
-    net.act("operator", "setKind", w["c4"].address, 3, contract=reg)  # now an institution
     operator = w["operator"].address
     for role in ("ISSUER_ROLE", "MERCHANT_REGISTRAR_ROLE", "PROGRAM_MANAGER_ROLE", "PAUSER_ROLE"):
         net.act("operator", "grantRole", net.view(role), operator)

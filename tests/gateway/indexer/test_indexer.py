@@ -73,10 +73,8 @@ class IndexerTests:
         assert identities[w["m2"]] == (2, False)
         assert identities[w["i1"]] == (3, False)
         assert identities[w["c5"]] == (1, True)
-        assert identities[w["c4"]] == (3, False)  # frozen, unfrozen, made an institution
-        assert count(engine, "index_identity_events") == 13
-        (changed,) = _by(engine, "index_identity_events", action="kind_changed")
-        assert (changed.account, changed.previous_kind, changed.kind) == (w["c4"], 1, 3)
+        assert identities[w["c4"]] == (1, False)  # frozen, then unfrozen
+        assert count(engine, "index_identity_events") == 12
         merchants = {r.merchant: r for r in rows(engine, "index_merchants", "merchant")}
         assert (merchants[w["m2"]].category, merchants[w["m2"]].tier) == (4711, 2)
         assert merchants[w["m2"]].status == 1

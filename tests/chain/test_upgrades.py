@@ -1,0 +1,79 @@
+"""Issue 12, item 14 replayed on anvil: the beacon owner was one key with no delay, able to
+upgrade every city's token at once. Now the timelock owns it: the operator's key alone cannot
+upgrade, a scheduled upgrade shows as pending to auditors, and it runs only after the delay."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from web3 import Web3
+
+from chain.deploy import LOCAL_UPGRADE_DELAY, Deployer
+from chain.protocol.calls import encode_issue
+from chain.protocol.contracts import encode_function
+from chain.sender import TransactionFailed
+from chain.upgrades import execute_upgrade, pending_upgrades, schedule_upgrade, upgrade_call
+from gateway.devnet.localnet import SIHEUNG, start_local_network
+
+
+def _implementation(rpc: object, beacon: str) -> str:
+    data = encode_function("implementation", [], "UpgradeableBeacon")
+    raw = rpc.eth_call({"to": beacon, "data": "0x" + data.hex()})  # type: ignore[attr-defined]
+    return Web3.to_checksum_address(raw[-20:])
+
+
+def test_an_upgrade_waits_in_the_timelock_and_auditors_see_it(tmp_path: Path) -> None:
+    net = start_local_network(tmp_path / "net", (SIHEUNG,))
+    try:
+        op, m, rpc = net.operator, net.manifest, net.operator.rpc
+        beacon, token = m.address("UpgradeableBeacon"), m.token(SIHEUNG.region)
+        citizen = "0x" + "ab" * 20
+        op.register(m.registry, [citizen], "citizen")
+        op.send(token, encode_issue(citizen, 50_000, 45_000), "issue")
+        # A second implementation, as an upgrade would bring.
+        w3 = Web3(Web3.HTTPProvider(net.rpc_url))
+        v2 = Deployer(w3, op.account).deploy(
+            "VoucherToken", [m.forwarder, m.registry, m.address("VoucherAdmin")]
+        )
+
+        # The replayed attack: the operator's key upgrades the beacon directly.
+        with pytest.raises(TransactionFailed) as refused:
+            op.send(beacon, upgrade_call(v2.address), "upgradeTo")
+        assert refused.value.revert is not None
+        assert refused.value.revert.name == "OwnableUnauthorizedAccount"
+
+        op_id = schedule_upgrade(op, m, v2.address)
+        [pending] = pending_upgrades(rpc, m)
+        assert pending.operation_id == "0x" + op_id.hex()
+        assert (pending.implementation, pending.state) == (v2.address, "waiting")
+        shown = subprocess.run(
+            [sys.executable, "-m", "gateway.cli", "audit", "upgrades", "--rpc", net.rpc_url,
+             "--manifest", str(net.manifest_path), "--json"],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert shown.returncode == 0, shown.stderr
+        assert json.loads(shown.stdout)["pending"][0]["implementation"] == v2.address
+
+        with pytest.raises(TransactionFailed) as early:
+            execute_upgrade(op, m, v2.address)
+        assert early.value.revert is not None
+        assert early.value.revert.name == "TimelockUnexpectedOperationState"
+        assert _implementation(rpc, beacon) == m.address("VoucherToken")
+
+        rpc.call("evm_increaseTime", [LOCAL_UPGRADE_DELAY + 1])
+        assert net.node is not None
+        net.node.mine()
+        assert pending_upgrades(rpc, m)[0].state == "ready"
+        execute_upgrade(op, m, v2.address)
+        assert _implementation(rpc, beacon) == v2.address
+        assert pending_upgrades(rpc, m) == []
+        balance = encode_function("balanceOf", [citizen])
+        raw = rpc.eth_call({"to": token, "data": "0x" + balance.hex()})
+        assert int.from_bytes(raw) == 50_000  # the city's money survived the upgrade
+    finally:
+        if net.node is not None:
+            net.node.stop()
