@@ -108,18 +108,16 @@ def program_create(
         allowed = tuple(int(c) for c in categories.split(",") if c.strip())
     except ValueError:
         fail("--categories must be comma-separated KSIC codes")
-    try:
-        text = csv.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        fail(f"{csv}: {exc}")
     manifest, operator = operator_for(rpc, manifest_path)
     token = str(run_action(lambda: manifest.token(region)))
     engine = run_action(lambda: create_engine_for(database_url_for(database_url, manifest_path)))
     trees = distribution.trees_beside(manifest_path)
     try:
         job = distribution.create_job(
-            engine, trees, manifest.chain_id, token, text, batch_size=batch
-        )
+            engine, trees, manifest.chain_id, token, csv, batch_size=batch
+        )  # read line by line from the file, not loaded whole
+    except OSError as exc:
+        fail(f"{csv}: {exc}")
     except GatewayError as exc:
         fail(f"{csv}: {exc.detail}")
     now = int(time.time())

@@ -71,13 +71,15 @@ def create_job(
     trees_dir: Path,
     chain_id: int,
     token: str,
-    csv_text: str,
+    csv: str | Path,
     *,
     batch_size: int = DEFAULT_BATCH,
 ) -> JobStatus:
-    """Builds and saves the tree of a recipients CSV (``address,amount`` rows) for ``token``."""
+    """Builds and saves the tree of a recipients CSV (``address,amount`` rows) for ``token``:
+    the CSV's text, or a file it is read from line by line (an upload streamed to disk)."""
     try:
-        tree = MerkleTree.from_csv(io.StringIO(csv_text, newline=""))
+        source = io.StringIO(csv, newline="") if isinstance(csv, str) else csv
+        tree = MerkleTree.from_csv(source)
     except MerkleInputError as exc:
         raise GatewayError("InvalidRequest", f"recipients CSV {exc}", {"line": exc.line}) from None
     root = "0x" + tree.root.hex()

@@ -12,16 +12,19 @@ asking for it again: the job's records and the claimed bitmap make resuming exac
 from __future__ import annotations
 
 import asyncio
-import email.parser
-import email.policy
 import logging
+import os
+import pathlib
+import tempfile
 import threading
-from typing import Annotated
+from typing import IO, Annotated
 
 from eth_account import Account
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import SecretStr
 from sqlalchemy import Engine
+from starlette.datastructures import UploadFile as StarletteUploadFile
+from starlette.formparsers import MultiPartException
 
 from chain.rpc import RpcClient
 from gateway import distribution
@@ -44,27 +47,46 @@ _running: dict[str, threading.Thread] = {}
 _running_lock = threading.Lock()
 
 
-async def _csv_body(request: Request) -> str:
-    body = await request.body()
-    if len(body) > MAX_CSV_BYTES:
-        raise GatewayError("PayloadTooLarge", f"recipients CSV over {MAX_CSV_BYTES} bytes")
-    kind = request.headers.get("content-type", "")
-    if kind.startswith("multipart/form-data"):
-        # python-multipart is not a dependency; the stdlib MIME parser reads form parts.
-        head = f"Content-Type: {kind}\r\nMIME-Version: 1.0\r\n\r\n".encode()
-        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
-        parts = [
-            p for p in message.iter_parts() if p.get_param("name", header="content-disposition")
-        ]
-        chosen = next((p for p in parts if p.get_filename()), parts[0] if parts else None)
-        if chosen is None:
-            raise GatewayError("InvalidRequest", "the form has no file part", {"field": "file"})
-        payload = chosen.get_payload(decode=True)
-        body = payload if isinstance(payload, bytes) else b""
+async def _csv_upload(request: Request, into: pathlib.Path) -> pathlib.Path:
+    """Streams the recipients CSV (a ``text/csv`` body, or the file part of a form) to a file
+    under `into`, never holding it whole in memory: lists of a million rows are ~60 MB. The
+    caller removes the file."""
+    into.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=into, prefix="upload-", suffix=".csv")
+    path = pathlib.Path(name)
     try:
-        return body.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise GatewayError("InvalidRequest", f"recipients CSV is not UTF-8: {exc.reason}") from None
+        with os.fdopen(fd, "wb") as handle:
+            if request.headers.get("content-type", "").startswith("multipart/form-data"):
+                await _copy_file_part(request, handle)
+            else:
+                size = 0
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > MAX_CSV_BYTES:
+                        raise GatewayError(
+                            "PayloadTooLarge", f"recipients CSV over {MAX_CSV_BYTES} bytes"
+                        )
+                    handle.write(chunk)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return path
+
+
+async def _copy_file_part(request: Request, handle: IO[bytes]) -> None:
+    # python-multipart (through Starlette) spools file parts to disk past 1 MiB.
+    try:
+        form = await request.form(max_files=1, max_fields=10)
+    except MultiPartException as exc:
+        raise GatewayError("InvalidRequest", f"the form is malformed: {exc.message}") from None
+    try:
+        upload = next((v for v in form.values() if isinstance(v, StarletteUploadFile)), None)
+        if upload is None:
+            raise GatewayError("InvalidRequest", "the form has no file part", {"field": "file"})
+        while chunk := await upload.read(1 << 20):
+            handle.write(chunk)
+    finally:
+        await form.close()
 
 
 CSV_BODY: dict[str, object] = {
@@ -98,15 +120,18 @@ async def create_distribution(
 ) -> distribution.JobStatus:
     """Builds the tree of a recipients list (``address,amount`` rows) and answers its root,
     total and count. The program manager then commits the root with their own key."""
-    text = await _csv_body(request)
     found = await asyncio.to_thread(known_token, engine, manifest.chain_id, token)
     trees = distribution.trees_dir(settings)
-    job: distribution.JobStatus = await asyncio.to_thread(
-        guarded,
-        lambda: distribution.create_job(
-            engine, trees, manifest.chain_id, found, text, batch_size=batch_size
-        ),
-    )
+    upload = await _csv_upload(request, trees / "uploads")
+    try:
+        job: distribution.JobStatus = await asyncio.to_thread(
+            guarded,
+            lambda: distribution.create_job(
+                engine, trees, manifest.chain_id, found, upload, batch_size=batch_size
+            ),
+        )
+    finally:
+        upload.unlink(missing_ok=True)
     summary = {"job": job.id, "root": job.root, "count": job.count, "total": job.total}
     await asyncio.to_thread(
         record_staff_action, request, engine, "distribution.create", token=found, after=summary

@@ -213,6 +213,30 @@ class ApiTests:
         assert client.get(f"{base}/settlements/{reference}").json()["issued_total"] == 40_000
         _problem(client.get(f"{base}/settlements/STL-nope"), 404, "NotFound")
 
+    def test_an_upload_streams_to_disk_and_is_removed(
+        self, city: City, client: TestClient, engine: Engine
+    ) -> None:
+        """Issue 12, item 11: a recipients list arrives in chunks (no Content-Length), goes to a
+        file line by line, and the file is gone once the job exists or the list is refused."""
+        city.index(engine)
+        people = [f"0x{i:040x}" for i in range(1, 20_001)]
+
+        def chunks() -> Iterator[bytes]:
+            yield b"address,amount\n"
+            for start in range(0, len(people), 1_000):
+                yield "".join(f"{a},{1_000}\n" for a in people[start : start + 1_000]).encode()
+
+        url = f"/v1/distributions?token={city.token}"
+        made = client.post(url, content=chunks(), headers={"content-type": "text/csv"})
+        assert made.status_code == 201, made.text
+        assert (made.json()["count"], made.json()["total"]) == (20_000, 20_000_000)
+        broken = b"address,amount\n" + f"{people[0]},1\n".encode() + b"\xff\xfe,2\n"
+        refused = _problem(client.post(url, content=broken), 400, "InvalidRequest")
+        assert refused["args"] == {"line": 3}  # decoded per line: the bad row is named
+        settings = client.app.state.settings  # type: ignore[attr-defined]
+        uploads = distribution_api.distribution.trees_dir(settings) / "uploads"
+        assert list(uploads.iterdir()) == []
+
 
 class TestApiSQLite(SQLiteBackend, ApiTests):
     pass
