@@ -365,7 +365,14 @@ class Batcher:
         batch = StoredBatch(
             tx_hash, key.address, key.nonce, raw, [p.id for p in items], time.time()
         )
-        await asyncio.to_thread(self.store.record_batch, batch)
+        try:
+            await asyncio.to_thread(self.store.record_batch, batch)
+        except Exception:
+            # Not recorded, so never sent: its requests go back in line and the key keeps its
+            # nonce. A locked database used to strand them here, `queued` for ever (item 9).
+            for p in items:
+                self._enqueue(p)
+            raise
         key.nonce += 1
         key.in_flight += 1
         batch_in_flight = InFlight(tx_hash, key, raw, items, time.time())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import sqlite3
 import time
 from pathlib import Path
 
@@ -204,3 +205,38 @@ def test_a_success_never_turns_into_anything_else(db_engine: Engine) -> None:
     stored = store.get(rid)
     assert stored is not None
     assert (stored.status, stored.block_number, stored.error_code) == ("succeeded", 5, None)
+
+
+def test_a_locked_database_loses_no_accepted_request(
+    network: LocalNetwork, people: People, tmp_path: Path
+) -> None:
+    """Item 9 replayed: the gateway's database is locked for longer than its writers wait (a
+    large upload did it). Accepted requests used to be dropped from memory before their new
+    state was written, stuck `queued` and wedging their signer until a restart. Now nothing
+    accepted is lost, a submission during the lock is a retryable 503 (not a silent accept),
+    and every signer carries on without a restart."""
+    db = tmp_path / "gateway.db"
+    env = network.gateway_env(f"sqlite:///{db}", batch_interval_ms="100", poll_interval_s="0.1")
+    with GatewayProcess(env, log_path=tmp_path / "gateway.log") as gateway:
+        client = httpx.Client(base_url=gateway.url, timeout=60)
+        accepted = []
+        for citizen in people.citizens:
+            answer = client.post("/v1/requests", json=people.pay(citizen, 1_000, 0))
+            assert answer.status_code == 202, answer.text
+            accepted.append(answer.json()["id"])
+        lock = sqlite3.connect(db, timeout=30, isolation_level=None)
+        lock.execute("BEGIN EXCLUSIVE")  # every write of the gateway waits, then fails
+        try:
+            during = client.post("/v1/requests", json=people.pay(people.citizens[0], 1_000, 1))
+            assert problem(during) == (503, "DatabaseUnavailable")
+            assert during.json()["retryable"] is True
+            time.sleep(3)  # the batcher's writes are failing meanwhile
+        finally:
+            lock.execute("ROLLBACK")
+            lock.close()
+        for request_id in accepted:
+            assert wait_final(client, request_id, timeout=60)["status"] == "succeeded"
+        for citizen in people.citizens:  # no signer is wedged: its next nonce goes through
+            again = client.post("/v1/requests", json=people.pay(citizen, 1_000, 1))
+            assert again.status_code == 202, again.text
+            assert wait_final(client, again.json()["id"])["status"] == "succeeded"
