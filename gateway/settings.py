@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from functools import lru_cache
 from pathlib import Path
 
@@ -46,6 +47,11 @@ class Settings(BaseSettings):
     # when every key is, and new requests are refused (503) instead of waiting for ever.
     # Zero-gas networks (the permissioned production chain) never check it.
     relayer_min_balance_wei: int = 10**16
+    # Replicas on one database: only the holder of the batcher lease batches and writes final
+    # states; the others accept and store requests, which the holder adopts. A replica id must
+    # be unique per replica and stable across its restarts (a restart then resumes at once).
+    replica_id: str = Field(default_factory=socket.gethostname)
+    relayer_lease_ttl_s: float = 10.0
 
     # Distribution pushes: direct grantBatch transactions from their own key (never a relayer
     # key, whose nonces the batcher counts); it holds no role, since the root is the authority.

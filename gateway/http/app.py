@@ -40,6 +40,8 @@ class Health(BaseModel):
 
 class Readiness(BaseModel):
     ready: bool
+    relaying: bool
+    replica: str
     unfunded: list[str] = Field(description="relayer keys below the minimum balance")
     key_balances: dict[str, str | None] = Field(description="wei, as decimal strings")
 
@@ -112,15 +114,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "/readyz",
         tags=["ops"],
         response_model=Readiness,
-        responses={503: {"model": Readiness, "description": "no relayer key can pay for gas"}},
+        responses={503: {"model": Readiness, "description": "standby, or no key can pay gas"}},
     )
     async def readyz(request: Request) -> Response:
-        """Readiness: 503 while no relayer key can pay for gas (where gas has a price)."""
+        """Readiness: 503 on a standby replica (another holds the batcher lease) and while no
+        relayer key can pay for gas (where gas has a price)."""
         relayer: Relayer = request.app.state.relayer
         batcher = relayer.batcher
         # Wei exceed JSON's (and orjson's) integers: decimal strings, as the API sends amounts.
         keys = {k.address: None if k.balance is None else str(k.balance) for k in batcher.keys}
-        body = {"ready": batcher.ready(), "unfunded": batcher.unfunded(), "key_balances": keys}
+        body = {
+            "ready": batcher.ready() and relayer.relaying,
+            "relaying": relayer.relaying,  # False on a standby replica: another one relays
+            "replica": relayer.lease.owner,
+            "unfunded": batcher.unfunded(),
+            "key_balances": keys,
+        }
         return JSONBytes(body, status_code=200 if body["ready"] else 503)
 
     @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)

@@ -129,6 +129,24 @@ class Batcher:
 
     # ------------------------------------------------------------------ start and recovery
 
+    def reset(self) -> None:
+        """Forgets everything in memory: the lease moved to another replica, which resumes
+        this work from the database (nothing of it is written from here any more)."""
+        for p in [p for queue in self.waiting.values() for p in queue.values()]:
+            self.nonces.release(p.signer, p.nonce, used=False)
+        for batch in self.in_flight.values():
+            for p in batch.items:
+                self.nonces.release(p.signer, p.nonce, used=False)
+        self.waiting.clear()
+        self.next_send.clear()
+        self.in_flight.clear()
+        self.sending.clear()
+        self.intake.known.clear()
+        for key in self.keys:
+            key.in_flight = 0
+        while not self.accepted.empty():
+            self.accepted.get_nowait()
+
     async def start(self) -> None:
         """Resends what a previous run left in flight, then takes up queued requests."""
         for batch in await asyncio.to_thread(self.store.pending_batches):

@@ -180,9 +180,15 @@ class Intake:
         self._signer_locks: dict[str, asyncio.Lock] = {}
         # Set by the relayer once its batcher exists: whether any key can pay for gas.
         self.funded: Callable[[], bool] | None = None
+        # False on a standby replica (another holds the batcher lease): it relays nothing.
+        self.active = True
 
     async def submit(self, body: object) -> tuple[str, str, bool]:
         """Validates and persists one request; returns (id, status, newly accepted)."""
+        if not self.active:
+            raise GatewayError(
+                "NotReady", "this replica is on standby: another one relays (see /readyz)"
+            )
         signed = _parse(body)
         r = signed.request
         if r.value != 0:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, RowMapping, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, RowMapping, bindparam, insert, select, update
 
 from gateway.db.tables.relayer import (
     FAILED,
@@ -93,6 +93,13 @@ class RequestStore:
     def __init__(self, engine: Engine, chain_id: int) -> None:
         self.engine = engine
         self.chain_id = chain_id
+        # The batcher's writes (batches, outcomes) check the lease inside their transaction
+        # (gateway.relayer.lease); None for a store used outside a relayer (tests, tools).
+        self.fence: Callable[[Connection], None] | None = None
+
+    def _fenced(self, conn: Connection) -> None:
+        if self.fence is not None:
+            self.fence(conn)
 
     def insert_requests(self, rows: Sequence[Mapping[str, object]]) -> None:
         """Inserts accepted requests in one transaction; an id already stored (a resend
@@ -131,6 +138,7 @@ class RequestStore:
         the transaction is sent."""
         now = time.time()
         with self.engine.begin() as conn:
+            self._fenced(conn)
             conn.execute(
                 insert(batches).values(
                     tx_hash=batch.tx_hash,
@@ -180,6 +188,7 @@ class RequestStore:
         """Closes a batch and writes every request's outcome in one transaction."""
         now = time.time()
         with self.engine.begin() as conn:
+            self._fenced(conn)
             conn.execute(
                 update(batches)
                 .where(batches.c.tx_hash == tx_hash)
@@ -214,6 +223,7 @@ class RequestStore:
         still unfinished, never over an outcome a replica has read from the chain."""
         now = time.time()
         with self.engine.begin() as conn:
+            self._fenced(conn)
             for o in outcomes:
                 conn.execute(
                     update(requests)

@@ -52,6 +52,18 @@ requests = Table(
     Index("ix_relay_requests_tx_hash", "tx_hash"),
 )
 
+# Which replica runs the batcher (name "batcher"): one holder at a time, until `expires_at`
+# unless renewed. `epoch` grows at every change of holder: it fences a deposed holder, whose
+# writes name an old epoch and are refused (gateway.relayer.lease).
+leases = Table(
+    "relay_leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("owner", String(128), nullable=False),
+    Column("epoch", BigInteger, nullable=False),
+    Column("expires_at", Float, nullable=False),
+)
+
 # Every executeBatch transaction, stored (with its raw bytes) before it is sent, so a restarted
 # gateway can resend it or, if it was dropped, requeue its requests.
 batches = Table(

@@ -29,7 +29,7 @@ from gateway.settings import Settings
 from tests.fixtures.wallets import new_wallet
 
 from .conftest import People, wait_final
-from .test_relay import problem
+from .test_relay import executions, problem
 
 
 def test_a_request_signed_with_too_little_gas_is_refused_at_intake(
@@ -68,6 +68,34 @@ def test_gas_and_calldata_are_capped_per_function(gateway: GatewayProcess, peopl
         413,
         "PayloadTooLarge",
     )
+
+
+def test_bloated_requests_never_make_a_whole_batch_revert(
+    gateway: GatewayProcess, people: People
+) -> None:
+    """Item 5 replayed: requests with the most calldata a payment may carry used to make the
+    whole batch run out of gas (the estimate ignored the calldata's memory), and the batch was
+    requeued again and again - 72 reverted transactions from one fresh key in 90 s. Now every
+    request is simulated with its own gas before it is batched and the batch's gas counts its
+    calldata: every request runs once, and no relayer transaction reverts."""
+    client = httpx.Client(base_url=gateway.url, timeout=30)
+    wallets = people.citizens
+    accepted = []
+    for n in range(3):
+        for w in wallets:
+            data = encode_pay(people.merchant, 100, secrets.token_bytes(32)) + bytes(3_800)
+            answer = client.post("/v1/requests", json=people.sign(w, data, n))
+            assert answer.status_code == 202, answer.text
+            accepted.append(answer.json()["id"])
+    states = [wait_final(client, rid) for rid in accepted]
+    assert {s["status"] for s in states} == {"succeeded"}
+    rpc = people.network.operator.rpc
+    transactions = {str(s["tx_hash"]) for s in states}
+    receipts = [rpc.get_receipt(tx) for tx in transactions]
+    assert all(r is not None and r["status"] == "0x1" for r in receipts)  # none reverted
+    assert len(transactions) <= len(accepted)
+    for w in wallets:
+        assert executions(people, w.address) == [(0, True), (1, True), (2, True)]
 
 
 def test_deadlines_far_ahead_are_refused(gateway: GatewayProcess, people: People) -> None:
@@ -240,3 +268,70 @@ def test_a_locked_database_loses_no_accepted_request(
             again = client.post("/v1/requests", json=people.pay(citizen, 1_000, 1))
             assert again.status_code == 202, again.text
             assert wait_final(client, again.json()["id"])["status"] == "succeeded"
+
+
+def test_replicas_take_turns_through_the_lease_and_a_deposed_one_writes_nothing(
+    network: LocalNetwork, database_url: str, people: People, tmp_path: Path
+) -> None:
+    """Item 10 replayed: two replicas on one database both took up every unfinished request
+    and overwrote each other's outcomes. Now one holds the batcher lease and relays; the other
+    is on standby (503 NotReady, readiness failing) until the holder stops renewing, then takes
+    over from the database - nothing accepted is lost and nothing runs twice."""
+    env = network.gateway_env(database_url, batch_interval_ms="100", poll_interval_s="0.1",
+                              relayer_lease_ttl_s="2")  # fmt: skip
+    wallets = people.citizens
+    with (
+        GatewayProcess({**env, "DONGNE_REPLICA_ID": "replica-a"}, log_path=tmp_path / "a.log") as a,
+        GatewayProcess({**env, "DONGNE_REPLICA_ID": "replica-b"}, log_path=tmp_path / "b.log") as b,
+    ):
+        first, second = httpx.Client(base_url=a.url), httpx.Client(base_url=b.url)
+        assert first.get("/readyz").json()["relaying"] is True
+        standby = second.get("/readyz")
+        assert (standby.status_code, standby.json()["relaying"]) == (503, False)
+        assert problem(second.post("/v1/requests", json=people.pay(wallets[0], 500, 0))) == (
+            503,
+            "NotReady",
+        )
+        accepted = []
+        for w in wallets:
+            answer = first.post("/v1/requests", json=people.pay(w, 500, 0))
+            assert answer.status_code == 202, answer.text
+            accepted.append(answer.json()["id"])
+        a.kill()  # mid-work: some of these may still be queued or in flight
+        deadline = time.monotonic() + 20
+        while not second.get("/readyz").json()["relaying"]:
+            assert time.monotonic() < deadline, "replica b never took over"
+            time.sleep(0.2)
+        for w in wallets:
+            answer = second.post("/v1/requests", json=people.pay(w, 500, 1))
+            assert answer.status_code == 202, answer.text
+            accepted.append(answer.json()["id"])
+        states = [wait_final(second, rid, timeout=60) for rid in accepted]
+    assert [s["status"] for s in states] == ["succeeded"] * len(accepted)
+    for w in wallets:
+        assert executions(people, w.address) == [(0, True), (1, True)]
+
+
+def test_a_deposed_lease_holder_writes_nothing(db_engine: Engine) -> None:
+    """The fencing token: once another replica has taken the expired lease, the old holder's
+    next write is refused inside its own transaction and nothing of it lands."""
+    from gateway.relayer.lease import Lease, LeaseLostError
+    from gateway.relayer.store import RequestStore, StoredBatch
+
+    old = Lease(db_engine, "replica-a", ttl_s=5)
+    new = Lease(db_engine, "replica-b", ttl_s=5)
+    assert old.acquire(now=1_000.0)
+    assert not new.acquire(now=1_001.0)  # held and fresh
+    assert old.acquire(now=1_003.0)  # renewed
+    assert new.acquire(now=1_009.0)  # expired: taken, with the next epoch
+    assert (old.epoch, new.epoch) == (1, 2)
+    store = RequestStore(db_engine, 31337)
+    store.fence = old.check
+    batch = StoredBatch("0x" + "ab" * 32, "0x" + "11" * 20, 0, b"raw", [], 1_009.0)
+    with pytest.raises(LeaseLostError):
+        store.record_batch(batch)
+    assert not old.held
+    assert store.pending_batches() == []
+    store.fence = new.check
+    store.record_batch(batch)
+    assert [b.tx_hash for b in store.pending_batches()] == [batch.tx_hash]
