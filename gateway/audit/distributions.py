@@ -63,15 +63,16 @@ def verify_distribution(
     program_id: int,
     *,
     trees_dir: Path | None = None,
-    csv_text: str | None = None,
+    csv_text: str | Path | None = None,
 ) -> DistributionVerification:
     """Checks every indexed grant of a program against its committed root.
 
-    The list comes from ``csv_text`` (an auditor's copy of the published list, rebuilt here)
-    or else the gateway's tree saved in ``trees_dir``. A grant passes when the leaf hash recomputed
-    from its own (index, recipient, amount) is the tree's leaf at that index; the tree is
-    rehashed and its root compared with the committed one. Also: no index twice, the sum within
-    the budget, and once closed, returned == budget - spent with spent equal to its moves.
+    The list comes from ``csv_text`` (its text, or a file holding it: an auditor's copy of the
+    published list, rebuilt here) or else the gateway's tree saved in ``trees_dir``. A grant
+    passes when the leaf hash recomputed from its own (index, recipient, amount) is the tree's
+    leaf at that index; the tree is rehashed and its root compared with the committed one.
+    Also: no index twice, the sum within the budget, and once closed, returned == budget -
+    spent with spent equal to its moves.
     """
     token = token.lower()
     problems: list[str] = []
@@ -110,9 +111,12 @@ def verify_distribution(
         try:
             # Lists are committed index-ordered (the default) or, before that was the default,
             # hash-sorted: the layout whose root was committed is the one to check.
-            tree, source = MerkleTree.from_csv(io.StringIO(csv_text, newline="")), "uploaded_list"
+            def read() -> io.StringIO | Path:
+                return io.StringIO(csv_text, newline="") if isinstance(csv_text, str) else csv_text
+
+            tree, source = MerkleTree.from_csv(read()), "uploaded_list"
             if "0x" + tree.root.hex() != root.lower():
-                tree = MerkleTree.from_csv(io.StringIO(csv_text, newline=""), sort_leaves=True)
+                tree = MerkleTree.from_csv(read(), sort_leaves=True)
         except MerkleInputError as exc:
             raise GatewayError(
                 "InvalidRequest", f"recipients CSV {exc}", {"line": exc.line}

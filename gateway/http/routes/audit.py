@@ -28,6 +28,7 @@ from gateway.http.access import record_staff_action
 from gateway.http.deps import EngineDep, ManifestDep, SettingsDep
 from gateway.http.openapi import codes
 from gateway.http.params import MAX_TIME, MIN_TIME, OptionalTime, Time, check_window, parse_time
+from gateway.http.uploads import csv_upload
 from gateway.settings import Settings
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
@@ -187,18 +188,23 @@ async def verify_program_list(
     request: Request,
     engine: EngineDep,
     manifest: ManifestDep,
+    settings: SettingsDep,
     token: TokenPath,
     program_id: ProgramPath,
 ) -> audit.DistributionVerification:
-    """The same checks against a recipients list the auditor brings (``text/csv`` body)."""
-    text = (await request.body()).decode("utf-8", errors="replace")
-    found = known_token(engine, manifest.chain_id, token)
-    return await asyncio.to_thread(
-        guarded,
-        lambda: audit.verify_distribution(
-            engine, manifest.chain_id, found, program_id, csv_text=text
-        ),
-    )
+    """The same checks against a recipients list the auditor brings (``text/csv`` body),
+    streamed to disk and read line by line."""
+    found = await asyncio.to_thread(known_token, engine, manifest.chain_id, token)
+    upload = await csv_upload(request, trees_dir(settings) / "uploads", settings.max_upload_bytes)
+    try:
+        return await asyncio.to_thread(
+            guarded,
+            lambda: audit.verify_distribution(
+                engine, manifest.chain_id, found, program_id, csv_text=upload
+            ),
+        )
+    finally:
+        upload.unlink(missing_ok=True)
 
 
 # ------------------------------------------------------------------------------ fraud

@@ -13,18 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import pathlib
-import tempfile
 import threading
-from typing import IO, Annotated
+from typing import Annotated
 
 from eth_account import Account
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import SecretStr
 from sqlalchemy import Engine
-from starlette.datastructures import UploadFile as StarletteUploadFile
-from starlette.formparsers import MultiPartException
 
 from chain.rpc import RpcClient
 from gateway import distribution
@@ -33,6 +28,7 @@ from gateway.http.access import record_staff_action
 from gateway.http.deps import EngineDep, ManifestDep, SettingsDep
 from gateway.http.openapi import codes
 from gateway.http.routes.audit import address, guarded, known_token
+from gateway.http.uploads import csv_upload
 from gateway.settings import Settings
 
 router = APIRouter(tags=["distribution"])
@@ -45,48 +41,6 @@ MAX_CSV_BYTES = 256 * 1024 * 1024
 
 _running: dict[str, threading.Thread] = {}
 _running_lock = threading.Lock()
-
-
-async def _csv_upload(request: Request, into: pathlib.Path) -> pathlib.Path:
-    """Streams the recipients CSV (a ``text/csv`` body, or the file part of a form) to a file
-    under `into`, never holding it whole in memory: lists of a million rows are ~60 MB. The
-    caller removes the file."""
-    into.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=into, prefix="upload-", suffix=".csv")
-    path = pathlib.Path(name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            if request.headers.get("content-type", "").startswith("multipart/form-data"):
-                await _copy_file_part(request, handle)
-            else:
-                size = 0
-                async for chunk in request.stream():
-                    size += len(chunk)
-                    if size > MAX_CSV_BYTES:
-                        raise GatewayError(
-                            "PayloadTooLarge", f"recipients CSV over {MAX_CSV_BYTES} bytes"
-                        )
-                    handle.write(chunk)
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-    return path
-
-
-async def _copy_file_part(request: Request, handle: IO[bytes]) -> None:
-    # python-multipart (through Starlette) spools file parts to disk past 1 MiB.
-    try:
-        form = await request.form(max_files=1, max_fields=10)
-    except MultiPartException as exc:
-        raise GatewayError("InvalidRequest", f"the form is malformed: {exc.message}") from None
-    try:
-        upload = next((v for v in form.values() if isinstance(v, StarletteUploadFile)), None)
-        if upload is None:
-            raise GatewayError("InvalidRequest", "the form has no file part", {"field": "file"})
-        while chunk := await upload.read(1 << 20):
-            handle.write(chunk)
-    finally:
-        await form.close()
 
 
 CSV_BODY: dict[str, object] = {
@@ -122,7 +76,7 @@ async def create_distribution(
     total and count. The program manager then commits the root with their own key."""
     found = await asyncio.to_thread(known_token, engine, manifest.chain_id, token)
     trees = distribution.trees_dir(settings)
-    upload = await _csv_upload(request, trees / "uploads")
+    upload = await csv_upload(request, trees / "uploads", MAX_CSV_BYTES)
     try:
         job: distribution.JobStatus = await asyncio.to_thread(
             guarded,
