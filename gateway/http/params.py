@@ -9,14 +9,33 @@ capped (``report_window_max_days``) so one request cannot pin a worker.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Query
-from pydantic import BeforeValidator
+from pydantic import BeforeValidator, Field
 
 from gateway.errors import GatewayError
 
-__all__ = ["MAX_TIME", "MIN_TIME", "OptionalTime", "Time", "check_window", "parse_time"]
+__all__ = [
+    "MAX_TIME",
+    "MIN_TIME",
+    "OptionalTime",
+    "Time",
+    "check_window",
+    "parse_time",
+    "plain_text",
+]
+
+# Printable text: no NUL or other control characters but tab and newline. PostgreSQL refuses
+# NUL in text and JSON (a 500 the HTTP suite found on that backend), and no name or note needs
+# a control character.
+_PLAIN_TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+
+
+def plain_text(max_length: int, min_length: int = 0) -> Any:
+    """A body field of printable text within these lengths (for ``Annotated[str, ...]``)."""
+    return Field(min_length=min_length, max_length=max_length, pattern=_PLAIN_TEXT)
+
 
 KST = timezone(timedelta(hours=9))
 MIN_TIME = int(datetime(2000, 1, 1, tzinfo=UTC).timestamp())

@@ -27,7 +27,15 @@ from gateway.errors import GatewayError
 from gateway.http.access import record_staff_action
 from gateway.http.deps import EngineDep, ManifestDep, SettingsDep
 from gateway.http.openapi import codes
-from gateway.http.params import MAX_TIME, MIN_TIME, OptionalTime, Time, check_window, parse_time
+from gateway.http.params import (
+    MAX_TIME,
+    MIN_TIME,
+    OptionalTime,
+    Time,
+    check_window,
+    parse_time,
+    plain_text,
+)
 from gateway.http.uploads import csv_upload
 from gateway.settings import Settings
 
@@ -252,8 +260,8 @@ def put_thresholds(
 
 class LinkIn(BaseModel):
     wallet: Annotated[str, Field(pattern=_ADDRESS.pattern)]
-    relation: Annotated[str, Field(min_length=1, max_length=32)]
-    note: Annotated[str, Field(max_length=500)] = ""
+    relation: Annotated[str, plain_text(32, min_length=1)]
+    note: Annotated[str, plain_text(500)] = ""
 
 
 @router.get("/{token}/links", openapi_extra=codes("NotFound", "DatabaseUnavailable"))
@@ -380,7 +388,7 @@ def get_settlement(
     engine: EngineDep,
     manifest: ManifestDep,
     token: TokenPath,
-    reference: Annotated[str, Path(max_length=64)],
+    reference: Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")],
     format: Annotated[Literal["json", "csv"], Query()] = "json",
 ) -> settlement.SettlementBatch | Response:
     """An issued batch, recomputed now (``issued_total`` keeps what it was issued with); with

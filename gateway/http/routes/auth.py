@@ -17,6 +17,7 @@ from gateway.errors import GatewayError
 from gateway.http.access import Access
 from gateway.http.deps import EngineDep
 from gateway.http.openapi import codes
+from gateway.http.params import plain_text
 
 router = APIRouter(tags=["access"])
 
@@ -63,7 +64,7 @@ RoleName = Annotated[str, Field(json_schema_extra={"enum": list(roles_module.ROL
 
 
 class ApiKeyIn(BaseModel):
-    name: str = Field(min_length=1, max_length=100)
+    name: Annotated[str, plain_text(100, min_length=1)]
     # The enumeration documents the names; api_keys.create checks them (one place).
     roles: list[
         Annotated[str, Field(json_schema_extra={"enum": list(roles_module.ROLE_NAMES)})]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -17,6 +18,7 @@ from chain.protocol.calls import encode_issue
 from chain.protocol.contracts import encode_function
 from gateway.devnet.localnet import SEONGNAM, SIHEUNG, LocalNetwork, start_local_network
 from gateway.devnet.process import GatewayProcess
+from tests.fixtures.databases import BACKENDS, gateway_database_url
 from tests.fixtures.signin import sign_in
 
 IDENTITIES = (
@@ -46,9 +48,17 @@ def until(check: Callable[[], bool], what: str, timeout: float = 30.0) -> float:
     return time.monotonic() - start
 
 
-@pytest.fixture(scope="package")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+@pytest.fixture(scope="package", params=BACKENDS)
+def world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
+    """The whole HTTP suite runs once per backend (SQLite, then PostgreSQL)."""
     workdir = tmp_path_factory.mktemp("access")
+    with gateway_database_url(request, workdir) as url:
+        yield from _world(workdir, url)
+
+
+def _world(workdir: Path, database_url: str) -> Iterator[World]:
     net = start_local_network(workdir / "net", (SIHEUNG, SEONGNAM))
     op = net.operator
     siheung, seongnam = (net.manifest.token(r).lower() for r in (SIHEUNG.region, 41130))
@@ -72,7 +82,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     )  # fmt: skip
     # Staff send their own transactions (grant-role): the local chain charges gas.
     op.send_many([(accounts[w].address, b"", 10**18) for w in ("admin", "citizen")], "fund")
-    env = net.gateway_env(f"sqlite:///{workdir / 'gateway.db'}", poll_interval_s="0.1")
+    env = net.gateway_env(database_url, poll_interval_s="0.1")
     with GatewayProcess(env, log_path=workdir / "gateway.log") as gateway:
         anonymous = httpx.Client(base_url=gateway.url, timeout=30)
         headers = {"anonymous": {}}

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import Engine, text
 
 from chain.protocol.calls import encode_issue, encode_pay
 from chain.protocol.forwarder import (
@@ -22,6 +21,7 @@ from chain.protocol.forwarder import (
 )
 from gateway.devnet.localnet import SEONGNAM, SIHEUNG, LocalNetwork, start_local_network
 from gateway.devnet.process import GatewayProcess
+from tests.fixtures.databases import BACKENDS, gateway_database_url
 from tests.fixtures.wallets import Wallet, new_wallet
 
 RESTAURANT = 56111
@@ -34,20 +34,10 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNetwork]:
     net.stop()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'gateway.db'}"
-        return
-    # The gateway runs in its own process: it gets the schema through the URL's options.
-    admin: Engine = request.getfixturevalue("postgres_admin")
-    url = admin.url.render_as_string(hide_password=False)
-    schema = f"gw_{secrets.token_hex(6)}"
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    yield f"{url}?options=-csearch_path%3D{schema}"
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    with gateway_database_url(request, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture
