@@ -167,6 +167,7 @@ def deploy_network(
             manifest = previous
     operator = manifest.operator
     redeploy_rest = False
+    deployed: list[str] = []
     for name in NETWORK_CONTRACTS:
         recorded = manifest.contracts.get(name)
         if not redeploy_rest and recorded and code_hash(w3, recorded.address) == recorded.code_hash:
@@ -174,10 +175,11 @@ def deploy_network(
             continue
         # A replaced contract changes the constructor arguments of everything after it.
         redeploy_rest = True
+        deployed.append(name)
         manifest.contracts[name] = deployer.deploy(
             name, _constructor_args(name, manifest, operator, governance)
         )
-    if redeploy_rest:
+    if "VoucherFactory" in deployed:
         manifest.municipalities.clear()  # a new factory knows none of the old tokens
     if redeploy_rest or not manifest.compiler:
         # Only what built the code on chain: a kept deployment keeps its compiler record.
@@ -204,6 +206,8 @@ def _constructor_args(name: str, m: Manifest, operator: str, g: Governance) -> l
             return [g.upgrade_delay_s, proposers, [to_checksum_address(a) for a in executors]]
         case "UpgradeableBeacon":
             return [m.address("VoucherToken"), m.address("DongneTimelock")]
+        case "DongneAnchor":
+            return [operator]
         case "VoucherFactory":
             return [m.address("UpgradeableBeacon"), operator]
     raise ValueError(f"unknown network contract {name}")

@@ -17,6 +17,7 @@ NETWORK_CONTRACTS = (
     "DongneTimelock",  # owns the beacon: upgrades wait for its delay
     "UpgradeableBeacon",
     "VoucherFactory",
+    "DongneAnchor",  # last: adding it to a deployed network redeploys nothing else
 )
 
 

@@ -69,6 +69,7 @@ _ENTRY_POINTS: Final[Mapping[str, str]] = {
     "VoucherAdmin": "contracts/src/VoucherAdmin.sol",
     "VoucherToken": "contracts/src/VoucherToken.sol",
     "DongneTimelock": "contracts/src/DongneTimelock.sol",
+    "DongneAnchor": "contracts/src/DongneAnchor.sol",
     "UpgradeableBeacon": "@openzeppelin/contracts/proxy/beacon/UpgradeableBeacon.sol",
     "VoucherFactory": "contracts/src/VoucherFactory.sol",
     "BeaconProxy": "@openzeppelin/contracts/proxy/beacon/BeaconProxy.sol",

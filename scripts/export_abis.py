@@ -29,6 +29,7 @@ from chain.protocol.abi import CONTRACTS, AbiEntry, abi_signature
 # precedence order: when two parts declare the same signature the first wins, so the documented
 # interface's parameter names beat the implementation's (which leaves some unnamed).
 EXPORTS: Mapping[str, tuple[tuple[str, str], ...]] = {
+    "DongneAnchor": (("DongneAnchor.sol", "DongneAnchor"),),
     "DongneForwarder": (("DongneForwarder.sol", "DongneForwarder"),),
     "DongneTimelock": (("DongneTimelock.sol", "DongneTimelock"),),
     "IdentityRegistry": (("IdentityRegistry.sol", "IdentityRegistry"),),

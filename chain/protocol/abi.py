@@ -26,6 +26,7 @@ AbiEntry = dict[str, object]
 """One ABI item (function, event, error, constructor...) as solc emits it."""
 
 ContractName = Literal[
+    "DongneAnchor",
     "DongneForwarder",
     "DongneTimelock",
     "IdentityRegistry",

@@ -44,7 +44,10 @@ class LogCheck:
     entries: int
     head: str
     first_bad_seq: int | None
-    problem: str | None  # edited | broken_link (a deleted or reordered entry)
+    # edited | broken_link (a deleted or reordered entry) | anchor_mismatch (the chain was
+    # rewritten up to an anchored point) | truncated (fewer entries than were anchored)
+    problem: str | None
+    anchored_entries: int | None = None  # of the latest on-chain anchor, if any
 
 
 def _hash(prev: str, at: float, actor: str, role: str | None, token: str | None, action: str,
@@ -105,18 +108,24 @@ def entries(engine: Engine, *, token: str | None = None, limit: int = 500) -> li
         return [StaffEntry(**row._asdict()) for row in conn.execute(query)]
 
 
-def verify(engine: Engine) -> LogCheck:
-    """Walks the whole chain in order and recomputes every hash."""
+def verify(engine: Engine, anchor: tuple[int, str] | None = None) -> LogCheck:
+    """Walks the whole chain in order and recomputes every hash; with `anchor` (entries, head
+    hash as anchored on chain) the chain must also pass through that head at that entry."""
     s = a.staff_log.c
     prev, count = GENESIS, 0
+    at_entries = anchor[0] if anchor else None
     with engine.connect() as conn:
         for row in conn.execute(select(a.staff_log).order_by(s.seq)):
             count += 1
             if row.prev_hash != prev:
-                return LogCheck(False, count, prev, int(row.seq), "broken_link")
+                return LogCheck(False, count, prev, int(row.seq), "broken_link", at_entries)
             expected = _hash(row.prev_hash, row.at, row.actor, row.role, row.token, row.action,
                              row.request_id, row.before, row.after)  # fmt: skip
             if expected != row.hash:
-                return LogCheck(False, count, prev, int(row.seq), "edited")
+                return LogCheck(False, count, prev, int(row.seq), "edited", at_entries)
             prev = row.hash
-    return LogCheck(True, count, prev, None, None)
+            if anchor is not None and count == anchor[0] and prev != anchor[1].removeprefix("0x"):
+                return LogCheck(False, count, prev, int(row.seq), "anchor_mismatch", at_entries)
+    if anchor is not None and count < anchor[0]:
+        return LogCheck(False, count, prev, None, "truncated", at_entries)
+    return LogCheck(True, count, prev, None, None, at_entries)

@@ -11,13 +11,17 @@ from rich.table import Table
 
 from chain.manifest import Manifest
 from gateway.cli.common import (
+    EXIT_FAILED,
+    DatabaseUrl,
     JsonOut,
     ManifestPath,
     Region,
     RpcUrl,
     console,
+    database_url_for,
     emit,
     fail,
+    operator_for,
     run_action,
 )
 from gateway.cli.gateway_api import GatewayUrl, gateway_get, gateway_post, token_of
@@ -231,3 +235,32 @@ def audit_upgrades(
             console.print(f"{p.state}: beacon -> {what}, may run from {when} ({p.operation_id})")
 
     emit(data, as_json, render)
+
+
+@audit.command("anchor-log")
+def audit_anchor_log(
+    rpc: RpcUrl = "http://127.0.0.1:8545",
+    manifest_path: ManifestPath = Path(".dongne/manifest.json"),
+    database_url: DatabaseUrl = None,
+    as_json: JsonOut = False,
+) -> None:
+    """Anchor the staff action log's head on chain (the network operator's key, on the
+    gateway's host): later edits of the log up to here cannot be hidden by recomputing it.
+
+    Example: dongne audit anchor-log --manifest .dongne/manifest.json
+    """
+    from chain.anchors import anchor_log
+    from gateway.access import staff_log
+    from gateway.db import create_engine_for
+
+    manifest, operator = operator_for(rpc, manifest_path, network=True)
+    engine = run_action(lambda: create_engine_for(database_url_for(database_url, manifest_path)))
+    check = staff_log.verify(engine)
+    if not check.ok:
+        fail(f"the staff log is broken at entry {check.first_bad_seq} ({check.problem}): "
+             "not anchoring it", EXIT_FAILED, "StaffLogBroken")  # fmt: skip
+    if check.entries == 0:
+        fail("the staff log is empty: nothing to anchor", EXIT_FAILED, "NothingToAnchor")
+    run_action(lambda: anchor_log(operator, manifest, check.head, check.entries))
+    data = {"head": check.head, "entries": check.entries}
+    emit(data, as_json, lambda: console.print(f"anchored {check.entries} entries: {check.head}"))

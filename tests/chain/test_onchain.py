@@ -653,6 +653,15 @@ def scenarios(w: World) -> dict[str, Scenario]:
         "BeaconInvalidImplementation": Scenario(
             by(timelock, beacon, sig("upgradeTo(address)", b)), {"implementation": b}
         ),
+        # The log anchor: anchors only extend a log.
+        "AnchorNotForward": Scenario(
+            by(
+                w.operator,
+                m.address("DongneAnchor"),
+                encode_function("anchor", [bytes(32), bytes(32), 0], "DongneAnchor"),
+            ),
+            {"log": "0x" + "00" * 32, "entries": 0, "anchored": 0},
+        ),
         # OpenZeppelin: the timelock
         "TimelockUnexpectedOperationState": Scenario(
             by(w.operator, timelock, tl("execute", beacon, 0, upgrade, bytes(32), salt)),

@@ -44,6 +44,7 @@ COMMANDS = [
     ["audit", "settlement"],
     ["audit", "verify-log"],
     ["audit", "upgrades"],
+    ["audit", "anchor-log"],
 ]
 
 

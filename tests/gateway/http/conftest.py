@@ -35,6 +35,7 @@ class World:
     seongnam: str
     accounts: dict[str, LocalAccount]
     headers: dict[str, dict[str, str]]
+    database_url: str
 
     def client(self, who: str) -> httpx.Client:
         return httpx.Client(base_url=self.gateway.url, headers=self.headers[who], timeout=30)
@@ -88,7 +89,7 @@ def _world(workdir: Path, database_url: str) -> Iterator[World]:
         headers = {"anonymous": {}}
         for name, account in accounts.items():
             headers[name] = sign_in(anonymous, bytes(account.key))
-        world = World(net, gateway, siheung, seongnam, accounts, headers)
+        world = World(net, gateway, siheung, seongnam, accounts, headers, database_url)
         admin = world.client("admin")
         until(lambda: siheung in admin.get("/v1/me").json()["roles"], "the roles indexed")
         try:
