@@ -19,6 +19,7 @@ from eth_account.signers.local import LocalAccount
 from sqlalchemy import Engine
 
 from chain.manifest import Manifest
+from chain.rpc import NodeUnavailableError, RpcError
 from chain.rpc_async import AsyncRpc
 from gateway.relayer.batcher import Batcher
 from gateway.relayer.chainview import ChainView
@@ -61,6 +62,7 @@ class Relayer:
 
     async def start(self) -> None:
         self._tasks = [asyncio.create_task(self.intake.run_writer(), name="relay-writer")]
+        self.intake.active = False  # until this replica holds the lease
         await self._take_turn()  # a lone replica is relaying when start returns
         self._tasks.append(asyncio.create_task(self._keep_lease(), name="relay-lease"))
 
@@ -74,7 +76,12 @@ class Relayer:
             return
         if held and self._batching is None:
             log.info("replica %s relays (lease epoch %s)", self.lease.owner, self.lease.epoch)
-            await self.batcher.start()
+            try:
+                await self.batcher.start()
+            except (NodeUnavailableError, RpcError) as exc:  # try again at the next turn
+                log.warning("cannot resume relaying yet: %s", exc)
+                self.batcher.reset()
+                return
             self._batching = asyncio.create_task(self.batcher.run(), name="relay-batcher")
             self.intake.active = True
         elif not held and (self._batching is not None or self.intake.active):
@@ -87,7 +94,7 @@ class Relayer:
             await asyncio.sleep(self.lease.ttl_s / 3)
             await self._take_turn()
             if self._batching is not None and self._batching.done():
-                # LeaseLost inside a write ended the batcher: on standby until the lease
+                # LeaseLostError inside a write ended the batcher: on standby until the lease
                 # says otherwise.
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     self._batching.result()
