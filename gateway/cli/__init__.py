@@ -73,10 +73,9 @@ def main() -> None:
     errors.as_json = "--json" in sys.argv[1:]
     try:
         try:
-            if not errors.as_json:
-                app()
-            # Click's own usage errors as JSON too: run it without its standalone handling.
-            code = app(standalone_mode=False)
+            # With --json, Click's own usage errors become JSON too: run it without its
+            # standalone handling (which prints them itself and exits).
+            code = app(standalone_mode=not errors.as_json)
         except TyperException as exc:  # click's usage (2) and other refusals (1)
             exit_code = int(getattr(exc, "exit_code", EXIT_USAGE))
             fail(str(getattr(exc, "format_message", exc.__str__)()), exit_code, "UsageError")
