@@ -17,6 +17,7 @@ from pydantic import BeforeValidator, Field
 from gateway.errors import GatewayError
 
 __all__ = [
+    "ADDRESS_PATTERN",
     "MAX_TIME",
     "MIN_TIME",
     "OptionalTime",
@@ -25,6 +26,9 @@ __all__ = [
     "parse_time",
     "plain_text",
 ]
+
+ADDRESS_PATTERN = r"^0x[0-9a-fA-F]{40}$"
+"""A 0x-prefixed 20-byte address, checksummed or any case: every address parameter's pattern."""
 
 # Printable text: no NUL or other control characters but tab and newline. PostgreSQL refuses
 # NUL in text and JSON (a 500 the HTTP suite found on that backend), and no name or note needs

@@ -28,6 +28,7 @@ from gateway.http.access import record_staff_action
 from gateway.http.deps import EngineDep, ManifestDep, SettingsDep
 from gateway.http.openapi import codes
 from gateway.http.params import (
+    ADDRESS_PATTERN,
     MAX_TIME,
     MIN_TIME,
     OptionalTime,
@@ -41,7 +42,7 @@ from gateway.settings import Settings
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
-_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+_ADDRESS = re.compile(ADDRESS_PATTERN)
 T = TypeVar("T")
 
 TokenPath = Annotated[

@@ -19,11 +19,11 @@ from gateway.errors import GatewayError
 from gateway.http.access import Access
 from gateway.http.deps import EngineDep, ManifestDep, SettingsDep
 from gateway.http.openapi import codes
-from gateway.http.params import plain_text
+from gateway.http.params import ADDRESS_PATTERN, plain_text
 
 router = APIRouter(tags=["access"])
 
-TokenPath = Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{40}$", description="the token")]
+TokenPath = Annotated[str, Path(pattern=ADDRESS_PATTERN, description="the token")]
 STATEMENT = "Sign in to Dongne"
 
 

@@ -27,6 +27,7 @@ from gateway.errors import GatewayError
 from gateway.http.access import record_staff_action
 from gateway.http.deps import EngineDep, ManifestDep, SettingsDep
 from gateway.http.openapi import codes
+from gateway.http.params import ADDRESS_PATTERN
 from gateway.http.routes.audit import address, guarded, known_token
 from gateway.http.uploads import csv_upload
 from gateway.settings import Settings
@@ -34,7 +35,6 @@ from gateway.settings import Settings
 router = APIRouter(tags=["distribution"])
 log = logging.getLogger("dongne.distribution")
 
-ADDRESS = r"^0x[0-9a-fA-F]{40}$"
 JobPath = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
 MAX_CSV_BYTES = 256 * 1024 * 1024
 
@@ -69,7 +69,7 @@ async def create_distribution(
     engine: EngineDep,
     manifest: ManifestDep,
     settings: SettingsDep,
-    token: Annotated[str, Query(pattern=ADDRESS, description="the municipality's token")],
+    token: Annotated[str, Query(pattern=ADDRESS_PATTERN, description="the municipality's token")],
     batch_size: Annotated[int, Query(ge=1, le=2_000)] = distribution.DEFAULT_BATCH,
 ) -> distribution.JobStatus:
     """Builds the tree of a recipients list (``address,amount`` rows) and answers its root,
@@ -97,7 +97,7 @@ async def create_distribution(
 def list_distributions(
     engine: EngineDep,
     manifest: ManifestDep,
-    token: Annotated[str | None, Query(pattern=ADDRESS)] = None,
+    token: Annotated[str | None, Query(pattern=ADDRESS_PATTERN)] = None,
 ) -> list[distribution.JobStatus]:
     only = None if token is None else address(token, "token")
     return guarded(lambda: distribution.list_jobs(engine, manifest.chain_id, only))
@@ -176,7 +176,7 @@ def leaf_proof(
     engine: EngineDep,
     manifest: ManifestDep,
     settings: SettingsDep,
-    token: Annotated[str, Path(pattern=ADDRESS)],
+    token: Annotated[str, Path(pattern=ADDRESS_PATTERN)],
     program_id: Annotated[int, Path(ge=1, le=2**62)],
     index: Annotated[int, Path(ge=0, le=2**62)],
 ) -> distribution.LeafProof:
@@ -200,9 +200,9 @@ def recipient_proofs(
     engine: EngineDep,
     manifest: ManifestDep,
     settings: SettingsDep,
-    token: Annotated[str, Path(pattern=ADDRESS)],
+    token: Annotated[str, Path(pattern=ADDRESS_PATTERN)],
     program_id: Annotated[int, Path(ge=1, le=2**62)],
-    recipient: Annotated[str, Path(pattern=ADDRESS)],
+    recipient: Annotated[str, Path(pattern=ADDRESS_PATTERN)],
 ) -> list[distribution.LeafProof]:
     """Every leaf of one recipient (a list may name someone more than once)."""
     found = known_token(engine, manifest.chain_id, token)

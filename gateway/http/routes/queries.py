@@ -17,11 +17,11 @@ from gateway import queries
 from gateway.errors import GatewayError
 from gateway.http.deps import EngineDep
 from gateway.http.openapi import codes
-from gateway.http.params import OptionalTime
+from gateway.http.params import ADDRESS_PATTERN, OptionalTime
 
 router = APIRouter(prefix="/v1", tags=["query"])
 
-_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+_ADDRESS = re.compile(ADDRESS_PATTERN)
 T = TypeVar("T")
 
 AddressPath = Annotated[

@@ -15,13 +15,13 @@ from chain.rpc import NodeUnavailableError, RpcError
 from gateway.errors import GatewayError
 from gateway.http.deps import ManifestDep, RelayerDep
 from gateway.http.openapi import CONTRACT_CODES, codes
+from gateway.http.params import ADDRESS_PATTERN
 from gateway.http.responses import JSONBytes
 from gateway.relayer.service import Relayer
 
 router = APIRouter(prefix="/v1", tags=["relay"])
 
 
-_HEX_ADDRESS = r"^0x[0-9a-fA-F]{40}$"
 _DECIMAL = r"^[0-9]{1,78}$"
 
 
@@ -31,8 +31,8 @@ class SignedRequestBody(BaseModel):
 
     model_config = {"populate_by_name": True}
 
-    from_: str = Field(alias="from", pattern=_HEX_ADDRESS, description="the signer")
-    to: str = Field(pattern=_HEX_ADDRESS, description="a municipal voucher token")
+    from_: str = Field(alias="from", pattern=ADDRESS_PATTERN, description="the signer")
+    to: str = Field(pattern=ADDRESS_PATTERN, description="a municipal voucher token")
     value: str = Field(pattern="^0$", description="always 0: vouchers move no ether")
     gas: str = Field(pattern=_DECIMAL)
     nonce: str = Field(pattern=_DECIMAL, description="the forwarder nonce (GET /v1/nonces)")
@@ -166,7 +166,7 @@ async def network(manifest: ManifestDep) -> JSONBytes:
     openapi_extra=codes("NodeUnavailable"),
 )
 async def next_nonce(
-    address: Annotated[str, Path(pattern=_HEX_ADDRESS)], relayer: RelayerDep
+    address: Annotated[str, Path(pattern=ADDRESS_PATTERN)], relayer: RelayerDep
 ) -> JSONBytes:
     """The forwarder nonce a wallet should sign next, counting requests still in flight."""
     signer = to_checksum_address(address)
