@@ -82,6 +82,10 @@ def deployer_from_env() -> LocalAccount:
 
 
 LOCAL_UPGRADE_DELAY = 60
+# A lost wallet's key may cancel its recovery for this long (72 h on a real network, where
+# `dongne up --rpc` sets it; a minute locally so the demo and tests can finish one).
+LOCAL_RECOVERY_DELAY = 60
+NETWORK_RECOVERY_DELAY = 72 * 3600
 """Seconds an upgrade waits on the local network: long enough to see it pending, short enough
 to try. A real network takes days (``dongne up --rpc ... --upgrade-delay``)."""
 
@@ -92,6 +96,7 @@ class Governance:
     empty executor list lets anyone execute an operation once its delay has passed."""
 
     upgrade_delay_s: int = LOCAL_UPGRADE_DELAY
+    recovery_delay_s: int = LOCAL_RECOVERY_DELAY  # a lost key can cancel a recovery meanwhile
     proposers: tuple[str, ...] = ()  # default: the operator
     executors: tuple[str, ...] | None = None  # default: the operator; () means anyone
 
@@ -195,9 +200,11 @@ def _constructor_args(name: str, m: Manifest, operator: str, g: Governance) -> l
         case "DongneForwarder":
             return []
         case "IdentityRegistry":
-            return [operator]
-        case "VoucherAdmin":
+            return [operator, m.forwarder, g.recovery_delay_s]
+        case "VoucherServices":
             return [m.forwarder, m.registry]
+        case "VoucherAdmin":
+            return [m.forwarder, m.registry, m.address("VoucherServices")]
         case "VoucherToken":
             return [m.forwarder, m.registry, m.address("VoucherAdmin")]
         case "DongneTimelock":

@@ -11,7 +11,8 @@ from chain.protocol.errors import DongneChainError
 # Deployed in this order; each one's constructor takes addresses of earlier ones.
 NETWORK_CONTRACTS = (
     "DongneForwarder",
-    "IdentityRegistry",
+    "IdentityRegistry",  # trusts the forwarder: a lost key cancels its recovery relayed
+    "VoucherServices",
     "VoucherAdmin",
     "VoucherToken",
     "DongneTimelock",  # owns the beacon: upgrades wait for its delay

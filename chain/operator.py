@@ -14,7 +14,9 @@ from eth_utils.crypto import keccak
 
 from chain.protocol.calls import (
     ProgramParams,
+    RewardParams,
     encode_create_program,
+    encode_create_reward_program,
     encode_issue,
     encode_register_merchant,
 )
@@ -38,6 +40,17 @@ PROGRAM_CREATED = event_topic("ProgramCreated")
 
 def role_id(name: str) -> bytes:
     return bytes(32) if name == "DEFAULT_ADMIN_ROLE" else keccak(text=name)
+
+
+def _program_id(receipt: JSONObject, what: str) -> int:
+    """The id in the receipt's ``ProgramCreated`` (a reward program emits one too)."""
+    logs = receipt.get("logs")
+    for entry in logs if isinstance(logs, list) else []:
+        if isinstance(entry, dict):
+            topics = entry.get("topics")
+            if isinstance(topics, list) and topics and topics[0] == PROGRAM_CREATED:
+                return int(str(topics[1]), 16)
+    raise TransactionFailed(what, None, str(receipt.get("transactionHash")))
 
 
 class Operator(Sender):
@@ -79,13 +92,11 @@ class Operator(Sender):
 
     def create_program(self, token: str, params: ProgramParams) -> int:
         receipt = self.send(token, encode_create_program(params), "createProgram")
-        logs = receipt.get("logs")
-        for entry in logs if isinstance(logs, list) else []:
-            if isinstance(entry, dict):
-                topics = entry.get("topics")
-                if isinstance(topics, list) and topics and topics[0] == PROGRAM_CREATED:
-                    return int(str(topics[1]), 16)
-        raise TransactionFailed("createProgram", None, str(receipt.get("transactionHash")))
+        return _program_id(receipt, "createProgram")
+
+    def create_reward_program(self, token: str, params: RewardParams) -> int:
+        receipt = self.send(token, encode_create_reward_program(params), "createRewardProgram")
+        return _program_id(receipt, "createRewardProgram")
 
     def call_function(self, token: str, function: str, args: Sequence[object]) -> JSONObject:
         """Any other function of the token by its name, e.g. ``closeProgram``."""

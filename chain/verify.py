@@ -66,6 +66,7 @@ Status = Literal["match", "differs", "missing"]
 _ENTRY_POINTS: Final[Mapping[str, str]] = {
     "DongneForwarder": "contracts/src/DongneForwarder.sol",
     "IdentityRegistry": "contracts/src/IdentityRegistry.sol",
+    "VoucherServices": "contracts/src/VoucherServices.sol",
     "VoucherAdmin": "contracts/src/VoucherAdmin.sol",
     "VoucherToken": "contracts/src/VoucherToken.sol",
     "DongneTimelock": "contracts/src/DongneTimelock.sol",
@@ -77,8 +78,12 @@ _ENTRY_POINTS: Final[Mapping[str, str]] = {
 
 # Immutables holding another network contract's address: (contract, immutable) -> manifest key.
 _IMMUTABLE_LINKS: Final[Mapping[tuple[str, str], str]] = {
+    ("IdentityRegistry", "ERC2771Context._trustedForwarder"): "DongneForwarder",
+    ("VoucherServices", "ERC2771ContextUpgradeable._trustedForwarder"): "DongneForwarder",
+    ("VoucherServices", "VoucherBase._registry"): "IdentityRegistry",
     ("VoucherAdmin", "ERC2771ContextUpgradeable._trustedForwarder"): "DongneForwarder",
     ("VoucherAdmin", "VoucherBase._registry"): "IdentityRegistry",
+    ("VoucherAdmin", "VoucherAdmin._servicesModule"): "VoucherServices",
     ("VoucherToken", "ERC2771ContextUpgradeable._trustedForwarder"): "DongneForwarder",
     ("VoucherToken", "VoucherBase._registry"): "IdentityRegistry",
     ("VoucherToken", "VoucherToken._adminModule"): "VoucherAdmin",

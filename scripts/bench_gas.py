@@ -41,14 +41,23 @@ from rich.table import Table
 from chain.artifacts import compiler_settings, forge_build, load_artifact
 from chain.protocol.calls import (
     PaymentRecord,
+    Reward,
+    RewardParams,
     default_rules,
     encode_cancel_payment,
+    encode_claim_reward,
+    encode_create_invoice,
+    encode_create_reward_program,
     encode_gift,
     encode_issue,
     encode_pay,
+    encode_pay_as_employee,
+    encode_pay_through_platform,
     encode_redeem,
     encode_refund,
     encode_register_merchant,
+    encode_set_employee,
+    encode_set_platform,
 )
 from chain.protocol.contracts import event_topic, input_type
 from chain.protocol.forwarder import (
@@ -59,6 +68,7 @@ from chain.protocol.forwarder import (
     encode_execute_batch,
     sign_request,
 )
+from chain.protocol.rewards import sign_reward
 from chain.rpc import JSONObject, RpcClient
 from chain.sender import Sender, TransactionFailed
 from chain.toolchain import project_root
@@ -67,7 +77,7 @@ from gateway.devnet.localnet import SIHEUNG, LocalNetwork, start_local_network
 SNAPSHOT_PATH = project_root() / "contracts" / "gas-snapshot.json"
 BASELINE_SOURCE = "BaselineERC20.sol"
 CHECK_TOLERANCE = 0.01  # --check fails when one of our figures grows by more than this
-WARM_UP_PAYMENTS = 17  # more than the payment ring's 16 slots: every slot has been written
+WARM_UP_PAYMENTS = 65  # more than the payment ring's 64 slots: every slot has been written
 BATCH_SIZE = 100
 REQUEST_GAS = 300_000  # the gas a signed request grants its call
 PAYMENT = 1_000  # won; small enough that the monthly cashback base lasts the whole run
@@ -254,6 +264,10 @@ class Municipality:
         self.refunders = [self.wallet(bench_key("refunder", i)) for i in range(samples)]
         self.merchants = [self.wallet(bench_key("merchant", i)) for i in range(samples)]
         self.signers = [self.wallet(bench_key("signer", i)) for i in range(BATCH_SIZE)]
+        self.platform = self.wallet(bench_key("platform", 0))
+        self.institution = self.wallet(bench_key("institution", 0))
+        self.employee = self.wallet(bench_key("employee", 0))
+        self.reward_program = 0
         self._payments = 0
 
     def wallet(self, key: bytes | str) -> Wallet:
@@ -264,16 +278,18 @@ class Municipality:
         first-sale gas of fresh citizens (what a first ``issue`` costs)."""
         citizens = [self.payer, self.spender, self.relayed, self.gifter, self.giftee, self.buyer]
         citizens += self.first_payers + self.refunders + self.signers + self.new_giftees
-        shops = [self.shop, *self.merchants]
-        for kind, group in ((1, citizens), (2, shops)):
+        citizens.append(self.employee)
+        shops = [self.shop, self.platform, *self.merchants]
+        for kind, group in ((1, citizens), (2, shops), (3, [self.institution])):
             args = ([w.address for w in group], kind)
             data = calldata("registerBatch", ["address[]", "uint8"], *args)
             self.operator.send(self.registry, data, what="registerBatch")
-        register = encode_register_merchant(self.shop.address, SIHEUNG.region, MERCHANT_CATEGORY, 0)
-        self.operator.send(self.token, register, what="registerMerchant")
+        for shop in (self.shop, self.platform):
+            register = encode_register_merchant(shop.address, SIHEUNG.region, MERCHANT_CATEGORY, 0)
+            self.operator.send(self.token, register, what="registerMerchant")
         # Only the direct path needs ETH: relayed citizens never hold any.
         direct = [self.shop, self.payer, self.spender, self.gifter, *self.first_payers]
-        direct += self.refunders
+        direct += [*self.refunders, self.institution, self.employee]
         self.funder.send_many([(w.address, b"", 10**18) for w in direct], "fund")
         sales = [(self.payer, 500_000), (self.spender, 700_000), (self.relayed, 500_000)]
         sales += [(self.gifter, 300_000), (self.giftee, 10_000), (self.buyer, 10_000)]
@@ -283,17 +299,20 @@ class Municipality:
             (self.token, encode_issue(w.address, face, face * 9 // 10), 0) for w, face in sales
         ]
         receipts = self.operator.send_many(issue_calls, "issue")
+        self.setup_money_rules()
         return {"issue_first": median_gas(receipts)}
 
-    def pay(self, payer: Wallet, amount: int = PAYMENT) -> Receipt:
-        self._payments += 1
-        payment_id = keccak(text=f"payment {self._payments}")
-        data = encode_pay(self.shop.address, amount, payment_id)
+    def pay(self, payer: Wallet, amount: int = PAYMENT, *, invoice: bool = False) -> Receipt:
+        """A plain QR payment carries no payment id; ``invoice`` pays a fresh single-use one."""
+        data = encode_pay(self.shop.address, amount, self.invoice_id() if invoice else bytes(32))
         return payer.send(self.token, data, what="pay")
 
-    def relayed_pay(self, payer: Wallet, nonce: int, deadline: int) -> Receipt:
+    def invoice_id(self) -> bytes:
         self._payments += 1
-        data = encode_pay(self.shop.address, PAYMENT, keccak(text=f"payment {self._payments}"))
+        return keccak(text=f"invoice {self._payments}")
+
+    def relayed_pay(self, payer: Wallet, nonce: int, deadline: int) -> Receipt:
+        data = encode_pay(self.shop.address, PAYMENT, bytes(32))
         signed = relay_request(self.domain, payer.key, self.token, data, nonce, deadline)
         return self.relayer.send(
             self.domain.verifying_contract, encode_execute(signed), what="execute"
@@ -304,6 +323,7 @@ class Municipality:
         metrics.update(self.measure_payments())
         metrics.update(self.measure_relayed())
         metrics.update(self.measure_other_movements())
+        metrics.update(self.measure_money_rules())
         metrics.update(self.measure_administration())
         return metrics
 
@@ -361,9 +381,12 @@ class Municipality:
             for i in range(n)
         ]
         cancels = []
+        partial_cancels = []
         for _ in range(n):
             cancel = encode_cancel_payment(paid_record(self.pay(self.payer)))
             cancels.append(self.shop.send(self.token, cancel, what="cancelPayment"))
+            half = encode_cancel_payment(paid_record(self.pay(self.payer)), PAYMENT // 2)
+            partial_cancels.append(self.shop.send(self.token, half, what="cancelPayment"))
         refunds = []
         for refunder in self.refunders:
             self.pay(refunder, 85_000)  # 85% of the 100,000 bought: over the 80% threshold
@@ -374,8 +397,70 @@ class Municipality:
             "gift_first": median_gas(first_gifts),
             "redeem": median_gas(redeems),
             "cancel_payment": median_gas(cancels),
+            "cancel_payment_partial": median_gas(partial_cancels),
             "refund": median_gas(refunds),
         }
+
+    def measure_money_rules(self) -> dict[str, int]:
+        """The new payment paths of the money rules, each against a payer whose ring is warm:
+        an invoice (single use), an invoice the merchant opened first (exact amount), a
+        payment through a platform, an employee's payment from an institution, a reward."""
+        n = self.samples
+        invoices = [self.pay(self.payer, invoice=True) for _ in range(n)]
+        opened = []
+        for _ in range(n):
+            invoice = self.invoice_id()
+            create = encode_create_invoice(invoice, self.payer.address, PAYMENT)
+            self.shop.send(self.token, create, what="createInvoice")
+            pay = encode_pay(self.shop.address, PAYMENT, invoice)
+            opened.append(self.payer.send(self.token, pay, what="pay invoice"))
+        via = encode_pay_through_platform(
+            self.platform.address, self.shop.address, PAYMENT, bytes(32)
+        )
+        self.payer.send(self.token, via, what="payThroughPlatform")  # the platform's 1st fee
+        platform = [self.payer.send(self.token, via, what="payThroughPlatform") for _ in range(n)]
+        spend = encode_pay_as_employee(self.institution.address, self.shop.address, PAYMENT)
+        self.employee.send(self.token, spend, what="payAsEmployee")  # starts the month
+        employee = [self.employee.send(self.token, spend, what="payAsEmployee") for _ in range(n)]
+        rewards = []
+        for i in range(-1, n):  # the first claim starts the payer's day and month counters
+            reward = Reward(keccak(text=f"steps {i}"), self.payer.address, 100)
+            signature = sign_reward(
+                self.operator.key, self.chain_id, self.token, self.reward_program, reward
+            )
+            claim = encode_claim_reward(self.reward_program, reward, signature)
+            receipt = self.payer.send(self.token, claim, what="claimReward")
+            if i >= 0:
+                rewards.append(receipt)
+        return {
+            "invoice_payment": median_gas(invoices),
+            "invoice_payment_opened": median_gas(opened),
+            "platform_payment": median_gas(platform),
+            "employee_payment": median_gas(employee),
+            "reward_claim": median_gas(rewards),
+        }
+
+    def setup_money_rules(self) -> None:
+        """A platform (1% brokerage), an institution with an employee, a reward program."""
+        op = self.operator
+        op.send(
+            self.token, encode_set_platform(self.platform.address, True, 100), what="setPlatform"
+        )
+        op.send(self.token, encode_issue(self.institution.address, 500_000, 450_000), what="issue")
+        self.institution.send(
+            self.token, encode_set_employee(self.employee.address, 10_000_000), what="setEmployee"
+        )
+        grant = calldata(
+            "grantRole", ["bytes32", "address"], keccak(text="REWARDER_ROLE"), op.address
+        )
+        op.send(self.token, grant, what="grantRole")
+        now = latest_timestamp(self.rpc)
+        params = RewardParams(10**9, now - 1, now + 30 * 86_400, 10**6, 10**7)
+        receipt = op.send(
+            self.token, encode_create_reward_program(params), what="createRewardProgram"
+        )
+        created = receipt.logs_with_topic(event_topic("RewardProgramCreated"))
+        self.reward_program = int(_topics(created[0])[1], 16)
 
     def measure_administration(self) -> dict[str, int]:
         registrations = [
@@ -396,8 +481,7 @@ class Municipality:
         """Per-request gas of one ``executeBatch`` of first-time signers' payments."""
         requests = []
         for signer in self.signers:
-            self._payments += 1
-            pay = encode_pay(self.shop.address, PAYMENT, keccak(text=f"payment {self._payments}"))
+            pay = encode_pay(self.shop.address, PAYMENT, bytes(32))
             requests.append(relay_request(self.domain, signer.key, self.token, pay, 0, deadline))
         data = encode_execute_batch(requests, self.relayer.address)
         receipt = self.relayer.send(self.domain.verifying_contract, data, what="executeBatch")
@@ -515,10 +599,21 @@ RATIOS: dict[str, tuple[str, str, float | None]] = {
 }
 
 
+# The money rules' paths against the plain direct payment they extend (issue 13 asks for them).
+VS_PLAIN_PAYMENT = (
+    "invoice_payment", "invoice_payment_opened", "platform_payment", "employee_payment",
+    "reward_claim", "cancel_payment_partial",
+)  # fmt: skip
+
+
 def ratios_of(metrics: Mapping[str, int], baselines: Mapping[str, int]) -> dict[str, float]:
-    return {
+    ratios = {
         name: round(metrics[ours] / baselines[base], 3) for name, (ours, base, _) in RATIOS.items()
     }
+    plain = metrics["direct_payment"]
+    for name in VS_PLAIN_PAYMENT:
+        ratios[f"{name}_vs_direct_payment"] = round(metrics[name] / plain, 3)
+    return ratios
 
 
 def print_table(metrics: Mapping[str, int], baselines: Mapping[str, int]) -> None:

@@ -36,6 +36,7 @@ EXPORTS: Mapping[str, tuple[tuple[str, str], ...]] = {
     "UpgradeableBeacon": (("UpgradeableBeacon.sol", "UpgradeableBeacon"),),
     "VoucherAdmin": (("VoucherAdmin.sol", "VoucherAdmin"),),
     "VoucherFactory": (("VoucherFactory.sol", "VoucherFactory"),),
+    "VoucherServices": (("VoucherServices.sol", "VoucherServices"),),
     "VoucherToken": (
         ("IVoucherToken.sol", "IVoucherToken"),
         ("VoucherToken.sol", "VoucherToken"),

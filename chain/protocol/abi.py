@@ -33,6 +33,7 @@ ContractName = Literal[
     "UpgradeableBeacon",
     "VoucherAdmin",
     "VoucherFactory",
+    "VoucherServices",
     "VoucherToken",
 ]
 CONTRACTS: tuple[ContractName, ...] = get_args(ContractName)

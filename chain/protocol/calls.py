@@ -16,34 +16,61 @@ from eth_abi.exceptions import EncodingError
 
 from chain.protocol.contracts import encode_function, function_signature, selector
 from chain.protocol.errors import DongneChainError
+from chain.protocol.hashing import ZERO_ADDRESS
 
 __all__ = [
+    "REGISTRY_FUNCTIONS",
     "SELECTORS",
     "SELECTOR_NAMES",
     "SIGNATURES",
     "USER_FUNCTIONS",
     "USER_SELECTORS",
     "CallEncodingError",
+    "FundingShare",
     "Grant",
     "GrantLike",
     "PaymentRecord",
     "ProgramParams",
+    "Reward",
+    "RewardParams",
     "Rules",
     "default_rules",
+    "encode_activate_funding_plan",
     "encode_call",
+    "encode_cancel_invoice",
     "encode_cancel_payment",
+    "encode_cancel_recovery",
     "encode_claim",
     "encode_claim_and_pay",
+    "encode_claim_reward",
+    "encode_create_invoice",
     "encode_create_program",
+    "encode_create_reward_program",
+    "encode_finalize_recovery",
     "encode_gift",
     "encode_grant_batch",
     "encode_issue",
     "encode_pay",
+    "encode_pay_as_employee",
+    "encode_pay_through_platform",
+    "encode_propose_funding_plan",
     "encode_propose_rules",
+    "encode_recover_wallet",
     "encode_redeem",
     "encode_refund",
     "encode_register_merchant",
+    "encode_reward_batch",
+    "encode_set_employee",
+    "encode_set_excluded_category",
+    "encode_set_extra_discount",
+    "encode_set_institution_blocked_category",
+    "encode_set_institution_limits",
+    "encode_set_platform",
+    "encode_start_recovery",
+    "encode_sync_merchant_exclusion",
     "encode_transfer",
+    "funder_id",
+    "funder_name",
 ]
 
 Bytes32 = bytes | str
@@ -52,7 +79,15 @@ Bytes32 = bytes | str
 CALLED_FUNCTIONS: Final = (
     "pay", "claimAndPay", "claim", "gift", "redeem", "refund", "cancelPayment", "transfer",
     "grantBatch", "createProgram", "issue", "registerMerchant", "proposeRules",
+    "createInvoice", "cancelInvoice", "payThroughPlatform", "setEmployee", "payAsEmployee",
+    "setExtraDiscount", "claimReward", "recoverWallet",
+    "setPlatform", "setExcludedCategory", "syncMerchantExclusion", "setInstitutionLimits",
+    "setInstitutionBlockedCategory", "proposeFundingPlan", "activateFundingPlan",
+    "cancelPendingFundingPlan", "createRewardProgram", "rewardBatch",
 )  # fmt: skip
+
+REGISTRY_FUNCTIONS: Final = ("startRecovery", "cancelRecovery", "finalizeRecovery")
+"""The identity registry's recovery calls; only ``cancelRecovery`` is relayed (by the lost key)."""
 
 SIGNATURES: Final[Mapping[str, str]] = {name: function_signature(name) for name in CALLED_FUNCTIONS}
 """Function name -> canonical signature of every call built here."""
@@ -63,8 +98,15 @@ SELECTORS: Final[Mapping[str, bytes]] = {name: selector(name) for name in CALLED
 SELECTOR_NAMES: Final[Mapping[bytes, str]] = {sel: name for name, sel in SELECTORS.items()}
 
 USER_FUNCTIONS: Final[frozenset[str]] = frozenset(
-    {"pay", "claimAndPay", "claim", "gift", "redeem", "refund", "cancelPayment", "transfer"}
-)
+    {
+        "pay", "claimAndPay", "claim", "gift", "redeem", "refund", "cancelPayment", "transfer",
+        # money rules: merchants' invoices and discounts, platform and employee payments,
+        # institutions' employees, rewards claimed on an attestation, recovery (anyone may move
+        # a finalised recovery's money)
+        "createInvoice", "cancelInvoice", "payThroughPlatform", "payAsEmployee", "setEmployee",
+        "setExtraDiscount", "claimReward", "recoverWallet",
+    }
+)  # fmt: skip
 """What citizens and merchants sign; admin functions are never relayed for them."""
 
 USER_SELECTORS: Final[frozenset[bytes]] = frozenset(SELECTORS[n] for n in USER_FUNCTIONS)
@@ -88,8 +130,11 @@ def _bytes32(function: str, value: Bytes32) -> bytes:
 
 
 def encode_call(function: str, args: Sequence[object]) -> bytes:
-    """Selector + ABI-encoded ``args`` for one of :data:`SIGNATURES`' functions."""
+    """Selector + ABI-encoded ``args`` for one of :data:`SIGNATURES`' functions (or, for
+    :data:`REGISTRY_FUNCTIONS`, the identity registry's)."""
     try:
+        if function in REGISTRY_FUNCTIONS:
+            return encode_function(function, args, "IdentityRegistry")
         if function not in SIGNATURES:
             raise KeyError(function)
         return encode_function(function, args)
@@ -191,6 +236,15 @@ class PaymentRecord:
     cashback: int
     program_ids: tuple[int, ...] = ()
     program_amounts: tuple[int, ...] = ()
+    extra: int = 0  # merchant-funded discount (``MerchantFunded``)
+    platform: str = ZERO_ADDRESS  # the platform it went through (``PlatformPayment``)
+    fee: int = 0  # the platform's brokerage
+    cancelled: int = 0  # cancelled so far (the last ``PaymentCancelled``'s total)
+
+    @property
+    def remaining(self) -> int:
+        """What a merchant can still cancel."""
+        return self.amount - self.cancelled
 
     def as_tuple(self) -> tuple[object, ...]:
         return (
@@ -202,6 +256,10 @@ class PaymentRecord:
             self.cashback,
             list(self.program_ids),
             list(self.program_amounts),
+            self.extra,
+            self.platform,
+            self.fee,
+            self.cancelled,
         )
 
 
@@ -247,6 +305,69 @@ class Grant:
     index: int
     recipient: str
     amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class Reward:
+    """``IVoucherTypes.Reward``: paid once per attestation id on a REWARDER's signature."""
+
+    attestation_id: bytes
+    recipient: str
+    amount: int
+
+    def as_tuple(self) -> tuple[object, ...]:
+        return (_bytes32("claimReward", self.attestation_id), self.recipient, self.amount)
+
+
+@dataclass(frozen=True, slots=True)
+class RewardParams:
+    """``IVoucherTypes.RewardParams``: a reward program (walking points, campaign prizes)."""
+
+    budget: int
+    start: int
+    expiry: int
+    daily_cap: int = 0  # per person per KST day; 0: none
+    monthly_cap: int = 0  # per person per KST month; 0: none
+    revenue_cap_waived: bool = False
+    categories: tuple[int, ...] = ()
+    ref: bytes = bytes(32)
+
+    def as_tuple(self) -> tuple[object, ...]:
+        return (
+            self.budget,
+            self.start,
+            self.expiry,
+            self.daily_cap,
+            self.monthly_cap,
+            self.revenue_cap_waived,
+            list(self.categories),
+            _bytes32("createRewardProgram", self.ref),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FundingShare:
+    """``IVoucherTypes.FundingShare``: one funder's basis points of subsidies and cashback."""
+
+    funder: bytes  # 32 bytes, e.g. funder_id("siheung")
+    subsidy_bps: int
+    cashback_bps: int
+
+    def as_tuple(self) -> tuple[object, ...]:
+        return (_bytes32("proposeFundingPlan", self.funder), self.subsidy_bps, self.cashback_bps)
+
+
+def funder_id(name: str) -> bytes:
+    """A funder's on-chain id: its name, UTF-8, right-padded to 32 bytes (Solidity's
+    ``bytes32("siheung")``)."""
+    raw = name.encode()
+    if not raw or len(raw) > 32:
+        raise CallEncodingError("proposeFundingPlan", "a funder name is 1-32 bytes")
+    return raw.ljust(32, b"\0")
+
+
+def funder_name(funder: bytes) -> str:
+    return funder.rstrip(b"\0").decode(errors="replace")
 
 
 # ------------------------------------------------------------------------------------------
@@ -303,8 +424,71 @@ def encode_refund() -> bytes:
     return SELECTORS["refund"]
 
 
-def encode_cancel_payment(record: PaymentRecord) -> bytes:
-    return encode_call("cancelPayment", (record.as_tuple(),))
+def encode_cancel_payment(record: PaymentRecord, amount: int | None = None) -> bytes:
+    """``cancelPayment``: ``amount`` of what is left of the payment (default: all of it)."""
+    return encode_call(
+        "cancelPayment", (record.as_tuple(), record.remaining if amount is None else amount)
+    )
+
+
+def encode_create_invoice(
+    invoice_id: Bytes32, payer: str = ZERO_ADDRESS, amount: int = 0, expiry: int = 0
+) -> bytes:
+    """``createInvoice``: a merchant's single-use invoice; a named ``payer`` makes it a remote
+    payment request. 0 means any payer / any amount / never expires."""
+    return encode_call(
+        "createInvoice", (_bytes32("createInvoice", invoice_id), payer, amount, expiry)
+    )
+
+
+def encode_cancel_invoice(invoice_id: Bytes32) -> bytes:
+    return encode_call("cancelInvoice", (_bytes32("cancelInvoice", invoice_id),))
+
+
+def encode_pay_through_platform(
+    platform: str, shop: str, amount: int, payment_id: Bytes32, program_ids: Iterable[int] = ()
+) -> bytes:
+    """``payThroughPlatform``: the shop receives the amount less the platform's brokerage."""
+    args = (platform, shop, amount, _bytes32("payThroughPlatform", payment_id), list(program_ids))
+    return encode_call("payThroughPlatform", args)
+
+
+def encode_set_employee(employee: str, monthly_limit: int) -> bytes:
+    """``setEmployee`` (signed by the institution): 0 removes the authorisation."""
+    return encode_call("setEmployee", (employee, monthly_limit))
+
+
+def encode_pay_as_employee(
+    institution: str, merchant: str, amount: int, payment_id: Bytes32 = bytes(32)
+) -> bytes:
+    args = (institution, merchant, amount, _bytes32("payAsEmployee", payment_id))
+    return encode_call("payAsEmployee", args)
+
+
+def encode_set_extra_discount(extra_bps: int) -> bytes:
+    """``setExtraDiscount`` (signed by the merchant): a discount the merchant funds itself."""
+    return encode_call("setExtraDiscount", (extra_bps,))
+
+
+def encode_claim_reward(program_id: int, reward: Reward, signature: bytes) -> bytes:
+    return encode_call("claimReward", (program_id, reward.as_tuple(), signature))
+
+
+def encode_recover_wallet(lost: str, program_ids: Iterable[int] = ()) -> bytes:
+    return encode_call("recoverWallet", (lost, list(program_ids)))
+
+
+def encode_cancel_recovery(lost: str) -> bytes:
+    """``IdentityRegistry.cancelRecovery``: the lost key's veto, relayed (or a registrar's)."""
+    return encode_call("cancelRecovery", (lost,))
+
+
+def encode_start_recovery(lost: str, to: str) -> bytes:
+    return encode_call("startRecovery", (lost, to))
+
+
+def encode_finalize_recovery(lost: str) -> bytes:
+    return encode_call("finalizeRecovery", (lost,))
 
 
 def encode_transfer(to: str, amount: int) -> bytes:
@@ -345,3 +529,41 @@ def encode_register_merchant(
 
 def encode_propose_rules(rules: Rules) -> bytes:
     return encode_call("proposeRules", (rules.as_tuple(),))
+
+
+def encode_set_platform(merchant: str, platform: bool, fee_bps: int) -> bytes:
+    return encode_call("setPlatform", (merchant, platform, fee_bps))
+
+
+def encode_set_excluded_category(category: int, excluded: bool) -> bytes:
+    return encode_call("setExcludedCategory", (category, excluded))
+
+
+def encode_sync_merchant_exclusion(merchants: Sequence[str]) -> bytes:
+    return encode_call("syncMerchantExclusion", (list(merchants),))
+
+
+def encode_set_institution_limits(institution: str, per_payment: int, per_month: int) -> bytes:
+    return encode_call("setInstitutionLimits", (institution, per_payment, per_month))
+
+
+def encode_set_institution_blocked_category(
+    institution: str, category: int, blocked: bool
+) -> bytes:
+    return encode_call("setInstitutionBlockedCategory", (institution, category, blocked))
+
+
+def encode_propose_funding_plan(shares: Sequence[FundingShare]) -> bytes:
+    return encode_call("proposeFundingPlan", ([s.as_tuple() for s in shares],))
+
+
+def encode_activate_funding_plan() -> bytes:
+    return encode_call("activateFundingPlan", ())
+
+
+def encode_create_reward_program(params: RewardParams) -> bytes:
+    return encode_call("createRewardProgram", (params.as_tuple(),))
+
+
+def encode_reward_batch(program_id: int, rewards: Sequence[Reward]) -> bytes:
+    return encode_call("rewardBatch", (program_id, [r.as_tuple() for r in rewards]))

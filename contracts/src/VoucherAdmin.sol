@@ -11,8 +11,28 @@ import {VoucherBase} from "./VoucherBase.sol";
 /// separate contract because one contract holding both halves is over the EIP-170 code-size
 /// limit; called directly it has no roles and no state, so it can do nothing.
 contract VoucherAdmin is IVoucherAdmin, VoucherBase {
-    constructor(address forwarder, IIdentityRegistry registry_) VoucherBase(forwarder, registry_) {
+    /// @dev The services half (invoices, platform and employee payments, rewards, recovery):
+    /// selectors this module lacks run there, still in the proxy's storage and with its caller.
+    address private immutable _servicesModule;
+
+    uint256 private constant MAX_FUNDERS = 16;
+    uint256 private constant MAX_EXTRA_BPS = 5000; // a merchant's own discount, at most half
+    uint256 private constant MAX_PLATFORM_FEE_BPS = 2000; // brokerage, at most a fifth
+
+    constructor(address forwarder, IIdentityRegistry registry_, address servicesModule_)
+        VoucherBase(forwarder, registry_)
+    {
+        _servicesModule = servicesModule_;
         _disableInitializers();
+    }
+
+    /// @notice The services module this admin module delegates unknown selectors to.
+    function servicesModule() external view returns (address) {
+        return _servicesModule;
+    }
+
+    fallback() external {
+        _delegate(_servicesModule);
     }
 
     // ------------------------------------------------------------------ rules
@@ -65,6 +85,103 @@ contract VoucherAdmin is IVoucherAdmin, VoucherBase {
         emit PausedSet(paused_, _msgSender());
     }
 
+    /// @inheritdoc IVoucherAdmin
+    function setInstitutionLimits(address institution, uint48 perPayment, uint48 perMonth)
+        external
+        onlyRole(DEFAULT_ADMIN_ROLE)
+    {
+        if (_requireIdentity(institution) != IIdentityRegistry.Kind.Institution) {
+            revert VoucherNotInstitution(institution);
+        }
+        InstitutionLimits storage l = _s().institutionLimits[institution];
+        l.perPayment = perPayment;
+        l.perMonth = perMonth;
+        emit InstitutionLimitsSet(institution, perPayment, perMonth);
+    }
+
+    /// @inheritdoc IVoucherAdmin
+    function setInstitutionBlockedCategory(address institution, uint24 category, bool blocked)
+        external
+        onlyRole(DEFAULT_ADMIN_ROLE)
+    {
+        if (_requireIdentity(institution) != IIdentityRegistry.Kind.Institution) {
+            revert VoucherNotInstitution(institution);
+        }
+        _s().institutionBlockedFor[institution][category] = blocked;
+        emit InstitutionCategoryBlockedSet(institution, category, blocked);
+    }
+
+    // ------------------------------------------------------------------ funding plans
+
+    /// @inheritdoc IVoucherAdmin
+    function proposeFundingPlan(FundingShare[] calldata shares)
+        external
+        onlyRole(DEFAULT_ADMIN_ROLE)
+        returns (uint256 version)
+    {
+        _validateFundingPlan(shares);
+        VoucherStorage storage $ = _s();
+        uint64 next = $.fundingVersion + 1;
+        FundingShare[] storage plan = $.fundingPlans[next];
+        while (plan.length > 0) plan.pop(); // a cancelled proposal may have left one
+        for (uint256 i = 0; i < shares.length; ++i) {
+            plan.push(shares[i]);
+        }
+        uint256 effectiveAt = block.timestamp + _rules().changeDelay;
+        $.fundingPendingAt = uint64(effectiveAt);
+        emit FundingPlanProposed(next, effectiveAt, shares);
+        if (effectiveAt == block.timestamp) _activateFundingPlan();
+        return next;
+    }
+
+    /// @inheritdoc IVoucherAdmin
+    function activateFundingPlan() external {
+        uint256 at = _s().fundingPendingAt;
+        if (at == 0) revert VoucherNoPendingFundingPlan();
+        if (block.timestamp < at) revert VoucherFundingPlanNotYetEffective(at);
+        _activateFundingPlan();
+    }
+
+    /// @inheritdoc IVoucherAdmin
+    function cancelPendingFundingPlan() external onlyRole(DEFAULT_ADMIN_ROLE) {
+        VoucherStorage storage $ = _s();
+        if ($.fundingPendingAt == 0) revert VoucherNoPendingFundingPlan();
+        $.fundingPendingAt = 0;
+        emit FundingPlanCancelled($.fundingVersion + 1);
+    }
+
+    function _validateFundingPlan(FundingShare[] calldata shares) private pure {
+        if (shares.length == 0 || shares.length > MAX_FUNDERS) {
+            revert VoucherInvalidFundingPlan("funders");
+        }
+        uint256 subsidy;
+        uint256 cashback;
+        for (uint256 i = 0; i < shares.length; ++i) {
+            if (shares[i].funder == bytes32(0)) revert VoucherInvalidFundingPlan("funder");
+            for (uint256 j = 0; j < i; ++j) {
+                if (shares[j].funder == shares[i].funder) {
+                    revert VoucherInvalidFundingPlan("duplicate");
+                }
+            }
+            subsidy += shares[i].subsidyBps;
+            cashback += shares[i].cashbackBps;
+        }
+        if (subsidy != BPS) revert VoucherInvalidFundingPlan("subsidyBps");
+        if (cashback != BPS) revert VoucherInvalidFundingPlan("cashbackBps");
+    }
+
+    /// @dev Marks the running totals where the new version starts: a version funds what the
+    /// totals grow by until the next one, so no per-funder write happens on any payment.
+    function _activateFundingPlan() private {
+        VoucherStorage storage $ = _s();
+        uint64 version = $.fundingVersion + 1;
+        $.fundingVersion = version;
+        $.fundingPendingAt = 0;
+        Supply memory supply = $.supply;
+        $.fundingMarks[version] = FundingMark(supply.subsidy, supply.cashback);
+        emit FundingPlanActivated(version, supply.subsidy, supply.cashback);
+    }
+
     function _activatePending() private {
         VoucherStorage storage $ = _s();
         uint64 version = $.rulesVersion + 1;
@@ -98,15 +215,20 @@ contract VoucherAdmin is IVoucherAdmin, VoucherBase {
         if (m.status == MerchantStatus.Active || m.status == MerchantStatus.Suspended) {
             revert VoucherMerchantAlreadyRegistered(merchant);
         }
-        $.merchants[merchant] = Merchant({
-            region: merchantRegion,
-            category: category,
-            tier: tier,
-            status: MerchantStatus.Active,
-            market: market,
-            bannedUntil: 0
-        });
+        // Field by field: a re-registered merchant keeps its running extraTotal, and its
+        // discount and platform terms start over.
+        m.region = merchantRegion;
+        m.category = category;
+        m.tier = tier;
+        m.status = MerchantStatus.Active;
+        m.market = market;
+        m.bannedUntil = 0;
+        m.extraBps = 0;
+        m.platform = false;
+        m.platformFeeBps = 0;
+        m.excluded = $.excludedCategory[category];
         emit MerchantRegistered(merchant, merchantRegion, category, tier, market);
+        if (m.excluded) emit MerchantExclusionSet(merchant, true);
     }
 
     /// @inheritdoc IVoucherAdmin
@@ -118,6 +240,56 @@ contract VoucherAdmin is IVoucherAdmin, VoucherBase {
         m.category = category;
         m.tier = tier;
         emit MerchantUpdated(merchant, category, tier);
+        _syncExclusion(merchant, m);
+    }
+
+    /// @inheritdoc IVoucherAdmin
+    function setPlatform(address merchant, bool platform, uint16 feeBps)
+        external
+        onlyRole(MERCHANT_REGISTRAR_ROLE)
+    {
+        if (feeBps > MAX_PLATFORM_FEE_BPS || (!platform && feeBps != 0)) {
+            revert VoucherInvalidTerms("platformFeeBps");
+        }
+        Merchant storage m = _merchant(merchant);
+        m.platform = platform;
+        m.platformFeeBps = feeBps;
+        emit MerchantTermsSet(merchant, m.extraBps, platform, feeBps);
+    }
+
+    /// @inheritdoc IVoucherAdmin
+    function setExtraDiscount(uint16 extraBps) external {
+        if (extraBps > MAX_EXTRA_BPS) revert VoucherInvalidTerms("extraBps");
+        address merchant = _msgSender();
+        Merchant storage m = _merchant(merchant);
+        _requireIdentity(merchant);
+        m.extraBps = extraBps;
+        emit MerchantTermsSet(merchant, extraBps, m.platform, m.platformFeeBps);
+    }
+
+    /// @inheritdoc IVoucherAdmin
+    function setExcludedCategory(uint24 category, bool excluded)
+        external
+        onlyRole(DEFAULT_ADMIN_ROLE)
+    {
+        _s().excludedCategory[category] = excluded;
+        emit CategoryExcludedSet(category, excluded);
+    }
+
+    /// @inheritdoc IVoucherAdmin
+    function syncMerchantExclusion(address[] calldata merchants) external {
+        for (uint256 i = 0; i < merchants.length; ++i) {
+            _syncExclusion(merchants[i], _merchant(merchants[i]));
+        }
+    }
+
+    /// @dev The flag lives in the merchant's slot, which a payment reads anyway: an extra
+    /// category lookup would cost every payment a cold read (2,100 gas).
+    function _syncExclusion(address merchant, Merchant storage m) private {
+        bool excluded = _s().excludedCategory[m.category];
+        if (m.excluded == excluded) return;
+        m.excluded = excluded;
+        emit MerchantExclusionSet(merchant, excluded);
     }
 
     /// @inheritdoc IVoucherAdmin
@@ -145,7 +317,8 @@ contract VoucherAdmin is IVoucherAdmin, VoucherBase {
         onlyRole(PROGRAM_MANAGER_ROLE)
         returns (uint256 programId)
     {
-        if (params.root == bytes32(0)) {
+        // REWARD_ROOT marks reward programs, whose caps this call would not set.
+        if (params.root == bytes32(0) || params.root == REWARD_ROOT) {
             revert ProgramInvalidParams("root");
         }
         if (params.budget == 0) revert ProgramInvalidParams("budget");
@@ -192,6 +365,14 @@ contract VoucherAdmin is IVoucherAdmin, VoucherBase {
         p.closed = true;
         returned = p.budget - p.spent;
         emit ProgramClosed(programId, p.granted, p.spent, returned);
+    }
+
+    function pocketOf(uint256 programId, address holder) external view returns (uint256) {
+        return _s().pockets[programId][holder];
+    }
+
+    function isClaimed(uint256 programId, uint256 index) external view returns (bool) {
+        return _s().claimed[programId][index >> 8] & (1 << (index & 0xff)) != 0;
     }
 
     function programOf(uint256 programId) external view returns (Program memory) {
@@ -288,6 +469,91 @@ contract VoucherAdmin is IVoucherAdmin, VoucherBase {
     {
         return
             _s().payments[record.payer][record.seq % PAYMENT_RING] == _recordHash(merchant, record);
+    }
+
+    function isCategoryExcluded(uint24 category) external view returns (bool) {
+        return _s().excludedCategory[category];
+    }
+
+    function institutionLimitsOf(address institution)
+        external
+        view
+        returns (InstitutionLimits memory)
+    {
+        return _s().institutionLimits[institution];
+    }
+
+    function isInstitutionCategoryBlockedFor(address institution, uint24 category)
+        external
+        view
+        returns (bool)
+    {
+        return _s().institutionBlockedFor[institution][category];
+    }
+
+    function fundingVersion() external view returns (uint256) {
+        return _s().fundingVersion;
+    }
+
+    function fundingPlan(uint256 version) external view returns (FundingShare[] memory) {
+        return _s().fundingPlans[uint64(version)];
+    }
+
+    function pendingFundingPlan()
+        external
+        view
+        returns (FundingShare[] memory shares, uint256 effectiveAt)
+    {
+        VoucherStorage storage $ = _s();
+        if ($.fundingPendingAt == 0) return (shares, 0);
+        return ($.fundingPlans[$.fundingVersion + 1], $.fundingPendingAt);
+    }
+
+    /// @notice Running totals since genesis: discount subsidies and cashback (net).
+    function fundingTotals() external view returns (uint256 subsidy, uint256 cashback) {
+        VoucherStorage storage $ = _s();
+        return ($.supply.subsidy, $.supply.cashback);
+    }
+
+    /// @notice What one funding plan version funds: the growth of the running totals while it
+    /// was in force. Cashback is net of cancellations booked then, so it can be negative.
+    function fundedBy(uint256 version) public view returns (int256 subsidy, int256 cashback) {
+        VoucherStorage storage $ = _s();
+        uint64 v = uint64(version);
+        if (v == 0 || v > $.fundingVersion) revert VoucherInvalidFundingPlan("version");
+        FundingMark memory from = $.fundingMarks[v];
+        FundingMark memory to = v == $.fundingVersion
+            ? FundingMark($.supply.subsidy, $.supply.cashback)
+            : $.fundingMarks[v + 1];
+        subsidy = int256(uint256(to.subsidyAt)) - int256(uint256(from.subsidyAt));
+        cashback = int256(uint256(to.cashbackAt)) - int256(uint256(from.cashbackAt));
+    }
+
+    /// @notice One funder's share of every plan version since the first, exactly: shares are
+    /// cut by cumulative basis points, so a version's funders add up to its totals to the won.
+    function funderTotals(bytes32 funder) external view returns (int256 subsidy, int256 cashback) {
+        uint256 versions = _s().fundingVersion;
+        for (uint256 v = 1; v <= versions; ++v) {
+            (int256 s, int256 c) = fundedBy(v);
+            FundingShare[] storage plan = _s().fundingPlans[uint64(v)];
+            uint256 subsidyBefore;
+            uint256 cashbackBefore;
+            for (uint256 i = 0; i < plan.length; ++i) {
+                uint256 subsidyUpTo = subsidyBefore + plan[i].subsidyBps;
+                uint256 cashbackUpTo = cashbackBefore + plan[i].cashbackBps;
+                if (plan[i].funder == funder) {
+                    subsidy += _cut(s, subsidyBefore, subsidyUpTo);
+                    cashback += _cut(c, cashbackBefore, cashbackUpTo);
+                }
+                subsidyBefore = subsidyUpTo;
+                cashbackBefore = cashbackUpTo;
+            }
+        }
+    }
+
+    /// @dev total * upTo / BPS - total * before / BPS, rounding toward zero for either sign.
+    function _cut(int256 total, uint256 before, uint256 upTo) private pure returns (int256) {
+        return total * int256(upTo) / int256(BPS) - total * int256(before) / int256(BPS);
     }
 
     function _merchant(address merchant) private view returns (Merchant storage m) {

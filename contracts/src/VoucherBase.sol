@@ -21,13 +21,19 @@ abstract contract VoucherBase is IVoucherBase, AccessControlUpgradeable, ERC2771
     bytes32 public constant MERCHANT_REGISTRAR_ROLE = keccak256("MERCHANT_REGISTRAR_ROLE");
     bytes32 public constant PROGRAM_MANAGER_ROLE = keccak256("PROGRAM_MANAGER_ROLE");
     bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
+    /// @dev The city's reward service key: signs attestations that reward programs pay.
+    bytes32 public constant REWARDER_ROLE = keccak256("REWARDER_ROLE");
 
     /// @dev Payments a payer can still cancel: the newest ones, kept in a ring so a payment
-    /// overwrites a used slot (5k gas) instead of filling a fresh one (22k gas).
-    uint256 internal constant PAYMENT_RING = 16;
+    /// overwrites a used slot (5k gas) instead of filling a fresh one (22k gas). 64 covers about
+    /// three weeks of a resident paying three times a day (a shop's refunds come within days);
+    /// a larger ring costs nothing per payment, only 17k more for each of a payer's first N.
+    uint256 internal constant PAYMENT_RING = 64;
     /// @dev Marks a ring slot whose payment was cancelled; non-zero so the slot stays warm-priced.
     bytes32 internal constant CANCELLED = bytes32(uint256(1));
     uint256 internal constant BPS = 10_000;
+    /// @dev Marks a reward program: it has no recipient list, so no Merkle proof can match it.
+    bytes32 internal constant REWARD_ROOT = keccak256("dongne.reward-program");
 
     /// @dev One slot: everything a payment reads and writes for its payer.
     struct Account {
@@ -60,7 +66,11 @@ abstract contract VoucherBase is IVoucherBase, AccessControlUpgradeable, ERC2771
         uint64 rulesVersion;
         uint32 region;
         bool paused;
-        uint256 totalSupply;
+        // Was `uint256 totalSupply`; every deployed proxy holds < 2^128 in it, so the upper half,
+        // now the two running totals funders are billed from, starts at zero. Packed so that a
+        // payment counts its cashback in the slot it writes anyway (no extra 5k SSTORE), and
+        // read and written whole (one SLOAD, one SSTORE) where both halves change.
+        Supply supply;
         string name;
         string symbol;
         mapping(address holder => Account) accounts;
@@ -76,6 +86,50 @@ abstract contract VoucherBase is IVoucherBase, AccessControlUpgradeable, ERC2771
         // The payer's payment sequence at their last refund: earlier payments can no longer be
         // cancelled (the refund counted them as spent). Appended: earlier fields keep their slots.
         mapping(address payer => uint32) refundedAtSeq;
+        // ---- money rules (appended)
+        mapping(address merchant => mapping(bytes32 invoiceId => Invoice)) invoices;
+        // Funding plans: versioned like rules; version `fundingVersion + 1` is pending.
+        uint64 fundingVersion;
+        uint64 fundingPendingAt;
+        mapping(uint64 version => FundingShare[]) fundingPlans;
+        mapping(uint64 version => FundingMark) fundingMarks;
+        mapping(uint256 programId => RewardPolicy) rewardPolicies;
+        mapping(uint256 programId => mapping(address holder => RewardCounter)) rewardCounters;
+        mapping(uint256 programId => mapping(bytes32 attestationId => bool)) rewardsPaid;
+        mapping(address lost => address to) recoveredTo;
+        mapping(address institution => InstitutionLimits) institutionLimits;
+        mapping(address institution => mapping(uint24 category => bool)) institutionBlockedFor;
+        mapping(address employee => Employee) employees;
+        mapping(uint24 category => bool) excludedCategory;
+        // The wallets recovered into a wallet: its refund closes their payments too.
+        mapping(address to => address[] lost) recoveredFrom;
+    }
+
+    /// @dev One slot: the ERC-20 total supply and the running totals funders are billed from.
+    struct Supply {
+        uint128 total;
+        uint64 cashback; // cashback minted, net of cancellations
+        uint64 subsidy; // discount subsidy of every sale (face - paid)
+    }
+
+    /// @dev The running totals when a funding plan version took effect.
+    struct FundingMark {
+        uint64 subsidyAt;
+        uint64 cashbackAt;
+    }
+
+    /// @dev A reward program's caps per person.
+    struct RewardPolicy {
+        uint48 dailyCap;
+        uint48 monthlyCap;
+    }
+
+    /// @dev What a person was paid by one reward program today and this month (one slot).
+    struct RewardCounter {
+        uint32 day;
+        uint48 dayTotal;
+        uint24 month;
+        uint48 monthTotal;
     }
 
     // keccak256(abi.encode(uint256(keccak256("dongne.storage.VoucherToken")) - 1)) & ~bytes32(uint256(0xff))
@@ -213,6 +267,19 @@ abstract contract VoucherBase is IVoucherBase, AccessControlUpgradeable, ERC2771
         returns (bool)
     {
         return p.anyCategory || _s().programCategories[programId][category];
+    }
+
+    /// @dev Runs this call's calldata in `module` (with this storage and caller) and returns
+    /// or reverts with what it did: the proxy's halves chain core -> admin -> services.
+    function _delegate(address module) internal {
+        assembly {
+            calldatacopy(0, 0, calldatasize())
+            let ok := delegatecall(gas(), module, 0, calldatasize(), 0, 0)
+            returndatacopy(0, 0, returndatasize())
+            switch ok
+            case 0 { revert(0, returndatasize()) }
+            default { return(0, returndatasize()) }
+        }
     }
 
     // ------------------------------------------------------------------ ERC-2771 plumbing

@@ -41,16 +41,6 @@ abstract contract VoucherPrograms is IVoucherCore, VoucherBase {
         _claim(programId, _msgSender(), index, amount, proof);
     }
 
-    // ------------------------------------------------------------------ views
-
-    function pocketOf(uint256 programId, address holder) external view returns (uint256) {
-        return _s().pockets[programId][holder];
-    }
-
-    function isClaimed(uint256 programId, uint256 index) external view returns (bool) {
-        return _s().claimed[programId][index >> 8] & (1 << (index & 0xff)) != 0;
-    }
-
     // ------------------------------------------------------------------ internals
 
     function _claim(

@@ -2,16 +2,16 @@
 pragma solidity 0.8.28;
 
 import {IIdentityRegistry} from "./interfaces/IIdentityRegistry.sol";
-import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IVoucherCore} from "./interfaces/IVoucherCore.sol";
 import {VoucherBase} from "./VoucherBase.sol";
+import {VoucherPayments} from "./VoucherPayments.sol";
 import {VoucherPrograms} from "./VoucherPrograms.sol";
 
 /// @title VoucherToken: one municipality's voucher, behind the network's beacon
 /// @notice Sales, payments (region lock, pockets, cashback), cancellations, gifts, redemptions
 /// and refunds. Each movement checks its rule first (reverting with the rule's error) and only
 /// then changes balances, in the spirit of ERC-3643's read-only compliance checks.
-contract VoucherToken is VoucherPrograms {
+contract VoucherToken is VoucherPrograms, VoucherPayments {
     /// @dev The admin half (rules, merchants, programs' lifecycle, views), run by delegatecall.
     address private immutable _adminModule;
 
@@ -31,15 +31,7 @@ contract VoucherToken is VoucherPrograms {
     /// @dev Every selector this contract lacks runs in the admin module, in this storage and
     /// with this caller, so both halves read one ERC-7201 namespace and one set of roles.
     fallback() external {
-        address module = _adminModule;
-        assembly {
-            calldatacopy(0, 0, calldatasize())
-            let ok := delegatecall(gas(), module, 0, calldatasize(), 0, 0)
-            returndatacopy(0, 0, returndatasize())
-            switch ok
-            case 0 { revert(0, returndatasize()) }
-            default { return(0, returndatasize()) }
-        }
+        _delegate(_adminModule);
     }
 
     /// @notice Called once by the factory through the beacon proxy.
@@ -65,38 +57,12 @@ contract VoucherToken is VoucherPrograms {
 
     // ------------------------------------------------------------------ ERC-20 surface
 
-    function name() external view returns (string memory) {
-        return _s().name;
-    }
-
-    function symbol() external view returns (string memory) {
-        return _s().symbol;
-    }
-
-    /// @notice Whole won: vouchers have no fractional unit.
-    function decimals() external pure returns (uint8) {
-        return 0;
-    }
-
     function totalSupply() external view returns (uint256) {
-        return _s().totalSupply;
+        return _s().supply.total;
     }
 
     function balanceOf(address holder) external view returns (uint256) {
         return _s().accounts[holder].balance;
-    }
-
-    function allowance(address, address) external pure returns (uint256) {
-        return 0;
-    }
-
-    /// @dev Vouchers move only by their holder's own request, so allowances do not exist.
-    function approve(address, uint256) external pure returns (bool) {
-        revert VoucherUnsupported(IERC20.approve.selector);
-    }
-
-    function transferFrom(address, address, uint256) external pure returns (bool) {
-        revert VoucherUnsupported(IERC20.transferFrom.selector);
     }
 
     // ------------------------------------------------------------------ sales
@@ -132,7 +98,10 @@ contract VoucherToken is VoucherPrograms {
         Book storage b = $.books[buyer];
         b.boughtFace += faceAmount;
         b.boughtPaid += uint64(paid);
-        $.totalSupply += faceAmount;
+        Supply memory supply = $.supply;
+        supply.total += faceAmount;
+        supply.subsidy += uint64(faceAmount - paid);
+        $.supply = supply;
         emit Transfer(address(0), buyer, faceAmount);
         emit Issued(buyer, _msgSender(), faceAmount, paid);
     }
@@ -144,7 +113,7 @@ contract VoucherToken is VoucherPrograms {
         external
         returns (uint256 seq)
     {
-        return _pay(_msgSender(), merchant, amount, paymentId, programIds);
+        return _pay(_msgSender(), merchant, amount, paymentId, programIds, address(0)).seq;
     }
 
     /// @inheritdoc IVoucherCore
@@ -161,7 +130,7 @@ contract VoucherToken is VoucherPrograms {
         _requireNotPaused();
         address payer = _msgSender();
         _claim(programId, payer, index, grantAmount, proof);
-        return _pay(payer, merchant, amount, paymentId, programIds);
+        return _pay(payer, merchant, amount, paymentId, programIds, address(0)).seq;
     }
 
     /// @notice ERC-20 transfer, routed through the same rules: to a merchant it is a payment
@@ -175,7 +144,7 @@ contract VoucherToken is VoucherPrograms {
             return true;
         }
         if (_s().merchants[to].status != MerchantStatus.None) {
-            _pay(from, to, amount, bytes32(0), new uint256[](0));
+            _pay(from, to, amount, bytes32(0), new uint256[](0), address(0));
         } else {
             _gift(from, to, amount);
         }
@@ -183,36 +152,63 @@ contract VoucherToken is VoucherPrograms {
     }
 
     /// @inheritdoc IVoucherCore
-    function cancelPayment(PaymentRecord calldata record) external {
+    function cancelPayment(PaymentRecord calldata record, uint256 amount) external {
         _requireNotPaused();
         VoucherStorage storage $ = _s();
         address merchant = _msgSender();
-        bytes32 slotHash = $.payments[record.payer][record.seq % PAYMENT_RING];
-        if (slotHash != _recordHash(merchant, record)) {
-            revert VoucherPaymentNotFound(record.payer, record.seq);
+        address payer = record.payer;
+        uint256 slot = record.seq % PAYMENT_RING;
+        if ($.payments[payer][slot] != _recordHash(merchant, record)) {
+            revert VoucherPaymentNotFound(payer, record.seq);
         }
-        uint256 refundedAt = $.refundedAtSeq[record.payer];
+        uint256 refundedAt = $.refundedAtSeq[payer];
         if (record.seq < refundedAt) {
-            revert VoucherPaymentClosedByRefund(record.payer, record.seq, refundedAt);
+            revert VoucherPaymentClosedByRefund(payer, record.seq, refundedAt);
         }
-        $.payments[record.payer][record.seq % PAYMENT_RING] = CANCELLED;
-        _requireIdentities(merchant, record.payer);
-        Account storage m = $.accounts[merchant];
-        if (m.balance < record.amount) {
-            revert VoucherInsufficientBalance(merchant, m.balance, record.amount);
+        uint256 before = record.cancelled;
+        uint256 upTo = before + amount;
+        if (amount == 0 || upTo > record.amount) {
+            revert VoucherCancelExceedsPayment(payer, record.seq, upTo, record.amount);
         }
-        m.balance -= uint64(record.amount);
+        if (upTo == record.amount) {
+            $.payments[payer][slot] = CANCELLED;
+        } else {
+            PaymentRecord memory rest = record;
+            rest.cancelled = upTo;
+            $.payments[payer][slot] = keccak256(abi.encode(merchant, rest));
+        }
+        // A recovered wallet's cancellations go to the person's newest wallet.
+        address to = payer;
+        for (address next = $.recoveredTo[to]; next != address(0); next = $.recoveredTo[to]) {
+            to = next;
+        }
+        _requireIdentities(merchant, to);
+        CancelParts memory parts = _cancelParts(record, before, upTo);
+        // A platform that has redeemed its fee cannot block the refund: the shop pays it all.
+        if (parts.fee > 0 && $.accounts[record.platform].balance < parts.fee) parts.fee = 0;
+        _takeBack(merchant, amount - parts.fee);
+        if (parts.fee > 0) _takeBack(record.platform, parts.fee);
         // The payer gets back what left their general pocket, less the cashback it earned. It
         // may take them over the holding cap: it was their money a moment ago, and refusing
         // would leave a merchant unable to undo a sale. Only new money is capped.
-        uint256 back = record.fromGeneral - record.cashback;
-        $.accounts[record.payer].balance += uint64(back);
-        uint256 burned = record.amount - back;
-        $.totalSupply -= burned;
-        _restorePockets(record);
-        if (back > 0) emit Transfer(merchant, record.payer, back);
-        if (burned > 0) emit Transfer(merchant, address(0), burned);
-        emit PaymentCancelled(record.payer, merchant, record.paymentId, record.seq);
+        uint256 back = parts.general - parts.cashback;
+        $.accounts[to].balance += uint64(back);
+        _burnCancelled(amount - back, parts.cashback);
+        if (parts.extra > 0) $.merchants[merchant].extraTotal -= uint64(parts.extra);
+        _restorePockets(record, to, parts.pockets);
+        _emitCancelTransfers(record, merchant, to, amount, back, parts.fee);
+        emit PaymentCancelled(
+            payer,
+            merchant,
+            record.paymentId,
+            record.seq,
+            amount,
+            upTo,
+            parts.general,
+            parts.cashback,
+            parts.fee,
+            parts.pockets
+        );
     }
 
     // ------------------------------------------------------------------ gifts, redemption, refund
@@ -222,218 +218,103 @@ contract VoucherToken is VoucherPrograms {
         _gift(_msgSender(), to, amount);
     }
 
-    /// @inheritdoc IVoucherCore
-    function redeem(uint256 amount, bytes32 ref) external {
-        _requireNotPaused();
-        VoucherStorage storage $ = _s();
-        address merchant = _msgSender();
-        Merchant storage m = $.merchants[merchant];
-        if (m.status == MerchantStatus.None) revert VoucherNotMerchant(merchant);
-        if (m.status == MerchantStatus.Cancelled) {
-            revert VoucherMerchantInactive(merchant, m.status);
-        }
-        _requireIdentity(merchant);
-        uint48 value = _amount(amount);
-        Account storage a = $.accounts[merchant];
-        if (a.balance < value) revert VoucherInsufficientBalance(merchant, a.balance, value);
-        a.balance -= value;
-        $.totalSupply -= value;
-        emit Transfer(merchant, address(0), value);
-        emit Redeemed(merchant, value, ref);
-    }
-
-    /// @inheritdoc IVoucherCore
-    function refund() external returns (uint256 face, uint256 cash) {
-        _requireNotPaused();
-        VoucherStorage storage $ = _s();
-        address holder = _msgSender();
-        if (!_isHolder(_requireIdentity(holder))) revert VoucherEdgeNotAllowed(holder, address(0));
-        Book storage b = $.books[holder];
-        Account storage a = $.accounts[holder];
-        uint256 bought = b.boughtFace;
-        uint256 balance = a.balance;
-        // Money received as cashback or gifts is taken as spent last, so what is left of
-        // the bought money is the balance beyond it.
-        uint256 other = a.otherIn < balance ? a.otherIn : balance;
-        face = balance - other < bought ? balance - other : bought;
-        if (face == 0) revert VoucherNothingToRefund(holder);
-        uint256 spentBps = (bought - face) * BPS / bought;
-        uint256 required = _rules().refundThresholdBps;
-        if (spentBps < required) revert VoucherRefundThresholdNotMet(holder, spentBps, required);
-        // Cash back is the remainder at the price paid for it: the discount subsidy stays.
-        cash = face * b.boughtPaid / bought;
-        b.boughtFace = 0;
-        b.boughtPaid = 0;
-        $.refundedAtSeq[holder] = a.paymentSeq;
-        a.balance = uint64(balance - face);
-        a.otherIn = uint40(other);
-        $.totalSupply -= face;
-        emit Transfer(holder, address(0), face);
-        emit Refunded(holder, face, cash);
-    }
-
     // ------------------------------------------------------------------ internals
 
-    function _pay(
-        address payer,
+    /// @dev Where a cancelled payment's money goes back, part by part.
+    struct CancelParts {
+        uint256 general; // back to the general pocket, before the cashback is taken back
+        uint256 cashback; // cashback taken back (burned)
+        uint256 fee; // the platform's share of the cancelled amount
+        uint256 extra; // the merchant-funded discount on the cancelled amount
+        uint256[] pockets; // back to each program pocket, in the record's order
+    }
+
+    /// @dev Splits the cancelled range (`before`, `upTo`] of a payment. Cumulative parts are
+    /// monotone integer functions of the cancelled total that reach each component exactly at
+    /// the full amount, so any sequence of partial cancellations returns exactly the payment,
+    /// with no rounding drift. General money goes back first (the payer's own, never expiring),
+    /// then pockets, last spent first; cashback, fee and extra in proportion.
+    function _cancelParts(PaymentRecord calldata r, uint256 before, uint256 upTo)
+        private
+        pure
+        returns (CancelParts memory parts)
+    {
+        uint256 fromGeneral = r.fromGeneral;
+        uint256 g0 = before < fromGeneral ? before : fromGeneral;
+        uint256 g1 = upTo < fromGeneral ? upTo : fromGeneral;
+        parts.general = g1 - g0;
+        if (fromGeneral != 0) {
+            parts.cashback = r.cashback * g1 / fromGeneral - r.cashback * g0 / fromGeneral;
+        }
+        uint256 total = r.amount;
+        parts.fee = r.fee * upTo / total - r.fee * before / total;
+        parts.extra = r.extra * upTo / total - r.extra * before / total;
+        uint256 n = r.programAmounts.length;
+        parts.pockets = new uint256[](n);
+        // Pocket money cancelled so far (cumulative), handed to pockets from the last one.
+        uint256 p0 = before - g0;
+        uint256 p1 = upTo - g1;
+        for (uint256 i = n; i > 0 && p1 > 0; --i) {
+            uint256 spent = r.programAmounts[i - 1];
+            uint256 c0 = p0 < spent ? p0 : spent;
+            uint256 c1 = p1 < spent ? p1 : spent;
+            parts.pockets[i - 1] = c1 - c0;
+            p0 -= c0;
+            p1 -= c1;
+        }
+    }
+
+    /// @dev What a cancellation burns (pocket money and the cashback taken back) leaves the
+    /// supply; the cashback leaves the funders' running total, booked when it happens.
+    function _burnCancelled(uint256 burned, uint256 cashback) private {
+        Supply memory supply = _s().supply;
+        supply.total -= uint128(burned);
+        supply.cashback -= uint64(cashback);
+        _s().supply = supply;
+    }
+
+    /// @dev Takes the cancelled amount back from the shop (and the platform its fee share).
+    function _takeBack(address from, uint256 amount) private {
+        Account storage a = _s().accounts[from];
+        if (a.balance < amount) revert VoucherInsufficientBalance(from, a.balance, amount);
+        a.balance -= uint64(amount);
+    }
+
+    function _emitCancelTransfers(
+        PaymentRecord calldata r,
         address merchant,
+        address to,
         uint256 amount,
-        bytes32 paymentId,
-        uint256[] memory programIds
-    ) private returns (uint256) {
-        (bool citizen, Merchant storage m) = _checkPayment(payer, merchant, amount);
-        PaymentRecord memory rec;
-        rec.payer = payer;
-        rec.paymentId = paymentId;
-        rec.amount = _amount(amount);
-        rec.programIds = programIds;
-        _settle(merchant, m, rec, citizen);
-        _emitPayment(merchant, rec);
-        return rec.seq;
-    }
-
-    /// @dev The region lock and the payer's and merchant's standing, before any state changes.
-    function _checkPayment(address payer, address merchant, uint256 amount)
-        private
-        view
-        returns (bool citizen, Merchant storage m)
-    {
-        _requireNotPaused();
-        (IIdentityRegistry.Kind payerKind, IIdentityRegistry.Kind merchantKind) =
-            _requireIdentities(payer, merchant);
-        if (!_isHolder(payerKind)) revert VoucherEdgeNotAllowed(payer, merchant);
-        m = _s().merchants[merchant];
-        if (merchantKind != IIdentityRegistry.Kind.Merchant || m.status == MerchantStatus.None) {
-            revert VoucherNotMerchant(merchant);
+        uint256 back,
+        uint256 fee
+    ) private {
+        uint256 merchantPart = amount - fee;
+        uint256 fromMerchant = back < merchantPart ? back : merchantPart;
+        if (fromMerchant > 0) emit Transfer(merchant, to, fromMerchant);
+        if (merchantPart > fromMerchant) {
+            emit Transfer(merchant, address(0), merchantPart - fromMerchant);
         }
-        if (m.status != MerchantStatus.Active) revert VoucherMerchantInactive(merchant, m.status);
-        citizen = payerKind == IIdentityRegistry.Kind.Citizen;
-        if (!citizen) _checkInstitution(merchant, m, amount);
-    }
-
-    /// @dev Moves the money (pockets first, then general), credits cashback, records the payment.
-    function _settle(address merchant, Merchant storage m, PaymentRecord memory rec, bool citizen)
-        private
-    {
-        VoucherStorage storage $ = _s();
-        uint256 remaining = _spendPockets(merchant, m, rec);
-        Account storage a = $.accounts[rec.payer];
-        if (remaining > 0) {
-            uint8 capTier = _rules().revenueCapTier;
-            if (m.tier >= capTier) revert VoucherMerchantOverRevenueCap(merchant, m.tier, capTier);
-            uint256 balance = a.balance;
-            if (balance < remaining) {
-                revert VoucherInsufficientBalance(rec.payer, balance, remaining);
-            }
-            a.balance = uint64(balance - remaining);
-            rec.fromGeneral = remaining;
-            if (citizen) rec.cashback = _cashback(a, m.tier, remaining);
+        if (fee > 0) {
+            uint256 fromPlatform = back - fromMerchant;
+            if (fromPlatform > 0) emit Transfer(r.platform, to, fromPlatform);
+            if (fee > fromPlatform) emit Transfer(r.platform, address(0), fee - fromPlatform);
         }
-        $.accounts[merchant].balance += uint64(rec.amount);
-        uint256 minted = rec.amount - rec.fromGeneral + rec.cashback;
-        if (minted > 0) $.totalSupply += minted;
-        uint256 seq = a.paymentSeq;
-        a.paymentSeq = uint32(seq + 1);
-        rec.seq = seq;
-        $.payments[rec.payer][seq % PAYMENT_RING] = keccak256(abi.encode(merchant, rec));
-    }
-
-    function _emitPayment(address merchant, PaymentRecord memory rec) private {
-        if (rec.fromGeneral > 0) emit Transfer(rec.payer, merchant, rec.fromGeneral);
-        uint256 fromPockets = rec.amount - rec.fromGeneral;
-        if (fromPockets > 0) emit Transfer(address(0), merchant, fromPockets);
-        if (rec.cashback > 0) emit Transfer(address(0), rec.payer, rec.cashback);
-        emit Paid(
-            rec.payer,
-            merchant,
-            rec.paymentId,
-            rec.seq,
-            rec.amount,
-            rec.fromGeneral,
-            rec.cashback,
-            rec.programIds,
-            rec.programAmounts
-        );
-    }
-
-    /// @dev Takes from the named pockets in order; returns what is left for the general pocket.
-    function _spendPockets(address merchant, Merchant storage m, PaymentRecord memory rec)
-        private
-        returns (uint256 remaining)
-    {
-        address payer = rec.payer;
-        uint256[] memory programIds = rec.programIds;
-        remaining = rec.amount;
-        rec.programAmounts = new uint256[](programIds.length);
-        VoucherStorage storage $ = _s();
-        for (uint256 i = 0; i < programIds.length; ++i) {
-            uint256 id = programIds[i];
-            for (uint256 j = 0; j < i; ++j) {
-                if (programIds[j] == id) revert ProgramDuplicatePocket(id);
-            }
-            Program storage p = _program(id);
-            _requireLive(id, p);
-            if (!_categoryAllowed(id, p, m.category)) {
-                revert ProgramCategoryNotAllowed(id, m.category);
-            }
-            uint8 capTier = _rules().revenueCapTier;
-            if (m.tier >= capTier && !p.revenueCapWaived) {
-                revert VoucherMerchantOverRevenueCap(merchant, m.tier, capTier);
-            }
-            uint256 pocket = $.pockets[id][payer];
-            uint256 take = pocket < remaining ? pocket : remaining;
-            if (take == 0) continue;
-            $.pockets[id][payer] = pocket - take;
-            p.spent += uint64(take);
-            rec.programAmounts[i] = take;
-            remaining -= take;
-        }
-    }
-
-    /// @dev Cashback by merchant tier on general spending, up to the monthly base, never
-    /// pushing the payer over the holding cap.
-    function _cashback(Account storage a, uint8 tier, uint256 spent)
-        private
-        returns (uint256 cashback)
-    {
-        Rules storage r = _rules();
-        uint256 bps = tier == 0
-            ? r.cashbackBpsTier0
-            : tier == 1 ? r.cashbackBpsTier1 : tier == 2 ? r.cashbackBpsTier2 : r.cashbackBpsTier3;
-        if (bps == 0) return 0;
-        _rollAccount(a);
-        uint256 used = a.monthCashbackBase;
-        uint256 room = r.cashbackMonthlyBase > used ? r.cashbackMonthlyBase - used : 0;
-        uint256 base = spent < room ? spent : room;
-        if (base == 0) return 0;
-        a.monthCashbackBase = uint48(used + base);
-        cashback = base * bps / BPS;
-        uint256 cap = r.holdingCap;
-        uint256 balance = a.balance;
-        if (balance + cashback > cap) cashback = cap > balance ? cap - balance : 0;
-        a.balance = uint64(balance + cashback);
-        _addOtherIn(a, cashback);
-    }
-
-    function _checkInstitution(address merchant, Merchant storage m, uint256 amount) private view {
-        VoucherStorage storage $ = _s();
-        if ($.institutionBlocked[m.category]) revert VoucherCategoryBlocked(merchant, m.category);
-        uint256 cap = _rules().institutionPaymentCap;
-        if (cap != 0 && amount > cap) revert VoucherInstitutionPaymentCapExceeded(amount, cap);
     }
 
     /// @dev Program money goes back to its pocket while the program is live; otherwise it
     /// returns to the budget (an open program's `spent` drops) or, once closed, is only burned.
-    function _restorePockets(PaymentRecord calldata record) private {
+    function _restorePockets(PaymentRecord calldata record, address to, uint256[] memory parts)
+        private
+    {
         VoucherStorage storage $ = _s();
-        for (uint256 i = 0; i < record.programIds.length; ++i) {
-            uint256 value = record.programAmounts[i];
+        for (uint256 i = 0; i < parts.length; ++i) {
+            uint256 value = parts[i];
             if (value == 0) continue;
             uint256 id = record.programIds[i];
             Program storage p = $.programs[id];
             if (p.closed) continue;
             p.spent -= uint64(value);
-            if (block.timestamp < p.expiry) $.pockets[id][record.payer] += value;
+            if (block.timestamp < p.expiry) $.pockets[id][to] += value;
         }
     }
 
@@ -487,10 +368,5 @@ contract VoucherToken is VoucherPrograms {
         if (given == 0) return;
         b.boughtPaid = uint64(b.boughtPaid - b.boughtPaid * given / bought);
         b.boughtFace = uint64(bought - given);
-    }
-
-    /// @dev Citizens and institutions hold and spend vouchers; merchants only receive payments.
-    function _isHolder(IIdentityRegistry.Kind kind) private pure returns (bool) {
-        return kind == IIdentityRegistry.Kind.Citizen || kind == IIdentityRegistry.Kind.Institution;
     }
 }

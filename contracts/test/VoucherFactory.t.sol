@@ -323,7 +323,7 @@ contract VoucherFactoryTest is DongneFixture {
         beacon.upgradeTo(address(v2));
 
         vm.prank(_shop);
-        token.cancelPayment(_rec);
+        token.cancelPayment(_rec, _rec.amount);
         assertEq(token.balanceOf(_shop), 0, "cancelled after upgrade");
         vm.warp(T0 + 1 days);
         token.activateRules();

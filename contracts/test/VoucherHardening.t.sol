@@ -96,11 +96,11 @@ contract VoucherHardeningTest is DongneFixture {
                 IVoucherBase.VoucherPaymentClosedByRefund.selector, alice, rec.seq, rec.seq + 1
             )
         );
-        token.cancelPayment(rec);
+        token.cancelPayment(rec, rec.amount);
         // A payment after the refund can still be cancelled.
         IVoucherTypes.PaymentRecord memory later = payGeneralRecord(alice, shop, 5000);
         vm.prank(shop);
-        token.cancelPayment(later);
+        token.cancelPayment(later, later.amount);
     }
 
     // ------------------------------------------------------------------ 18: cancellation vs cap
@@ -119,7 +119,7 @@ contract VoucherHardeningTest is DongneFixture {
         IVoucherTypes.PaymentRecord memory rec = payGeneralRecord(alice, shop, 100_000);
         buy(alice, 100_000); // back at the ₩1.5M cap
         vm.prank(shop);
-        token.cancelPayment(rec);
+        token.cancelPayment(rec, rec.amount);
         assertEq(token.balanceOf(alice), 1_600_000, "over the cap by the cancelled payment");
         vm.prank(issuer);
         vm.expectRevert(

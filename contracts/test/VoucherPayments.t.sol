@@ -589,7 +589,7 @@ contract VoucherPaymentsTest is DongneFixture {
         assertTrue(token.isPaymentOnRecord(shop0, rec), "on record");
 
         vm.prank(shop0);
-        token.cancelPayment(rec);
+        token.cancelPayment(rec, rec.amount);
 
         assertEq(token.balanceOf(citizen), 100_000, "payer: 73k + 30k - 3k cashback");
         assertEq(token.balanceOf(shop0), 0, "merchant");
@@ -605,9 +605,11 @@ contract VoucherPaymentsTest is DongneFixture {
         vm.expectEmit(true, true, true, true, address(token));
         emit IERC20.Transfer(shop0, address(0), 3000);
         vm.expectEmit(true, true, true, true, address(token));
-        emit IVoucherBase.PaymentCancelled(citizen, shop0, rec.paymentId, 0);
+        emit IVoucherBase.PaymentCancelled(
+            citizen, shop0, rec.paymentId, 0, 30_000, 30_000, 30_000, 3000, 0, new uint256[](0)
+        );
         vm.prank(shop0);
-        token.cancelPayment(rec);
+        token.cancelPayment(rec, rec.amount);
     }
 
     function test_cancelPayment_afterPayerSpentTheCashback() public {
@@ -615,7 +617,7 @@ contract VoucherPaymentsTest is DongneFixture {
         IVoucherTypes.PaymentRecord memory rec = payGeneralRecord(citizen, shop0, 30_000);
         payGeneral(citizen, shop1, 6000); // spends all 3k left + the 3k cashback
         vm.prank(shop0);
-        token.cancelPayment(rec);
+        token.cancelPayment(rec, rec.amount);
         assertEq(token.balanceOf(citizen), 27_000 + 420, "back: 30k less the 3k cashback");
     }
 
@@ -623,7 +625,7 @@ contract VoucherPaymentsTest is DongneFixture {
         buy(institution, 100_000);
         IVoucherTypes.PaymentRecord memory rec = payGeneralRecord(institution, shop0, 30_000);
         vm.prank(shop0);
-        token.cancelPayment(rec);
+        token.cancelPayment(rec, rec.amount);
         assertEq(token.balanceOf(institution), 100_000, "payer");
         assertEq(token.totalSupply(), 100_000, "supply");
     }
@@ -634,7 +636,7 @@ contract VoucherPaymentsTest is DongneFixture {
         IVoucherTypes.PaymentRecord memory rec = payGeneralRecord(citizen, shop1, 20_000);
         payGeneral(citizen, shop0, 5000);
         vm.prank(shop1);
-        token.cancelPayment(rec);
+        token.cancelPayment(rec, rec.amount);
         assertEq(token.balanceOf(shop1), 0, "cancelled merchant");
         assertEq(token.balanceOf(shop0), 15_000, "other merchant untouched");
     }
@@ -644,7 +646,7 @@ contract VoucherPaymentsTest is DongneFixture {
         IVoucherTypes.PaymentRecord memory rec = payGeneralRecord(citizen, shop0, 30_000);
         _setStatus(shop0, IVoucherTypes.MerchantStatus.Suspended, 0);
         vm.prank(shop0);
-        token.cancelPayment(rec);
+        token.cancelPayment(rec, rec.amount);
         assertEq(token.balanceOf(citizen), 100_000, "payer");
     }
 
@@ -655,7 +657,7 @@ contract VoucherPaymentsTest is DongneFixture {
         vm.expectRevert(
             abi.encodeWithSelector(IVoucherBase.VoucherPaymentNotFound.selector, citizen, 0)
         );
-        token.cancelPayment(rec);
+        token.cancelPayment(rec, rec.amount);
     }
 
     function test_RevertWhen_cancelPaymentByPayer() public {
@@ -665,7 +667,7 @@ contract VoucherPaymentsTest is DongneFixture {
         vm.expectRevert(
             abi.encodeWithSelector(IVoucherBase.VoucherPaymentNotFound.selector, citizen, 0)
         );
-        token.cancelPayment(rec);
+        token.cancelPayment(rec, rec.amount);
     }
 
     function test_RevertWhen_cancelPaymentWithInflatedAmount() public {
@@ -677,7 +679,7 @@ contract VoucherPaymentsTest is DongneFixture {
         vm.expectRevert(
             abi.encodeWithSelector(IVoucherBase.VoucherPaymentNotFound.selector, citizen, 0)
         );
-        token.cancelPayment(rec);
+        token.cancelPayment(rec, rec.amount);
     }
 
     function test_RevertWhen_cancelPaymentWithoutCashback() public {
@@ -688,7 +690,7 @@ contract VoucherPaymentsTest is DongneFixture {
         vm.expectRevert(
             abi.encodeWithSelector(IVoucherBase.VoucherPaymentNotFound.selector, citizen, 0)
         );
-        token.cancelPayment(rec);
+        token.cancelPayment(rec, rec.amount);
     }
 
     function test_RevertWhen_cancelPaymentWrongPaymentId() public {
@@ -699,7 +701,7 @@ contract VoucherPaymentsTest is DongneFixture {
         vm.expectRevert(
             abi.encodeWithSelector(IVoucherBase.VoucherPaymentNotFound.selector, citizen, 0)
         );
-        token.cancelPayment(rec);
+        token.cancelPayment(rec, rec.amount);
     }
 
     function test_RevertWhen_cancelPaymentUnknownSeq() public {
@@ -710,7 +712,7 @@ contract VoucherPaymentsTest is DongneFixture {
         vm.expectRevert(
             abi.encodeWithSelector(IVoucherBase.VoucherPaymentNotFound.selector, citizen, 5)
         );
-        token.cancelPayment(rec);
+        token.cancelPayment(rec, rec.amount);
     }
 
     function test_RevertWhen_cancelPaymentTwice() public {
@@ -718,43 +720,43 @@ contract VoucherPaymentsTest is DongneFixture {
         IVoucherTypes.PaymentRecord memory rec = payGeneralRecord(citizen, shop0, 30_000);
         payGeneral(citizen, shop0, 30_000); // the merchant could pay a second cancellation
         vm.prank(shop0);
-        token.cancelPayment(rec);
+        token.cancelPayment(rec, rec.amount);
         vm.prank(shop0);
         vm.expectRevert(
             abi.encodeWithSelector(IVoucherBase.VoucherPaymentNotFound.selector, citizen, 0)
         );
-        token.cancelPayment(rec);
+        token.cancelPayment(rec, rec.amount);
     }
 
-    function test_cancelPayment_afterFifteenNewerPayments() public {
+    function test_cancelPayment_afterSixtyThreeNewerPayments() public {
         buy(citizen, 100_000);
         IVoucherTypes.PaymentRecord memory rec = payGeneralRecord(citizen, shop0, 1000);
-        for (uint256 i = 0; i < 15; ++i) {
+        for (uint256 i = 0; i < 63; ++i) {
             payGeneral(citizen, shop1, 1000);
         }
-        assertTrue(token.isPaymentOnRecord(shop0, rec), "16th newest still on record");
+        assertTrue(token.isPaymentOnRecord(shop0, rec), "64th newest still on record");
         vm.prank(shop0);
-        token.cancelPayment(rec);
+        token.cancelPayment(rec, rec.amount);
         assertEq(token.balanceOf(shop0), 0, "cancelled");
     }
 
-    function test_RevertWhen_cancelPaymentAfterSixteenNewerPayments() public {
+    function test_RevertWhen_cancelPaymentAfterSixtyFourNewerPayments() public {
         buy(citizen, 100_000);
         IVoucherTypes.PaymentRecord memory rec = payGeneralRecord(citizen, shop0, 1000);
         IVoucherTypes.PaymentRecord memory newest;
-        for (uint256 i = 0; i < 16; ++i) {
+        for (uint256 i = 0; i < 64; ++i) {
             newest = payGeneralRecord(citizen, shop1, 1000);
         }
-        assertEq(newest.seq, 16, "newest seq");
+        assertEq(newest.seq, 64, "newest seq");
         assertFalse(token.isPaymentOnRecord(shop0, rec), "overwritten");
         vm.prank(shop0);
         vm.expectRevert(
             abi.encodeWithSelector(IVoucherBase.VoucherPaymentNotFound.selector, citizen, 0)
         );
-        token.cancelPayment(rec);
+        token.cancelPayment(rec, rec.amount);
         // The payment that took its slot is the one on record.
         vm.prank(shop1);
-        token.cancelPayment(newest);
+        token.cancelPayment(newest, newest.amount);
     }
 
     function test_RevertWhen_cancelPaymentMerchantShort() public {
@@ -768,7 +770,7 @@ contract VoucherPaymentsTest is DongneFixture {
                 IVoucherBase.VoucherInsufficientBalance.selector, shop0, 5000, 30_000
             )
         );
-        token.cancelPayment(rec);
+        token.cancelPayment(rec, rec.amount);
     }
 
     function test_RevertWhen_cancelPaymentPayerFrozen() public {
@@ -778,7 +780,7 @@ contract VoucherPaymentsTest is DongneFixture {
         registry.setFrozen(citizen, true);
         vm.prank(shop0);
         vm.expectRevert(abi.encodeWithSelector(IVoucherBase.VoucherFrozen.selector, citizen));
-        token.cancelPayment(rec);
+        token.cancelPayment(rec, rec.amount);
     }
 
     function test_RevertWhen_cancelPaymentMerchantFrozen() public {
@@ -788,7 +790,7 @@ contract VoucherPaymentsTest is DongneFixture {
         registry.setFrozen(shop0, true);
         vm.prank(shop0);
         vm.expectRevert(abi.encodeWithSelector(IVoucherBase.VoucherFrozen.selector, shop0));
-        token.cancelPayment(rec);
+        token.cancelPayment(rec, rec.amount);
     }
 
     // ================================================================== gift
@@ -1144,7 +1146,7 @@ contract VoucherPaymentsTest is DongneFixture {
 
         vm.prank(shop0);
         vm.expectRevert(IVoucherBase.VoucherPaused.selector);
-        token.cancelPayment(rec);
+        token.cancelPayment(rec, rec.amount);
 
         vm.prank(shop0);
         vm.expectRevert(IVoucherBase.VoucherPaused.selector);
@@ -1262,27 +1264,27 @@ contract VoucherPaymentsTest is DongneFixture {
         buy(citizen, 700_000);
         IVoucherTypes.PaymentRecord memory rec = payGeneralRecord(citizen, shop, amount);
         vm.prank(shop);
-        token.cancelPayment(rec);
+        token.cancelPayment(rec, rec.amount);
         assertEq(token.balanceOf(citizen), 700_000, "payer");
         assertEq(token.balanceOf(shop), 0, "merchant");
         assertEq(token.totalSupply(), 700_000, "supply");
         assertFalse(token.isPaymentOnRecord(shop, rec), "off record");
     }
 
-    function testFuzz_cancelPayment_ringOfSixteen(uint256 newer) public {
-        newer = bound(newer, 0, 40);
-        buy(citizen, 100_000);
+    function testFuzz_cancelPayment_ringOfSixtyFour(uint256 newer) public {
+        newer = bound(newer, 0, 100);
+        buy(citizen, 200_000);
         IVoucherTypes.PaymentRecord memory rec = payGeneralRecord(citizen, shop0, 1000);
         for (uint256 i = 0; i < newer; ++i) {
             payGeneral(citizen, shop1, 1000);
         }
-        if (newer >= 16) {
+        if (newer >= 64) {
             vm.expectRevert(
                 abi.encodeWithSelector(IVoucherBase.VoucherPaymentNotFound.selector, citizen, 0)
             );
         }
         vm.prank(shop0);
-        token.cancelPayment(rec);
+        token.cancelPayment(rec, rec.amount);
     }
 
     function testFuzz_cancelPayment_onlyByItsMerchant(address caller) public {
@@ -1293,7 +1295,7 @@ contract VoucherPaymentsTest is DongneFixture {
         vm.expectRevert(
             abi.encodeWithSelector(IVoucherBase.VoucherPaymentNotFound.selector, citizen, 0)
         );
-        token.cancelPayment(rec);
+        token.cancelPayment(rec, rec.amount);
     }
 
     function testFuzz_gift(uint256 held, uint256 sentBefore, uint256 amount) public {

@@ -314,6 +314,18 @@ contract VoucherProgramsTest is DongneFixture {
         _create(p);
     }
 
+    /// @notice Replays a review finding: a policy program could be created with the root that
+    /// marks reward programs, and so be treated as one (rewarded by attestation, no Merkle
+    /// list). That root is now refused.
+    function test_RevertWhen_createProgramRootIsTheRewardMarker() public {
+        IVoucherTypes.ProgramParams memory p =
+            _params(keccak256("dongne.reward-program"), 1000, false);
+        vm.expectRevert(
+            abi.encodeWithSelector(IVoucherBase.ProgramInvalidParams.selector, bytes32("root"))
+        );
+        _create(p);
+    }
+
     function test_RevertWhen_createProgramBudgetZero() public {
         IVoucherTypes.ProgramParams memory p = _params(keccak256("root"), 0, false);
         vm.expectRevert(
@@ -904,9 +916,11 @@ contract VoucherProgramsTest is DongneFixture {
         IVoucherTypes.PaymentRecord memory rec = _pay(carol, restaurant, 12_000, _ids(programId));
         assertEq(_program(programId).spent, 12_000, "spent after pay");
         vm.expectEmit(true, true, true, true, address(token));
-        emit IVoucherBase.PaymentCancelled(carol, restaurant, rec.paymentId, rec.seq);
+        emit IVoucherBase.PaymentCancelled(
+            carol, restaurant, rec.paymentId, rec.seq, 12_000, 12_000, 0, 0, 0, _amounts(12_000)
+        );
         vm.prank(restaurant);
-        token.cancelPayment(rec);
+        token.cancelPayment(rec, rec.amount);
         assertEq(token.pocketOf(programId, carol), 30_000, "pocket restored");
         assertEq(_program(programId).spent, 0, "spent back to 0");
         assertEq(token.balanceOf(restaurant), 0, "merchant");
@@ -920,7 +934,7 @@ contract VoucherProgramsTest is DongneFixture {
         IVoucherTypes.PaymentRecord memory rec = _pay(carol, restaurant, 12_000, _ids(programId));
         vm.warp(expiry);
         vm.prank(restaurant);
-        token.cancelPayment(rec);
+        token.cancelPayment(rec, rec.amount);
         assertEq(token.pocketOf(programId, carol), 18_000, "not restored after expiry");
         IVoucherTypes.Program memory p = _program(programId);
         assertEq(p.spent, 0, "spent decreases");
@@ -936,7 +950,7 @@ contract VoucherProgramsTest is DongneFixture {
         vm.warp(expiry);
         assertEq(_close(programId), BUDGET - 12_000, "returned");
         vm.prank(restaurant);
-        token.cancelPayment(rec);
+        token.cancelPayment(rec, rec.amount);
         assertEq(_program(programId).spent, 12_000, "spent frozen at close");
         assertEq(token.pocketOf(programId, carol), 18_000, "pocket");
         assertEq(token.balanceOf(restaurant), 0, "merchant");
@@ -952,7 +966,7 @@ contract VoucherProgramsTest is DongneFixture {
         assertEq(rec.cashback, 2000, "cashback");
         assertEq(token.balanceOf(alice), 32_000, "after pay");
         vm.prank(restaurant);
-        token.cancelPayment(rec);
+        token.cancelPayment(rec, rec.amount);
         assertEq(token.balanceOf(alice), 50_000, "general restored net of cashback");
         assertEq(token.pocketOf(programId, alice), 10_000, "pocket restored");
         assertEq(token.totalSupply(), 50_000, "supply back");
@@ -964,12 +978,12 @@ contract VoucherProgramsTest is DongneFixture {
         vm.warp(start);
         IVoucherTypes.PaymentRecord memory rec = _pay(carol, restaurant, 12_000, _ids(programId));
         vm.prank(restaurant);
-        token.cancelPayment(rec);
+        token.cancelPayment(rec, rec.amount);
         vm.expectRevert(
             abi.encodeWithSelector(IVoucherBase.VoucherPaymentNotFound.selector, carol, rec.seq)
         );
         vm.prank(restaurant);
-        token.cancelPayment(rec);
+        token.cancelPayment(rec, rec.amount);
     }
 
     function test_RevertWhen_cancelPaymentWithInflatedProgramAmount() public {
@@ -981,7 +995,7 @@ contract VoucherProgramsTest is DongneFixture {
             abi.encodeWithSelector(IVoucherBase.VoucherPaymentNotFound.selector, carol, rec.seq)
         );
         vm.prank(restaurant);
-        token.cancelPayment(rec);
+        token.cancelPayment(rec, rec.amount);
     }
 
     function testFuzz_cancelPayment_restoresExactly(
@@ -1005,7 +1019,7 @@ contract VoucherProgramsTest is DongneFixture {
         bool closed = expired && closeFirst;
         if (closed) _close(programId);
         vm.prank(restaurant);
-        token.cancelPayment(rec);
+        token.cancelPayment(rec, rec.amount);
         assertEq(token.balanceOf(restaurant), 0, "merchant");
         assertEq(
             token.balanceOf(carol), balanceAfterPay + rec.fromGeneral - rec.cashback, "general"
@@ -1094,5 +1108,10 @@ contract VoucherProgramsTest is DongneFixture {
         assertEq(p.spent, spendAlice + spendDave, "spent");
         assertEq(p.granted, granted, "granted");
         assertTrue(p.closed, "closed");
+    }
+
+    function _amounts(uint256 a) private pure returns (uint256[] memory amounts) {
+        amounts = new uint256[](1);
+        amounts[0] = a;
     }
 }

@@ -74,12 +74,21 @@ def _entry(
 _LEDGER: tuple[tuple[Table, Mapper], ...] = (
     (t.sales, lambda r: _entry(r, "sale", r.issuer, r.buyer, r.face, paid=r.paid,
                                subsidy=r.subsidy)),
+    # Money rules' parts appear only where they apply (a merchant's extra, a platform's fee,
+    # an employee, a partial cancellation, a recovered payer's new wallet).
     (t.payments, lambda r: _entry(r, "payment", r.payer, r.merchant, r.amount, r.payment_id,
                                   seq=r.seq, from_general=r.from_general,
-                                  from_pockets=r.from_pockets, cashback=r.cashback)),
-    (t.cancellations, lambda r: _entry(r, "cancellation", r.merchant, r.payer, r.amount,
-                                       r.payment_id, seq=r.seq, returned=r.returned,
-                                       payment_tx_hash=r.payment_tx_hash)),
+                                  from_pockets=r.from_pockets, cashback=r.cashback,
+                                  extra=r.extra or None, platform=r.platform,
+                                  fee=r.fee or None, employee=r.employee)),
+    (t.cancellations, lambda r: _entry(r, "cancellation", r.merchant, r.recipient or r.payer,
+                                       r.amount, r.payment_id, seq=r.seq, returned=r.returned,
+                                       payment_tx_hash=r.payment_tx_hash,
+                                       cancelled_total=(r.cancelled_total
+                                                        if r.cancelled_total != r.amount
+                                                        else None),
+                                       cashback=r.cashback or None, fee=r.fee or None,
+                                       extra=r.extra or None)),
     (t.gifts, lambda r: _entry(r, "gift", r.sender, r.recipient, r.amount)),
     (t.redemptions, lambda r: _entry(r, "redemption", r.merchant, ZERO_ADDRESS, r.amount, r.ref)),
     (t.refunds, lambda r: _entry(r, "refund", r.holder, ZERO_ADDRESS, r.face, cash=r.cash)),
@@ -89,6 +98,11 @@ _LEDGER: tuple[tuple[Table, Mapper], ...] = (
                                 grant_index=r.grant_index)),
     (t.program_closes, lambda r: _entry(r, "close", None, None, r.returned, None, r.program_id,
                                         granted=r.granted, spent=r.spent)),
+    (t.rewards, lambda r: _entry(r, "reward", None, r.recipient, r.amount, r.attestation_id,
+                                 r.program_id)),
+    (t.wallet_recoveries, lambda r: _entry(r, "recovery", r.lost, r.recipient, r.balance)),
+    (t.pocket_recoveries, lambda r: _entry(r, "recovery", r.lost, r.recipient, r.amount, None,
+                                           r.program_id)),
 )  # fmt: skip
 
 

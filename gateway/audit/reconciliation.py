@@ -84,15 +84,16 @@ def reconcile(
         programs = conn.execute(
             select(t.programs).where(p.chain_id == chain_id, p.token == token)
         ).all()
-        g = t.grants.c
-        grant_sums = {
-            int(program_id): int(total)
+        # What a program granted: its Merkle grants, or a reward program's rewards.
+        grant_sums: dict[int, int] = {}
+        for table in (t.grants, t.rewards):
+            g = table.c
             for program_id, total in conn.execute(
                 select(g.program_id, func.sum(g.amount))
                 .where(g.chain_id == chain_id, g.token == token)
                 .group_by(g.program_id)
-            )
-        }
+            ):
+                grant_sums[int(program_id)] = grant_sums.get(int(program_id), 0) + int(total)
     reader = TokenReader(rpc, to_checksum_address(token), block)
     differences: list[Difference] = []
 

@@ -53,7 +53,12 @@ def up(
 
     Example: dongne up --demo   (Ctrl-C stops everything; state persists in --data-dir)
     """
-    from chain.deploy import LOCAL_UPGRADE_DELAY, Governance
+    from chain.deploy import (
+        LOCAL_RECOVERY_DELAY,
+        LOCAL_UPGRADE_DELAY,
+        NETWORK_RECOVERY_DELAY,
+        Governance,
+    )
     from chain.node import LocalNode
     from gateway.devnet.demo import DEMO_MUNICIPALITIES, seed_demo
     from gateway.devnet.localnet import RELAYER_KEY_COUNT, SIHEUNG, LocalNetwork, deploy_local
@@ -101,7 +106,10 @@ def up(
             upgrade_delay = LOCAL_UPGRADE_DELAY if rpc is None else 2 * 86_400
         manifest, operator = deploy_local(
             rpc_url, operator_key, data_dir / "manifest.json", specs, progress=say,
-            governance=Governance(upgrade_delay),
+            governance=Governance(
+                upgrade_delay,
+                recovery_delay_s=LOCAL_RECOVERY_DELAY if rpc is None else NETWORK_RECOVERY_DELAY,
+            ),
         )  # fmt: skip
         network = LocalNetwork(
             local,

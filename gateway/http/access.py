@@ -82,6 +82,7 @@ POLICIES: dict[tuple[str, str], RouteAccess] = {
     ("GET", "/v1/tokens/{token}/dashboard"): RouteAccess(PUBLIC),
     ("GET", "/v1/tokens/{token}/programs"): RouteAccess(PUBLIC),
     ("GET", "/v1/tokens/{token}/programs/{program_id}"): RouteAccess(PUBLIC),
+    ("GET", "/v1/tokens/{token}/funding"): RouteAccess(PUBLIC),  # funders' totals, no person
     ("GET", "/v1/indexer/status"): RouteAccess(PUBLIC),
     ("GET", "/healthz"): RouteAccess(PUBLIC),
     ("GET", "/readyz"): RouteAccess(PUBLIC),
@@ -92,7 +93,9 @@ POLICIES: dict[tuple[str, str], RouteAccess] = {
     # A person's and a shop's own data (or their city's auditors, logged).
     ("GET", "/v1/wallets/{address}/balances"): RouteAccess(SELF, "query", "address"),
     ("GET", "/v1/wallets/{address}/history"): RouteAccess(SELF, "query", "address"),
+    ("GET", "/v1/wallets/{address}/payment-requests"): RouteAccess(SELF, "query", "address"),
     ("GET", "/v1/merchants/{address}/sales"): RouteAccess(MERCHANT_SELF, "query", "address"),
+    ("GET", "/v1/merchants/{address}/invoices"): RouteAccess(MERCHANT_SELF, "query", "address"),
     ("GET", "/v1/programs/{token}/{program_id}/recipients/{recipient}/proofs"): RouteAccess(
         SELF, "path", "recipient"
     ),

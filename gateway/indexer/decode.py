@@ -173,6 +173,25 @@ def _payment(row: Row) -> None:
     row["from_pockets"] = cast(int, row["amount"]) - cast(int, row["from_general"])
     pairs = zip(ids, amounts, strict=True)
     row["pockets"] = [{"program_id": p, "amount": v} for p, v in pairs if v]
+    row["program_ids"] = ids  # as the payment named them: a cancellation's parts follow these
+
+
+def _cancellation(row: Row) -> None:
+    row["returned"] = cast(int, row["from_general"]) - cast(int, row["cashback"])
+
+
+def _funding(row: Row) -> None:
+    shares = row["shares"]
+    if shares is not None:
+        row["shares"] = [
+            {
+                "funder": "0x" + bytes(funder).hex(),
+                "name": bytes(funder).rstrip(b"\0").decode(errors="replace"),
+                "subsidy_bps": subsidy,
+                "cashback_bps": cashback,
+            }
+            for funder, subsidy, cashback in cast(list[tuple[bytes, int, int]], shares)
+        ]
 
 
 def _unset(*columns: str, **values: object) -> dict[str, object]:
@@ -187,6 +206,8 @@ _MERCHANT = ("region", "category", "tier", "market", "status", "banned_until")
 _ROLE = ("account", "sender", "admin_role")
 _PAYMENT = "payer merchant payment_id=paymentId seq"
 _PROGRAM = "program_id=programId"
+_FUNDING = ("effective_at", "shares", "subsidy_at", "cashback_at")
+_RECOVERY = ("recipient", "effective_at", "sender")
 
 
 def _shapes(rules_fields: list[str]) -> dict[str, _Shape]:
@@ -227,11 +248,16 @@ def _shapes(rules_fields: list[str]) -> dict[str, _Shape]:
         "MerchantStatusSet": _Shape(merchant, "merchant status banned_until=bannedUntil",
                                     _unset(*_MERCHANT, action="status_set")),
         "Issued": _Shape("index_sales", "buyer issuer face paid", derive=_sale),
+        # Extra, platform, fee and employee come from the events emitted with it (the fold).
         "Paid": _Shape("index_payments", f"{_PAYMENT} amount from_general=fromGeneral cashback "
-                       "_ids=programIds _amounts=programAmounts", derive=_payment),
-        # The amounts come from the cancelled payment, joined by the fold.
-        "PaymentCancelled": _Shape("index_cancellations", _PAYMENT,
-                                   _unset("amount", "returned", "payment_tx_hash")),
+                       "_ids=programIds _amounts=programAmounts",
+                       _unset("platform", "employee", extra=0, fee=0), derive=_payment),
+        # The payment's program ids, extra part and tx hash are joined by the fold.
+        "PaymentCancelled": _Shape("index_cancellations", f"{_PAYMENT} amount "
+                                   "cancelled_total=cancelledTotal from_general=fromGeneral "
+                                   "cashback fee program_amounts=programAmounts",
+                                   _unset("payment_tx_hash", "recipient", extra=0,
+                                          program_ids=()), derive=_cancellation),
         "Gifted": _Shape("index_gifts", "sender=from recipient=to amount"),
         "Redeemed": _Shape("index_redemptions", "merchant amount ref"),
         "Refunded": _Shape("index_refunds", "holder face cash"),
@@ -241,11 +267,55 @@ def _shapes(rules_fields: list[str]) -> dict[str, _Shape]:
         "Granted": _Shape("index_grants", f"{_PROGRAM} recipient grant_index=index amount"),
         "ProgramClosed": _Shape("index_program_closes", f"{_PROGRAM} granted spent returned"),
         "Transfer": _Shape("index_transfers", "sender=from recipient=to amount=value"),
+        # Money rules.
+        "InvoiceCreated": _Shape("index_invoices",
+                                 "merchant invoice_id=invoiceId payer amount expiry"),
+        "InvoiceCancelled": _Shape("index_invoice_cancels", "merchant invoice_id=invoiceId"),
+        "FundingPlanProposed": _Shape("index_funding_changes",
+                                      "version effective_at=effectiveAt shares",
+                                      _unset(*_FUNDING, action="proposed"), _funding),
+        "FundingPlanActivated": _Shape("index_funding_changes",
+                                       "version subsidy_at=subsidyAt cashback_at=cashbackAt",
+                                       _unset(*_FUNDING, action="activated"), _funding),
+        "FundingPlanCancelled": _Shape("index_funding_changes", "version",
+                                       _unset(*_FUNDING, action="cancelled"), _funding),
+        "MerchantTermsSet": _Shape("index_merchant_terms", "merchant extra_bps=extraBps "
+                                   "platform platform_fee_bps=platformFeeBps"),
+        "CategoryExcludedSet": _Shape("index_category_exclusions", "category excluded"),
+        "MerchantExclusionSet": _Shape("index_merchant_exclusions", "merchant excluded"),
+        "MerchantFunded": _Shape("index_merchant_funded", "merchant payer seq extra"),
+        "PlatformPayment": _Shape("index_platform_payments", "payer platform shop seq fee"),
+        "RewardProgramCreated": _Shape("index_reward_programs",
+                                       f"{_PROGRAM} daily_cap=dailyCap monthly_cap=monthlyCap"),
+        "Rewarded": _Shape("index_rewards",
+                           f"{_PROGRAM} recipient attestation_id=attestationId amount"),
+        "InstitutionLimitsSet": _Shape("index_institution_limits",
+                                       "institution per_payment=perPayment per_month=perMonth"),
+        "InstitutionCategoryBlockedSet": _Shape("index_institution_blocked",
+                                                "institution category blocked"),
+        "EmployeeSet": _Shape("index_employees", "institution employee monthly_limit=monthlyLimit"),
+        "EmployeePayment": _Shape("index_employee_payments", "institution employee seq amount"),
+        "WalletRecovered": _Shape("index_wallet_recoveries", "lost recipient=to balance"),
+        "PocketRecovered": _Shape("index_pocket_recoveries",
+                                  f"{_PROGRAM} lost recipient=to amount"),
+        "RecoveryStarted": _Shape("index_recoveries", "lost recipient=to "
+                                  "effective_at=effectiveAt sender=registrar",
+                                  _unset(*_RECOVERY, action="started")),
+        "RecoveryCancelled": _Shape("index_recoveries", "lost sender=by",
+                                    _unset(*_RECOVERY, action="cancelled")),
+        "RecoveryFinalized": _Shape("index_recoveries", "lost recipient=to",
+                                    _unset(*_RECOVERY, action="finalized")),
+        "RecoveryDelaySet": _Shape("index_recovery_delays", "delay"),
     }  # fmt: skip
 
 
 # Which column names the emitting contract (token tables: the municipality's token).
-_EMITTER = {"index_relayed": "forwarder", "index_role_changes": "contract"}
+_EMITTER = {
+    "index_relayed": "forwarder",
+    "index_role_changes": "contract",
+    "index_recoveries": "registry",
+    "index_recovery_delays": "registry",
+}
 _NO_EMITTER = frozenset({"index_identity_events", "index_municipalities"})
 
 
@@ -371,6 +441,11 @@ class EventDecoder:
     @property
     def tables(self) -> frozenset[str]:
         return frozenset(plan.table for plan in self._plans.values())
+
+    @property
+    def events(self) -> frozenset[str]:
+        """The names of the events kept."""
+        return frozenset(plan.name for plan in self._plans.values())
 
     def decode(self, log: RawLog, block_number: int, block_time: int) -> DecodedEvent | None:
         """The row of ``log`` (of block ``block_number``), or None for a log not kept."""

@@ -7,10 +7,16 @@ into ranges:
 - identities and merchants: the latest record per account;
 - programs: granted, claimed count and spent, kept equal to the sums over grants and pocket
   moves, and closed/returned from ``ProgramClosed``;
-- payments: a payment spends program pockets (pocket moves); its cancellation carries only the
-  payer and sequence number, so it is joined to the payment here (from this range or the
-  database) to record the amounts and to restore pockets as the token does: only while the
-  program is open, and into the pocket only before its expiry.
+- payments: a payment spends program pockets (pocket moves); the events emitted with its
+  ``Paid`` in the same transaction (``MerchantFunded``, ``PlatformPayment`` before it,
+  ``EmployeePayment`` after it) complete its row (extra, platform and fee, employee);
+- cancellations (all or part of a payment, possibly several times): the event carries its parts,
+  one per program the payment named, so it is joined to the payment here (from this range or
+  the database) for those program ids, the payment's tx hash and the merchant-funded share, and
+  pockets are restored as the token does (``_restorePockets``): only while the program is open,
+  into the pocket only before its expiry, and into the recovery wallet of a recovered payer;
+- rewards add to their program's granted figure (like grants); a recovery moves pockets
+  (``PocketRecovered``: two pocket moves, the program's spent unchanged).
 """
 
 from __future__ import annotations
@@ -22,11 +28,13 @@ from typing import Protocol, cast
 from gateway.indexer.decode import DecodedEvent, Row
 
 __all__ = [
+    "MAX_RECOVERY_HOPS",
     "MerchantKey",
     "PaymentKey",
     "ProgramKey",
     "RangeWrite",
     "StateLookup",
+    "WalletKey",
     "fold_identity",
     "fold_merchant",
     "fold_range",
@@ -35,8 +43,12 @@ __all__ = [
 ProgramKey = tuple[str, int]  # (token, program id)
 PaymentKey = tuple[str, str, int]  # (token, payer, seq)
 MerchantKey = tuple[str, str]  # (token, merchant)
+WalletKey = tuple[str, str]  # (token, wallet)
 
 _PROVENANCE = ("chain_id", "block_number", "block_hash", "tx_hash", "block_time")
+# Recoveries of one person chain (A to B, then B to C); registrars make each, so a chain is a
+# handful of hops. The bound only keeps a corrupt index from looping.
+MAX_RECOVERY_HOPS = 32
 
 
 class StateLookup(Protocol):
@@ -46,6 +58,7 @@ class StateLookup(Protocol):
     def merchants(self, keys: Iterable[MerchantKey]) -> dict[MerchantKey, Row]: ...
     def programs(self, keys: Iterable[ProgramKey]) -> dict[ProgramKey, Row]: ...
     def payments(self, keys: Iterable[PaymentKey]) -> dict[PaymentKey, Row]: ...
+    def recoveries(self, keys: Iterable[WalletKey]) -> dict[WalletKey, str]: ...
 
 
 @dataclass
@@ -114,44 +127,53 @@ _IDENTITY_EVENTS = frozenset({"IdentityRegistered", "IdentityFrozenSet"})
 _MERCHANT_EVENTS = frozenset({"MerchantRegistered", "MerchantUpdated", "MerchantStatusSet"})
 
 
-def _needed_keys(
-    events: Sequence[DecodedEvent],
-) -> tuple[set[str], set[MerchantKey], set[ProgramKey], set[PaymentKey]]:
-    """What state the range reads from the database."""
-    accounts: set[str] = set()
-    merchant_keys: set[MerchantKey] = set()
-    program_keys: set[ProgramKey] = set()
-    cancelled: set[PaymentKey] = set()
+@dataclass
+class _Needs:
+    """What state a range reads from the database."""
+
+    accounts: set[str] = field(default_factory=set)
+    merchants: set[MerchantKey] = field(default_factory=set)
+    programs: set[ProgramKey] = field(default_factory=set)
+    payments: set[PaymentKey] = field(default_factory=set)  # cancelled, paid in earlier ranges
+    payers: set[WalletKey] = field(default_factory=set)  # of cancellations: recovered?
+
+
+def _needed_keys(events: Sequence[DecodedEvent]) -> _Needs:
+    needs = _Needs()
     paid: set[PaymentKey] = set()
     for name, _, r, address in events:
-        if name == "Granted" or name == "ProgramClosed":
-            program_keys.add((address, cast(int, r["program_id"])))
+        if name in ("Granted", "ProgramClosed", "Rewarded"):
+            needs.programs.add((address, cast(int, r["program_id"])))
         elif name == "Paid":
             paid.add((address, cast(str, r["payer"]), cast(int, r["seq"])))
             for pocket in cast(list[dict[str, int]], r["pockets"]):
-                program_keys.add((address, pocket["program_id"]))
+                needs.programs.add((address, pocket["program_id"]))
         elif name == "PaymentCancelled":
-            cancelled.add((address, cast(str, r["payer"]), cast(int, r["seq"])))
+            needs.payments.add((address, cast(str, r["payer"]), cast(int, r["seq"])))
+            needs.payers.add((address, cast(str, r["payer"])))
         elif name in _IDENTITY_EVENTS:
-            accounts.add(cast(str, r["account"]))
+            needs.accounts.add(cast(str, r["account"]))
         elif name in _MERCHANT_EVENTS:
-            merchant_keys.add((address, cast(str, r["merchant"])))
-    return accounts, merchant_keys, program_keys, cancelled - paid
+            needs.merchants.add((address, cast(str, r["merchant"])))
+    needs.payments -= paid
+    return needs
 
 
 def fold_range(events: Sequence[DecodedEvent], lookup: StateLookup) -> RangeWrite:
     """Rows and state changes of ``events`` (one range, in chain order)."""
-    accounts, merchant_keys, program_keys, missing_payments = _needed_keys(events)
-    payments = lookup.payments(missing_payments) if missing_payments else {}
+    needs = _needed_keys(events)
+    program_keys = needs.programs
+    payments = lookup.payments(needs.payments) if needs.payments else {}
     # Cancelled payments from earlier ranges name programs we must load too.
     for (token, _, _), payment in payments.items():
         for pocket in cast(list[dict[str, int]], payment["pockets"]):
             program_keys.add((token, pocket["program_id"]))
     fold = _Fold(
-        identities=lookup.identities(accounts) if accounts else {},
-        merchants=lookup.merchants(merchant_keys) if merchant_keys else {},
+        identities=lookup.identities(needs.accounts) if needs.accounts else {},
+        merchants=lookup.merchants(needs.merchants) if needs.merchants else {},
         programs=lookup.programs(program_keys) if program_keys else {},
         payments=payments,
+        recovered=lookup.recoveries(needs.payers) if needs.payers else {},
     )
     fold.out.events = len(events)
     fold.out.stored_programs = set(fold.programs)
@@ -189,7 +211,10 @@ class _Fold:
     merchants: dict[MerchantKey, Row]
     programs: dict[ProgramKey, Row]
     payments: dict[PaymentKey, Row]
+    recovered: dict[WalletKey, str]  # (token, lost wallet) -> the wallet it was recovered to
     out: RangeWrite = field(default_factory=RangeWrite)
+    # What the events emitted just before a payment's Paid add to its row.
+    pending: dict[PaymentKey, Row] = field(default_factory=dict)
 
     def handlers(self) -> dict[str, Callable[[Row, str], bool]]:
         return {
@@ -199,7 +224,59 @@ class _Fold:
             "ProgramClosed": self._closed,
             "Paid": self._paid,
             "PaymentCancelled": self._cancelled,
+            "MerchantFunded": self._merchant_funded,
+            "PlatformPayment": self._platform_payment,
+            "EmployeePayment": self._employee_payment,
+            "Rewarded": self._rewarded,
+            "WalletRecovered": self._wallet_recovered,
+            "PocketRecovered": self._pocket_recovered,
         }
+
+    def _merchant_funded(self, row: Row, token: str) -> bool:
+        key = (token, cast(str, row["payer"]), cast(int, row["seq"]))
+        self.pending.setdefault(key, {})["extra"] = row["extra"]
+        return True
+
+    def _platform_payment(self, row: Row, token: str) -> bool:
+        key = (token, cast(str, row["payer"]), cast(int, row["seq"]))
+        self.pending.setdefault(key, {}).update(platform=row["platform"], fee=row["fee"])
+        return True
+
+    def _employee_payment(self, row: Row, token: str) -> bool:
+        # Emitted after the institution's Paid, in the same transaction (so in this range).
+        payment = self.payments.get((token, cast(str, row["institution"]), cast(int, row["seq"])))
+        if payment is not None:
+            payment["employee"] = row["employee"]
+        return True
+
+    def _rewarded(self, row: Row, token: str) -> bool:
+        program = self._touch((token, cast(int, row["program_id"])))
+        program["granted"] = cast(int, program["granted"]) + cast(int, row["amount"])
+        return True
+
+    def _wallet_recovered(self, row: Row, token: str) -> bool:
+        self.recovered[(token, cast(str, row["lost"]))] = cast(str, row["recipient"])
+        return True
+
+    def _pocket_recovered(self, row: Row, token: str) -> bool:
+        moves = self.out.rows.setdefault("index_pocket_moves", [])
+        amount = cast(int, row["amount"])
+        for position, (holder, delta) in enumerate(
+            ((row["lost"], -amount), (row["recipient"], amount))
+        ):
+            moves.append(
+                _pocket_move(
+                    row,
+                    token,
+                    position,
+                    program_id=row["program_id"],
+                    holder=holder,
+                    reason="recovery",
+                    pocket_delta=delta,
+                    spent_delta=0,
+                )
+            )
+        return True
 
     def _identity(self, row: Row, _: str) -> bool:
         account = cast(str, row["account"])
@@ -235,7 +312,11 @@ class _Fold:
         return True
 
     def _paid(self, row: Row, token: str) -> bool:
-        self.payments[(token, cast(str, row["payer"]), cast(int, row["seq"]))] = row
+        key = (token, cast(str, row["payer"]), cast(int, row["seq"]))
+        extras = self.pending.pop(key, None)
+        if extras is not None:
+            row.update(extras)
+        self.payments[key] = row
         moves = self.out.rows.setdefault("index_pocket_moves", [])
         for position, pocket in enumerate(cast(list[dict[str, int]], row["pockets"])):
             program_id, amount = pocket["program_id"], pocket["amount"]
@@ -257,22 +338,37 @@ class _Fold:
 
     def _cancelled(self, row: Row, token: str) -> bool:
         """Joins the cancellation to its payment and restores pockets as the token does."""
-        payment = self.payments.get((token, cast(str, row["payer"]), cast(int, row["seq"])))
+        payer = cast(str, row["payer"])
+        # As the token does: to the newest wallet of a payer recovered (maybe more than once).
+        holder = payer
+        for _ in range(MAX_RECOVERY_HOPS):
+            nxt = self.recovered.get((token, holder))
+            if nxt is None:
+                break
+            holder = nxt
+        row["recipient"] = holder
+        payment = self.payments.get((token, payer, cast(int, row["seq"])))
         if payment is None:
-            return True  # not in the index (it always should be): amounts stay unknown
-        general, cashback = cast(int, payment["from_general"]), cast(int, payment["cashback"])
+            return True  # not in the index (it always should be): pockets stay unknown
+        program_ids = list(cast(list[int], payment["program_ids"]))
+        total, extra = cast(int, payment["amount"]), cast(int, payment["extra"])
+        up_to = cast(int, row["cancelled_total"])
+        before = up_to - cast(int, row["amount"])
         row.update(
-            amount=payment["amount"],
-            returned=general - cashback,
             payment_tx_hash=payment["tx_hash"],
+            program_ids=program_ids,
+            # The merchant-funded share of the cancelled range, as the token cuts it.
+            extra=extra * up_to // total - extra * before // total if total else 0,
         )
         moves = self.out.rows.setdefault("index_pocket_moves", [])
-        for position, pocket in enumerate(cast(list[dict[str, int]], payment["pockets"])):
-            key = (token, pocket["program_id"])
+        parts = cast(list[int], row["program_amounts"])
+        for position, (program_id, amount) in enumerate(zip(program_ids, parts, strict=False)):
+            if amount == 0:
+                continue
+            key = (token, program_id)
             program = self.programs.get(key)
             if program is None or program["closed"]:
                 continue  # a closed program's money is only burned
-            amount = pocket["amount"]
             self._touch(key)
             program["spent"] = cast(int, program["spent"]) - amount
             live = cast(int, row["block_time"]) < cast(int, program["expiry"])
@@ -281,8 +377,8 @@ class _Fold:
                     row,
                     token,
                     position,
-                    program_id=pocket["program_id"],
-                    holder=row["payer"],
+                    program_id=program_id,
+                    holder=holder,
                     reason="cancellation",
                     pocket_delta=amount if live else 0,
                     spent_delta=-amount,

@@ -20,10 +20,12 @@ from gateway.db.tables import index as t
 from gateway.indexer.bulk import bulk_insert
 from gateway.indexer.decode import DecodedEvent, Row
 from gateway.indexer.fold import (
+    MAX_RECOVERY_HOPS,
     MerchantKey,
     PaymentKey,
     ProgramKey,
     RangeWrite,
+    WalletKey,
     fold_identity,
     fold_merchant,
     fold_range,
@@ -107,6 +109,24 @@ class _DbLookup:
                 found[(cast(str, row["token"]), cast(str, row["payer"]), cast(int, row["seq"]))] = (
                     row
                 )
+        return found
+
+    def recoveries(self, keys: Iterable[WalletKey]) -> dict[WalletKey, str]:
+        """(token, lost wallet) -> the wallet the token moved it to (``WalletRecovered``), for
+        ``keys`` and, hop by hop, for the wallets they went to (A to B, then B to C)."""
+        c = t.wallet_recoveries.c
+        found: dict[WalletKey, str] = {}
+        wanted = set(keys)
+        for _ in range(MAX_RECOVERY_HOPS):
+            if not wanted:
+                break
+            step: dict[WalletKey, str] = {}
+            for chunk in _chunks(wanted):
+                for row in self._rows(t.wallet_recoveries, tuple_(c.token, c.lost).in_(chunk)):
+                    key = (cast(str, row["token"]), cast(str, row["lost"]))
+                    step[key] = cast(str, row["recipient"])
+            found.update(step)
+            wanted = {(token, to) for (token, _), to in step.items()} - found.keys()
         return found
 
 
@@ -282,8 +302,9 @@ class IndexStore:
         return [tuple(row) for row in conn.execute(query)]
 
     def _program_changes_above(self, conn: Connection, number: int) -> dict[ProgramKey, Row]:
-        """What grants, pocket moves and closes above ``number`` added to each program."""
-        g, m, x = t.grants.c, t.pocket_moves.c, t.program_closes.c
+        """What grants, rewards, pocket moves and closes above ``number`` added to each
+        program."""
+        g, m, x, w = t.grants.c, t.pocket_moves.c, t.program_closes.c, t.rewards.c
         changes: dict[ProgramKey, Row] = {}
 
         def change(token: str, program_id: int) -> Row:
@@ -296,6 +317,11 @@ class IndexStore:
             query.group_by(g.token, g.program_id)
         ):
             change(token, program_id).update(granted=int(amount), claimed_count=int(claims))
+        above = (w.chain_id == self.chain_id, w.block_number > number)
+        query = select(w.token, w.program_id, func.sum(w.amount)).where(*above)
+        for token, program_id, amount in conn.execute(query.group_by(w.token, w.program_id)):
+            entry = change(token, program_id)
+            entry["granted"] = cast(int, entry["granted"]) + int(amount)
         above = (m.chain_id == self.chain_id, m.block_number > number)
         query = select(m.token, m.program_id, func.sum(m.spent_delta)).where(*above)
         for token, program_id, spent in conn.execute(query.group_by(m.token, m.program_id)):

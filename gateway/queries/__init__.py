@@ -5,6 +5,14 @@ answered in EIP-55 checksum form. Every figure is derived from indexed events (t
 source of truth). The chain id defaults to the one chain the database indexes.
 """
 
+from gateway.queries.funding import FunderTotal, Funding, FundingShare, FundingVersion, funding
+from gateway.queries.invoices import (
+    Invoice,
+    InvoicePage,
+    InvoiceStatus,
+    merchant_invoices,
+    payment_requests,
+)
 from gateway.queries.merchants import MerchantSales, merchant_sales
 from gateway.queries.municipalities import (
     Dashboard,
@@ -33,10 +41,17 @@ from gateway.queries.wallets import (
 __all__ = [
     "MAX_PAGE",
     "Dashboard",
+    "FunderTotal",
+    "Funding",
+    "FundingShare",
+    "FundingVersion",
     "HistoryItem",
     "HistoryPage",
     "IndexerStatus",
     "InvalidCursorError",
+    "Invoice",
+    "InvoicePage",
+    "InvoiceStatus",
     "MerchantSales",
     "Municipality",
     "Pocket",
@@ -46,11 +61,14 @@ __all__ = [
     "dashboard",
     "decode_cursor",
     "encode_cursor",
+    "funding",
     "history",
     "indexer_status",
+    "merchant_invoices",
     "merchant_sales",
     "municipalities",
     "municipality",
+    "payment_requests",
     "program",
     "programs",
 ]

@@ -2,8 +2,9 @@
 reconciliation alike (each must agree with the other and with the chain).
 
 General money is the sum of ERC-20 ``Transfer`` moves in and out; a program pocket is the sum
-of its grants plus the signed pocket moves (payments, refunds, cancellations). Filters narrow
-the same queries: one holder in every token (a wallet), or every holder of one token (an audit).
+of its grants and rewards plus the signed pocket moves (payments, cancellations, recoveries).
+Filters narrow the same queries: one holder in every token (a wallet), or every holder of one
+token (an audit).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ def pocket_balances(
     out: dict[tuple[str, int, str], int] = {}
     for table, column, amount in (
         (t.grants, "recipient", "amount"),
+        (t.rewards, "recipient", "amount"),
         (t.pocket_moves, "holder", "pocket_delta"),
     ):
         c = table.c

@@ -191,13 +191,22 @@ class ProgramSummary:
     ref: str
     created_block: int
     progress_pct: float  # granted / budget
+    kind: str  # merkle (a committed recipient list) | reward (paid on attestations)
+    daily_cap: int | None  # a reward program's caps per person (0: none)
+    monthly_cap: int | None
 
 
 def _program_summaries(
     conn: Connection, chain: int, *where: ColumnElement[bool]
 ) -> list[ProgramSummary]:
-    c = t.programs.c
-    query = select(t.programs).where(c.chain_id == chain, *where).order_by(c.token, c.program_id)
+    c, r = t.programs.c, t.reward_programs.c
+    reward = and_(r.chain_id == c.chain_id, r.token == c.token, r.program_id == c.program_id)
+    query = (
+        select(t.programs, r.daily_cap, r.monthly_cap, r.program_id.label("reward_id"))
+        .outerjoin(t.reward_programs, reward)
+        .where(c.chain_id == chain, *where)
+        .order_by(c.token, c.program_id)
+    )
     return [
         ProgramSummary(
             token=checksum(r.token),
@@ -216,6 +225,9 @@ def _program_summaries(
             ref=r.ref,
             created_block=r.block_number,
             progress_pct=round(100.0 * r.granted / r.budget, 2) if r.budget else 0.0,
+            kind="merkle" if r.reward_id is None else "reward",
+            daily_cap=r.daily_cap,
+            monthly_cap=r.monthly_cap,
         )
         for r in conn.execute(query)
     ]

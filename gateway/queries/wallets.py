@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    Connection,
     Engine,
     Row,
     Table,
     and_,
     desc,
+    func,
     literal,
     or_,
     select,
@@ -86,7 +88,8 @@ def balances(
 
 @dataclass(frozen=True, slots=True)
 class HistoryItem:
-    kind: str  # sale | payment | cancellation | gift | redemption | refund | grant
+    # sale | payment | cancellation | gift | redemption | refund | grant | reward | recovery
+    kind: str
     token: str
     block_number: int
     log_index: int
@@ -107,12 +110,16 @@ class HistoryPage:
 # Kind, table and the columns that make a row part of a wallet's history.
 _HISTORY: tuple[tuple[str, Table, tuple[str, ...]], ...] = (
     ("sale", t.sales, ("buyer",)),
-    ("payment", t.payments, ("payer", "merchant")),
-    ("cancellation", t.cancellations, ("payer", "merchant")),
+    ("payment", t.payments, ("payer", "merchant", "employee")),
+    # recipient: the payer, or the wallet a recovered payer's money went back to
+    ("cancellation", t.cancellations, ("payer", "merchant", "recipient")),
     ("gift", t.gifts, ("sender", "recipient")),
     ("redemption", t.redemptions, ("merchant",)),
     ("refund", t.refunds, ("holder",)),
     ("grant", t.grants, ("recipient",)),
+    ("reward", t.rewards, ("recipient",)),
+    ("recovery", t.wallet_recoveries, ("lost", "recipient")),  # the general money
+    ("recovery", t.pocket_recoveries, ("lost", "recipient")),  # one program pocket
 )
 
 
@@ -133,8 +140,32 @@ def decode_cursor(cursor: str) -> tuple[int, int]:
     return position
 
 
-def _item(kind: str, r: Row[Any], holder: str) -> HistoryItem:
-    """One history entry of ``holder`` from a row of ``kind``'s table."""
+def _optional(address: str | None) -> str | None:
+    return None if address is None else checksum(address)
+
+
+def _payment_details(r: Row[Any], cancelled: int) -> dict[str, object]:
+    """Everything the on-chain PaymentRecord holds, so a merchant can present it to cancel."""
+    amounts = {p["program_id"]: p["amount"] for p in r.pockets}
+    program_ids = list(r.program_ids)
+    return {
+        "from_general": r.from_general,
+        "from_pockets": r.from_pockets,
+        "cashback": r.cashback,
+        "pockets": r.pockets,
+        "program_ids": program_ids,
+        "program_amounts": [amounts.get(program_id, 0) for program_id in program_ids],
+        "extra": r.extra,
+        "platform": _optional(r.platform),
+        "fee": r.fee,
+        "cancelled": cancelled,
+        "employee": _optional(r.employee),
+    }
+
+
+def _item(kind: str, r: Row[Any], holder: str, cancelled: int = 0) -> HistoryItem:
+    """One history entry of ``holder`` from a row of ``kind``'s table (``cancelled``: what
+    was cancelled of a payment so far)."""
     out_, in_ = "out", "in"
     counterparty: str | None = None
     details: dict[str, object] = {}
@@ -142,20 +173,30 @@ def _item(kind: str, r: Row[Any], holder: str) -> HistoryItem:
     if kind == "sale":
         direction, counterparty, amount = in_, r.issuer, r.face
         details = {"paid": r.paid, "subsidy": r.subsidy}
-    elif kind in ("payment", "cancellation"):
-        payer = r.payer == holder
-        direction = (out_ if payer else in_) if kind == "payment" else (in_ if payer else out_)
-        counterparty = r.merchant if payer else r.payer
-        details = {"payment_id": r.payment_id, "seq": r.seq}
-        if kind == "payment":
-            details.update(
-                from_general=r.from_general,
-                from_pockets=r.from_pockets,
-                cashback=r.cashback,
-                pockets=r.pockets,
-            )
-        else:
-            details.update(returned_general=r.returned, payment_tx_hash=r.payment_tx_hash)
+    elif kind == "payment":
+        # The payer, or the employee who spent an institution's money, sees it going out.
+        paying = r.merchant != holder
+        direction, counterparty = (out_, r.merchant) if paying else (in_, r.payer)
+        details = {"payment_id": r.payment_id, "seq": r.seq, "payer": checksum(r.payer)}
+        details.update(_payment_details(r, cancelled))
+    elif kind == "cancellation":
+        back = r.merchant != holder  # the payer (or its recovery wallet) gets money back
+        direction, counterparty = (in_, r.merchant) if back else (out_, r.payer)
+        details = {
+            "payment_id": r.payment_id,
+            "seq": r.seq,
+            "payer": checksum(r.payer),
+            "recipient": _optional(r.recipient),
+            "cancelled_total": r.cancelled_total,
+            "from_general": r.from_general,
+            "returned_general": r.returned,
+            "cashback": r.cashback,
+            "fee": r.fee,
+            "extra": r.extra,
+            "program_ids": list(r.program_ids),
+            "program_amounts": list(r.program_amounts),
+            "payment_tx_hash": r.payment_tx_hash,
+        }
     elif kind == "gift":
         sent = r.sender == holder
         direction, counterparty = (out_, r.recipient) if sent else (in_, r.sender)
@@ -163,6 +204,15 @@ def _item(kind: str, r: Row[Any], holder: str) -> HistoryItem:
         direction, details = out_, {"ref": r.ref}
     elif kind == "refund":
         direction, amount, details = out_, r.face, {"cash": r.cash}
+    elif kind == "reward":
+        direction = in_
+        details = {"program_id": r.program_id, "attestation_id": r.attestation_id}
+    elif kind == "recovery":
+        lost = r.lost == holder
+        direction, counterparty = (out_, r.recipient) if lost else (in_, r.lost)
+        program_id = getattr(r, "program_id", None)
+        amount = r.balance if program_id is None else r.amount
+        details = {"lost": checksum(r.lost), "to": checksum(r.recipient), "program_id": program_id}
     else:
         direction = in_
         details = {"program_id": r.program_id, "grant_index": r.grant_index}
@@ -180,6 +230,25 @@ def _item(kind: str, r: Row[Any], holder: str) -> HistoryItem:
     )
 
 
+def cancelled_so_far(
+    conn: Connection, chain: int, payments: list[tuple[str, str, int]]
+) -> dict[tuple[str, str, int], int]:
+    """(token, payer, seq) -> the amount cancelled of that payment so far (the latest
+    ``PaymentCancelled``'s running total; it only grows)."""
+    x = t.cancellations.c
+    found: dict[tuple[str, str, int], int] = {}
+    for start in range(0, len(payments), 500):
+        chunk = payments[start : start + 500]
+        query = (
+            select(x.token, x.payer, x.seq, func.max(x.cancelled_total))
+            .where(x.chain_id == chain, tuple_(x.token, x.payer, x.seq).in_(chunk))
+            .group_by(x.token, x.payer, x.seq)
+        )
+        for token, payer, seq, total in conn.execute(query):
+            found[(token, payer, seq)] = as_int(total)
+    return found
+
+
 def history(
     engine: Engine,
     address: str,
@@ -189,8 +258,9 @@ def history(
     token: str | None = None,
     chain_id: int | None = None,
 ) -> HistoryPage:
-    """What ``address`` bought, paid, received, gave, redeemed, refunded and was granted,
-    newest first. Raises :class:`InvalidCursorError` for a cursor this module did not make."""
+    """What ``address`` bought, paid (or spent for its institution), received, gave, redeemed,
+    refunded, was granted or rewarded, and what a recovery moved, newest first. Raises
+    :class:`InvalidCursorError` for a cursor this module did not make."""
     holder = address.lower()
     limit = max(1, min(limit, MAX_PAGE))
     before = decode_cursor(cursor) if cursor else None
@@ -235,7 +305,19 @@ def history(
                 tuple_(table.c.block_number, table.c.log_index).in_(wanted),
             )
             found.update(((r.block_number, r.log_index), r) for r in conn.execute(query))
-    items = [_item(_HISTORY[k.kind][0], found[(k.block_number, k.log_index)], holder) for k in keys]
+        paid = [
+            (r.token, r.payer, r.seq)
+            for k in keys
+            if _HISTORY[k.kind][1] is t.payments
+            and (r := found[(k.block_number, k.log_index)]) is not None
+        ]
+        cancelled = cancelled_so_far(conn, chain, paid) if paid else {}
+    items = []
+    for k in keys:
+        r = found[(k.block_number, k.log_index)]
+        kind, table, _ = _HISTORY[k.kind]
+        so_far = cancelled.get((r.token, r.payer, r.seq), 0) if table is t.payments else 0
+        items.append(_item(kind, r, holder, so_far))
     last = keys[-1] if keys else None
     next_cursor = encode_cursor(last.block_number, last.log_index) if more and last else None
     return HistoryPage(items, next_cursor)

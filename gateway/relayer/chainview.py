@@ -42,10 +42,21 @@ STAFF_ROLES: dict[str, str] = {
     "registerMerchant": "MERCHANT_REGISTRAR_ROLE",
     "updateMerchant": "MERCHANT_REGISTRAR_ROLE",
     "setMerchantStatus": "MERCHANT_REGISTRAR_ROLE",
-    "setInstitutionCategory": "MERCHANT_REGISTRAR_ROLE",
+    "setPlatform": "MERCHANT_REGISTRAR_ROLE",
+    # Anyone may sync on chain; the relayer pays for it only for the registrar.
+    "syncMerchantExclusion": "MERCHANT_REGISTRAR_ROLE",
+    "setInstitutionCategory": "DEFAULT_ADMIN_ROLE",
+    "setInstitutionLimits": "DEFAULT_ADMIN_ROLE",
+    "setInstitutionBlockedCategory": "DEFAULT_ADMIN_ROLE",
+    "setExcludedCategory": "DEFAULT_ADMIN_ROLE",
     "proposeRules": "DEFAULT_ADMIN_ROLE",
     "activateRules": "DEFAULT_ADMIN_ROLE",
     "cancelPendingRules": "DEFAULT_ADMIN_ROLE",
+    "proposeFundingPlan": "DEFAULT_ADMIN_ROLE",
+    "activateFundingPlan": "DEFAULT_ADMIN_ROLE",
+    "cancelPendingFundingPlan": "DEFAULT_ADMIN_ROLE",
+    "createRewardProgram": "PROGRAM_MANAGER_ROLE",
+    "rewardBatch": "REWARDER_ROLE",
     "setPaused": "PAUSER_ROLE",
 }
 STAFF_FUNCTIONS = tuple(STAFF_ROLES)
@@ -57,6 +68,9 @@ def _selectors(contract: ContractName, names: Collection[str]) -> dict[str, str]
 
 USER_SELECTORS = _selectors("VoucherToken", USER_FUNCTIONS)
 STAFF_SELECTORS = _selectors("VoucherToken", STAFF_FUNCTIONS)
+# The one registry call relayed: a lost wallet's key (frozen by the recovery it may veto, and
+# holding no gas) cancels a recovery it did not ask for. Nothing else goes to the registry.
+CANCEL_RECOVERY = "0x" + selector("cancelRecovery", "IdentityRegistry").hex()
 
 
 @dataclass

@@ -32,6 +32,7 @@ from chain.rpc import NodeUnavailableError, RpcError
 from gateway.db.tables.relayer import QUEUED
 from gateway.errors import GatewayError
 from gateway.relayer.chainview import (
+    CANCEL_RECOVERY,
     KIND_NONE,
     STAFF_ROLES,
     STAFF_SELECTORS,
@@ -222,10 +223,13 @@ class Intake:
             raise GatewayError(
                 "RateLimited", "too many requests from this signer", {"signer": r.from_}
             )
-        await self._check_target(r.to, selector)
-        if selector in USER_SELECTORS:
+        if self._is_recovery_veto(r.to, selector):
+            await self._check_signer(r.from_, "cancelRecovery", frozen_ok=True)
+        elif selector in USER_SELECTORS:
+            await self._check_target(r.to, selector)
             await self._check_signer(r.from_, USER_SELECTORS[selector])
         else:
+            await self._check_target(r.to, selector)
             await self._check_role(r.to, r.from_, STAFF_SELECTORS[selector])
         if not self.gas_budget.allow(r.from_, now, r.gas):
             window = self.settings.signer_gas_window_s
@@ -279,7 +283,7 @@ class Intake:
     def _check_size(self, selector: str, gas: int, size: int) -> None:
         """Per-function limits: a resident's call needs little gas and calldata (see
         Settings); only staff functions get the larger limits."""
-        user = selector in USER_SELECTORS
+        user = selector in USER_SELECTORS or selector == CANCEL_RECOVERY
         gas_limit = (
             self.settings.user_request_gas_limit if user else self.settings.request_gas_limit
         )
@@ -344,7 +348,10 @@ class Intake:
                 "SelectorNotAllowed", "this function is not relayed", {"selector": selector}
             )
 
-    async def _check_signer(self, signer: str, function: str) -> None:
+    def _is_recovery_veto(self, target: str, selector: str) -> bool:
+        return target == self.view.manifest.registry and selector == CANCEL_RECOVERY
+
+    async def _check_signer(self, signer: str, function: str, *, frozen_ok: bool = False) -> None:
         try:
             kind, frozen = await self.view.identity(signer)
         except NodeUnavailableError as exc:
@@ -353,7 +360,7 @@ class Intake:
             raise GatewayError(
                 "SignerUnregistered", "the signer is not a verified wallet", {"signer": signer}
             )
-        if frozen:
+        if frozen and not frozen_ok:
             raise GatewayError("SignerFrozen", "the signer's wallet is frozen", {"signer": signer})
         # Whether this kind of wallet may call `function` is the token's rule: simulation
         # answers with its precise custom error.

@@ -22,22 +22,44 @@ from eth_utils.crypto import keccak
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from chain.deploy import LOCAL_RECOVERY_DELAY
 from chain.operator import Operator, role_id
 from chain.protocol.calls import (
     SIGNATURES,
+    FundingShare,
     PaymentRecord,
     ProgramParams,
+    Reward,
+    RewardParams,
     default_rules,
+    encode_activate_funding_plan,
     encode_call,
+    encode_cancel_invoice,
     encode_cancel_payment,
+    encode_cancel_recovery,
     encode_claim,
+    encode_claim_reward,
+    encode_create_invoice,
     encode_create_program,
+    encode_create_reward_program,
+    encode_finalize_recovery,
     encode_gift,
     encode_issue,
     encode_pay,
+    encode_pay_as_employee,
+    encode_pay_through_platform,
+    encode_propose_funding_plan,
     encode_propose_rules,
+    encode_recover_wallet,
     encode_refund,
     encode_register_merchant,
+    encode_set_employee,
+    encode_set_excluded_category,
+    encode_set_extra_discount,
+    encode_set_institution_limits,
+    encode_start_recovery,
+    encode_sync_merchant_exclusion,
+    funder_id,
 )
 from chain.protocol.contracts import encode_function
 from chain.protocol.errors import ERROR_CODES, ContractRevert, decode_rpc_error
@@ -50,6 +72,7 @@ from chain.protocol.forwarder import (
     sign_request,
 )
 from chain.protocol.merkle import Leaf, MerkleTree
+from chain.protocol.rewards import reward_digest, sign_reward
 from chain.rpc import JSONObject, RpcClient, RpcError
 from chain.toolchain import ToolchainMissingError, tool_path
 from gateway.devnet.localnet import SIHEUNG, LocalNetwork, MunicipalitySpec, start_local_network
@@ -158,7 +181,9 @@ class World:
     citizen: LocalAccount  # holds ₩100,000 bought in Siheung; claimed program 1's leaf 0
     other: LocalAccount  # a citizen holding nothing; signs the forwarder scenarios
     institution: str
+    institution_key: LocalAccount  # signs the institution's relayed calls (setEmployee)
     merchant: str  # Siheung, grocery, tier 0
+    merchant_key: LocalAccount  # signs the merchant's relayed calls (invoices)
     big_merchant: str  # Siheung, tier 3 (over the revenue cap)
     suspended: str
     banned: str
@@ -195,6 +220,16 @@ def time_travel(w: World, seconds: int) -> None:
     w.net.node.mine()
 
 
+def pin_time(w: World, timestamp: int) -> None:
+    """Sets the next block's time, so that a deadline the chain derives from it is known."""
+    w.rpc.call("evm_setNextBlockTimestamp", [timestamp])
+
+
+def relay_as(w: World, signer: LocalAccount, data: bytes) -> None:
+    """``signer``'s call to the Siheung token, signed in Python and relayed by the operator."""
+    w.op.send(w.net.manifest.forwarder, encode_execute(w.request(signer, w.token, data)))
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     net = start_local_network(tmp_path_factory.mktemp("onchain"), (SIHEUNG, NATIONAL, BUSAN))
@@ -209,7 +244,8 @@ def _build_world(net: LocalNetwork) -> World:
     assert net.node is not None
     citizen: LocalAccount = Account.from_key(net.node.dev_accounts()[5].private_key)
     other = new_account()
-    people = {name: new_account().address for name in ("inst", "m", "m3", "ms", "mb", "mc", "mx")}
+    keys = {name: new_account() for name in ("inst", "m", "m3", "ms", "mb", "mc", "mx")}
+    people = {name: key.address for name, key in keys.items()}
     stranger, frozen = new_account().address, new_account().address
     token, national = m.token(SIHEUNG.region), m.token(0)
     start = int(str(op.rpc.get_block()["timestamp"]), 16)  # type: ignore[index]
@@ -273,7 +309,9 @@ def _build_world(net: LocalNetwork) -> World:
         citizen=citizen,
         other=other,
         institution=people["inst"],
+        institution_key=keys["inst"],
         merchant=people["m"],
+        merchant_key=keys["m"],
         big_merchant=people["m3"],
         suspended=people["ms"],
         banned=people["mb"],
@@ -342,6 +380,22 @@ def test_forwarder_accepts_exactly_our_digest(
     assert verify_on_chain(world, signed)
     stale = replace(signed.request, nonce=signed.request.nonce + 1)
     assert not verify_on_chain(world, sign_request(bytes(signer.key), world.domain, stale))
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    program_id=st.integers(min_value=0, max_value=2**256 - 1),
+    attestation=st.binary(min_size=32, max_size=32),
+    amount=st.integers(min_value=0, max_value=2**256 - 1),
+)
+def test_reward_digest_matches_services_module(
+    world: World, program_id: int, attestation: bytes, amount: int
+) -> None:
+    """A REWARDER signs chain.protocol.rewards' digest; the token verifies its own."""
+    reward = Reward(attestation, world.other.address, amount)
+    data = sig("rewardDigest(uint256,(bytes32,address,uint256))", program_id, reward.as_tuple())
+    expected = reward_digest(world.net.manifest.chain_id, world.token, program_id, reward)
+    assert world.view(world.token, data) == expected
 
 
 # ------------------------------------------------------------------------------------------
@@ -440,6 +494,102 @@ def scenarios(w: World) -> dict[str, Scenario]:
         time_travel(w, 31 * DAY)
         w.op.send(w.token, sig("closeProgram(uint256)", 1))
 
+    # ---- Money rules (issue 13)
+    # A block time some prepares pin, so that the deadlines the chain derives from it are known
+    # (well before the relayed requests' deadline at start + 30 days).
+    pinned = w.start + DAY
+    registry = m.registry
+
+    # Wallet recovery: the other citizen's wallet is lost and recovered to the citizen's.
+    def recovery_started(w: World) -> None:
+        w.op.send(registry, encode_start_recovery(b, a))
+
+    def recovery_started_pinned(w: World) -> None:
+        pin_time(w, pinned)
+        recovery_started(w)
+
+    def recovery_finalised(w: World) -> None:
+        recovery_started(w)
+        time_travel(w, LOCAL_RECOVERY_DELAY + 1)
+        w.op.send(registry, encode_finalize_recovery(b))
+
+    # Invoices: one id, opened (or paid) in each scenario's own snapshot; the merchant signs.
+    invoice = keccak(text="invoice 1")
+    invoice_args = {"merchant": w.merchant, "invoiceId": "0x" + invoice.hex()}
+
+    def invoice_opened(
+        payer: str = ZERO, amount: int = 0, expiry: int = 0, then: bytes | None = None
+    ) -> Callable[[World], None]:
+        def prepare(w: World) -> None:
+            relay_as(w, w.merchant_key, encode_create_invoice(invoice, payer, amount, expiry))
+            if then is not None:
+                relay_as(w, w.merchant_key, then)
+
+        return prepare
+
+    def invoice_paid(w: World) -> None:
+        relay_as(w, w.citizen, encode_pay(w.merchant, 10, invoice))
+
+    def invoice_expired(w: World) -> None:
+        invoice_opened(expiry=w.start + DAY)(w)
+        time_travel(w, 2 * DAY)
+
+    # A payment of ₩1,000, then the merchant cancels ₩600 of it: ₩400 is left to cancel.
+    small = PaymentRecord(
+        a,
+        next_seq,
+        pid,
+        1_000,
+        1_000,
+        min(1_000, r.cashback_monthly_base) * r.cashback_bps_tier0 // 10_000,
+    )
+
+    def paid_then_partly_cancelled(w: World) -> None:
+        relay_as(w, w.citizen, encode_pay(w.merchant, 1_000, pid))
+        relay_as(w, w.merchant_key, encode_cancel_payment(small, 600))
+
+    # Purchased money is barred at grocery stores (the merchant's flag synced by anyone).
+    def groceries_excluded(w: World) -> None:
+        w.op.send(token, encode_set_excluded_category(GROCERY, True))
+        w.op.send(token, encode_sync_merchant_exclusion([w.merchant]))
+
+    # Institutions: a monthly limit; an employee (the citizen) allowed ₩100 a month.
+    def institution_limited(w: World) -> None:
+        w.op.send(token, encode_set_institution_limits(w.institution, 0, 1_000))
+
+    def employee_set(w: World) -> None:
+        w.op.send(token, encode_issue(w.institution, 10_000, 9_000))
+        relay_as(w, w.institution_key, encode_set_employee(a, 100))
+
+    # Funding plans: each share's basis points must add up to 100%.
+    plan = [
+        FundingShare(funder_id("state"), 5_000, 5_000),
+        FundingShare(funder_id("siheung"), 5_000, 5_000),
+    ]
+
+    def plan_proposed(w: World) -> None:
+        pin_time(w, pinned)
+        w.op.send(token, encode_propose_funding_plan(plan))
+
+    # Reward programs: program 3 (the fixture created 1 and 2), a ₩100 budget, attestations
+    # signed by a REWARDER key of the test's own; the citizen's first reward spends the budget.
+    rewarder, forger = new_account(), new_account()
+    reward_program = 3
+    walk, walk_again = Reward(keccak(text="walk 1"), a, 100), Reward(keccak(text="walk 2"), a, 50)
+
+    def signed(reward: Reward, signer: LocalAccount = rewarder) -> bytes:
+        return sign_reward(bytes(signer.key), m.chain_id, token, reward_program, reward)
+
+    def rewards(*paid: Reward) -> Callable[[World], None]:
+        def prepare(w: World) -> None:
+            grant = sig("grantRole(bytes32,address)", role_id("REWARDER_ROLE"), rewarder.address)
+            w.op.send(token, grant)
+            w.op.send(token, encode_create_reward_program(RewardParams(100, 0, expiry)))
+            for reward in paid:  # anyone may submit a signed reward; the operator pays the gas
+                w.op.send(token, encode_claim_reward(reward_program, reward, signed(reward)))
+
+        return prepare
+
     return {
         # IdentityRegistry
         "IdentityZeroAddress": Scenario(
@@ -456,6 +606,30 @@ def scenarios(w: World) -> dict[str, Scenario]:
         "IdentityUnregistered": Scenario(
             by(w.operator, m.registry, sig("setFrozen(address,bool)", w.stranger, True)),
             {"account": w.stranger},
+        ),
+        # IdentityRegistry: wallet recovery
+        "IdentityRecoveryInvalid": Scenario(
+            by(w.operator, registry, encode_start_recovery(a, w.merchant)),
+            {"lost": a, "field": word("kind")},
+        ),
+        "IdentityRecoveryPending": Scenario(
+            by(w.operator, registry, encode_start_recovery(b, a)), {"lost": b}, recovery_started
+        ),
+        "IdentityNoRecovery": Scenario(by(a, registry, encode_finalize_recovery(b)), {"lost": b}),
+        "IdentityRecoveryNotYetEffective": Scenario(
+            by(a, registry, encode_finalize_recovery(b)),
+            {"lost": b, "effectiveAt": pinned + LOCAL_RECOVERY_DELAY},
+            recovery_started_pinned,
+        ),
+        # A finalised recovery's lost wallet stays frozen for good.
+        "IdentityRecovered": Scenario(
+            by(w.operator, registry, sig("setFrozen(address,bool)", b, False)),
+            {"lost": b, "to": a},
+            recovery_finalised,
+        ),
+        # Only a registrar or the lost wallet itself may cancel a recovery.
+        "IdentityNotAuthorized": Scenario(
+            by(a, registry, encode_cancel_recovery(b)), {"caller": a}, recovery_started
         ),
         # VoucherFactory
         "FactoryInvalidRegion": Scenario(
@@ -613,6 +787,111 @@ def scenarios(w: World) -> dict[str, Scenario]:
         "ProgramDuplicatePocket": Scenario(
             by(a, token, encode_pay(w.merchant, 10, pid, [1, 1])), {"programId": 1}
         ),
+        # Money rules (issue 13): invoices, single use per merchant
+        "VoucherInvoiceAlreadyPaid": Scenario(
+            by(a, token, encode_pay(w.merchant, 10, invoice)), invoice_args, invoice_paid
+        ),
+        "VoucherInvoiceCancelled": Scenario(
+            by(a, token, encode_pay(w.merchant, 10, invoice)),
+            invoice_args,
+            invoice_opened(then=encode_cancel_invoice(invoice)),
+        ),
+        "VoucherInvoiceExpired": Scenario(
+            by(a, token, encode_pay(w.merchant, 10, invoice)),
+            {**invoice_args, "expiry": w.start + DAY},
+            invoice_expired,
+        ),
+        "VoucherInvoiceAmountMismatch": Scenario(
+            by(a, token, encode_pay(w.merchant, 10, invoice)),
+            {**invoice_args, "expected": 500, "actual": 10},
+            invoice_opened(amount=500),
+        ),
+        # A remote payment request names its payer.
+        "VoucherInvoiceWrongPayer": Scenario(
+            by(a, token, encode_pay(w.merchant, 10, invoice)),
+            {**invoice_args, "payer": a},
+            invoice_opened(payer=b),
+        ),
+        "VoucherInvoiceExists": Scenario(
+            by(w.merchant, token, encode_create_invoice(invoice)), invoice_args, invoice_opened()
+        ),
+        "VoucherInvoiceNotOpen": Scenario(
+            by(w.merchant, token, encode_cancel_invoice(invoice)), invoice_args
+        ),
+        # Money rules: cancellations, terms, platforms, excluded categories
+        "VoucherCancelExceedsPayment": Scenario(
+            by(w.merchant, token, encode_cancel_payment(replace(small, cancelled=600), 500)),
+            {"payer": a, "seq": next_seq, "wouldBe": 1_100, "amount": 1_000},
+            paid_then_partly_cancelled,
+        ),
+        "VoucherInvalidTerms": Scenario(
+            by(w.merchant, token, encode_set_extra_discount(5_001)), {"field": word("extraBps")}
+        ),
+        # A merchant that is not a platform cannot take a brokerage.
+        "VoucherNotPlatform": Scenario(
+            by(a, token, encode_pay_through_platform(w.big_merchant, w.merchant, 10, pid)),
+            {"account": w.big_merchant},
+        ),
+        "VoucherCategoryExcluded": Scenario(
+            by(a, token, encode_pay(w.merchant, 10, pid)),
+            {"merchant": w.merchant, "category": GROCERY},
+            groceries_excluded,
+        ),
+        # Money rules: institutions and their employees
+        "VoucherNotInstitution": Scenario(
+            by(a, token, encode_set_employee(b, 100)), {"account": a}
+        ),
+        "VoucherInstitutionMonthlyCapExceeded": Scenario(
+            by(w.institution, token, encode_pay(w.merchant, 1_001, pid)),
+            {"institution": w.institution, "wouldBe": 1_001, "cap": 1_000},
+            institution_limited,
+        ),
+        "VoucherNotEmployee": Scenario(
+            by(a, token, encode_pay_as_employee(w.institution, w.merchant, 10)),
+            {"employee": a, "institution": w.institution},
+        ),
+        "VoucherEmployeeLimitExceeded": Scenario(
+            by(a, token, encode_pay_as_employee(w.institution, w.merchant, 101)),
+            {"employee": a, "wouldBe": 101, "limit": 100},
+            employee_set,
+        ),
+        # Money rules: funding plans
+        "VoucherInvalidFundingPlan": Scenario(
+            by(
+                w.operator,
+                token,
+                encode_propose_funding_plan([replace(plan[0], cashback_bps=4_000), plan[1]]),
+            ),
+            {"field": word("cashbackBps")},
+        ),
+        "VoucherNoPendingFundingPlan": Scenario(by(a, token, encode_activate_funding_plan()), {}),
+        "VoucherFundingPlanNotYetEffective": Scenario(
+            by(a, token, encode_activate_funding_plan()),
+            {"effectiveAt": pinned + r.change_delay},
+            plan_proposed,
+        ),
+        # Money rules: recovery moves money only once the registry finalised it
+        "VoucherNotRecovered": Scenario(by(a, token, encode_recover_wallet(b)), {"lost": b}),
+        # Money rules: reward programs
+        "RewardNotRewardProgram": Scenario(
+            by(a, token, encode_claim_reward(1, walk, signed(walk))), {"programId": 1}
+        ),
+        "RewardInvalidSignature": Scenario(
+            by(a, token, encode_claim_reward(reward_program, walk, signed(walk, forger))),
+            {"programId": reward_program, "attestationId": "0x" + walk.attestation_id.hex()},
+            rewards(),
+        ),
+        "RewardAlreadyPaid": Scenario(
+            by(a, token, encode_claim_reward(reward_program, walk, signed(walk))),
+            {"programId": reward_program, "attestationId": "0x" + walk.attestation_id.hex()},
+            rewards(walk),
+        ),
+        # The first reward spent the budget: the second would pay nothing.
+        "RewardCapReached": Scenario(
+            by(a, token, encode_claim_reward(reward_program, walk_again, signed(walk_again))),
+            {"programId": reward_program, "recipient": a},
+            rewards(walk),
+        ),
         "MerkleProofInvalidMultiproof": Scenario(
             by(
                 a,
@@ -701,9 +980,11 @@ def scenarios(w: World) -> dict[str, Scenario]:
             relay(w.request(w.other, token, encode_gift(a, 1)), value=1),
             {"requestedValue": 0, "msgValue": 1},
         ),
+        # The registry trusts the forwarder since issue 13 (a lost key cancels its recovery);
+        # the factory does not.
         "ERC2771UntrustfulTarget": Scenario(
-            relay(w.request(w.other, m.registry, encode_gift(a, 1))),
-            {"target": m.registry, "forwarder": m.forwarder},
+            relay(w.request(w.other, m.factory, encode_gift(a, 1))),
+            {"target": m.factory, "forwarder": m.forwarder},
         ),
         # The relayed call itself reverts (the other citizen holds nothing); the forwarder
         # drops its data, which is why the gateway simulates calls before relaying them.

@@ -12,16 +12,28 @@ import httpx
 
 from chain.protocol.calls import (
     PaymentRecord,
+    Reward,
+    encode_cancel_invoice,
     encode_cancel_payment,
+    encode_cancel_recovery,
     encode_claim,
+    encode_claim_reward,
+    encode_create_invoice,
     encode_gift,
+    encode_pay_as_employee,
+    encode_recover_wallet,
     encode_redeem,
     encode_refund,
+    encode_set_employee,
+    encode_set_extra_discount,
 )
 from chain.protocol.forwarder import SignedRequest
+from chain.protocol.hashing import ZERO_ADDRESS
 from wallet_sdk.client.models import (
     Balances,
     HistoryPage,
+    Invoice,
+    InvoiceStatus,
     NetworkInfo,
     PaymentSubmission,
     PocketChoice,
@@ -35,6 +47,8 @@ from wallet_sdk.client.operations import (
     ClientBase,
     Op,
     Sleep,
+    invoice_bytes,
+    new_invoice_id,
     request_id_of,
     transport_error,
 )
@@ -202,8 +216,107 @@ class AsyncDongneClient(ClientBase):
     async def redeem(self, token: str, amount: int, ref: bytes | str) -> Submission:
         return await self._run(self._ops.send(token, encode_redeem(amount, ref)))
 
-    async def cancel_payment(self, token: str, record: PaymentRecord) -> Submission:
-        return await self._run(self._ops.send(token, encode_cancel_payment(record)))
+    async def cancel_payment(
+        self, token: str, record: PaymentRecord, amount: int | None = None
+    ) -> Submission:
+        """Merchant: cancel ``amount`` of a recorded payment (default: all that is left); the
+        payer gets that part back. Partial cancellations may repeat up to the whole amount;
+        ``record.cancelled`` must be what was cancelled before (the history entry has it)."""
+        return await self._run(self._ops.send(token, encode_cancel_payment(record, amount)))
+
+    async def pay_through_platform(
+        self,
+        token: str,
+        platform: str,
+        shop: str,
+        amount: int,
+        *,
+        payment_id: bytes | str | None = None,
+        pockets: PocketChoice = "auto",
+    ) -> PaymentSubmission:
+        """Pay ``shop`` through a platform (a delivery app), which keeps its brokerage."""
+        return await self._run(
+            self._ops.pay_through_platform(
+                token, platform, shop, amount, payment_id=payment_id, pockets=pockets
+            )
+        )
+
+    async def payment_requests(
+        self, status: InvoiceStatus | None = None, *, token: str | None = None
+    ) -> tuple[Invoice, ...]:
+        """Remote payment requests merchants addressed to this wallet."""
+        return await self._run(self._ops.payment_requests(status, token))
+
+    async def pay_request(
+        self, request: Invoice, *, amount: int | None = None, pockets: PocketChoice = "auto"
+    ) -> PaymentSubmission:
+        """Pay a remote payment request; its id makes it payable once."""
+        return await self._run(self._ops.pay_request(request, amount=amount, pockets=pockets))
+
+    async def create_invoice(
+        self,
+        token: str,
+        *,
+        invoice_id: bytes | str | None = None,
+        payer: str | None = None,
+        amount: int = 0,
+        expiry: int = 0,
+    ) -> tuple[Submission, bytes]:
+        """Merchant: open a single-use invoice (``payer`` set: a remote payment request).
+        Returns the submission and the invoice id (random unless given)."""
+        iid = new_invoice_id() if invoice_id is None else invoice_bytes(invoice_id)
+        data = encode_create_invoice(iid, payer or ZERO_ADDRESS, amount, expiry)
+        return (await self._run(self._ops.send(token, data))), iid
+
+    async def cancel_invoice(self, token: str, invoice_id: bytes | str) -> Submission:
+        return await self._run(self._ops.send(token, encode_cancel_invoice(invoice_id)))
+
+    async def invoices(
+        self, status: InvoiceStatus | None = None, *, token: str | None = None
+    ) -> tuple[Invoice, ...]:
+        """Merchant: its own invoices and payment requests."""
+        return await self._run(self._ops.invoices(status, token))
+
+    async def set_extra_discount(self, token: str, extra_bps: int) -> Submission:
+        """Merchant: a discount it funds itself on every payment (0 ends it)."""
+        return await self._run(self._ops.send(token, encode_set_extra_discount(extra_bps)))
+
+    async def set_employee(self, token: str, employee: str, monthly_limit: int) -> Submission:
+        """Institution: let ``employee`` spend its balance up to ``monthly_limit`` a month."""
+        return await self._run(self._ops.send(token, encode_set_employee(employee, monthly_limit)))
+
+    async def pay_as_employee(
+        self,
+        token: str,
+        institution: str,
+        merchant: str,
+        amount: int,
+        *,
+        payment_id: bytes | str | None = None,
+    ) -> Submission:
+        """Employee: pay from the institution's balance, within one's own monthly limit."""
+        pid = bytes(32) if payment_id is None else invoice_bytes(payment_id)
+        data = encode_pay_as_employee(institution, merchant, amount, pid)
+        return await self._run(self._ops.send(token, data))
+
+    async def claim_reward(
+        self, token: str, program_id: int, reward: Reward, signature: bytes
+    ) -> Submission:
+        """Claim a reward the city's reward service signed (walking points, a prize)."""
+        data = encode_claim_reward(program_id, reward, signature)
+        return await self._run(self._ops.send(token, data))
+
+    async def recover_wallet(
+        self, token: str, lost: str, program_ids: Sequence[int] = ()
+    ) -> Submission:
+        """Move a finalised recovery's money (and the named pockets) to the new wallet."""
+        return await self._run(self._ops.send(token, encode_recover_wallet(lost, program_ids)))
+
+    async def cancel_recovery(self) -> Submission:
+        """Veto a recovery of this wallet that its owner did not ask for (relayed to the
+        identity registry even though the recovery froze the wallet)."""
+        registry = (await self.network()).registry
+        return await self._run(self._ops.send(registry, encode_cancel_recovery(self.address)))
 
     async def refund(self, token: str) -> Submission:
         return await self._run(self._ops.send(token, encode_refund()))

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final, Literal, cast
 
 from chain.protocol.calls import PaymentRecord
 from chain.protocol.forwarder import ForwarderDomain, SignedRequest
+from chain.protocol.hashing import ZERO_ADDRESS
 from wallet_sdk.client.fields import Fields
 from wallet_sdk.exceptions.base import DongneError, GatewayError, UnexpectedResponseError, error_for
 
@@ -211,6 +212,12 @@ class HistoryItem:
             cashback=fields.integer("cashback"),
             program_ids=tuple(p.integer("program_id") for p in pockets),
             program_amounts=tuple(p.integer("amount") for p in pockets),
+            # What a platform, a merchant's own discount and earlier partial cancellations
+            # changed: the token hashes them into the record too.
+            extra=fields.optional_integer("extra") or 0,
+            platform=fields.optional_text("platform") or ZERO_ADDRESS,
+            fee=fields.optional_integer("fee") or 0,
+            cancelled=fields.optional_integer("cancelled") or 0,
         )
 
 
@@ -239,3 +246,51 @@ def order_pockets(pockets: Iterable[Pocket], *, now: int, amount: int | None = N
             chosen.append(pocket.program_id)
             covered += pocket.amount
     return chosen
+
+
+InvoiceStatus = Literal["open", "paid", "expired", "cancelled"]
+
+
+@dataclass(frozen=True, slots=True)
+class Invoice:
+    """A merchant's single-use invoice; one that names its payer is a remote payment request
+    (an academy's monthly fee), which the payer sees in ``payment_requests()`` and pays once."""
+
+    token: str
+    merchant: str
+    invoice_id: bytes
+    payer: str | None  # None: anyone may pay it
+    amount: int  # 0: any amount
+    expiry: int  # unix seconds; 0: never expires
+    status: InvoiceStatus
+    created_time: int
+    paid_seq: int | None = None
+    paid_tx_hash: str | None = None
+
+
+_INVOICE_STATUSES: Final = ("open", "paid", "expired", "cancelled")
+
+
+def parse_invoices(body: object) -> tuple[Invoice, ...]:
+    fields = Fields(body, "invoices")
+    invoices = []
+    for raw in fields.array("items"):
+        item = Fields(raw, "invoice")
+        status = item.text("status")
+        if status not in _INVOICE_STATUSES:
+            raise UnexpectedResponseError(f"invoice: unknown status {status!r}")
+        invoices.append(
+            Invoice(
+                token=item.text("token"),
+                merchant=item.text("merchant"),
+                invoice_id=item.hex_bytes("invoice_id"),
+                payer=item.optional_text("payer"),
+                amount=item.integer("amount"),
+                expiry=item.integer("expiry"),
+                status=cast(InvoiceStatus, status),
+                created_time=item.integer("created_time"),
+                paid_seq=item.optional_integer("paid_seq"),
+                paid_tx_hash=item.optional_text("paid_tx_hash"),
+            )
+        )
+    return tuple(invoices)

@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 import httpx
 
-from chain.protocol.calls import encode_claim_and_pay, encode_pay
+from chain.protocol.calls import encode_claim_and_pay, encode_pay, encode_pay_through_platform
 from chain.protocol.forwarder import (
     ForwarderDomain,
     ForwardRequest,
@@ -33,6 +33,8 @@ from wallet_sdk.client.fields import Fields
 from wallet_sdk.client.models import (
     Balances,
     HistoryPage,
+    Invoice,
+    InvoiceStatus,
     NetworkInfo,
     PaymentSubmission,
     Pocket,
@@ -41,6 +43,7 @@ from wallet_sdk.client.models import (
     RequestState,
     Submission,
     order_pockets,
+    parse_invoices,
 )
 from wallet_sdk.client.signin import siwe_message
 from wallet_sdk.client.wire import (
@@ -444,7 +447,7 @@ class Operations:
         pockets: PocketChoice,
         deadline: int | None = None,
     ) -> Op[PaymentSubmission]:
-        pid = secrets.token_bytes(32) if payment_id is None else _bytes32(payment_id, "payment_id")
+        pid = _payment_id(payment_id)
         submission, ids = yield from self.pay_with_pockets(
             token,
             lambda ids: encode_pay(merchant, amount, pid, ids),
@@ -503,7 +506,7 @@ class Operations:
         payment_id: bytes | str | None,
         pockets: PocketChoice,
     ) -> Op[PaymentSubmission]:
-        pid = secrets.token_bytes(32) if payment_id is None else _bytes32(payment_id, "payment_id")
+        pid = _payment_id(payment_id)
         candidates: list[Pocket] | None = None
         first: int | None = None
         if pockets == "auto":
@@ -531,7 +534,70 @@ class Operations:
         )
         return _payment(submission, pid, ids)
 
+    def pay_through_platform(
+        self,
+        token: str,
+        platform: str,
+        shop: str,
+        amount: int,
+        *,
+        payment_id: bytes | str | None,
+        pockets: PocketChoice,
+    ) -> Op[PaymentSubmission]:
+        pid = _payment_id(payment_id)
+        submission, ids = yield from self.pay_with_pockets(
+            token,
+            lambda ids: encode_pay_through_platform(platform, shop, amount, pid, ids),
+            pockets,
+            amount,
+        )
+        return _payment(submission, pid, ids)
+
+    def pay_request(
+        self, request: Invoice, *, amount: int | None, pockets: PocketChoice
+    ) -> Op[PaymentSubmission]:
+        """Pays a remote payment request (or any open invoice) once, by its id."""
+        if request.status != "open":
+            raise ValueError(f"the request is {request.status}, not open")
+        if request.amount and amount is not None and amount != request.amount:
+            raise ValueError(f"the request is for {request.amount}, not {amount}")
+        total = request.amount or amount
+        if not total:
+            raise ValueError("the request leaves the amount to the payer; pass amount=")
+        now = int(time.time())
+        if request.expiry and now >= request.expiry:
+            raise InvoiceExpiredError(
+                f"request expired at {request.expiry}, now {now}", expiry=request.expiry, now=now
+            )
+        deadline = now + self.deadline_s
+        if request.expiry:
+            deadline = min(deadline, request.expiry)
+        return (
+            yield from self.pay(
+                request.token,
+                request.merchant,
+                total,
+                payment_id=request.invoice_id,
+                pockets=pockets,
+                deadline=deadline,
+            )
+        )
+
     # -- queries -----------------------------------------------------------------------------
+
+    def payment_requests(
+        self, status: InvoiceStatus | None, token: str | None
+    ) -> Op[tuple[Invoice, ...]]:
+        """Remote payment requests addressed to this wallet."""
+        params = _filters(status, token)
+        path = f"/v1/wallets/{self.key.address}/payment-requests"
+        return parse_invoices((yield from self.get_own(path, params)))
+
+    def invoices(self, status: InvoiceStatus | None, token: str | None) -> Op[tuple[Invoice, ...]]:
+        """A merchant's own invoices and payment requests."""
+        params = _filters(status, token)
+        path = f"/v1/merchants/{self.key.address}/invoices"
+        return parse_invoices((yield from self.get_own(path, params)))
 
     def balances(self, token: str | None = None) -> Op[Balances]:
         params = [("token", token)] if token is not None else []
@@ -578,6 +644,27 @@ class Operations:
                 )
             yield Sleep(delay)
             delay = min(delay * 1.5, 1.0)
+
+
+def new_invoice_id() -> bytes:
+    """A fresh random invoice id (32 bytes)."""
+    return secrets.token_bytes(32)
+
+
+def invoice_bytes(value: bytes | str) -> bytes:
+    """An invoice or payment id as 32 bytes (from bytes or 0x-hex)."""
+    return _bytes32(value, "invoice_id")
+
+
+def _payment_id(payment_id: bytes | str | None) -> bytes:
+    """A non-zero payment id is a single-use invoice id (the token refuses a second payment
+    with it at the same merchant); a plain payment carries none, and pays no gas for it."""
+    return bytes(32) if payment_id is None else _bytes32(payment_id, "payment_id")
+
+
+def _filters(status: str | None, token: str | None) -> list[tuple[str, str]]:
+    params = [] if status is None else [("status", status)]
+    return params + ([] if token is None else [("token", token)])
 
 
 def _payment(submission: Submission, payment_id: bytes, ids: tuple[int, ...]) -> PaymentSubmission:

@@ -15,16 +15,38 @@ from wallet_sdk.exceptions.base import Argument, GatewayError, register_error
 
 __all__ = [
     "CONTRACT_ERRORS",
+    "AccessControlBadConfirmation",
     "AccessControlUnauthorizedAccount",
+    "AnchorNotForward",
+    "BeaconInvalidImplementation",
     "ContractError",
     "ERC2771ForwarderExpiredRequest",
     "ERC2771ForwarderInvalidSigner",
+    "ERC2771ForwarderMismatchedValue",
+    "ERC2771UntrustfulTarget",
     "EmptyRevert",
+    "FactoryInvalidRegion",
+    "FactoryRegionTaken",
+    "FactoryZeroAdmin",
+    "FailedCall",
     "IdentityAlreadyRegistered",
     "IdentityInvalidKind",
+    "IdentityNoRecovery",
+    "IdentityNotAuthorized",
+    "IdentityRecovered",
+    "IdentityRecoveryInvalid",
+    "IdentityRecoveryNotYetEffective",
+    "IdentityRecoveryPending",
     "IdentityUnregistered",
     "IdentityZeroAddress",
+    "InsufficientBalance",
     "InvalidAccountNonce",
+    "InvalidInitialization",
+    "InvalidShortString",
+    "MerkleProofInvalidMultiproof",
+    "NotInitializing",
+    "OwnableInvalidOwner",
+    "OwnableUnauthorizedAccount",
     "Panic",
     "ProgramAlreadyClaimed",
     "ProgramAlreadyClosed",
@@ -39,27 +61,56 @@ __all__ = [
     "ProgramNotExpired",
     "ProgramNotStarted",
     "ProgramUnknown",
+    "RewardAlreadyPaid",
+    "RewardCapReached",
+    "RewardInvalidSignature",
+    "RewardNotRewardProgram",
+    "StringTooLong",
+    "TimelockInsufficientDelay",
+    "TimelockInvalidOperationLength",
+    "TimelockUnauthorizedCaller",
+    "TimelockUnexecutedPredecessor",
+    "TimelockUnexpectedOperationState",
     "UnknownError",
+    "VoucherCancelExceedsPayment",
     "VoucherCategoryBlocked",
+    "VoucherCategoryExcluded",
     "VoucherDiscountOutOfBounds",
     "VoucherEdgeNotAllowed",
+    "VoucherEmployeeLimitExceeded",
     "VoucherFrozen",
+    "VoucherFundingPlanNotYetEffective",
     "VoucherGiftDisabled",
     "VoucherGiftReceiveCapExceeded",
     "VoucherGiftSendCapExceeded",
     "VoucherHoldingCapExceeded",
+    "VoucherInstitutionMonthlyCapExceeded",
     "VoucherInstitutionPaymentCapExceeded",
     "VoucherInsufficientBalance",
     "VoucherInvalidAmount",
+    "VoucherInvalidFundingPlan",
     "VoucherInvalidRule",
+    "VoucherInvalidTerms",
+    "VoucherInvoiceAlreadyPaid",
+    "VoucherInvoiceAmountMismatch",
+    "VoucherInvoiceCancelled",
+    "VoucherInvoiceExists",
+    "VoucherInvoiceExpired",
+    "VoucherInvoiceNotOpen",
+    "VoucherInvoiceWrongPayer",
     "VoucherMarketRequired",
     "VoucherMerchantAlreadyRegistered",
     "VoucherMerchantBanned",
     "VoucherMerchantInactive",
     "VoucherMerchantOverRevenueCap",
     "VoucherMonthlyPurchaseCapExceeded",
+    "VoucherNoPendingFundingPlan",
     "VoucherNoPendingRules",
+    "VoucherNotEmployee",
+    "VoucherNotInstitution",
     "VoucherNotMerchant",
+    "VoucherNotPlatform",
+    "VoucherNotRecovered",
     "VoucherNothingToRefund",
     "VoucherPaused",
     "VoucherPaymentClosedByRefund",
@@ -481,6 +532,383 @@ class VoucherUnsupported(ContractError, PermissionError):
     """Thrown when an approval-based call is made; vouchers move only by their holder."""
 
     selector: bytes
+
+
+@register_error("AccessControlBadConfirmation")
+class AccessControlBadConfirmation(ContractError):
+    """The contract reverted with AccessControlBadConfirmation."""
+
+
+@register_error("AnchorNotForward")
+class AnchorNotForward(ContractError):
+    """Thrown when an anchor would not extend the log (the log only grows)."""
+
+    log: bytes
+    entries: int
+    anchored: int
+
+
+@register_error("BeaconInvalidImplementation")
+class BeaconInvalidImplementation(ContractError):
+    """The contract reverted with BeaconInvalidImplementation."""
+
+    implementation: str
+
+
+@register_error("ERC2771ForwarderMismatchedValue")
+class ERC2771ForwarderMismatchedValue(ContractError):
+    """The contract reverted with ERC2771ForwarderMismatchedValue."""
+
+    requested_value: int
+    msg_value: int
+
+
+@register_error("ERC2771UntrustfulTarget")
+class ERC2771UntrustfulTarget(ContractError):
+    """The contract reverted with ERC2771UntrustfulTarget."""
+
+    target: str
+    forwarder: str
+
+
+@register_error("FactoryInvalidRegion")
+class FactoryInvalidRegion(ContractError):
+    """Thrown when a region code is not a 5-digit legal-district code (or 0, national)."""
+
+    region: int
+
+
+@register_error("FactoryRegionTaken")
+class FactoryRegionTaken(ContractError):
+    """Thrown when a region already has its voucher token."""
+
+    region: int
+    token: str
+
+
+@register_error("FactoryZeroAdmin")
+class FactoryZeroAdmin(ContractError):
+    """Thrown when the municipality's admin is the zero address."""
+
+
+@register_error("FailedCall")
+class FailedCall(ContractError):
+    """The contract reverted with FailedCall."""
+
+
+@register_error("IdentityNoRecovery")
+class IdentityNoRecovery(ContractError, LookupError):
+    """Thrown when cancelling or finalising a recovery that was never started."""
+
+    lost: str
+
+
+@register_error("IdentityNotAuthorized")
+class IdentityNotAuthorized(ContractError, PermissionError):
+    """Thrown when someone other than a registrar or the lost wallet cancels a recovery."""
+
+    caller: str
+
+
+@register_error("IdentityRecovered")
+class IdentityRecovered(ContractError):
+    """Thrown when acting on a wallet whose recovery was finalised: it stays frozen."""
+
+    lost: str
+    to: str
+
+
+@register_error("IdentityRecoveryInvalid")
+class IdentityRecoveryInvalid(ContractError, ValueError):
+    """Thrown when a recovery is invalid; `field` names the problem."""
+
+    lost: str
+    field: bytes
+
+
+@register_error("IdentityRecoveryNotYetEffective")
+class IdentityRecoveryNotYetEffective(ContractError):
+    """Thrown when finalising a recovery before its delay has passed."""
+
+    lost: str
+    effective_at: int
+
+
+@register_error("IdentityRecoveryPending")
+class IdentityRecoveryPending(ContractError):
+    """Thrown when a wallet already has a recovery under way."""
+
+    lost: str
+
+
+@register_error("InsufficientBalance")
+class InsufficientBalance(ContractError):
+    """The contract reverted with InsufficientBalance."""
+
+    balance: int
+    needed: int
+
+
+@register_error("InvalidInitialization")
+class InvalidInitialization(ContractError):
+    """The contract reverted with InvalidInitialization."""
+
+
+@register_error("InvalidShortString")
+class InvalidShortString(ContractError):
+    """The contract reverted with InvalidShortString."""
+
+
+@register_error("MerkleProofInvalidMultiproof")
+class MerkleProofInvalidMultiproof(ContractError):
+    """The contract reverted with MerkleProofInvalidMultiproof."""
+
+
+@register_error("NotInitializing")
+class NotInitializing(ContractError):
+    """The contract reverted with NotInitializing."""
+
+
+@register_error("OwnableInvalidOwner")
+class OwnableInvalidOwner(ContractError):
+    """The contract reverted with OwnableInvalidOwner."""
+
+    owner: str
+
+
+@register_error("OwnableUnauthorizedAccount")
+class OwnableUnauthorizedAccount(ContractError):
+    """The contract reverted with OwnableUnauthorizedAccount."""
+
+    account: str
+
+
+@register_error("RewardAlreadyPaid")
+class RewardAlreadyPaid(ContractError):
+    """Thrown when an attestation id of a reward program was paid already."""
+
+    program_id: int
+    attestation_id: bytes
+
+
+@register_error("RewardCapReached")
+class RewardCapReached(ContractError):
+    """Thrown when a reward would pay nothing: the person's caps or the budget are used."""
+
+    program_id: int
+    recipient: str
+
+
+@register_error("RewardInvalidSignature")
+class RewardInvalidSignature(ContractError, PermissionError):
+    """Thrown when a reward's signature is not a REWARDER's."""
+
+    program_id: int
+    attestation_id: bytes
+
+
+@register_error("RewardNotRewardProgram")
+class RewardNotRewardProgram(ContractError):
+    """Thrown when a program that is not a reward program is asked for a reward."""
+
+    program_id: int
+
+
+@register_error("StringTooLong")
+class StringTooLong(ContractError):
+    """The contract reverted with StringTooLong."""
+
+    str: str
+
+
+@register_error("TimelockInsufficientDelay")
+class TimelockInsufficientDelay(ContractError):
+    """The contract reverted with TimelockInsufficientDelay."""
+
+    delay: int
+    min_delay: int
+
+
+@register_error("TimelockInvalidOperationLength")
+class TimelockInvalidOperationLength(ContractError):
+    """The contract reverted with TimelockInvalidOperationLength."""
+
+    targets: int
+    payloads: int
+    values: int
+
+
+@register_error("TimelockUnauthorizedCaller")
+class TimelockUnauthorizedCaller(ContractError):
+    """The contract reverted with TimelockUnauthorizedCaller."""
+
+    caller: str
+
+
+@register_error("TimelockUnexecutedPredecessor")
+class TimelockUnexecutedPredecessor(ContractError):
+    """The contract reverted with TimelockUnexecutedPredecessor."""
+
+    predecessor_id: bytes
+
+
+@register_error("TimelockUnexpectedOperationState")
+class TimelockUnexpectedOperationState(ContractError):
+    """The contract reverted with TimelockUnexpectedOperationState."""
+
+    operation_id: bytes
+    expected_states: bytes
+
+
+@register_error("VoucherCancelExceedsPayment")
+class VoucherCancelExceedsPayment(ContractError, ValueError):
+    """Thrown when a cancellation would take back more than the payment's remainder."""
+
+    payer: str
+    seq: int
+    would_be: int
+    amount: int
+
+
+@register_error("VoucherCategoryExcluded")
+class VoucherCategoryExcluded(ContractError, PermissionError):
+    """Thrown when purchased money would be spent at a merchant of an excluded category."""
+
+    merchant: str
+    category: int
+
+
+@register_error("VoucherEmployeeLimitExceeded")
+class VoucherEmployeeLimitExceeded(ContractError):
+    """Thrown when an employee would spend over their own monthly limit."""
+
+    employee: str
+    would_be: int
+    limit: int
+
+
+@register_error("VoucherFundingPlanNotYetEffective")
+class VoucherFundingPlanNotYetEffective(ContractError):
+    """Thrown when activating a pending funding plan before its time."""
+
+    effective_at: int
+
+
+@register_error("VoucherInstitutionMonthlyCapExceeded")
+class VoucherInstitutionMonthlyCapExceeded(ContractError):
+    """Thrown when an institution would spend over its monthly limit."""
+
+    institution: str
+    would_be: int
+    cap: int
+
+
+@register_error("VoucherInvalidFundingPlan")
+class VoucherInvalidFundingPlan(ContractError, ValueError):
+    """Thrown when a funding plan is inconsistent; `field` names the problem."""
+
+    field: bytes
+
+
+@register_error("VoucherInvalidTerms")
+class VoucherInvalidTerms(ContractError, ValueError):
+    """Thrown when a merchant's extra discount or a platform's fee is out of bounds."""
+
+    field: bytes
+
+
+@register_error("VoucherInvoiceAlreadyPaid")
+class VoucherInvoiceAlreadyPaid(ContractError, LookupError):
+    """Thrown when an invoice (a non-zero payment id) of this merchant was paid already."""
+
+    merchant: str
+    invoice_id: bytes
+
+
+@register_error("VoucherInvoiceAmountMismatch")
+class VoucherInvoiceAmountMismatch(ContractError, ValueError):
+    """Thrown when an invoice with an exact amount is paid another amount."""
+
+    merchant: str
+    invoice_id: bytes
+    expected: int
+    actual: int
+
+
+@register_error("VoucherInvoiceCancelled")
+class VoucherInvoiceCancelled(ContractError, LookupError):
+    """Thrown when paying or cancelling an invoice its merchant cancelled."""
+
+    merchant: str
+    invoice_id: bytes
+
+
+@register_error("VoucherInvoiceExists")
+class VoucherInvoiceExists(ContractError):
+    """Thrown when creating an invoice whose id this merchant has used."""
+
+    merchant: str
+    invoice_id: bytes
+
+
+@register_error("VoucherInvoiceExpired")
+class VoucherInvoiceExpired(ContractError):
+    """Thrown when paying an invoice at or after its expiry."""
+
+    merchant: str
+    invoice_id: bytes
+    expiry: int
+
+
+@register_error("VoucherInvoiceNotOpen")
+class VoucherInvoiceNotOpen(ContractError):
+    """Thrown when cancelling an invoice that is not open."""
+
+    merchant: str
+    invoice_id: bytes
+
+
+@register_error("VoucherInvoiceWrongPayer")
+class VoucherInvoiceWrongPayer(ContractError, PermissionError):
+    """Thrown when an invoice addressed to one payer is paid by another."""
+
+    merchant: str
+    invoice_id: bytes
+    payer: str
+
+
+@register_error("VoucherNoPendingFundingPlan")
+class VoucherNoPendingFundingPlan(ContractError):
+    """Thrown when activating or cancelling a funding plan with none pending."""
+
+
+@register_error("VoucherNotEmployee")
+class VoucherNotEmployee(ContractError, PermissionError):
+    """Thrown when a wallet spends for an institution that has not authorised it."""
+
+    employee: str
+    institution: str
+
+
+@register_error("VoucherNotInstitution")
+class VoucherNotInstitution(ContractError, PermissionError):
+    """Thrown when a wallet that is not an institution acts as one."""
+
+    account: str
+
+
+@register_error("VoucherNotPlatform")
+class VoucherNotPlatform(ContractError, PermissionError):
+    """Thrown when a payment names a platform that is not one."""
+
+    account: str
+
+
+@register_error("VoucherNotRecovered")
+class VoucherNotRecovered(ContractError):
+    """Thrown when moving a wallet's money before the registry finalised its recovery."""
+
+    lost: str
 
 
 # -- reverts that are not custom errors (chain.errors.GENERIC_REVERT_NAMES but ``Error``, whose

@@ -24,11 +24,33 @@ interface IIdentityRegistry {
     error IdentityUnregistered(address account);
     /// @notice Thrown when the zero address is registered.
     error IdentityZeroAddress();
+    /// @notice Thrown when a recovery is invalid; `field` names the problem.
+    error IdentityRecoveryInvalid(address lost, bytes32 field);
+    /// @notice Thrown when a wallet already has a recovery under way.
+    error IdentityRecoveryPending(address lost);
+    /// @notice Thrown when cancelling or finalising a recovery that was never started.
+    error IdentityNoRecovery(address lost);
+    /// @notice Thrown when finalising a recovery before its delay has passed.
+    error IdentityRecoveryNotYetEffective(address lost, uint256 effectiveAt);
+    /// @notice Thrown when acting on a wallet whose recovery was finalised: it stays frozen.
+    error IdentityRecovered(address lost, address to);
+    /// @notice Thrown when someone other than a registrar or the lost wallet cancels a recovery.
+    error IdentityNotAuthorized(address caller);
 
     /// @notice Emitted when a registrar verifies a wallet.
     event IdentityRegistered(address indexed account, Kind kind, address indexed registrar);
     /// @notice Emitted when a wallet is frozen or unfrozen.
     event IdentityFrozenSet(address indexed account, bool frozen, address indexed registrar);
+    /// @notice Emitted when a registrar starts moving a lost wallet to the same person's new one.
+    event RecoveryStarted(
+        address indexed lost, address indexed to, uint256 effectiveAt, address indexed registrar
+    );
+    /// @notice Emitted when a recovery is cancelled by a registrar or by the lost wallet's key.
+    event RecoveryCancelled(address indexed lost, address indexed by);
+    /// @notice Emitted when a recovery becomes final: the lost wallet is frozen for good.
+    event RecoveryFinalized(address indexed lost, address indexed to);
+    /// @notice Emitted when the network's recovery delay changes.
+    event RecoveryDelaySet(uint256 delay);
 
     /// @notice Registers `account` as `kind`.
     function register(address account, Kind kind) external;
@@ -41,6 +63,28 @@ interface IIdentityRegistry {
 
     /// @notice The kind and frozen flag of `account`.
     function identityOf(address account) external view returns (Kind kind, bool frozen);
+
+    /// @notice A registrar starts recovering `lost` to `to`, a verified wallet of the same person
+    /// and kind: `lost` is frozen now, and the recovery can be finalised after the delay, during
+    /// which the lost key (or a registrar) can still cancel it.
+    function startRecovery(address lost, address to) external;
+
+    /// @notice Cancels a pending recovery; callable by a registrar or by `lost` itself (relayed).
+    /// The lost wallet stays frozen until a registrar unfreezes it. The lost key vetoes once:
+    /// a recovery a registrar starts after that veto only a registrar can cancel.
+    function cancelRecovery(address lost) external;
+
+    /// @notice Makes a recovery final once its delay has passed; anyone may call.
+    function finalizeRecovery(address lost) external;
+
+    /// @notice Seconds between starting and finalising a recovery.
+    function recoveryDelay() external view returns (uint256);
+
+    /// @notice The wallet a finalised recovery moved `lost` to (0: none).
+    function recoveredTo(address lost) external view returns (address);
+
+    /// @notice A pending recovery of `lost` (to = 0: none).
+    function pendingRecovery(address lost) external view returns (address to, uint256 effectiveAt);
 
     /// @notice Both parties of a movement in one call, to save a second external call.
     function identitiesOf(address a, address b)

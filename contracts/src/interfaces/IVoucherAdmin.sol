@@ -17,6 +17,25 @@ interface IVoucherAdmin is IVoucherBase {
     function setInstitutionCategory(uint24 category, bool blocked) external;
     /// @notice Pauses or unpauses every movement of money.
     function setPaused(bool paused) external;
+    /// @notice Sets a public body's per-payment and monthly limits (0: none).
+    function setInstitutionLimits(address institution, uint48 perPayment, uint48 perMonth) external;
+    /// @notice Blocks or unblocks a KSIC category for one institution.
+    function setInstitutionBlockedCategory(address institution, uint24 category, bool blocked)
+        external;
+    /// @notice Excludes a KSIC category for purchased (general) money; policy pockets follow
+    /// their program's own allowlist. Existing merchants follow on `syncMerchantExclusion`.
+    function setExcludedCategory(uint24 category, bool excluded) external;
+    /// @notice Brings merchants' exclusion flags in line with their categories; anyone may call.
+    function syncMerchantExclusion(address[] calldata merchants) external;
+
+    // ---------------------------------------------------------------- funding plans
+    /// @notice Proposes who funds subsidies and cashback, effective after the rules' change
+    /// delay; every funder's basis points must add up to 10,000 for each.
+    function proposeFundingPlan(FundingShare[] calldata shares) external returns (uint256 version);
+    /// @notice Applies the pending funding plan once its time has come; anyone may call.
+    function activateFundingPlan() external;
+    /// @notice Withdraws the pending funding plan.
+    function cancelPendingFundingPlan() external;
 
     // ---------------------------------------------------------------- merchants
     /// @notice Registers a merchant of this municipality.
@@ -32,6 +51,10 @@ interface IVoucherAdmin is IVoucherBase {
     /// @notice Suspends, reactivates or cancels a merchant; `bannedUntil` bars re-registration.
     /// A running ban can be extended but neither lifted nor shortened (`VoucherMerchantBanned`).
     function setMerchantStatus(address merchant, MerchantStatus status, uint40 bannedUntil) external;
+    /// @notice Makes a merchant a platform (a delivery app) taking `feeBps` brokerage.
+    function setPlatform(address merchant, bool platform, uint16 feeBps) external;
+    /// @notice The calling merchant's own discount on every payment, which it funds itself.
+    function setExtraDiscount(uint16 extraBps) external;
 
     // ---------------------------------------------------------------- programs
     /// @notice Commits a policy program's recipient list root and rules in one transaction.
@@ -51,6 +74,10 @@ interface IVoucherAdmin is IVoucherBase {
     function paused() external view returns (bool);
     function isInstitutionCategoryBlocked(uint24 category) external view returns (bool);
     function merchantOf(address merchant) external view returns (Merchant memory);
+    /// @notice A holder's pocket of a program (views live in the admin module since the
+    /// money-rules upgrade, for the core's code-size room).
+    function pocketOf(uint256 programId, address holder) external view returns (uint256);
+    function isClaimed(uint256 programId, uint256 index) external view returns (bool);
     function programOf(uint256 programId) external view returns (Program memory);
     function programCount() external view returns (uint256);
     function isProgramCategoryAllowed(uint256 programId, uint24 category)
@@ -70,6 +97,24 @@ interface IVoucherAdmin is IVoucherBase {
             uint256 boughtPaid,
             uint256 nextPaymentSeq
         );
+    function isCategoryExcluded(uint24 category) external view returns (bool);
+    function institutionLimitsOf(address institution)
+        external
+        view
+        returns (InstitutionLimits memory);
+    function isInstitutionCategoryBlockedFor(address institution, uint24 category)
+        external
+        view
+        returns (bool);
+    function fundingVersion() external view returns (uint256);
+    function fundingPlan(uint256 version) external view returns (FundingShare[] memory);
+    function pendingFundingPlan()
+        external
+        view
+        returns (FundingShare[] memory shares, uint256 effectiveAt);
+    function fundingTotals() external view returns (uint256 subsidy, uint256 cashback);
+    function fundedBy(uint256 version) external view returns (int256 subsidy, int256 cashback);
+    function funderTotals(bytes32 funder) external view returns (int256 subsidy, int256 cashback);
     /// @notice Whether a payment record is still cancellable.
     function isPaymentOnRecord(address merchant, PaymentRecord calldata record)
         external

@@ -104,6 +104,56 @@ interface IVoucherBase is IVoucherTypes {
     /// counted it as spent, so it stays spent.
     error VoucherPaymentClosedByRefund(address payer, uint256 seq, uint256 refundedAtSeq);
 
+    // ---------------------------------------------------------------- errors: money rules
+    /// @notice Thrown when an invoice (a non-zero payment id) of this merchant was paid already.
+    error VoucherInvoiceAlreadyPaid(address merchant, bytes32 invoiceId);
+    /// @notice Thrown when paying an invoice its merchant cancelled.
+    error VoucherInvoiceCancelled(address merchant, bytes32 invoiceId);
+    /// @notice Thrown when paying an invoice at or after its expiry.
+    error VoucherInvoiceExpired(address merchant, bytes32 invoiceId, uint256 expiry);
+    /// @notice Thrown when an invoice with an exact amount is paid another amount.
+    error VoucherInvoiceAmountMismatch(
+        address merchant, bytes32 invoiceId, uint256 expected, uint256 actual
+    );
+    /// @notice Thrown when an invoice addressed to one payer is paid by another.
+    error VoucherInvoiceWrongPayer(address merchant, bytes32 invoiceId, address payer);
+    /// @notice Thrown when creating an invoice whose id this merchant has used.
+    error VoucherInvoiceExists(address merchant, bytes32 invoiceId);
+    /// @notice Thrown when cancelling an invoice that is not open.
+    error VoucherInvoiceNotOpen(address merchant, bytes32 invoiceId);
+    /// @notice Thrown when a funding plan is inconsistent; `field` names the problem.
+    error VoucherInvalidFundingPlan(bytes32 field);
+    /// @notice Thrown when activating or cancelling a funding plan with none pending.
+    error VoucherNoPendingFundingPlan();
+    /// @notice Thrown when activating a pending funding plan before its time.
+    error VoucherFundingPlanNotYetEffective(uint256 effectiveAt);
+    /// @notice Thrown when a merchant's extra discount or a platform's fee is out of bounds.
+    error VoucherInvalidTerms(bytes32 field);
+    /// @notice Thrown when a payment names a platform that is not one.
+    error VoucherNotPlatform(address account);
+    /// @notice Thrown when purchased money would be spent at a merchant of an excluded category.
+    error VoucherCategoryExcluded(address merchant, uint24 category);
+    /// @notice Thrown when a cancellation would take back more than the payment's remainder.
+    error VoucherCancelExceedsPayment(address payer, uint256 seq, uint256 wouldBe, uint256 amount);
+    /// @notice Thrown when a wallet that is not an institution acts as one.
+    error VoucherNotInstitution(address account);
+    /// @notice Thrown when an institution would spend over its monthly limit.
+    error VoucherInstitutionMonthlyCapExceeded(address institution, uint256 wouldBe, uint256 cap);
+    /// @notice Thrown when a wallet spends for an institution that has not authorised it.
+    error VoucherNotEmployee(address employee, address institution);
+    /// @notice Thrown when an employee would spend over their own monthly limit.
+    error VoucherEmployeeLimitExceeded(address employee, uint256 wouldBe, uint256 limit);
+    /// @notice Thrown when moving a wallet's money before the registry finalised its recovery.
+    error VoucherNotRecovered(address lost);
+    /// @notice Thrown when a program that is not a reward program is asked for a reward.
+    error RewardNotRewardProgram(uint256 programId);
+    /// @notice Thrown when an attestation id of a reward program was paid already.
+    error RewardAlreadyPaid(uint256 programId, bytes32 attestationId);
+    /// @notice Thrown when a reward's signature is not a REWARDER's.
+    error RewardInvalidSignature(uint256 programId, bytes32 attestationId);
+    /// @notice Thrown when a reward would pay nothing: the person's caps or the budget are used.
+    error RewardCapReached(uint256 programId, address recipient);
+
     // ---------------------------------------------------------------- events
     /// @notice Emitted once when the municipality's token is initialised.
     event MunicipalityInitialized(uint32 indexed region, string name, string symbol, address admin);
@@ -139,10 +189,6 @@ interface IVoucherBase is IVoucherTypes {
         uint256[] programIds,
         uint256[] programAmounts
     );
-    /// @notice Emitted when a merchant cancels a recorded payment.
-    event PaymentCancelled(
-        address indexed payer, address indexed merchant, bytes32 indexed paymentId, uint256 seq
-    );
     /// @notice Emitted on a gift between citizens.
     event Gifted(address indexed from, address indexed to, uint256 amount);
     /// @notice Emitted when a merchant redeems vouchers for cash (환전).
@@ -167,5 +213,84 @@ interface IVoucherBase is IVoucherTypes {
     /// @notice Emitted when an expired program is closed; `returned` = budget - spent.
     event ProgramClosed(
         uint256 indexed programId, uint256 granted, uint256 spent, uint256 returned
+    );
+
+    /// @notice Emitted when a merchant opens an invoice or a remote payment request.
+    event InvoiceCreated(
+        address indexed merchant,
+        bytes32 indexed invoiceId,
+        address indexed payer,
+        uint256 amount,
+        uint256 expiry
+    );
+    /// @notice Emitted when a merchant cancels an open invoice.
+    event InvoiceCancelled(address indexed merchant, bytes32 indexed invoiceId);
+    /// @notice Emitted when a funding plan is proposed; it applies from `effectiveAt`.
+    event FundingPlanProposed(uint256 indexed version, uint256 effectiveAt, FundingShare[] shares);
+    /// @notice Emitted when a funding plan takes effect, with the running totals it starts from:
+    /// what a version funds is the growth of the totals until the next version.
+    event FundingPlanActivated(uint256 indexed version, uint256 subsidyAt, uint256 cashbackAt);
+    /// @notice Emitted when a pending funding plan is withdrawn.
+    event FundingPlanCancelled(uint256 indexed version);
+    /// @notice Emitted when a merchant's extra discount or platform terms change.
+    event MerchantTermsSet(
+        address indexed merchant, uint16 extraBps, bool platform, uint16 platformFeeBps
+    );
+    /// @notice Emitted when a category is excluded (or no longer) for purchased money.
+    event CategoryExcludedSet(uint24 indexed category, bool excluded);
+    /// @notice Emitted when a merchant's exclusion flag is brought in line with its category.
+    event MerchantExclusionSet(address indexed merchant, bool excluded);
+    /// @notice Emitted with `Paid` when the merchant funded an extra discount.
+    event MerchantFunded(
+        address indexed merchant, address indexed payer, uint256 seq, uint256 extra
+    );
+    /// @notice Emitted with `Paid` when a payment went through a platform (`Paid` names the shop).
+    event PlatformPayment(
+        address indexed payer,
+        address indexed platform,
+        address indexed shop,
+        uint256 seq,
+        uint256 fee
+    );
+    /// @notice Emitted when a merchant cancels all or part of a recorded payment; the parts say
+    /// where the cancelled amount went back (general, cashback taken back, fee, pockets).
+    event PaymentCancelled(
+        address indexed payer,
+        address indexed merchant,
+        bytes32 indexed paymentId,
+        uint256 seq,
+        uint256 amount,
+        uint256 cancelledTotal,
+        uint256 fromGeneral,
+        uint256 cashback,
+        uint256 fee,
+        uint256[] programAmounts
+    );
+    /// @notice Emitted when a reward program is committed (with `ProgramCreated`).
+    event RewardProgramCreated(uint256 indexed programId, uint256 dailyCap, uint256 monthlyCap);
+    /// @notice Emitted for every reward paid into a recipient's pocket.
+    event Rewarded(
+        uint256 indexed programId,
+        address indexed recipient,
+        bytes32 indexed attestationId,
+        uint256 amount
+    );
+    /// @notice Emitted when the city sets a public body's limits.
+    event InstitutionLimitsSet(address indexed institution, uint256 perPayment, uint256 perMonth);
+    /// @notice Emitted when a category is blocked or unblocked for one institution.
+    event InstitutionCategoryBlockedSet(
+        address indexed institution, uint24 indexed category, bool blocked
+    );
+    /// @notice Emitted when an institution authorises an employee (limit 0: removed).
+    event EmployeeSet(address indexed institution, address indexed employee, uint256 monthlyLimit);
+    /// @notice Emitted with `Paid` when an employee spends from their institution's balance.
+    event EmployeePayment(
+        address indexed institution, address indexed employee, uint256 seq, uint256 amount
+    );
+    /// @notice Emitted when a recovered wallet's money moves to the person's new wallet.
+    event WalletRecovered(address indexed lost, address indexed to, uint256 balance);
+    /// @notice Emitted for each program pocket moved by a recovery.
+    event PocketRecovered(
+        uint256 indexed programId, address indexed lost, address indexed to, uint256 amount
     );
 }

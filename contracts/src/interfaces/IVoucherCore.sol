@@ -1,12 +1,22 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
-import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
 import {IVoucherBase} from "./IVoucherBase.sol";
 
-/// @title The money-moving half of a voucher token: ERC-20 surface, sales, payments, gifts,
-/// redemptions, refunds and grants. Deployed as the beacon's implementation.
-interface IVoucherCore is IERC20Metadata, IVoucherBase {
+/// @title The money-moving half of a voucher token: ERC-20 balances and transfers, sales,
+/// payments, gifts and grants. Deployed as the beacon's implementation. The rest of the ERC-20
+/// surface (metadata, and allowances, which do not exist) is served by the services module, so
+/// the proxy as a whole (IVoucherToken) is an IERC20Metadata.
+interface IVoucherCore is IVoucherBase {
+    // ---------------------------------------------------------------- ERC-20 (IERC20)
+    event Transfer(address indexed from, address indexed to, uint256 value);
+    event Approval(address indexed owner, address indexed spender, uint256 value);
+
+    function totalSupply() external view returns (uint256);
+    function balanceOf(address account) external view returns (uint256);
+    /// @notice To a merchant a payment from the general pocket, to a citizen a gift.
+    function transfer(address to, uint256 value) external returns (bool);
+
     // ---------------------------------------------------------------- money
     /// @notice Sale by a sales agent: mints `face` for `buyer`, who paid `paid` in cash.
     function issue(address buyer, uint256 face, uint256 paid) external;
@@ -14,14 +24,12 @@ interface IVoucherCore is IERC20Metadata, IVoucherBase {
     function pay(address merchant, uint256 amount, bytes32 paymentId, uint256[] calldata programIds)
         external
         returns (uint256 seq);
-    /// @notice Merchant cancels a recorded payment; the payer gets their money back.
-    function cancelPayment(PaymentRecord calldata record) external;
+    /// @notice Merchant cancels `amount` of a recorded payment (all or part, several times up to
+    /// the whole); the payer gets that part of their money back. `record.cancelled` is what was
+    /// cancelled before (from the last `PaymentCancelled`).
+    function cancelPayment(PaymentRecord calldata record, uint256 amount) external;
     /// @notice Gift between citizens from the general pocket.
     function gift(address to, uint256 amount) external;
-    /// @notice Merchant burns general balance for cash; `ref` ties it to the settlement batch.
-    function redeem(uint256 amount, bytes32 ref) external;
-    /// @notice Cash refund of the caller's remaining purchased money, minus the discount subsidy.
-    function refund() external returns (uint256 face, uint256 cash);
 
     // ---------------------------------------------------------------- programs
     /// @notice Pushes grants proven by an OpenZeppelin multiproof; already-paid indices are skipped.
@@ -45,8 +53,4 @@ interface IVoucherCore is IERC20Metadata, IVoucherBase {
         bytes32 paymentId,
         uint256[] calldata programIds
     ) external returns (uint256 seq);
-
-    // ---------------------------------------------------------------- views
-    function pocketOf(uint256 programId, address holder) external view returns (uint256);
-    function isClaimed(uint256 programId, uint256 index) external view returns (bool);
 }

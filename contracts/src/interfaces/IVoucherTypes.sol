@@ -42,6 +42,13 @@ interface IVoucherTypes {
         MerchantStatus status;
         bool market; // registered traditional-market store (national voucher)
         uint40 bannedUntil; // re-registration barred until then (cash-out fraud)
+        // Appended in the money-rules upgrade; the record still fits one slot, so a payment
+        // reads these with the fields above at no extra cold read.
+        uint16 extraBps; // merchant-funded discount on every payment, paid by the merchant
+        uint16 platformFeeBps; // brokerage a platform takes on payments through it (0: none)
+        bool platform; // may take payments for other shops of this municipality
+        bool excluded; // its category is excluded for purchased money (see excludedCategory)
+        uint64 extraTotal; // merchant-funded extras given so far, net of cancellations
     }
 
     /// @notice Parameters of a policy program (정책발행).
@@ -85,5 +92,68 @@ interface IVoucherTypes {
         uint256 cashback;
         uint256[] programIds;
         uint256[] programAmounts;
+        // Appended in the money-rules upgrade.
+        uint256 extra; // merchant-funded discount: the price was amount + extra
+        address platform; // the platform the payment went through (0: direct)
+        uint256 fee; // the platform's brokerage, out of amount
+        uint256 cancelled; // cancelled so far; the record is rewritten on each partial cancel
+    }
+
+    /// @notice State of an invoice: a single-use payment id of a merchant.
+    enum InvoiceStatus {
+        None,
+        Open,
+        Paid,
+        Cancelled
+    }
+
+    /// @notice A merchant's invoice or remote payment request (one slot).
+    struct Invoice {
+        uint48 amount; // exact amount due (0: any amount)
+        uint40 expiry; // unpayable from then on (0: never expires)
+        InvoiceStatus status;
+        address payer; // only this wallet may pay it (0: anyone)
+    }
+
+    /// @notice One funder's share of a funding plan, in basis points of each subsidy/cashback.
+    struct FundingShare {
+        bytes32 funder; // e.g. "state", "gyeonggi", "siheung"
+        uint16 subsidyBps;
+        uint16 cashbackBps;
+    }
+
+    /// @notice Parameters of a reward program (walking points, campaign prizes).
+    struct RewardParams {
+        uint64 budget;
+        uint40 start;
+        uint40 expiry;
+        uint48 dailyCap; // most one person is paid per KST day (0: no daily cap)
+        uint48 monthlyCap; // most one person is paid per KST month (0: no monthly cap)
+        bool revenueCapWaived;
+        uint24[] categories;
+        bytes32 ref;
+    }
+
+    /// @notice One reward: signed by a REWARDER, paid once per attestation id.
+    struct Reward {
+        bytes32 attestationId;
+        address recipient;
+        uint256 amount;
+    }
+
+    /// @notice A public body's limits (0: no limit) and this month's spending.
+    struct InstitutionLimits {
+        uint48 perPayment;
+        uint48 perMonth;
+        uint24 month;
+        uint48 monthSpent;
+    }
+
+    /// @notice An employee authorised to spend from an institution's balance (one slot).
+    struct Employee {
+        address institution;
+        uint40 monthlyLimit;
+        uint16 month; // KST month index (year * 12 + month - 1, as KstCalendar.monthOf)
+        uint40 monthSpent;
     }
 }

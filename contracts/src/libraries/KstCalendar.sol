@@ -7,6 +7,11 @@ pragma solidity 0.8.28;
 library KstCalendar {
     uint256 private constant KST_OFFSET = 9 hours;
 
+    /// @notice Days since 1970-01-01 in KST: the day a reward's daily cap counts against.
+    function dayOf(uint256 timestamp) internal pure returns (uint32) {
+        return uint32((timestamp + KST_OFFSET) / 1 days);
+    }
+
     /// @notice Months since year 0 (year * 12 + month - 1) of `timestamp` in KST.
     /// @dev Howard Hinnant's days-to-civil algorithm, unsigned since timestamps are >= 1970.
     function monthOf(uint256 timestamp) internal pure returns (uint24) {

@@ -808,7 +808,7 @@ contract VoucherHandler {
         IVoucherTypes.PaymentRecord memory rec = p.record;
         _mayDecrease = p.merchant;
         vm.prank(p.merchant);
-        token.cancelPayment(rec);
+        token.cancelPayment(rec, rec.amount);
         p.cancelled = true;
         if (token.isPaymentOnRecord(p.merchant, rec)) {
             revert HandlerMismatch("still on record", 1, 0);

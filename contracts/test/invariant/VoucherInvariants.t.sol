@@ -42,7 +42,8 @@ contract VoucherInvariantsTest is DongneFixture {
         // doubled the campaign's time.
         c.implementations = new address[](3);
         for (uint256 i = 0; i < 3; ++i) {
-            VoucherAdmin admin = new VoucherAdmin(address(forwarder), registry);
+            VoucherAdmin admin =
+                new VoucherAdmin(address(forwarder), registry, address(servicesModule));
             c.implementations[i] =
                 address(new VoucherToken(address(forwarder), registry, address(admin)));
         }

@@ -10,6 +10,7 @@ import {IVoucherToken} from "../../src/interfaces/IVoucherToken.sol";
 import {IVoucherTypes} from "../../src/interfaces/IVoucherTypes.sol";
 import {VoucherAdmin} from "../../src/VoucherAdmin.sol";
 import {VoucherFactory} from "../../src/VoucherFactory.sol";
+import {VoucherServices} from "../../src/VoucherServices.sol";
 import {VoucherToken} from "../../src/VoucherToken.sol";
 import {Test} from "./Test.sol";
 import {Vm} from "./Vm.sol";
@@ -37,18 +38,21 @@ abstract contract DongneFixture is Test {
     DongneForwarder internal forwarder;
     IdentityRegistry internal registry;
     VoucherAdmin internal adminModule;
+    VoucherServices internal servicesModule;
     VoucherToken internal implementation;
     UpgradeableBeacon internal beacon;
     VoucherFactory internal factory;
     IVoucherToken internal token;
 
     uint256 private _nextKey = 0xA11CE;
+    uint256 private _payments;
 
     function setUp() public virtual {
         vm.warp(T0);
         forwarder = new DongneForwarder();
-        registry = new IdentityRegistry(operator);
-        adminModule = new VoucherAdmin(address(forwarder), registry);
+        registry = new IdentityRegistry(operator, address(forwarder), 72 hours);
+        servicesModule = new VoucherServices(address(forwarder), registry);
+        adminModule = new VoucherAdmin(address(forwarder), registry, address(servicesModule));
         implementation = new VoucherToken(address(forwarder), registry, address(adminModule));
         beacon = new UpgradeableBeacon(address(implementation), operator);
         factory = new VoucherFactory(address(beacon), operator);
@@ -126,8 +130,10 @@ abstract contract DongneFixture is Test {
         internal
         returns (uint256 seq)
     {
+        // A fresh id each time: a non-zero payment id is a single-use invoice.
+        bytes32 id = keccak256(abi.encode(payer, amount, ++_payments));
         vm.prank(payer);
-        seq = token.pay(merchant, amount, keccak256(abi.encode(payer, amount)), noPrograms());
+        seq = token.pay(merchant, amount, id, noPrograms());
     }
 
     /// @dev Proposes `r` as the city admin and, unless the current change delay is zero (then

@@ -237,9 +237,17 @@ payments = _event_table(
     Column("from_pockets", BigInteger, nullable=False),
     Column("cashback", BigInteger, nullable=False),
     Column("pockets", JSON, nullable=False),  # [{"program_id": id, "amount": won}, ...]
+    # Money rules (from the events emitted with Paid in the same transaction, see the fold):
+    Column("program_ids", JSON, nullable=False, server_default="[]"),  # as named, zeros too
+    Column("extra", BigInteger, nullable=False, server_default="0"),  # merchant-funded
+    Column("platform", ADDRESS, nullable=True),  # the platform it went through
+    Column("fee", BigInteger, nullable=False, server_default="0"),  # the platform's share
+    Column("employee", ADDRESS, nullable=True),  # who spent an institution's money
     Index("ix_index_payments_payer", "chain_id", "payer", "block_number", "log_index"),
     Index("ix_index_payments_merchant", "chain_id", "merchant", "block_number", "log_index"),
     Index("ix_index_payments_seq", "chain_id", "token", "payer", "seq"),
+    Index("ix_index_payments_invoice", "chain_id", "token", "merchant", "payment_id"),
+    Index("ix_index_payments_employee", "chain_id", "employee", "block_number", "log_index"),
 )
 
 # Program pockets moved by payments (spent) and cancellations (restored); grants are in
@@ -249,7 +257,7 @@ pocket_moves = _event_table(
     Column("token", ADDRESS, nullable=False),
     Column("program_id", BigInteger, nullable=False),
     Column("holder", ADDRESS, nullable=False),
-    Column("reason", String(16), nullable=False),  # payment | cancellation
+    Column("reason", String(16), nullable=False),  # payment | cancellation | recovery
     Column("pocket_delta", BigInteger, nullable=False),
     Column("spent_delta", BigInteger, nullable=False),
     Index("ix_index_pocket_moves_holder", "chain_id", "holder", "token", "program_id"),
@@ -263,12 +271,22 @@ cancellations = _event_table(
     Column("merchant", ADDRESS, nullable=False),
     Column("payment_id", HASH, nullable=False),
     Column("seq", BigInteger, nullable=False),
-    # From the cancelled payment (null only if it is missing from the index):
-    Column("amount", BigInteger, nullable=True),
-    Column("returned", BigInteger, nullable=True),  # back to the payer's general pocket
-    Column("payment_tx_hash", HASH, nullable=True),
+    Column("amount", BigInteger, nullable=True),  # cancelled this time (all or part)
+    Column("returned", BigInteger, nullable=True),  # back to a general pocket: general - cashback
+    Column("payment_tx_hash", HASH, nullable=True),  # from the payment (null if not indexed)
+    # The parts of this cancellation (PaymentCancelled) and where they went:
+    Column("cancelled_total", BigInteger, nullable=False, server_default="0"),
+    Column("from_general", BigInteger, nullable=False, server_default="0"),
+    Column("cashback", BigInteger, nullable=False, server_default="0"),  # taken back
+    Column("fee", BigInteger, nullable=False, server_default="0"),  # from the platform
+    Column("extra", BigInteger, nullable=False, server_default="0"),  # merchant-funded part
+    Column("program_ids", JSON, nullable=False, server_default="[]"),  # the payment's
+    Column("program_amounts", JSON, nullable=False, server_default="[]"),  # back to each
+    Column("recipient", ADDRESS, nullable=True),  # the payer, or its recovery wallet
     Index("ix_index_cancellations_payer", "chain_id", "payer", "block_number", "log_index"),
     Index("ix_index_cancellations_merchant", "chain_id", "merchant", "block_number", "log_index"),
+    Index("ix_index_cancellations_seq", "chain_id", "token", "payer", "seq"),
+    Index("ix_index_cancellations_recipient", "chain_id", "recipient", "block_number", "log_index"),
 )
 
 gifts = _event_table(
@@ -343,6 +361,178 @@ program_closes = _event_table(
     Column("returned", BigInteger, nullable=False),
 )
 
+# ---------------------------------------------------------------------- money rules
+
+invoices = _event_table(
+    "index_invoices",
+    Column("token", ADDRESS, nullable=False),
+    Column("merchant", ADDRESS, nullable=False),
+    Column("invoice_id", HASH, nullable=False),
+    Column("payer", ADDRESS, nullable=False),  # zero address: anyone may pay it
+    Column("amount", BigInteger, nullable=False),  # 0: any amount
+    Column("expiry", BigInteger, nullable=False),  # 0: never expires
+    Index("ix_index_invoices_merchant", "chain_id", "merchant", "block_number", "log_index"),
+    Index("ix_index_invoices_payer", "chain_id", "payer", "block_number", "log_index"),
+)
+
+invoice_cancels = _event_table(
+    "index_invoice_cancels",
+    Column("token", ADDRESS, nullable=False),
+    Column("merchant", ADDRESS, nullable=False),
+    Column("invoice_id", HASH, nullable=False),
+    Index("ix_index_invoice_cancels_invoice", "chain_id", "token", "merchant", "invoice_id"),
+)
+
+funding_changes = _event_table(
+    "index_funding_changes",
+    Column("token", ADDRESS, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("action", String(16), nullable=False),  # proposed | activated | cancelled
+    Column("effective_at", BigInteger, nullable=True),  # proposed
+    # proposed: [{"funder": bytes32 hex, "name", "subsidy_bps", "cashback_bps"}, ...]
+    Column("shares", JSON, nullable=True),
+    Column("subsidy_at", BigInteger, nullable=True),  # activated: the running totals then
+    Column("cashback_at", BigInteger, nullable=True),
+    Index("ix_index_funding_changes_token", "chain_id", "token", "version"),
+)
+
+merchant_terms = _event_table(
+    "index_merchant_terms",
+    Column("token", ADDRESS, nullable=False),
+    Column("merchant", ADDRESS, nullable=False),
+    Column("extra_bps", Integer, nullable=False),
+    Column("platform", Boolean, nullable=False),
+    Column("platform_fee_bps", Integer, nullable=False),
+)
+
+category_exclusions = _event_table(
+    "index_category_exclusions",
+    Column("token", ADDRESS, nullable=False),
+    Column("category", Integer, nullable=False),
+    Column("excluded", Boolean, nullable=False),
+)
+
+merchant_exclusions = _event_table(
+    "index_merchant_exclusions",
+    Column("token", ADDRESS, nullable=False),
+    Column("merchant", ADDRESS, nullable=False),
+    Column("excluded", Boolean, nullable=False),
+)
+
+merchant_funded = _event_table(
+    "index_merchant_funded",
+    Column("token", ADDRESS, nullable=False),
+    Column("merchant", ADDRESS, nullable=False),
+    Column("payer", ADDRESS, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("extra", BigInteger, nullable=False),
+)
+
+platform_payments = _event_table(
+    "index_platform_payments",
+    Column("token", ADDRESS, nullable=False),
+    Column("payer", ADDRESS, nullable=False),
+    Column("platform", ADDRESS, nullable=False),
+    Column("shop", ADDRESS, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("fee", BigInteger, nullable=False),
+)
+
+reward_programs = _event_table(
+    "index_reward_programs",
+    Column("token", ADDRESS, nullable=False),
+    Column("program_id", BigInteger, nullable=False),
+    Column("daily_cap", BigInteger, nullable=False),  # 0: none
+    Column("monthly_cap", BigInteger, nullable=False),
+    UniqueConstraint("chain_id", "token", "program_id", name="uq_index_reward_programs_program"),
+)
+
+rewards = _event_table(
+    "index_rewards",
+    Column("token", ADDRESS, nullable=False),
+    Column("program_id", BigInteger, nullable=False),
+    Column("recipient", ADDRESS, nullable=False),
+    Column("attestation_id", HASH, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Index("ix_index_rewards_recipient", "chain_id", "recipient", "block_number", "log_index"),
+)
+
+institution_limits = _event_table(
+    "index_institution_limits",
+    Column("token", ADDRESS, nullable=False),
+    Column("institution", ADDRESS, nullable=False),
+    Column("per_payment", BigInteger, nullable=False),
+    Column("per_month", BigInteger, nullable=False),
+)
+
+institution_blocked = _event_table(
+    "index_institution_blocked",
+    Column("token", ADDRESS, nullable=False),
+    Column("institution", ADDRESS, nullable=False),
+    Column("category", Integer, nullable=False),
+    Column("blocked", Boolean, nullable=False),
+)
+
+employees = _event_table(
+    "index_employees",
+    Column("token", ADDRESS, nullable=False),
+    Column("institution", ADDRESS, nullable=False),
+    Column("employee", ADDRESS, nullable=False),
+    Column("monthly_limit", BigInteger, nullable=False),  # 0: removed
+)
+
+employee_payments = _event_table(
+    "index_employee_payments",
+    Column("token", ADDRESS, nullable=False),
+    Column("institution", ADDRESS, nullable=False),
+    Column("employee", ADDRESS, nullable=False),
+    Column("seq", BigInteger, nullable=False),  # the institution's payment
+    Column("amount", BigInteger, nullable=False),
+)
+
+wallet_recoveries = _event_table(
+    "index_wallet_recoveries",
+    Column("token", ADDRESS, nullable=False),
+    Column("lost", ADDRESS, nullable=False),
+    Column("recipient", ADDRESS, nullable=False),
+    Column("balance", BigInteger, nullable=False),  # general money moved
+    Index("ix_index_wallet_recoveries_lost", "chain_id", "lost", "block_number", "log_index"),
+    Index(
+        "ix_index_wallet_recoveries_recipient", "chain_id", "recipient", "block_number", "log_index"
+    ),
+)
+
+pocket_recoveries = _event_table(
+    "index_pocket_recoveries",
+    Column("token", ADDRESS, nullable=False),
+    Column("program_id", BigInteger, nullable=False),
+    Column("lost", ADDRESS, nullable=False),
+    Column("recipient", ADDRESS, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Index("ix_index_pocket_recoveries_lost", "chain_id", "lost", "block_number", "log_index"),
+    Index(
+        "ix_index_pocket_recoveries_recipient", "chain_id", "recipient", "block_number", "log_index"
+    ),
+)
+
+# The identity registry's recoveries (network-wide: no token).
+recoveries = _event_table(
+    "index_recoveries",
+    Column("registry", ADDRESS, nullable=False),
+    Column("action", String(16), nullable=False),  # started | cancelled | finalized
+    Column("lost", ADDRESS, nullable=False),
+    Column("recipient", ADDRESS, nullable=True),  # started, finalized
+    Column("effective_at", BigInteger, nullable=True),  # started
+    Column("sender", ADDRESS, nullable=True),  # the registrar (started) or canceller
+    Index("ix_index_recoveries_lost", "chain_id", "lost", "block_number", "log_index"),
+)
+
+recovery_delays = _event_table(
+    "index_recovery_delays",
+    Column("registry", ADDRESS, nullable=False),
+    Column("delay", BigInteger, nullable=False),
+)
+
 EVENT_TABLES: tuple[Table, ...] = (
     municipalities,
     identity_events,
@@ -363,6 +553,24 @@ EVENT_TABLES: tuple[Table, ...] = (
     programs,
     grants,
     program_closes,
+    invoices,
+    invoice_cancels,
+    funding_changes,
+    merchant_terms,
+    category_exclusions,
+    merchant_exclusions,
+    merchant_funded,
+    platform_payments,
+    reward_programs,
+    rewards,
+    institution_limits,
+    institution_blocked,
+    employees,
+    employee_payments,
+    wallet_recoveries,
+    pocket_recoveries,
+    recoveries,
+    recovery_delays,
 )
 """Tables whose rows belong to one log each: deleted above the common ancestor on a reorg."""
 

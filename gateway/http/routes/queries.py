@@ -103,6 +103,17 @@ def token_program(
     return found
 
 
+@router.get("/tokens/{token}/funding", openapi_extra=codes("NotFound", "DatabaseUnavailable"))
+def token_funding(engine: EngineDep, token: AddressPath) -> queries.Funding:
+    """Who funds discounts and cashback: the funding plan versions, what each funded and every
+    funder's totals (as the token's ``funderTotals`` computes them), and merchants' own extras."""
+    address = _address(token, "token")
+    found = _read(lambda: queries.funding(engine, address))
+    if found is None:
+        raise GatewayError("NotFound", f"no municipality with token {token}", {"token": token})
+    return found
+
+
 @router.get("/wallets/{address}/balances", openapi_extra=codes("DatabaseUnavailable"))
 def wallet_balances(
     engine: EngineDep, address: AddressPath, token: TokenQuery = None
@@ -146,6 +157,59 @@ def merchant_sales(
     return _read(
         lambda: queries.merchant_sales(engine, merchant, token=only, since=since, until=until)
     )
+
+
+StatusQuery = Annotated[
+    queries.InvoiceStatus | None, Query(description="only invoices in this state (default: all)")
+]
+CursorQuery = Annotated[str | None, Query(max_length=64)]
+LimitQuery = Annotated[int, Query(ge=1, le=queries.MAX_PAGE)]
+
+
+@router.get("/wallets/{address}/payment-requests", openapi_extra=codes("DatabaseUnavailable"))
+def wallet_payment_requests(
+    engine: EngineDep,
+    address: AddressPath,
+    status: StatusQuery = None,
+    token: TokenQuery = None,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = 50,
+) -> queries.InvoicePage:
+    """Remote payment requests merchants sent this wallet, newest first; pass
+    ``next_cursor`` back as ``cursor`` for the next page."""
+    payer = _address(address, "address")
+    only = _optional_address(token, "token")
+    try:
+        return _read(
+            lambda: queries.payment_requests(
+                engine, payer, status=status, token=only, cursor=cursor, limit=limit
+            )
+        )
+    except queries.InvalidCursorError as exc:
+        raise GatewayError("InvalidRequest", str(exc), {"field": "cursor"}) from exc
+
+
+@router.get("/merchants/{address}/invoices", openapi_extra=codes("DatabaseUnavailable"))
+def merchant_invoices(
+    engine: EngineDep,
+    address: AddressPath,
+    status: StatusQuery = None,
+    token: TokenQuery = None,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = 50,
+) -> queries.InvoicePage:
+    """A merchant's invoices and payment requests, newest first, with the payment that paid
+    each one."""
+    merchant = _address(address, "address")
+    only = _optional_address(token, "token")
+    try:
+        return _read(
+            lambda: queries.merchant_invoices(
+                engine, merchant, status=status, token=only, cursor=cursor, limit=limit
+            )
+        )
+    except queries.InvalidCursorError as exc:
+        raise GatewayError("InvalidRequest", str(exc), {"field": "cursor"}) from exc
 
 
 @router.get("/indexer/status", openapi_extra=codes("NotReady", "DatabaseUnavailable"))

@@ -424,7 +424,11 @@ def test_call_signatures_exist_in_token_abi() -> None:
     for name, signature in SIGNATURES.items():
         assert signature in abi, name
         assert SELECTORS[name] == keccak(text=signature)[:4]
-    user = {"pay", "claimAndPay", "claim", "gift", "redeem", "refund", "cancelPayment", "transfer"}
+    user = {
+        "pay", "claimAndPay", "claim", "gift", "redeem", "refund", "cancelPayment", "transfer",
+        "createInvoice", "cancelInvoice", "payThroughPlatform", "payAsEmployee", "setEmployee",
+        "setExtraDiscount", "claimReward", "recoverWallet",
+    }  # fmt: skip
     assert {SELECTORS[name] for name in user} == USER_SELECTORS
     for admin in ("issue", "grantBatch", "createProgram", "registerMerchant", "proposeRules"):
         assert SELECTORS[admin] not in USER_SELECTORS
@@ -453,7 +457,8 @@ def test_token_calldata_matches_web3() -> None:
         (encode_redeem(50_000, ref), "redeem", [50_000, ref]),
         (encode_refund(), "refund", []),
         (encode_transfer(MERCHANT, 7), "transfer", [MERCHANT, 7]),
-        (encode_cancel_payment(record), "cancelPayment", [record.as_tuple()]),
+        (encode_cancel_payment(record), "cancelPayment", [record.as_tuple(), record.amount]),
+        (encode_cancel_payment(record, 7), "cancelPayment", [record.as_tuple(), 7]),
         (
             encode_grant_batch(4, grants, proof, [True, False]),
             "grantBatch",

@@ -123,6 +123,7 @@ include-name = [
   "POST /v1/requests", "GET /v1/wallets/{{address}}/history", "GET /v1/audit/{{token}}/fraud",
   "GET /v1/audit/{{token}}/ledger", "GET /v1/audit/{{token}}/settlements/preview",
   "POST /v1/audit/{{token}}/settlements", "GET /v1/merchants/{{address}}/sales",
+  "GET /v1/wallets/{{address}}/payment-requests", "GET /v1/merchants/{{address}}/invoices",
 ]
 # Validity these schemas cannot state, rightly refused with 400 when a schema-valid value
 # breaks it: a signed request's deadline, signature and nonce are the chain's; a window's

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
@@ -27,9 +27,38 @@ from chain.deploy import deploy_municipality, deploy_network
 from chain.manifest import Manifest
 from chain.node import LocalNode
 from chain.protocol.abi import load_abi
-from chain.protocol.calls import default_rules
+from chain.protocol.calls import (
+    FundingShare,
+    PaymentRecord,
+    Reward,
+    RewardParams,
+    default_rules,
+    encode_activate_funding_plan,
+    encode_cancel_invoice,
+    encode_cancel_payment,
+    encode_cancel_recovery,
+    encode_claim_reward,
+    encode_create_invoice,
+    encode_create_reward_program,
+    encode_finalize_recovery,
+    encode_pay_as_employee,
+    encode_pay_through_platform,
+    encode_propose_funding_plan,
+    encode_recover_wallet,
+    encode_reward_batch,
+    encode_set_employee,
+    encode_set_excluded_category,
+    encode_set_extra_discount,
+    encode_set_institution_blocked_category,
+    encode_set_institution_limits,
+    encode_set_platform,
+    encode_start_recovery,
+    encode_sync_merchant_exclusion,
+    funder_id,
+)
 from chain.protocol.forwarder import ForwarderDomain, ForwardRequest, encode_execute, sign_request
 from chain.protocol.merkle import Leaf, MerkleTree
+from chain.protocol.rewards import sign_reward
 from gateway.db.tables import index as index_tables
 from gateway.indexer import Indexer
 from tests.fixtures.wallets import Wallet
@@ -175,7 +204,12 @@ class Net:
         return self.send("operator", self.manifest.forwarder, encode_execute(signed))
 
 
-WALLET_NAMES = ("operator", "c1", "c2", "c3", "c4", "m1", "m2", "i1", "m3", "c5")
+WALLET_NAMES = (
+    "operator", "c1", "c2", "c3", "c4", "m1", "m2", "i1", "m3", "c5",
+    # money rules: a shop with its own discount, a platform, a payer, an employee, a lost
+    # wallet and the wallet it is recovered to
+    "m4", "m5", "c6", "c7", "c8", "c9",
+)  # fmt: skip
 
 
 def _ensure_artifacts() -> None:
@@ -239,7 +273,7 @@ def _scenario(net: Net) -> None:
     # Pocket payment, then its cancellation (the pocket is restored, program spent drops).
     receipt = net.act("c1", "pay", w["m1"].address, 25_000, pid(4), [1])
     paid = _paid_record(net, receipt)
-    net.act("m1", "cancelPayment", paid)
+    net.act("m1", "cancelPayment", paid, 25_000)
     net.act("c2", "pay", w["m1"].address, 10_000, pid(5), [1])
     # Program 2 expires soon; spent from, then closed after expiry; a cancellation after the
     # close only burns (no pocket, no spent change).
@@ -252,7 +286,7 @@ def _scenario(net: Net) -> None:
     paid2 = _paid_record(net, receipt)
     net.warp(120)
     net.act("operator", "closeProgram", 2)
-    net.act("m1", "cancelPayment", paid2)
+    net.act("m1", "cancelPayment", paid2, 6_000)
     # Redemption, refund (c3 spends past 80% of what it bought), rules, pause, categories.
     net.act("m1", "redeem", 20_000, pid(99))
     net.act("c3", "pay", w["m1"].address, 45_000, pid(7), [])
@@ -268,22 +302,136 @@ def _scenario(net: Net) -> None:
     # A relayed gift: ExecutedForwardRequest from the forwarder.
     net.relay("c2", bytes.fromhex(t.encode_abi("gift", [w["c1"].address, 1_000])[2:]))
     net.facts.update(tree1=tree, tree2=tree2, leaves=leaves)
+    _money_rules(net)
 
 
-def _paid_record(net: Net, receipt: Any) -> tuple[object, ...]:
+FUNDING_V1 = (FundingShare(funder_id("state"), 5_000, 4_000),
+              FundingShare(funder_id("siheung"), 5_000, 6_000))  # fmt: skip
+FUNDING_V2 = (FundingShare(funder_id("state"), 3_333, 2_000),
+              FundingShare(funder_id("gyeonggi"), 1_667, 3_001),
+              FundingShare(funder_id("siheung"), 5_000, 4_999))  # fmt: skip
+FUNDERS = ("state", "gyeonggi", "siheung")
+REWARD_PROGRAM = 3
+
+
+def _money_rules(net: Net) -> None:
+    """Issue 13's events: invoices, merchant terms, exclusions, institutions' limits, two
+    funding plan versions (and a withdrawn proposal), platform and employee payments, partial
+    and repeated cancellations (general and pocket parts), a reward program paid in a batch
+    and on a signed attestation, and a lost wallet recovered (a cancellation after that goes
+    to the new wallet)."""
+    w = net.wallets
+    a = {name: w[name].address for name in WALLET_NAMES}
+    token = net.token.address
+    reg = net.registry
+
+    def call(who: str, data: bytes, to: str | None = None) -> Any:
+        return net.send(who, to or token, data)
+
+    net.act("operator", "registerBatch", [a[n] for n in ("c6", "c7", "c8", "c9")], 1, contract=reg)
+    for name in ("m4", "m5"):
+        net.act("operator", "register", a[name], 2, contract=reg)
+    net.act("operator", "registerMerchant", a["m4"], REGION, 5611, 0, False)
+    net.act("operator", "registerMerchant", a["m5"], REGION, 6312, 0, False)
+    call("operator", encode_set_platform(a["m5"], True, 500))
+    call("m4", encode_set_extra_discount(1_000))  # 10% off at m4, which m4 funds itself
+    call("operator", encode_set_excluded_category(4711, True))
+    call("operator", encode_sync_merchant_exclusion([a["m2"]]))
+    call("operator", encode_set_institution_limits(a["i1"], 50_000, 200_000))
+    call("operator", encode_set_institution_blocked_category(a["i1"], 7211, True))
+    # Funding plan 1 (after a day's delay); sales and a paid invoice under it.
+    call("operator", encode_propose_funding_plan(FUNDING_V1))
+    net.warp(DAY + 1)
+    call("operator", encode_activate_funding_plan())
+    net.act("operator", "issue", a["c6"], 100_000, 90_000)
+    net.act("operator", "issue", a["c8"], 30_000, 27_000)
+    now = net.now()
+    invoices = {name: pid(0x1000 + n) for n, name in enumerate("ABCD")}
+    call("m4", encode_create_invoice(invoices["A"], a["c6"], 10_000))
+    call("m4", encode_create_invoice(invoices["B"], a["c6"]))
+    expiry_c = now + 3_600
+    call("m4", encode_create_invoice(invoices["C"], a["c6"], 5_000, expiry_c))
+    call("m4", encode_create_invoice(invoices["D"]))  # anyone may pay it
+    call("m4", encode_cancel_invoice(invoices["B"]))
+    net.act("c6", "pay", a["m4"], 10_000, invoices["A"], [])  # 9,000 after m4's discount
+    # Plan 2: a withdrawn proposal, then the one activated.
+    call("operator", encode_propose_funding_plan(FUNDING_V1))
+    net.act("operator", "cancelPendingFundingPlan")
+    call("operator", encode_propose_funding_plan(FUNDING_V2))
+    net.warp(DAY + 1)
+    call("operator", encode_activate_funding_plan())
+    net.act("operator", "issue", a["c7"], 50_000, 45_000)
+    # Through a platform (5% fee), then cancelled in two parts.
+    receipt = call("c6", encode_pay_through_platform(a["m5"], a["m4"], 20_000, pid(0x2000)))
+    platform_paid = payment_record(net, receipt)
+    call("m4", encode_cancel_payment(platform_paid, 5_000))
+    call("m4", encode_cancel_payment(replace(platform_paid, cancelled=5_000), 3_000))
+    # A reward program: a batch by the REWARDER, and a reward claimed on its signature.
+    net.act("operator", "grantRole", net.view("REWARDER_ROLE"), a["operator"])
+    now = net.now()
+    params = RewardParams(50_000, now - 10, now + 30 * DAY, daily_cap=10_000, ref=pid(80))
+    call("operator", encode_create_reward_program(params))
+    batch = [Reward(pid(0x3001), a["c6"], 7_000), Reward(pid(0x3002), a["c8"], 3_000)]
+    call("operator", encode_reward_batch(REWARD_PROGRAM, batch))
+    claimed = Reward(pid(0x3003), a["c7"], 2_000)
+    signature = sign_reward(
+        w["operator"].key, net.manifest.chain_id, token, REWARD_PROGRAM, claimed
+    )
+    call("c7", encode_claim_reward(REWARD_PROGRAM, claimed, signature))
+    # Pocket and general money in one payment, cancelled in two parts (general back first).
+    receipt = net.act("c6", "pay", a["m4"], 10_000, pid(0x2001), [REWARD_PROGRAM])
+    pocket_paid = payment_record(net, receipt)
+    call("m4", encode_cancel_payment(pocket_paid, 4_000))
+    call("m4", encode_cancel_payment(replace(pocket_paid, cancelled=4_000), 1_000))
+    # An employee spends the institution's money.
+    call("i1", encode_set_employee(a["c7"], 100_000))
+    call("c7", encode_pay_as_employee(a["i1"], a["m4"], 8_000))
+    # c8 pays, is rewarded again, loses its key: a recovery is started, withdrawn, started
+    # again and finalised; its money and pocket move to c9, and a later cancellation of its
+    # payment goes back to c9.
+    receipt = net.act("c8", "pay", a["m4"], 10_000, pid(0x2002), [REWARD_PROGRAM])
+    lost_paid = payment_record(net, receipt)
+    call("operator", encode_reward_batch(REWARD_PROGRAM, [Reward(pid(0x3004), a["c8"], 1_500)]))
+    call("operator", encode_start_recovery(a["c8"], a["c9"]), reg.address)
+    call("operator", encode_cancel_recovery(a["c8"]), reg.address)
+    call("operator", encode_start_recovery(a["c8"], a["c9"]), reg.address)
+    net.warp(61)
+    call("operator", encode_finalize_recovery(a["c8"]), reg.address)
+    call("operator", encode_recover_wallet(a["c8"], [REWARD_PROGRAM]))
+    call("m4", encode_cancel_payment(lost_paid))
+    net.facts.update(
+        invoices=invoices,
+        invoice_c_expiry=expiry_c,
+        platform_paid=platform_paid,
+        pocket_paid=pocket_paid,
+        lost_paid=lost_paid,
+    )
+
+
+def payment_record(net: Net, receipt: Any) -> PaymentRecord:
+    """The record a payment's events describe (what a merchant presents to cancel it)."""
     full = net.w3.eth.get_transaction_receipt(receipt["transactionHash"])
-    events = net.token.events.Paid().process_receipt(full, errors=DISCARD)
-    a = events[0]["args"]
-    return (
+    events = net.token.events
+    a = events.Paid().process_receipt(full, errors=DISCARD)[0]["args"]
+    funded = events.MerchantFunded().process_receipt(full, errors=DISCARD)
+    platform = events.PlatformPayment().process_receipt(full, errors=DISCARD)
+    return PaymentRecord(
         a["payer"],
         a["seq"],
         a["paymentId"],
         a["amount"],
         a["fromGeneral"],
         a["cashback"],
-        list(a["programIds"]),
-        list(a["programAmounts"]),
+        tuple(a["programIds"]),
+        tuple(a["programAmounts"]),
+        extra=funded[0]["args"]["extra"] if funded else 0,
+        platform=platform[0]["args"]["platform"] if platform else ZERO,
+        fee=platform[0]["args"]["fee"] if platform else 0,
     )
+
+
+def _paid_record(net: Net, receipt: Any) -> tuple[object, ...]:
+    return payment_record(net, receipt).as_tuple()
 
 
 @pytest.fixture(scope="session")

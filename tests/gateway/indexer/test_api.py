@@ -59,6 +59,7 @@ class ApiTests:
         assert [(p["program_id"], p["granted"], p["progress_pct"]) for p in listed] == [
             (1, 40_000, 40.0),
             (2, 8_000, 80.0),
+            (3, 13_500, 27.0),  # the reward program
         ]
         assert client.get(f"/v1/tokens/{token}/programs/2").json()["returned"] == 4_000
         _problem(client.get(f"/v1/tokens/{token}/programs/9"), 404, "NotFound")
@@ -95,6 +96,9 @@ class ApiTests:
                 break
         assert seen == sorted(set(seen), reverse=True)
         assert len(seen) == 7
+        c6 = built_chain.wallets["c6"].address
+        kinds = {i["kind"] for i in client.get(f"/v1/wallets/{c6}/history").json()["items"]}
+        assert kinds == {"sale", "payment", "cancellation", "reward"}
         item = client.get(url, params={"limit": 1}).json()["items"][0]
         assert item["kind"] == "gift"
         assert item["counterparty"] == built_chain.wallets["c2"].address
@@ -111,6 +115,43 @@ class ApiTests:
         assert (far.status_code, far.json()["code"]) == (400, "InvalidRequest")
         later = client.get(f"/v1/merchants/{m1}/sales", params={"since": "2099-01-01"}).json()
         assert later == []
+
+    def test_payment_requests_and_invoices(self, built_chain: Net, client: TestClient) -> None:
+        w = built_chain.wallets
+        ids = {name: "0x" + value.hex() for name, value in built_chain.facts["invoices"].items()}
+        url = f"/v1/wallets/{w['c6'].address}/payment-requests"
+        body = client.get(url).json()
+        assert [i["invoice_id"] for i in body["items"]] == [ids["C"], ids["B"], ids["A"]]
+        assert body["next_cursor"] is None
+        (paid,) = client.get(url, params={"status": "paid"}).json()["items"]
+        assert (paid["invoice_id"], paid["payer"], paid["paid_seq"]) == (
+            ids["A"],
+            w["c6"].address,
+            0,
+        )
+        first = client.get(url, params={"limit": 1}).json()
+        assert first["next_cursor"] is not None
+        rest = client.get(url, params={"cursor": first["next_cursor"]}).json()
+        assert [i["invoice_id"] for i in rest["items"]] == [ids["B"], ids["A"]]
+        invoices = f"/v1/merchants/{w['m4'].address}/invoices"
+        cancelled = client.get(invoices, params={"status": "cancelled"}).json()["items"]
+        assert [i["invoice_id"] for i in cancelled] == [ids["B"]]
+        assert client.get(invoices, params={"token": NOBODY}).json()["items"] == []
+        _problem(client.get(url, params={"status": "late"}), 400, "InvalidRequest")
+        _problem(client.get(url, params={"cursor": "!!"}), 400, "InvalidRequest")
+        _problem(client.get(invoices, params={"limit": 0}), 400, "InvalidRequest")
+        _problem(client.get("/v1/merchants/nobody/invoices"), 400, "InvalidRequest")
+
+    def test_funding(self, built_chain: Net, client: TestClient) -> None:
+        token = built_chain.token.address
+        body = client.get(f"/v1/tokens/{token}/funding").json()
+        assert (body["subsidy_total"], body["cashback_total"]) == tuple(
+            built_chain.view("fundingTotals")
+        )
+        assert [v["version"] for v in body["versions"]] == [1, 2]
+        assert [f["name"] for f in body["funders"]] == ["state", "siheung", "gyeonggi"]
+        _problem(client.get(f"/v1/tokens/{NOBODY}/funding"), 404, "NotFound")
+        _problem(client.get("/v1/tokens/0x12/funding"), 400, "InvalidRequest")
 
     def test_indexer_status(self, built_chain: Net, client: TestClient) -> None:
         status = client.get("/v1/indexer/status").json()

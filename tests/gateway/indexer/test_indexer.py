@@ -12,22 +12,29 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 from rich.console import Console
 from sqlalchemy import Engine, text
 
 import gateway.db.tables  # noqa: F401  (every table on the metadata)
+from chain.protocol.abi import load_abi
+from chain.protocol.calls import Reward, encode_cancel_payment, encode_reward_batch, funder_id
 from gateway.cli.progress import rich_progress
 from gateway.db import metadata
 from gateway.indexer import Indexer, Progress, ReorgTooDeepError
+from gateway.indexer.decode import INDEXED_CONTRACTS, EventDecoder
 from gateway.indexer.store import BlockRef, CheckpointMovedError, IndexStore
 from tests.fixtures.databases import PostgresBackend, SQLiteBackend
 
 from .conftest import (
     OTHER_REGION,
     REGION,
+    REWARD_PROGRAM,
+    ZERO,
     Net,
     count,
     dump,
+    payment_record,
     pid,
     rows,
 )
@@ -45,7 +52,9 @@ def _activity(net: Net, blocks: int, variant: int) -> None:
     w = net.wallets
     for n in range(blocks):
         if n % 2:
-            net.act("c1", "pay", w["m1"].address, 100 + variant + n, pid(1000 * variant + n), [])
+            # A fresh payment id each time: a non-zero id is a single-use invoice.
+            paid_id = pid(100_000 + 1000 * variant + n)
+            net.act("c1", "pay", w["m1"].address, 100 + variant + n, paid_id, [])
         else:
             net.act("c2", "gift", w["c3"].address, 10 + variant + n)
 
@@ -74,7 +83,8 @@ class IndexerTests:
         assert identities[w["i1"]] == (3, False)
         assert identities[w["c5"]] == (1, True)
         assert identities[w["c4"]] == (1, False)  # frozen, then unfrozen
-        assert count(engine, "index_identity_events") == 12
+        assert identities[w["c8"]] == (1, True)  # frozen by its recovery
+        assert count(engine, "index_identity_events") == 19
         merchants = {r.merchant: r for r in rows(engine, "index_merchants", "merchant")}
         assert (merchants[w["m2"]].category, merchants[w["m2"]].tier) == (4711, 2)
         assert merchants[w["m2"]].status == 1
@@ -86,7 +96,7 @@ class IndexerTests:
             (w["c2"], 200_000, 190_000, 10_000),
         ]
         payments = rows(engine, "index_payments")
-        assert len(payments) == 7
+        assert len(payments) == 12
         first = payments[0]
         assert (first.payer, first.merchant, first.amount, first.cashback) == (
             w["c1"],
@@ -98,20 +108,20 @@ class IndexerTests:
         assert pocket_paid.from_pockets == 20_000
         assert pocket_paid.from_general == 5_000
         assert pocket_paid.pockets == [{"program_id": 1, "amount": 20_000}]
-        cancelled = rows(engine, "index_cancellations")
+        cancelled = rows(engine, "index_cancellations")[:2]
         assert [(c.amount, c.returned) for c in cancelled] == [(25_000, 4_500), (6_000, 0)]
         assert cancelled[0].payment_tx_hash == pocket_paid.tx_hash
         moves = [
             (m.holder, m.program_id, m.reason, m.pocket_delta, m.spent_delta)
             for m in rows(engine, "index_pocket_moves")
         ]
-        assert moves == [
+        assert moves[:4] == [
             (w["c1"], 1, "payment", -20_000, 20_000),
             (w["c1"], 1, "cancellation", 20_000, -20_000),
             (w["c2"], 1, "payment", -10_000, 10_000),
             (w["c3"], 2, "payment", -6_000, 6_000),  # cancelled after the close: only burned
         ]
-        p1, p2 = rows(engine, "index_programs", "program_id")
+        p1, p2, _ = rows(engine, "index_programs", "program_id")
         assert (p1.budget, p1.granted, p1.claimed_count, p1.spent, p1.closed) == (
             100_000,
             40_000,
@@ -160,7 +170,7 @@ class IndexerTests:
         assert (relayed.signer, relayed.nonce, relayed.success) == (w["c2"], 0, True)
         assert relayed.forwarder == chain.manifest.forwarder.lower()
         granted_roles = _by(engine, "index_role_changes", contract=token, action="granted")
-        assert len(granted_roles) == 5  # the admin at initialisation, then four roles
+        assert len(granted_roles) == 6  # the admin at initialisation, then five roles
         (revoked,) = _by(engine, "index_role_changes", action="revoked")
         assert (revoked.contract, revoked.account, revoked.sender) == (
             token,
@@ -171,6 +181,143 @@ class IndexerTests:
         block = chain.rpc.get_block(first.block_number)
         assert first.block_hash == block["hash"]
         assert first.block_time == int(block["timestamp"], 16)
+
+    def test_money_rules_are_decoded(self, chain: Net, engine: Engine) -> None:
+        w = {name: wallet.lower for name, wallet in chain.wallets.items()}
+        chain.indexer(engine).sync_once()
+        facts = chain.facts
+        invoice = {name: "0x" + value.hex() for name, value in facts["invoices"].items()}
+        assert [
+            (r.merchant, r.invoice_id, r.payer, r.amount, r.expiry)
+            for r in rows(engine, "index_invoices")
+        ] == [
+            (w["m4"], invoice["A"], w["c6"], 10_000, 0),
+            (w["m4"], invoice["B"], w["c6"], 0, 0),
+            (w["m4"], invoice["C"], w["c6"], 5_000, facts["invoice_c_expiry"]),
+            (w["m4"], invoice["D"], ZERO, 0, 0),
+        ]
+        assert [r.invoice_id for r in rows(engine, "index_invoice_cancels")] == [invoice["B"]]
+        plans = rows(engine, "index_funding_changes")
+        assert [(r.version, r.action) for r in plans] == [
+            (1, "proposed"),
+            (1, "activated"),
+            (2, "proposed"),
+            (2, "cancelled"),
+            (2, "proposed"),
+            (2, "activated"),
+        ]
+        assert [(s["name"], s["subsidy_bps"], s["cashback_bps"]) for s in plans[4].shares] == [
+            ("state", 3_333, 2_000),
+            ("gyeonggi", 1_667, 3_001),
+            ("siheung", 5_000, 4_999),
+        ]
+        assert plans[4].shares[0]["funder"] == "0x" + funder_id("state").hex()
+        assert (plans[1].subsidy_at, plans[1].shares) == (25_000, None)
+        assert [
+            (r.merchant, r.extra_bps, r.platform, r.platform_fee_bps)
+            for r in rows(engine, "index_merchant_terms")
+        ] == [(w["m5"], 0, True, 500), (w["m4"], 1_000, False, 0)]
+        assert [(r.category, r.excluded) for r in rows(engine, "index_category_exclusions")] == [
+            (4711, True)
+        ]
+        assert [(r.merchant, r.excluded) for r in rows(engine, "index_merchant_exclusions")] == [
+            (w["m2"], True)
+        ]
+        (limits,) = rows(engine, "index_institution_limits")
+        assert (limits.institution, limits.per_payment, limits.per_month) == (
+            w["i1"],
+            50_000,
+            200_000,
+        )
+        (blocked,) = rows(engine, "index_institution_blocked")
+        assert (blocked.institution, blocked.category, blocked.blocked) == (w["i1"], 7211, True)
+        (employee,) = rows(engine, "index_employees")
+        assert (employee.institution, employee.employee, employee.monthly_limit) == (
+            w["i1"],
+            w["c7"],
+            100_000,
+        )
+        # Payments carry what the events around their Paid said: extra, platform, fee, employee.
+        (by_invoice,) = _by(engine, "index_payments", payment_id=invoice["A"])
+        assert (by_invoice.amount, by_invoice.extra, by_invoice.cashback) == (9_000, 1_000, 900)
+        (platform,) = _by(engine, "index_payments", payment_id="0x" + pid(0x2000).hex())
+        assert (platform.merchant, platform.amount, platform.extra) == (w["m4"], 18_000, 2_000)
+        assert (platform.platform, platform.fee, platform.cashback) == (w["m5"], 900, 1_800)
+        (spent,) = _by(engine, "index_payments", employee=w["c7"])
+        assert (spent.payer, spent.amount, spent.extra, spent.cashback) == (w["i1"], 7_200, 800, 0)
+        assert [(r.seq, r.amount) for r in rows(engine, "index_employee_payments")] == [
+            (spent.seq, 7_200)
+        ]
+        assert [r.extra for r in rows(engine, "index_merchant_funded")] == [
+            1_000, 2_000, 1_000, 800, 1_000
+        ]  # fmt: skip
+        (through,) = rows(engine, "index_platform_payments")
+        assert (through.platform, through.shop, through.fee) == (w["m5"], w["m4"], 900)
+        # Partial, repeated cancellations: their own parts, the merchant-funded share cut as
+        # the token cuts it, pockets restored (into the recovery wallet after a recovery).
+        parts = [
+            (c.amount, c.cancelled_total, c.from_general, c.cashback, c.fee, c.extra, c.returned,
+             c.program_amounts, c.recipient)
+            for c in rows(engine, "index_cancellations")[2:]
+        ]  # fmt: skip
+        assert parts == [
+            (5_000, 5_000, 5_000, 500, 250, 555, 4_500, [], w["c6"]),
+            (3_000, 8_000, 3_000, 300, 150, 333, 2_700, [], w["c6"]),
+            (4_000, 4_000, 2_000, 200, 0, 444, 1_800, [2_000], w["c6"]),
+            (1_000, 5_000, 0, 0, 0, 111, 0, [1_000], w["c6"]),
+            (9_000, 9_000, 6_000, 600, 0, 1_000, 5_400, [3_000], w["c9"]),
+        ]
+        program = REWARD_PROGRAM
+        moves = [
+            (m.holder, m.reason, m.pocket_delta, m.spent_delta)
+            for m in _by(engine, "index_pocket_moves", program_id=program)
+        ]
+        assert moves == [
+            (w["c6"], "payment", -7_000, 7_000),
+            (w["c6"], "cancellation", 2_000, -2_000),
+            (w["c6"], "cancellation", 1_000, -1_000),
+            (w["c8"], "payment", -3_000, 3_000),
+            (w["c8"], "recovery", -1_500, 0),
+            (w["c9"], "recovery", 1_500, 0),
+            (w["c9"], "cancellation", 3_000, -3_000),
+        ]
+        # The reward program: granted by rewards, spent net of the cancellations.
+        (rewards_program,) = _by(engine, "index_programs", program_id=program)
+        assert rewards_program.root == "0x" + keccak(text="dongne.reward-program").hex()
+        assert (rewards_program.budget, rewards_program.granted, rewards_program.spent) == (
+            50_000,
+            13_500,
+            4_000,
+        )
+        assert [(r.program_id, r.daily_cap, r.monthly_cap) for r in
+                rows(engine, "index_reward_programs")] == [(program, 10_000, 0)]  # fmt: skip
+        assert [(r.recipient, r.amount) for r in rows(engine, "index_rewards")] == [
+            (w["c6"], 7_000),
+            (w["c8"], 3_000),
+            (w["c7"], 2_000),
+            (w["c8"], 1_500),
+        ]
+        assert rows(engine, "index_rewards")[2].attestation_id == "0x" + pid(0x3003).hex()
+        # Recovery: the registry's steps, then the token's moves.
+        assert [
+            (r.action, r.lost, r.recipient, r.sender) for r in rows(engine, "index_recoveries")
+        ] == [
+            ("started", w["c8"], w["c9"], w["operator"]),
+            ("cancelled", w["c8"], None, w["operator"]),
+            ("started", w["c8"], w["c9"], w["operator"]),
+            ("finalized", w["c8"], w["c9"], None),
+        ]
+        assert rows(engine, "index_recoveries")[0].registry == chain.registry.address.lower()
+        assert [r.delay for r in rows(engine, "index_recovery_delays")] == [60]
+        (moved,) = rows(engine, "index_wallet_recoveries")
+        assert (moved.lost, moved.recipient, moved.balance) == (w["c8"], w["c9"], 24_600)
+        (pocket,) = rows(engine, "index_pocket_recoveries")
+        assert (pocket.program_id, pocket.lost, pocket.recipient, pocket.amount) == (
+            program,
+            w["c8"],
+            w["c9"],
+            1_500,
+        )
 
     def test_transfers_add_up_to_the_chain(self, chain: Net, engine: Engine) -> None:
         chain.indexer(engine).sync_once()
@@ -210,14 +357,14 @@ class IndexerTests:
         assert seen[-1].events == report.events > 0
         assert "indexing" in console.file.getvalue()
 
-    @pytest.mark.parametrize(("depth", "replacement"), [(64, 70), (8, 2)])
+    @pytest.mark.parametrize(("depth", "replacement"), [(64, 70), (12, 2)])
     def test_reorg_leaves_the_index_exact(
         self, chain: Net, engine: Engine, other_engine: Engine, depth: int, replacement: int
     ) -> None:
         tree = chain.facts["tree1"]
         now = chain.now()
         short = (tree.root, 5_000, now - 10, now + 30, False, [], pid(79))
-        chain.act("operator", "createProgram", short)  # program 3, soon expired
+        chain.act("operator", "createProgram", short)  # program 4, soon expired
         indexer = chain.indexer(engine)
         indexer.sync_once()
         fork_point = chain.head()
@@ -227,12 +374,20 @@ class IndexerTests:
         chain.act("operator", "updateMerchant", chain.wallets["m1"].address, 5612, 1)
         chain.act("c2", "claim", 1, 3, 1_000, tree.proof(3))
         chain.act("c2", "pay", chain.wallets["m1"].address, 12_000, pid(555), [1])
+        # ...and the money rules' folds: a reward (granted), a pocket payment partly cancelled
+        # (spent, pockets), a payment's companion events.
+        m4, c7 = chain.wallets["m4"].address, chain.wallets["c7"].address
+        reward = Reward(pid(0x3999), c7, 500)
+        chain.send("operator", chain.token.address, encode_reward_batch(REWARD_PROGRAM, [reward]))
+        receipt = chain.act("c7", "pay", m4, 1_000, pid(556), [REWARD_PROGRAM])
+        record = payment_record(chain, receipt)
+        chain.send("m4", chain.token.address, encode_cancel_payment(record, 400))
         chain.warp(60)  # mines a block
-        chain.act("operator", "closeProgram", 3)
+        chain.act("operator", "closeProgram", 4)
         indexer.sync_once()
-        (closed,) = _by(engine, "index_programs", program_id=3)
+        (closed,) = _by(engine, "index_programs", program_id=4)
         assert closed.closed
-        _activity(chain, depth - 6, variant=1)
+        _activity(chain, depth - 9, variant=1)
         indexer.sync_once()
         assert chain.head() == fork_point + depth
         assert chain.node.revert(snapshot)
@@ -243,7 +398,7 @@ class IndexerTests:
         assert dump(engine) == _reindexed(chain, other_engine)
         assert _by(engine, "index_identities", account=STRANGER.lower()) == []
         assert _by(engine, "index_grants", grant_index=3) == []
-        (reopened,) = _by(engine, "index_programs", program_id=3)
+        (reopened,) = _by(engine, "index_programs", program_id=4)
         assert not reopened.closed
         assert reopened.returned is None
 
@@ -371,6 +526,18 @@ class TestIndexerSQLite(IndexerTests, SQLiteBackend):
 
 class TestIndexerPostgres(IndexerTests, PostgresBackend):
     pass
+
+
+def test_every_event_of_the_network_is_kept() -> None:
+    """Every event the contracts emit has a table, but for the ones with nothing to keep."""
+    emitted = {
+        str(entry["name"])
+        for name in INDEXED_CONTRACTS
+        for entry in load_abi(name)
+        if entry.get("type") == "event"
+    }
+    skipped = {"Approval", "EIP712DomainChanged", "Initialized", "MunicipalityInitialized"}
+    assert emitted - EventDecoder(31337).events == skipped
 
 
 def test_indexer_refuses_a_node_of_another_chain(built_chain: Net, sqlite_engine: Engine) -> None:

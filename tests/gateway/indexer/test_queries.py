@@ -6,10 +6,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Engine
 
+from chain.protocol.calls import PaymentRecord, funder_id
+from chain.protocol.hashing import ZERO_ADDRESS
 from gateway import queries
 from tests.fixtures.databases import PostgresBackend, SQLiteBackend
 
-from .conftest import WALLET_NAMES, Net
+from .conftest import FUNDERS, REWARD_PROGRAM, WALLET_NAMES, Net, pid
 
 
 class QueryTests:
@@ -27,7 +29,7 @@ class QueryTests:
             general = found[0].general if found else 0
             assert general == net.view("balanceOf", address), name
             pockets = {p.program_id: p.amount for b in found for p in b.pockets}
-            for program_id in (1, 2):
+            for program_id in (1, 2, REWARD_PROGRAM):
                 assert pockets.get(program_id, 0) == net.view("pocketOf", program_id, address)
             for balance in found:
                 assert balance.total == balance.general + sum(p.amount for p in balance.pockets)
@@ -45,16 +47,19 @@ class QueryTests:
         board = queries.dashboard(indexed, net.token.address)
         assert board is not None
         assert board.circulating == net.view("totalSupply")
-        assert (board.sales, board.issued_face, board.issued_paid) == (4, 650_000, 625_000)
-        assert board.subsidy == 25_000
+        # The first scenario's four sales, then c6's, c8's and c7's.
+        assert (board.sales, board.issued_face, board.issued_paid) == (7, 830_000, 787_000)
+        assert board.subsidy == 43_000
         assert (board.redemptions, board.redeemed) == (1, 20_000)
         assert (board.refunds, board.refunded_face, board.refunded_cash) == (1, 5_000, 4_500)
-        assert board.cashback == 3_000 + 1_000 + 500 + 4_500
-        assert (board.payments, board.gifts, board.gift_volume) == (7, 2, 11_000)
+        # Cashback paid (before cancellations took some back): 10% of the general part at
+        # tier 0, 5% at tier 2, none for the institution.
+        assert board.cashback == 3_000 + 1_000 + 500 + 4_500 + 900 + 1_800 + 200 + 600
+        assert (board.payments, board.gifts, board.gift_volume) == (12, 2, 11_000)
         holders = [w.address for w in net.wallets.values()]
         assert board.holders == sum(1 for a in holders if net.view("balanceOf", a) > 0)
-        assert (board.merchants, board.programs, board.policy_budget) == (2, 2, 110_000)
-        assert (board.policy_granted, board.policy_spent) == (48_000, 16_000)
+        assert (board.merchants, board.programs, board.policy_budget) == (4, 3, 160_000)
+        assert (board.policy_granted, board.policy_spent) == (48_000 + 13_500, 16_000 + 4_000)
         assert board.as_of_block == net.facts["head"]
         assert queries.dashboard(indexed, "0x" + "12" * 20) is None
 
@@ -115,12 +120,163 @@ class QueryTests:
 
     def test_programs(self, built_chain: Net, indexed: Engine) -> None:
         token = built_chain.token.address
-        p1, p2 = queries.programs(indexed, token)
+        p1, p2, p3 = queries.programs(indexed, token)
         assert (p1.budget, p1.granted, p1.claimed_count, p1.spent) == (100_000, 40_000, 3, 10_000)
         assert (p1.progress_pct, p1.returned, p1.closed) == (40.0, None, False)
         assert (p2.closed, p2.returned, p2.categories) == (True, 4_000, [5611])
         assert queries.program(indexed, token, 2) == p2
-        assert queries.program(indexed, token, 3) is None
+        assert (p3.program_id, p3.granted, p3.spent) == (REWARD_PROGRAM, 13_500, 4_000)
+        assert (p3.kind, p3.daily_cap, p3.monthly_cap) == ("reward", 10_000, 0)
+        assert (p1.kind, p1.daily_cap) == ("merkle", None)
+        assert queries.program(indexed, token, 4) is None
+
+    def test_history_rebuilds_payment_records(self, built_chain: Net, indexed: Engine) -> None:
+        """A payment's history entry holds its on-chain record, with what was cancelled so far:
+        the token accepts it as the record of a payment still on file."""
+        net = built_chain
+        c6 = net.wallets["c6"].address
+        items = queries.history(indexed, c6, limit=200).items
+        payments = [i for i in items if i.kind == "payment"]
+        assert len(payments) == 3
+        checked = 0
+        for item in payments:
+            d = item.details
+            record = PaymentRecord(
+                str(d["payer"]),
+                int(str(d["seq"])),
+                bytes.fromhex(str(d["payment_id"])[2:]),
+                item.amount,
+                int(str(d["from_general"])),
+                int(str(d["cashback"])),
+                tuple(d["program_ids"]),  # type: ignore[arg-type]
+                tuple(d["program_amounts"]),  # type: ignore[arg-type]
+                extra=int(str(d["extra"])),
+                platform=str(d["platform"] or ZERO_ADDRESS),
+                fee=int(str(d["fee"])),
+                cancelled=int(str(d["cancelled"])),
+            )
+            merchant = str(item.counterparty)
+            assert net.view("isPaymentOnRecord", merchant, record.as_tuple()), d
+            checked += 1
+        assert checked == 3
+        by_id = {i.details["payment_id"]: i for i in payments}
+        through = by_id["0x" + pid(0x2000).hex()].details
+        assert (through["platform"], through["fee"], through["cancelled"]) == (
+            net.wallets["m5"].address,
+            900,
+            8_000,
+        )
+        pocket = by_id["0x" + pid(0x2001).hex()].details
+        assert (pocket["program_ids"], pocket["program_amounts"]) == ([REWARD_PROGRAM], [7_000])
+        assert (pocket["extra"], pocket["cancelled"]) == (1_000, 5_000)
+        cancellations = [
+            (i.amount, i.direction, i.details["cancelled_total"], i.details["program_amounts"])
+            for i in reversed(items)
+            if i.kind == "cancellation"
+        ]
+        assert cancellations == [
+            (5_000, "in", 5_000, []),
+            (3_000, "in", 8_000, []),
+            (4_000, "in", 4_000, [2_000]),
+            (1_000, "in", 5_000, [1_000]),
+        ]
+        rewards = [(i.amount, i.details["program_id"]) for i in items if i.kind == "reward"]
+        assert rewards == [(7_000, REWARD_PROGRAM)]
+
+    def test_history_of_employees_rewards_and_recoveries(
+        self, built_chain: Net, indexed: Engine
+    ) -> None:
+        w = built_chain.wallets
+        c7 = [(i.kind, i.direction, i.amount) for i in queries.history(indexed, w["c7"].address)
+              .items]  # fmt: skip
+        assert ("payment", "out", 7_200) in c7  # spent the institution's money
+        assert ("reward", "in", 2_000) in c7
+        spent = next(i for i in queries.history(indexed, w["c7"].address).items
+                     if i.kind == "payment")  # fmt: skip
+        assert spent.details["employee"] == w["c7"].address
+        assert spent.details["payer"] == w["i1"].address
+        lost = queries.history(indexed, w["c8"].address).items
+        assert [(i.kind, i.direction, i.amount) for i in lost[:1]] == [
+            ("cancellation", "in", 9_000)  # its payment, cancelled after: money went to c9
+        ]
+        assert [(i.kind, i.direction, i.amount, i.details["program_id"]) for i in lost[1:3]] == [
+            ("recovery", "out", 1_500, REWARD_PROGRAM),
+            ("recovery", "out", 24_600, None),
+        ]
+        found = queries.history(indexed, w["c9"].address).items
+        assert [(i.kind, i.direction, i.amount, i.counterparty) for i in found] == [
+            ("cancellation", "in", 9_000, w["m4"].address),
+            ("recovery", "in", 1_500, w["c8"].address),
+            ("recovery", "in", 24_600, w["c8"].address),
+        ]
+        assert found[0].details["recipient"] == w["c9"].address
+        assert found[0].details["payer"] == w["c8"].address
+
+    def test_payment_requests_and_invoices(self, built_chain: Net, indexed: Engine) -> None:
+        net = built_chain
+        w = net.wallets
+        ids = {name: "0x" + value.hex() for name, value in net.facts["invoices"].items()}
+        expiry = net.facts["invoice_c_expiry"]
+        page = queries.payment_requests(indexed, w["c6"].address, now=expiry - 1)
+        assert [(i.invoice_id, i.status) for i in page.items] == [
+            (ids["C"], "open"),
+            (ids["B"], "cancelled"),
+            (ids["A"], "paid"),
+        ]
+        paid = page.items[2]
+        assert (paid.amount, paid.paid_seq, paid.paid_by) == (10_000, 0, w["c6"].address)
+        assert paid.paid_tx_hash is not None
+        assert paid.cancelled_time is None
+        assert page.items[1].cancelled_time is not None
+        later = queries.payment_requests(indexed, w["c6"].address, status="expired", now=expiry)
+        assert [(i.invoice_id, i.expiry) for i in later.items] == [(ids["C"], expiry)]
+        assert queries.payment_requests(indexed, w["c6"].address, status="open", now=expiry) \
+            .items == []  # fmt: skip
+        assert queries.payment_requests(indexed, w["c7"].address).items == []
+        m4 = w["m4"].address
+        every = queries.merchant_invoices(indexed, m4, now=expiry - 1)
+        assert [(i.invoice_id, i.payer) for i in every.items] == [
+            (ids["D"], None),
+            (ids["C"], w["c6"].address),
+            (ids["B"], w["c6"].address),
+            (ids["A"], w["c6"].address),
+        ]
+        assert [i.invoice_id for i in queries.merchant_invoices(
+            indexed, m4, status="open", now=expiry - 1).items] == [ids["D"], ids["C"]]  # fmt: skip
+        paged, cursor = [], None
+        while True:
+            part = queries.merchant_invoices(indexed, m4, cursor=cursor, limit=1, now=expiry - 1)
+            paged.extend(part.items)
+            if part.next_cursor is None:
+                break
+            cursor = part.next_cursor
+        assert paged == every.items
+        assert queries.merchant_invoices(indexed, w["m1"].address).items == []
+
+    def test_funding_equals_the_chain(self, built_chain: Net, indexed: Engine) -> None:
+        """Two plan versions (and a withdrawn proposal): totals, what each version funded and
+        every funder's share, as the token's own views compute them."""
+        net = built_chain
+        found = queries.funding(indexed, net.token.address)
+        assert found is not None
+        assert (found.subsidy_total, found.cashback_total) == tuple(net.view("fundingTotals"))
+        assert [v.version for v in found.versions] == [1, 2]
+        assert found.pending is None
+        for version in found.versions:
+            assert (version.subsidy, version.cashback) == tuple(
+                net.view("fundedBy", version.version)
+            )
+        assert [s.name for s in found.versions[1].shares] == ["state", "gyeonggi", "siheung"]
+        assert [f.name for f in found.funders] == ["state", "siheung", "gyeonggi"]
+        for name in FUNDERS:
+            (mine,) = [f for f in found.funders if f.name == name]
+            assert mine.funder == "0x" + funder_id(name).hex()
+            assert (mine.subsidy, mine.cashback) == tuple(net.view("funderTotals", funder_id(name)))
+        # The funders of a version add up to it to the won.
+        assert sum(f.subsidy for f in found.funders) == sum(v.subsidy or 0 for v in found.versions)
+        extras = sum(net.view("merchantOf", w.address)[-1] for w in net.wallets.values())
+        assert found.merchant_extras == extras
+        assert queries.funding(indexed, "0x" + "12" * 20) is None
 
     def test_municipalities_and_status(self, built_chain: Net, indexed: Engine) -> None:
         (only,) = queries.municipalities(indexed)

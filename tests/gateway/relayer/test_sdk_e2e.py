@@ -180,6 +180,10 @@ def test_pay_by_scanning_a_dynamic_invoice(
         state = client.wait(payment, timeout=30)
         assert paid_record(people, state, citizen.address).payment_id == invoice.invoice_id
         assert balance_of(people, people.merchant) == 12_000
+        # An invoice is paid once (issue 13: the same code paid twice used to pay twice).
+        with pytest.raises(x.VoucherInvoiceAlreadyPaid) as twice:
+            client.pay_invoice(scanned)
+        assert twice.value.invoice_id == invoice.invoice_id
 
         late = PaymentRequest(
             people.token, chain_id, people.merchant, 5_000, secrets.token_bytes(32), 1_000, None
@@ -295,6 +299,73 @@ def test_merchant_cancels_a_payment(sdk_gateway: GatewayProcess, people: People)
     # The payer gets back what left the general pocket less the cashback it earned.
     assert balance_of(people, citizen.address) == 100_000
     assert balance_of(people, merchant.address) == 0
+
+
+def new_citizen(people: People, bought: int) -> Wallet:
+    citizen = new_wallet()
+    op = people.network.operator
+    op.register(people.network.manifest.registry, [citizen.address], "citizen")
+    op.issue(people.token, citizen.address, bought, bought * 9 // 10)
+    return citizen
+
+
+def test_a_remote_payment_request_is_paid_once_and_cancelled_in_parts(
+    sdk_gateway: GatewayProcess, people: People
+) -> None:
+    """An academy asks a parent for a month's fee; the parent sees the request in the app and
+    pays it once; the academy later refunds part of it, then the rest (issue 13)."""
+    parent = new_citizen(people, 100_000)
+    academy = new_merchant(people)
+    with client_for(sdk_gateway, academy) as shop, client_for(sdk_gateway, parent) as client:
+        expiry = int(time.time()) + 3_600
+        sent, invoice_id = shop.create_invoice(
+            people.token, payer=parent.address, amount=30_000, expiry=expiry
+        )
+        shop.wait(sent, timeout=30)
+
+        def requested() -> bool:
+            return len(client.payment_requests("open")) == 1
+
+        eventually(requested)
+        (request,) = client.payment_requests("open")
+        assert (request.merchant, request.invoice_id, request.amount) == (
+            academy.address,
+            invoice_id,
+            30_000,
+        )
+        assert (request.payer, request.expiry) == (parent.address, expiry)
+        state = client.wait(client.pay_request(request), timeout=30)
+        assert balance_of(people, academy.address) == 30_000
+        with pytest.raises(x.VoucherInvoiceAlreadyPaid):
+            client.pay_request(request)  # the app's stale copy still says open
+
+        def paid() -> bool:
+            return [r.status for r in shop.invoices()] == ["paid"]
+
+        eventually(paid)
+        record = paid_record(people, state, parent.address)
+        assert record.cashback == 3_000
+
+        def indexed(cancelled: int) -> Callable[[], bool]:
+            def check() -> bool:
+                items = [i for i in shop.history(limit=10).items if i.kind == "payment"]
+                return [i.payment_record().cancelled for i in items] == [cancelled]
+
+            return check
+
+        eventually(indexed(0))
+        shop.wait(shop.cancel_payment(people.token, record, 10_000), timeout=30)
+        # 10,000 of general money back less its share of the cashback (1,000).
+        assert balance_of(people, parent.address) == 100_000 - 30_000 + 3_000 + 9_000
+        eventually(indexed(10_000))
+        (entry,) = [i for i in shop.history(limit=10).items if i.kind == "payment"]
+        rest = entry.payment_record()
+        assert (rest.remaining, rest.cancelled) == (20_000, 10_000)
+        with pytest.raises(x.VoucherPaymentNotFound):
+            shop.cancel_payment(people.token, record)  # the record before the first part
+        shop.wait(shop.cancel_payment(people.token, rest), timeout=30)
+    assert balance_of(people, parent.address) == 100_000
+    assert balance_of(people, academy.address) == 0
 
 
 # ------------------------------------------------------------------------------ pockets
