@@ -5,6 +5,8 @@ answered in EIP-55 checksum form. Every figure is derived from indexed events (t
 source of truth). The chain id defaults to the one chain the database indexes.
 """
 
+from gateway.queries.identity import WalletIdentity, wallet_identity
+from gateway.queries.merchant_list import MerchantPage, MerchantRecord, merchant_list
 from gateway.queries.merchants import MerchantSales, merchant_sales
 from gateway.queries.municipalities import (
     Dashboard,
@@ -18,7 +20,9 @@ from gateway.queries.municipalities import (
     program,
     programs,
 )
+from gateway.queries.rules import MonthlyCaps, RuleChange, RulesView, monthly_caps, rules_view
 from gateway.queries.scope import MAX_PAGE, InvalidCursorError
+from gateway.queries.series import DailyBucket, DailySeries, daily_series
 from gateway.queries.wallets import (
     HistoryItem,
     HistoryPage,
@@ -32,25 +36,38 @@ from gateway.queries.wallets import (
 
 __all__ = [
     "MAX_PAGE",
+    "DailyBucket",
+    "DailySeries",
     "Dashboard",
     "HistoryItem",
     "HistoryPage",
     "IndexerStatus",
     "InvalidCursorError",
+    "MerchantPage",
+    "MerchantRecord",
     "MerchantSales",
+    "MonthlyCaps",
     "Municipality",
     "Pocket",
     "ProgramSummary",
+    "RuleChange",
+    "RulesView",
     "TokenBalance",
+    "WalletIdentity",
     "balances",
+    "daily_series",
     "dashboard",
     "decode_cursor",
     "encode_cursor",
     "history",
     "indexer_status",
+    "merchant_list",
     "merchant_sales",
+    "monthly_caps",
     "municipalities",
     "municipality",
     "program",
     "programs",
+    "rules_view",
+    "wallet_identity",
 ]

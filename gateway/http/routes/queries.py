@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Annotated, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 from fastapi import APIRouter, Path, Query
 from sqlalchemy.exc import OperationalError
@@ -154,4 +154,73 @@ def indexer_status(engine: EngineDep) -> queries.IndexerStatus:
     found = _read(lambda: queries.indexer_status(engine))
     if found is None:
         raise GatewayError("NotReady", "nothing is indexed yet")
+    return found
+
+
+@router.get("/tokens/{token}/series", openapi_extra=codes("NotFound", "DatabaseUnavailable"))
+def token_series(
+    engine: EngineDep,
+    token: AddressPath,
+    days: Annotated[int, Query(ge=1, le=400, description="buckets, ending today")] = 30,
+) -> queries.DailySeries:
+    """Daily figures in Korea Standard Time: sales face / paid / subsidy, payments and their
+    volume, cashback, gifts, redemptions, and at each day's end the circulating supply,
+    holders and registered merchants. Aggregates only, like the dashboard."""
+    address = _address(token, "token")
+    found = _read(lambda: queries.daily_series(engine, address, days=days))
+    if found is None:
+        raise GatewayError("NotFound", f"no municipality with token {token}", {"token": token})
+    return found
+
+
+@router.get("/tokens/{token}/rules", openapi_extra=codes("NotFound", "DatabaseUnavailable"))
+def token_rules(engine: EngineDep, token: AddressPath) -> queries.RulesView:
+    """The rules in force, proposed changes with the time they take effect, and every change
+    (newest first). Public, as on chain."""
+    address = _address(token, "token")
+    found = _read(lambda: queries.rules_view(engine, address))
+    if found is None:
+        raise GatewayError("NotFound", f"no municipality with token {token}", {"token": token})
+    return found
+
+
+@router.get("/tokens/{token}/merchants", openapi_extra=codes("NotFound", "DatabaseUnavailable"))
+def token_merchants(
+    engine: EngineDep,
+    token: AddressPath,
+    search: Annotated[str | None, Query(max_length=42, pattern=r"^(0x)?[0-9a-fA-F]*$")] = None,
+    status: Annotated[
+        Literal["active", "suspended", "cancelled"] | None, Query(description="lifecycle")
+    ] = None,
+    tier: Annotated[int | None, Query(ge=0, le=255)] = None,
+    category: Annotated[int | None, Query(ge=0, le=2**31 - 1, description="KSIC code")] = None,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    limit: Annotated[int, Query(ge=1, le=queries.MAX_PAGE)] = 50,
+) -> queries.MerchantPage:
+    """A municipality's merchants (part of an address, status, tier, category), in pages."""
+    address = _known_token(engine, token)
+
+    def page() -> queries.MerchantPage:
+        return queries.merchant_list(
+            engine, address, search=search, status=status, tier=tier, category=category,
+            offset=offset, limit=limit,
+        )  # fmt: skip
+
+    return _read(page)
+
+
+@router.get(
+    "/wallets/{address}/caps", openapi_extra=codes("NotFound", "NotReady", "DatabaseUnavailable")
+)
+def wallet_caps(
+    engine: EngineDep,
+    address: AddressPath,
+    token: Annotated[str, Query(pattern=_ADDRESS.pattern, description="the municipality")],
+) -> queries.MonthlyCaps:
+    """This month's (KST) purchase and gift caps in one municipality, and what is left."""
+    holder = _address(address, "address")
+    tok = _known_token(engine, token)
+    found = _read(lambda: queries.monthly_caps(engine, tok, holder))
+    if found is None:
+        raise GatewayError("NotReady", "the municipality's rules are not indexed yet")
     return found
