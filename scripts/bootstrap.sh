@@ -29,12 +29,13 @@ if ! stamp_ok "$bundle" package-lock.json || ! stamp_ok "$bundle" gateway/portal
 fi
 
 # Playwright drives the distribution's Chromium: browser downloads are not possible on a
-# closed network, and apt is (CI runs as root).
-if [ ! -x /usr/bin/chromium ]; then
-  echo "bootstrap: apt-get install chromium (the portal's browser tests)"
+# closed network, and apt is (CI runs as root). Nanum is a Korean font for its pages (and
+# their screenshots), which would otherwise show empty boxes.
+if [ ! -x /usr/bin/chromium ] || [ ! -d /usr/share/fonts/truetype/nanum ]; then
+  echo "bootstrap: apt-get install chromium fonts-nanum (the portal's browser tests)"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium fonts-nanum >/dev/null
 fi
 
 PY=${PYTHON:-python3}

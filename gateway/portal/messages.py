@@ -211,6 +211,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "merch.redeemed": ("환전액", "Redeemed"),
     "merch.net": ("순매출", "Net sales"),
     "merch.print": ("인쇄", "Print"),
+    "merch.shop_name": ("상호", "Shop name"),
     "merch.size": ("용지", "Paper"),
     "merch.poster_title": ("지역화폐 결제 가능", "Local vouchers accepted"),
     "merch.scan": ("휴대폰 지갑으로 QR을 찍어 결제하세요", "Scan with your wallet app to pay"),

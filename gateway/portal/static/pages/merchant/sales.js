@@ -1,0 +1,46 @@
+// A merchant's sales today and this month (KST), and its redemptions (환전) for settlement.
+import { api, boot, count, errorBox, figures, fill, h, kst, t, table, won } from "/portal/static/portal.js";
+
+// Midnight in Korea of today and of the month's first day, as unix seconds.
+function kstStarts() {
+  const now = new Date(Date.now() + 9 * 3600_000);
+  const day = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()) / 1000 - 9 * 3600;
+  const month = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1) / 1000 - 9 * 3600;
+  return { day, month };
+}
+
+const context = await boot("merchant");
+if (context) {
+  const { token, me } = context;
+  const { day, month } = kstStarts();
+  const today = h("section", { "aria-labelledby": "h-today" }, h("h2", { id: "h-today" }, t("merch.today")));
+  const monthly = h("section", { "aria-labelledby": "h-month" }, h("h2", { id: "h-month" }, t("merch.month")));
+  const settled = h("section", { "aria-labelledby": "h-settle" }, h("h2", { id: "h-settle" }, t("merch.settlement")));
+  fill("#content", today, monthly, settled);
+  const sales = async (since) => (await api(`/v1/merchants/${me.address}/sales?token=${token}&since=${since}`))[0] || null;
+  const tiles = (s) =>
+    figures([
+      [t("fig.payments"), count(s?.payments || 0), "payments"],
+      [t("fig.payment_volume"), won(s?.gross || 0), "gross"],
+      [t("merch.net"), won(s?.net || 0), "net"],
+      [t("merch.redeemed"), won(s?.redeemed || 0), "redeemed"],
+    ]);
+  try {
+    today.append(tiles(await sales(day)));
+    monthly.append(tiles(await sales(month)));
+    const all = await api(`/v1/merchants/${me.address}/sales?token=${token}`);
+    settled.append(
+      table(
+        [
+          { label: t("fig.redemptions"), value: (s) => count(s.redemptions), num: true },
+          { label: t("merch.redeemed"), value: (s) => won(s.redeemed), num: true },
+          { label: t("merch.net"), value: (s) => won(s.net), num: true },
+          { label: t("audit.time"), value: (s) => kst(s.last_time) },
+        ],
+        all,
+      ),
+    );
+  } catch (error) {
+    today.append(errorBox(error));
+  }
+}
