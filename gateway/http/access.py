@@ -137,6 +137,9 @@ POLICIES: dict[tuple[str, str], RouteAccess] = {
     # Program managers run their city's distributions.
     ("POST", "/v1/distributions"): RouteAccess(role("PROGRAM_MANAGER_ROLE"), "query"),
     ("GET", "/v1/distributions"): RouteAccess(_PROGRAMS, "query"),
+    ("GET", "/v1/distributions/{job_id}/commit-call"): RouteAccess(
+        role("PROGRAM_MANAGER_ROLE"), "job"
+    ),
     ("GET", "/v1/distributions/{job_id}"): RouteAccess(_PROGRAMS, "job"),
     ("GET", "/v1/distributions/{job_id}/report"): RouteAccess(_PROGRAMS, "job"),
     ("POST", "/v1/distributions/{job_id}/push"): RouteAccess(role("PROGRAM_MANAGER_ROLE"), "job"),

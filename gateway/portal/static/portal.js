@@ -93,6 +93,19 @@ export function saveSession(value) {
 
 export function clearSession() {
   sessionStorage.removeItem(SESSION);
+  sessionStorage.removeItem("dongne.demo");
+}
+
+// The wallet this session signed in with: the browser's, or on the demo network the demo key
+// kept for this tab only (it exists on loopback demo networks alone).
+export async function walletProvider() {
+  const demo = JSON.parse(sessionStorage.getItem("dongne.demo") || "null");
+  if (demo) {
+    const wallet = await import("/portal/static/build/wallet.js");
+    return wallet.demoProvider(demo.private_key, demo.rpc_url, demo.chain_id);
+  }
+  if (!window.ethereum) throw new Error(t("signin.no_wallet"));
+  return window.ethereum;
 }
 
 // ----------------------------------------------------------------------------- API

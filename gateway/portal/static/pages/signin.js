@@ -59,7 +59,11 @@ async function demoWallets() {
             type: "button",
             class: "demo-wallet",
             dataset: { role: w.role, address: w.address },
-            onclick: () => signIn(demoProvider(w.private_key, demo.rpc_url, demo.chain_id)),
+            onclick: () => {
+              const chosen = { private_key: w.private_key, rpc_url: demo.rpc_url, chain_id: demo.chain_id };
+              sessionStorage.setItem("dongne.demo", JSON.stringify(chosen));
+              signIn(demoProvider(w.private_key, demo.rpc_url, demo.chain_id));
+            },
           },
           `${w.name} (${w.role})`,
         ),
@@ -75,6 +79,7 @@ async function demoWallets() {
 
 const context = await boot("anyone");
 $("#wallet-signin").addEventListener("click", () => {
+  sessionStorage.removeItem("dongne.demo");
   if (!window.ethereum) {
     $("#result").hidden = false;
     fill("#homes", h("div", { class: "error", role: "alert" }, t("signin.no_wallet")));
