@@ -87,6 +87,9 @@ POLICIES: dict[tuple[str, str], RouteAccess] = {
     ("GET", "/v1/tokens/{token}/rules"): RouteAccess(PUBLIC),  # public on chain
     # The register of shops, for the staff who keep it and the city's auditors.
     ("GET", "/v1/tokens/{token}/merchants"): RouteAccess(_MERCHANT_BOOK, "path"),
+    ("GET", "/v1/tokens/{token}/merchants/{merchant}/call"): RouteAccess(
+        role("MERCHANT_REGISTRAR_ROLE"), "path"
+    ),
     ("GET", "/v1/tokens/{token}/programs"): RouteAccess(PUBLIC),
     ("GET", "/v1/tokens/{token}/programs/{program_id}"): RouteAccess(PUBLIC),
     ("GET", "/v1/indexer/status"): RouteAccess(PUBLIC),
@@ -117,6 +120,7 @@ POLICIES: dict[tuple[str, str], RouteAccess] = {
     ("GET", "/v1/programs/{token}/{program_id}/proofs/{index}"): RouteAccess(_PROGRAMS, "path"),
     # Auditors of a city see everything of that city.
     ("GET", "/v1/audit/{token}/reconcile"): RouteAccess(auditor(), "path"),
+    ("GET", "/v1/audit/{token}/code"): RouteAccess(auditor(), "path"),
     ("GET", "/v1/audit/{token}/ledger"): RouteAccess(auditor(), "path"),
     ("GET", "/v1/audit/{token}/programs/{program_id}/verify"): RouteAccess(auditor(), "path"),
     ("POST", "/v1/audit/{token}/programs/{program_id}/verify"): RouteAccess(auditor(), "path"),

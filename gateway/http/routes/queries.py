@@ -7,17 +7,21 @@ thread pool instead of blocking the event loop.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from typing import Annotated, Literal, TypeVar
 
 from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import OperationalError
 
+from chain.protocol.contracts import encode_function
 from gateway import queries
 from gateway.errors import GatewayError
 from gateway.http.deps import EngineDep
 from gateway.http.openapi import codes
 from gateway.http.params import ADDRESS_PATTERN, OptionalTime
+from gateway.queries.scope import checksum
 
 router = APIRouter(prefix="/v1", tags=["query"])
 
@@ -224,3 +228,47 @@ def wallet_caps(
     if found is None:
         raise GatewayError("NotReady", "the municipality's rules are not indexed yet")
     return found
+
+
+class MerchantCall(BaseModel):
+    """A registrar's transaction on one merchant, for their own wallet to sign and send."""
+
+    to: str = Field(description="the municipality's token")
+    data: str = Field(description="calldata, 0x-hex")
+    function: str
+
+
+_STATUS_CODES = {"reactivate": 1, "suspend": 2, "cancel": 3, "ban": 3}  # MerchantStatus
+
+
+@router.get(
+    "/tokens/{token}/merchants/{merchant}/call",
+    openapi_extra=codes("NotFound", "InvalidRequest", "DatabaseUnavailable"),
+)
+def merchant_call(
+    engine: EngineDep,
+    token: AddressPath,
+    merchant: AddressPath,
+    action: Annotated[Literal["suspend", "reactivate", "cancel", "ban", "tier"], Query()],
+    tier: Annotated[int | None, Query(ge=0, le=255, description="for action=tier")] = None,
+    ban_days: Annotated[int, Query(ge=1, le=3650, description="for action=ban")] = 365,
+) -> MerchantCall:
+    """Builds ``setMerchantStatus`` (suspend, reactivate, cancel, ban: cancel barring
+    re-registration for ``ban_days``) or ``updateMerchant`` (a new revenue tier). The gateway
+    signs nothing: the registrar's wallet does, and the contract checks the role."""
+    address = _known_token(engine, token)
+    shop = _address(merchant, "merchant")
+    page = _read(lambda: queries.merchant_list(engine, address, search=shop, limit=1))
+    if not page.items:
+        detail = f"{merchant} is not a merchant of {token}"
+        raise GatewayError("NotFound", detail, {"merchant": merchant})
+    record = page.items[0]
+    if action == "tier":
+        if tier is None:
+            raise GatewayError("InvalidRequest", "action=tier needs tier", {"field": "tier"})
+        function, args = "updateMerchant", (record.merchant, record.category, tier)
+    else:
+        until = int(time.time()) + ban_days * 86_400 if action == "ban" else 0
+        function, args = "setMerchantStatus", (record.merchant, _STATUS_CODES[action], until)
+    data = "0x" + encode_function(function, args).hex()
+    return MerchantCall(to=checksum(address), data=data, function=function)

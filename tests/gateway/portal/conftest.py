@@ -22,6 +22,8 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from web3 import Web3
 
+from chain.operator import role_id
+from chain.protocol.contracts import encode_function
 from tests.gateway.http.conftest import World, _world, until
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -48,17 +50,48 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         net.operator.send_many(
             [(world.accounts["program_manager"].address, b"", 10**18)], "fund"
         )
+        # The admin also keeps the merchant register and the fraud settings, so one officer
+        # walks through every officer page.
+        admin = world.accounts["admin"].address
+        net.operator.send_calls(
+            [(world.siheung, encode_function("grantRole", [role_id(name), admin]))
+             for name in ("MERCHANT_REGISTRAR_ROLE", "FRAUD_OFFICER_ROLE")],
+            "grantRole",
+        )  # fmt: skip
         from wallet_sdk import DongneClient, LocalKey
 
         citizen = LocalKey.from_private_key("0x" + bytes(world.accounts["citizen"].key).hex())
         with DongneClient(world.gateway.url, citizen) as client:
             client.wait(client.pay(world.siheung, world.accounts["merchant"].address, 12_000))
+        mine = world.client("admin")
+        until(
+            lambda: "MERCHANT_REGISTRAR_ROLE" in mine.get("/v1/me").json()["roles"][world.siheung],
+            "the admin's new roles indexed",
+        )
+        _allowance(world)
         anonymous = world.client("anonymous")
         until(
             lambda: anonymous.get(f"/v1/tokens/{world.siheung}/dashboard").json()["payments"] >= 1,
             "the payment indexed",
         )
         yield world
+
+
+def _allowance(world: World) -> None:
+    """Program 1: ₩30,000 to the citizen, committed and pushed, so the program pages and the
+    resident's pockets have something to show (the browser creates program 2)."""
+    manager = world.client("program_manager")
+    citizen = world.accounts["citizen"].address
+    job = manager.post(
+        "/v1/distributions", params={"token": world.siheung}, content=f"{citizen},30000\n",
+        headers={"content-type": "text/csv"},
+    ).json()  # fmt: skip
+    call = manager.get(f"/v1/distributions/{job['id']}/commit-call", params={"days": 30}).json()
+    world.net.operator.send(world.siheung, bytes.fromhex(call["data"][2:]), "createProgram")
+    status = f"/v1/distributions/{job['id']}"
+    until(lambda: manager.get(status).json()["program_id"] is not None, "the commit indexed")
+    assert manager.post(f"{status}/push").status_code == 202
+    until(lambda: manager.get(status).json()["status"] == "done", "the push")
 
 
 @pytest.fixture(scope="package")
@@ -144,6 +177,10 @@ def open_as(world: World, browser: Any) -> Iterator[Callable[[str], Any]]:
             context.add_init_script(PROVIDER_SCRIPT)
         page = context.new_page()
         page.set_default_timeout(30_000)
+        # A script error fails the test that caused it (see page_errors).
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.dongne_errors = errors
         return page
 
     yield open_page
@@ -156,6 +193,30 @@ def sign_in(page: Any, world: World) -> None:
     page.goto("/portal")
     page.click("#wallet-signin")
     page.wait_for_url(lambda url: "/portal/" in url and not url.endswith("/portal"))
+
+
+def page_errors(page: Any) -> list[str]:
+    """The uncaught script errors of ``page`` so far."""
+    return list(page.dongne_errors)
+
+
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def serious_violations(page: Any) -> list[str]:
+    """axe-core's serious and critical violations on the page as it is now."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    found = page.evaluate(
+        "async () => (await axe.run(document, { resultTypes: ['violations'] })).violations"
+        ".map(v => ({ id: v.id, impact: v.impact, help: v.help,"
+        " nodes: v.nodes.slice(0, 3).map(n => n.target.join(' ')) }))"
+    )
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {v['nodes']}"
+        for v in found
+        if v["impact"] in ("serious", "critical")
+    ]
 
 
 def screenshot(page: Any, name: str) -> None:
