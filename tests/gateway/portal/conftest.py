@@ -25,6 +25,7 @@ from web3 import Web3
 from chain.operator import role_id
 from chain.protocol.contracts import encode_function
 from tests.gateway.http.conftest import World, _world, until
+from wallet_sdk import DongneClient, LocalKey
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -45,36 +46,36 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     charts and pages have figures: a payment, and the merchant's sales."""
     workdir = tmp_path_factory.mktemp("portal")
     for world in _world(workdir, f"sqlite:///{workdir / 'gateway.db'}"):
-        net = world.net
-        # The program manager commits programs with their own key: the local chain has gas.
-        net.operator.send_many(
-            [(world.accounts["program_manager"].address, b"", 10**18)], "fund"
-        )
-        # The admin also keeps the merchant register and the fraud settings, so one officer
-        # walks through every officer page.
-        admin = world.accounts["admin"].address
-        net.operator.send_calls(
-            [(world.siheung, encode_function("grantRole", [role_id(name), admin]))
-             for name in ("MERCHANT_REGISTRAR_ROLE", "FRAUD_OFFICER_ROLE")],
-            "grantRole",
-        )  # fmt: skip
-        from wallet_sdk import DongneClient, LocalKey
-
-        citizen = LocalKey.from_private_key("0x" + bytes(world.accounts["citizen"].key).hex())
-        with DongneClient(world.gateway.url, citizen) as client:
-            client.wait(client.pay(world.siheung, world.accounts["merchant"].address, 12_000))
-        mine = world.client("admin")
-        until(
-            lambda: "MERCHANT_REGISTRAR_ROLE" in mine.get("/v1/me").json()["roles"][world.siheung],
-            "the admin's new roles indexed",
-        )
-        _allowance(world)
-        anonymous = world.client("anonymous")
-        until(
-            lambda: anonymous.get(f"/v1/tokens/{world.siheung}/dashboard").json()["payments"] >= 1,
-            "the payment indexed",
-        )
+        _prepare(world)
         yield world
+
+
+def _prepare(world: World) -> None:
+    net = world.net
+    # The program manager commits programs with their own key: the local chain has gas.
+    net.operator.send_many([(world.accounts["program_manager"].address, b"", 10**18)], "fund")
+    # The admin also keeps the merchant register and the fraud settings, so one officer
+    # walks through every officer page.
+    admin = world.accounts["admin"].address
+    net.operator.send_calls(
+        [(world.siheung, encode_function("grantRole", [role_id(name), admin]))
+         for name in ("MERCHANT_REGISTRAR_ROLE", "FRAUD_OFFICER_ROLE")],
+        "grantRole",
+    )  # fmt: skip
+    citizen = LocalKey.from_private_key("0x" + bytes(world.accounts["citizen"].key).hex())
+    with DongneClient(world.gateway.url, citizen) as client:
+        client.wait(client.pay(world.siheung, world.accounts["merchant"].address, 12_000))
+    mine = world.client("admin")
+    until(
+        lambda: "MERCHANT_REGISTRAR_ROLE" in mine.get("/v1/me").json()["roles"][world.siheung],
+        "the admin's new roles indexed",
+    )
+    _allowance(world)
+    anonymous = world.client("anonymous")
+    until(
+        lambda: anonymous.get(f"/v1/tokens/{world.siheung}/dashboard").json()["payments"] >= 1,
+        "the payment indexed",
+    )
 
 
 def _allowance(world: World) -> None:

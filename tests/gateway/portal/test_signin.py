@@ -23,7 +23,7 @@ def test_pages_are_korean_by_default_and_load_nothing_from_elsewhere(world: Worl
     assert '<html lang="en">' in english.text
     assert "Dashboard" in english.text
     # The choice sticks (a cookie), and every URL a page names is on this origin.
-    assert http.get("/portal").text.startswith("<!doctype html>\n<html lang=\"en\">")
+    assert http.get("/portal").text.startswith('<!doctype html>\n<html lang="en">')
     for page in (home, english):
         external = re.findall(r"""(?:src|href)=["'](?:https?:)?//[^"']+""", page.text)
         assert external == [], external

@@ -4,6 +4,7 @@ what the API answers, and each role's main task works end to end."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 from gateway.audit.ledger import check_trailer
@@ -19,9 +20,7 @@ def _won(amount: int) -> str:
     return f"₩{amount:,}"
 
 
-def test_the_officer_dashboard_shows_the_api_figures_and_charts(
-    open_as: Any, world: World
-) -> None:
+def test_the_officer_dashboard_shows_the_api_figures_and_charts(open_as: Any, world: World) -> None:
     page = open_as("admin")
     sign_in(page, world)
     assert page.url.endswith("/portal/officer/dashboard")
@@ -54,9 +53,11 @@ def test_the_resident_sees_pockets_soonest_expiry_first(open_as: Any, world: Wor
     table.wait_for()
     rows = table.locator("tbody tr").all_inner_texts()
     assert rows, "no pockets shown"
-    balances = world.client("citizen").get(
-        f"/v1/wallets/{world.accounts['citizen'].address}/balances"
-    ).json()
+    balances = (
+        world.client("citizen")
+        .get(f"/v1/wallets/{world.accounts['citizen'].address}/balances")
+        .json()
+    )
     general = next(b["general"] for b in balances if b["token"].lower() == world.siheung)
     assert any(_won(general) in row for row in rows)
     expiries = [r.split("\t")[-1] for r in rows]
@@ -109,9 +110,7 @@ def test_the_merchant_poster_qr_decodes_to_its_payment_uri(open_as: Any, world: 
     assert (invoice.amount, invoice.is_invoice) == (23_000, True)
 
 
-def test_the_auditor_reconciles_and_downloads_a_verified_ledger(
-    open_as: Any, world: World
-) -> None:
+def test_the_auditor_reconciles_and_downloads_a_verified_ledger(open_as: Any, world: World) -> None:
     page = open_as("auditor")
     sign_in(page, world)
     assert page.url.endswith("/portal/auditor/reconcile")
@@ -127,7 +126,7 @@ def test_the_auditor_reconciles_and_downloads_a_verified_ledger(
     page.locator("#verdict.ok").wait_for()
     with page.expect_download() as download:
         page.click("#save")
-    text = open(download.value.path(), encoding="utf-8").read()
+    text = Path(download.value.path()).read_text(encoding="utf-8")
     rows = check_trailer(text)
     assert rows >= 2  # the sale and the payment at least
     assert page.locator("#verdict").get_attribute("data-rows") == str(rows)
