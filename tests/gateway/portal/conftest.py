@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -221,9 +222,15 @@ def serious_violations(page: Any) -> list[str]:
 
 
 def screenshot(page: Any, name: str) -> None:
-    """Saves the page under docs/portal/ (committed, shown in the README)."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+    """Takes a screenshot of the page; with ``DONGNE_SCREENSHOTS=1`` it replaces the committed
+    one under docs/portal/ (shown in the README), otherwise it goes to a scratch folder so a
+    test run leaves the checkout as it was."""
+    folder = SCREENSHOTS if os.environ.get("DONGNE_SCREENSHOTS") else _SCRATCH
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{name}.png"))
+
+
+_SCRATCH = Path(tempfile.gettempdir()) / "dongne-portal-screenshots"
 
 
 def api(world: World, who: str) -> httpx.Client:

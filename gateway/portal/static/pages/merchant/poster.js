@@ -9,20 +9,27 @@ if (context) {
   const name = h("input", { id: "shop-name", value: saved, maxlength: "40" });
   const size = h("select", { id: "size" }, h("option", { value: "a4" }, "A4"), h("option", { value: "a5" }, "A5"));
   const poster = h("article", { class: "poster a4", id: "poster", "aria-label": t("page.merchant.poster") });
+  let latest = 0;
   const render = async () => {
-    localStorage.setItem(`dongne.shop.${me.address}`, name.value);
+    // The name is read once: an older render finishing late must not show the new name
+    // beside its old code, so only the latest render may fill the poster.
+    const mine = ++latest;
+    const shop = name.value.trim();
+    localStorage.setItem(`dongne.shop.${me.address}`, shop);
     poster.className = `poster ${size.value}`;
     const params = new URLSearchParams({ token, merchant: me.address });
-    if (name.value.trim()) params.set("label", name.value.trim());
+    if (shop) params.set("label", shop);
     try {
       const answer = await fetch(`/portal/qr.svg?${params}`);
+      if (mine !== latest) return;
       if (!answer.ok) throw Object.assign(new Error((await answer.json()).detail), { code: "InvalidRequest" });
       const uri = answer.headers.get("x-payment-uri");
       const src = URL.createObjectURL(await answer.blob());
+      if (mine !== latest) return;
       fill(
         poster,
         h("div", { class: "city-logo" }, city.name),
-        h("p", { class: "shop" }, name.value.trim() || me.address.slice(0, 10)),
+        h("p", { class: "shop" }, shop || me.address.slice(0, 10)),
         h("p", {}, t("merch.poster_title")),
         h("div", { class: "qr" }, h("img", { id: "qr", src, alt: uri, width: "400", height: "400" })),
         h("p", {}, t("merch.scan")),
