@@ -273,7 +273,7 @@ export function audiences(me) {
     officer: holding(OFFICER),
     auditor: holding(AUDITOR),
     merchant: (me?.merchant_in || []).map((token) => token.toLowerCase()),
-    resident: me?.address && me.kind !== "merchant" ? ["*"] : [],
+    resident: me?.address && (me.kind === "citizen" || me.kind === "institution") ? ["*"] : [],
   };
 }
 

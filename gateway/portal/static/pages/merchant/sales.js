@@ -40,6 +40,19 @@ if (context) {
         all,
       ),
     );
+    // Each redemption with the reference the bank's settlement file quotes back.
+    const history = await api(`/v1/wallets/${me.address}/history?token=${token}&limit=200`);
+    settled.append(
+      table(
+        [
+          { label: t("audit.time"), value: (r) => kst(r.block_time) },
+          { label: t("merch.redeemed"), value: (r) => won(r.amount), num: true },
+          { label: t("settle.reference"), value: (r) => h("code", {}, String(r.details?.ref ?? "")) },
+        ],
+        history.items.filter((r) => r.kind === "redemption"),
+        { caption: t("fig.redemptions") },
+      ),
+    );
   } catch (error) {
     today.append(errorBox(error));
   }
