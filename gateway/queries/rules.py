@@ -58,8 +58,15 @@ def rules_view(engine: Engine, token: str, *, chain_id: int | None = None) -> Ru
             return None
         history = _changes(conn, chain, tok)
     current = next((c for c in history if c.action == "activated"), None)
-    settled = {c.version for c in history if c.action in ("activated", "cancelled")}
-    pending = [c for c in history if c.action == "proposed" and c.version not in settled]
+    # Oldest first: a proposal is pending until an activation or a cancellation of its
+    # version follows it (a cancelled version number is proposed again).
+    open_proposals: dict[int, RuleChange] = {}
+    for change in reversed(history):
+        if change.action == "proposed":
+            open_proposals[change.version] = change
+        else:
+            open_proposals.pop(change.version, None)
+    pending = sorted(open_proposals.values(), key=lambda c: c.version)
     return RulesView(found[0].token, current, pending, history)
 
 
