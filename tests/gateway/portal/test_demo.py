@@ -12,6 +12,8 @@ import httpx
 from gateway.devnet.process import GatewayProcess
 from tests.gateway.http.conftest import World
 
+from .conftest import screenshot
+
 
 def _demo_gateway(world: World, workdir: Path, **extra: str) -> GatewayProcess:
     keys = workdir / "portal-demo-keys.json"
@@ -42,6 +44,7 @@ def test_demo_wallets_sign_in_on_a_loopback_demo_gateway(
             page.goto("/portal")
             button = page.locator('.demo-wallet[data-role="citizen"]')
             button.wait_for()
+            screenshot(page, "signin-demo")
             button.click()  # signs here with the demo key: no browser wallet at all
             page.wait_for_url("**/portal/resident/wallet")
             page.locator("#h-balances + .table table").wait_for()

@@ -43,6 +43,10 @@ def test_the_officer_dashboard_shows_the_api_figures_and_charts(open_as: Any, wo
     assert series["days"][-1]["circulating"] == figures["circulating"]
     assert sum(d["payments"] for d in series["days"]) == figures["payments"]
     screenshot(page, "officer-dashboard")
+    page.goto("/portal/officer/dashboard?lang=en")
+    page.locator(".chart svg").first.wait_for()
+    assert page.locator('[data-figure="payments"] dt').inner_text() == "Payments"
+    screenshot(page, "officer-dashboard-en")
 
 
 def test_the_resident_sees_pockets_soonest_expiry_first(open_as: Any, world: World) -> None:
