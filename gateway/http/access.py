@@ -114,6 +114,7 @@ POLICIES: dict[tuple[str, str], RouteAccess] = {
     ("GET", "/v1/wallets/{address}/history"): RouteAccess(SELF, "query", "address"),
     ("GET", "/v1/wallets/{address}/caps"): RouteAccess(SELF, "query", "address"),
     ("GET", "/v1/merchants/{address}/sales"): RouteAccess(MERCHANT_SELF, "query", "address"),
+    ("GET", "/v1/merchants/{address}/settlements"): RouteAccess(MERCHANT_SELF, "query", "address"),
     ("GET", "/v1/programs/{token}/{program_id}/recipients/{recipient}/proofs"): RouteAccess(
         SELF, "path", "recipient"
     ),

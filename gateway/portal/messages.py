@@ -184,6 +184,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "settle.reference": ("참조", "Reference"),
     "settle.total": ("금액", "Total"),
     "settle.count": ("건수", "Count"),
+    "settle.in_batch": ("정산 배치", "In batch"),
+    "settle.pending": ("정산 대기", "Awaiting settlement"),
     # Auditor.
     "audit.reconcile_run": ("대사 실행", "Reconcile now"),
     "audit.differences": ("차이", "Differences"),

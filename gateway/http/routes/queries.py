@@ -17,8 +17,9 @@ from sqlalchemy.exc import OperationalError
 
 from chain.protocol.contracts import encode_function
 from gateway import queries
+from gateway.audit.settlement_lines import MerchantSettlement, merchant_settlements
 from gateway.errors import GatewayError
-from gateway.http.deps import EngineDep
+from gateway.http.deps import EngineDep, ManifestDep
 from gateway.http.openapi import codes
 from gateway.http.params import ADDRESS_PATTERN, OptionalTime
 from gateway.queries.scope import checksum
@@ -272,3 +273,20 @@ def merchant_call(
         function, args = "setMerchantStatus", (record.merchant, _STATUS_CODES[action], until)
     data = "0x" + encode_function(function, args).hex()
     return MerchantCall(to=checksum(address), data=data, function=function)
+
+
+@router.get(
+    "/merchants/{address}/settlements",
+    openapi_extra=codes("NotFound", "DatabaseUnavailable"),
+)
+def merchant_settlement_lines(
+    engine: EngineDep,
+    manifest: ManifestDep,
+    address: AddressPath,
+    token: Annotated[str, Query(pattern=_ADDRESS.pattern, description="the municipality")],
+) -> list[MerchantSettlement]:
+    """The merchant's lines in the municipality's issued settlement batches: which of its
+    redemptions (by its own references) the bank was told to pay, in which batch."""
+    merchant = _address(address, "address")
+    tok = _known_token(engine, token)
+    return _read(lambda: merchant_settlements(engine, manifest.chain_id, tok, merchant))

@@ -30,7 +30,7 @@ def _url(path: str, world: World, job_id: str) -> tuple[str, dict[str, str]]:
         "merchant": a["merchant"].address, "program_id": "1", "index": "0", "job_id": job_id,
         "reference": "none", "request_id": "0x" + "00" * 32, "key_id": "0" * 16,
     }  # fmt: skip
-    if path == "/v1/merchants/{address}/sales":
+    if path.startswith("/v1/merchants/{address}/"):
         values["address"] = a["merchant"].address
     for name, value in values.items():
         path = path.replace("{" + name + "}", value)

@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from web3 import Web3
 
 from chain.operator import role_id
 from chain.protocol.contracts import encode_function
+from chain.rpc import RpcClient
 from tests.gateway.http.conftest import World, _world, until
 from wallet_sdk import DongneClient, LocalKey
 
@@ -72,6 +74,7 @@ def _prepare(world: World) -> None:
         "the admin's new roles indexed",
     )
     _allowance(world)
+    _settled_redemption(world)
     anonymous = world.client("anonymous")
     until(
         lambda: anonymous.get(f"/v1/tokens/{world.siheung}/dashboard").json()["payments"] >= 1,
@@ -94,6 +97,29 @@ def _allowance(world: World) -> None:
     until(lambda: manager.get(status).json()["program_id"] is not None, "the commit indexed")
     assert manager.post(f"{status}/push").status_code == 202
     until(lambda: manager.get(status).json()["status"] == "done", "the push")
+
+
+def _settled_redemption(world: World) -> None:
+    """The merchant redeems ₩5,000 and the city issues the settlement batch paying it."""
+    shop = LocalKey.from_private_key("0x" + bytes(world.accounts["merchant"].key).hex())
+    with DongneClient(world.gateway.url, shop) as client:
+        client.wait(client.redeem(world.siheung, 5_000, REDEMPTION_REF))
+    # A later block closes the window: a batch covers only what the index has passed.
+    time.sleep(1.1)
+    world.net.operator.send_many([(world.accounts["admin"].address, b"", 1)], "tick")
+    with RpcClient(world.net.rpc_url) as rpc:
+        head = rpc.block_number()
+        block = rpc.get_block(head)
+    assert block is not None
+    closed_at = int(str(block["timestamp"]), 16)
+    anonymous = world.client("anonymous")
+    until(lambda: anonymous.get("/v1/indexer/status").json()["block_number"] >= head, "the index")
+    window = {"since": closed_at - 3600, "until": closed_at}
+    issued = world.client("admin").post(f"/v1/audit/{world.siheung}/settlements", json=window)
+    assert issued.status_code == 201, issued.text
+
+
+REDEMPTION_REF = bytes.fromhex("5e" * 32)
 
 
 @pytest.fixture(scope="package")

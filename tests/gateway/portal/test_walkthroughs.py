@@ -78,6 +78,19 @@ def test_the_merchant_poster_qr_decodes_to_its_payment_uri(open_as: Any, world: 
     sign_in(page, world)
     assert page.url.endswith("/portal/merchant/sales")
     page.locator('[data-figure="gross"]').first.wait_for()
+    # The fixture's redemption, paid by an issued settlement batch line.
+    redeemed = page.locator("#h-settle ~ .table", has_text="0x5e5e").locator("tbody tr")
+    redeemed.wait_for()
+    lines = (
+        world.client("merchant")
+        .get(
+            f"/v1/merchants/{world.accounts['merchant'].address}/settlements",
+            params={"token": world.siheung},
+        )
+        .json()
+    )
+    assert len(lines) == 1
+    assert lines[0]["line_reference"] in redeemed.inner_text(), redeemed.inner_text()
     page.goto("/portal/merchant/poster")
     page.fill("#shop-name", "동네 국수집")
     page.locator("#shop-name").dispatch_event("change")

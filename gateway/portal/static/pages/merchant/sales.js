@@ -1,5 +1,5 @@
 // A merchant's sales today and this month (KST), and its redemptions (환전) for settlement.
-import { api, boot, count, errorBox, figures, fill, h, kst, t, table, won } from "/portal/static/portal.js";
+import { api, boot, count, errorBox, figures, fill, h, kst, short, t, table, won } from "/portal/static/portal.js";
 
 // Midnight in Korea of today and of the month's first day, as unix seconds.
 function kstStarts() {
@@ -40,14 +40,25 @@ if (context) {
         all,
       ),
     );
-    // Each redemption with the reference the bank's settlement file quotes back.
+    // Each redemption, and the settlement batch line that pays it once a batch is issued.
     const history = await api(`/v1/wallets/${me.address}/history?token=${token}&limit=200`);
+    const lines = await api(`/v1/merchants/${me.address}/settlements?token=${token}`);
+    const lineOf = new Map(lines.flatMap((l) => l.refs.map((ref) => [String(ref).toLowerCase(), l])));
     settled.append(
       table(
         [
           { label: t("audit.time"), value: (r) => kst(r.block_time) },
           { label: t("merch.redeemed"), value: (r) => won(r.amount), num: true },
-          { label: t("settle.reference"), value: (r) => h("code", {}, String(r.details?.ref ?? "")) },
+          { label: t("settle.reference"), value: (r) => h("code", {}, short(String(r.details?.ref ?? ""))) },
+          {
+            label: t("merch.settlement"),
+            value: (r) => {
+              const line = lineOf.get(String(r.details?.ref ?? "").toLowerCase());
+              return line
+                ? h("span", { class: "ok" }, `${t("settle.in_batch")} ${line.line_reference} · ${kst(line.issued_at)}`)
+                : t("settle.pending");
+            },
+          },
         ],
         history.items.filter((r) => r.kind === "redemption"),
         { caption: t("fig.redemptions") },
