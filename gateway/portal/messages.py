@@ -242,6 +242,16 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "res.counterparty": ("상대방", "Counterparty"),
     "res.who_looked": ("내 정보를 열람한 사람", "Who looked at my data"),
     "res.nobody": ("아직 아무도 열람하지 않았습니다.", "Nobody else has read your data."),
+    # States the API names in English words: jobs and merchants.
+    "state.built": ("루트 계산됨", "built"),
+    "state.committed": ("커밋됨", "committed"),
+    "state.pushing": ("지급 중", "pushing"),
+    "state.interrupted": ("중단됨 (이어서 하기)", "interrupted (resume)"),
+    "state.done": ("완료", "done"),
+    "state.failed": ("실패", "failed"),
+    "state.active": ("정상", "active"),
+    "state.suspended": ("정지", "suspended"),
+    "state.cancelled": ("해지", "cancelled"),
     # Problem codes' human text.
     "problem.AuthRequired": ("로그인이 필요합니다.", "Please sign in."),
     "problem.AuthExpired": (

@@ -11,6 +11,12 @@ export function t(key, vars = {}) {
   return text;
 }
 
+// A state word of the API (a job's, a merchant's) in the reader's language, marked with the
+// API's own word so scripts and tests can find it whatever the language.
+export function state(word) {
+  return h("span", { class: "state", dataset: { state: word } }, M[`state.${word}`] ?? word);
+}
+
 // ----------------------------------------------------------------------------- formats
 
 // Whole won with thousands separators, e.g. ₩1,234,000 (amounts are integers: decimals() == 0).

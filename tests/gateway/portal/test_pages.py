@@ -70,8 +70,8 @@ def test_a_registrar_suspends_and_reactivates_a_merchant(
     row = page.locator("#merchants tbody tr", has_text=merchant)
     row.wait_for()
     row.get_by_role("button", name="정지").click()
-    page.locator("#merchants tbody tr", has_text="suspended").wait_for(timeout=30_000)
+    row.locator('[data-state="suspended"]').wait_for(timeout=30_000)
     api = world.client("admin").get(f"/v1/tokens/{world.siheung}/merchants").json()
     assert {m["merchant"]: m["status"] for m in api["items"]}[merchant] == "suspended"
     page.locator("#merchants tbody tr", has_text=merchant).get_by_role("button", name="✓").click()
-    page.locator("#merchants tbody tr", has_text="active").wait_for(timeout=30_000)
+    row.locator('[data-state="active"]').wait_for(timeout=30_000)

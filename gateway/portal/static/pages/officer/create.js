@@ -2,7 +2,7 @@
 // createProgram transaction with the officer's own wallet, then watch the push reach 100%.
 // Every step is resumable: the job lives in the gateway's database, so a closed page picks
 // it up again from the jobs list (or ?job=).
-import { api, boot, count, errorBox, figures, fill, h, kst, link, progress, status, t, table, walletProvider, won } from "/portal/static/portal.js";
+import { api, boot, count, errorBox, figures, fill, h, kst, link, progress, state, status, t, table, walletProvider, won } from "/portal/static/portal.js";
 
 const context = await boot("officer");
 if (context) {
@@ -39,7 +39,7 @@ if (context) {
         figures([
           [t("create.count"), count(job.count), "count"],
           [t("create.total"), won(job.total), "total"],
-          [t("create.state"), job.status, "status"],
+          [t("create.state"), state(job.status), "status"],
           [t("prog.id"), job.program_id ?? "—", "program_id"],
         ]),
         h("p", {}, `${t("prog.root")} `, h("code", { id: "root" }, job.root)),
@@ -151,7 +151,7 @@ if (context) {
             { label: t("audit.time"), value: (j) => kst(j.created_at) },
             { label: t("create.count"), value: (j) => count(j.count), num: true },
             { label: t("create.total"), value: (j) => won(j.total), num: true },
-            { label: t("create.state"), value: (j) => j.status },
+            { label: t("create.state"), value: (j) => state(j.status) },
             { label: t("create.pushed"), value: (j) => `${j.progress_pct}%`, num: true },
             { label: "", value: (j) => h("button", { type: "button", onclick: () => resume(j.id) }, t("create.resume")) },
           ],

@@ -1,14 +1,14 @@
 // The municipality's merchants: search, status, tier, category; a registrar suspends,
 // reactivates, bans or re-tiers one by signing the transaction with their own wallet.
-import { api, boot, count, errorBox, fill, h, kst, short, status, t, table, walletProvider } from "/portal/static/portal.js";
+import { M, api, boot, count, errorBox, fill, h, kst, state, status, t, table, walletProvider } from "/portal/static/portal.js";
 
 const context = await boot("officer");
 if (context) {
   const { token, me } = context;
   const registrar = (me.roles[token] || []).includes("MERCHANT_REGISTRAR_ROLE");
   const search = h("input", { id: "search", placeholder: "0x…", maxlength: "42" });
-  const state = h("select", { id: "status-filter" }, h("option", { value: "" }, "—"),
-    ...["active", "suspended", "cancelled"].map((s) => h("option", { value: s }, s)));
+  const statusFilter = h("select", { id: "status-filter" }, h("option", { value: "" }, "—"),
+    ...["active", "suspended", "cancelled"].map((s) => h("option", { value: s }, M[`state.${s}`])));
   const tier = h("input", { id: "tier-filter", type: "number", min: "0", max: "255" });
   const category = h("input", { id: "category-filter", inputmode: "numeric" });
   const results = h("div", { id: "merchants" });
@@ -18,7 +18,7 @@ if (context) {
     h("section", { "aria-labelledby": "h-find" }, h("h2", { id: "h-find" }, t("page.officer.merchants")),
       h("div", { class: "form-row" },
         h("label", { for: "search" }, t("merch.search")), search,
-        h("label", { for: "status-filter" }, t("merch.status")), state,
+        h("label", { for: "status-filter" }, t("merch.status")), statusFilter,
         h("label", { for: "tier-filter" }, t("merch.tier")), tier,
         h("label", { for: "category-filter" }, t("merch.category")), category, go),
       h("p", { class: "hint" }, t("merch.registrar_only"))),
@@ -59,7 +59,7 @@ if (context) {
   const find = async () => {
     const params = new URLSearchParams({ limit: "200" });
     if (search.value.trim()) params.set("search", search.value.trim());
-    if (state.value) params.set("status", state.value);
+    if (statusFilter.value) params.set("status", statusFilter.value);
     if (tier.value !== "") params.set("tier", tier.value);
     if (category.value.trim()) params.set("category", category.value.trim());
     try {
@@ -70,7 +70,7 @@ if (context) {
             { label: t("merch.address"), value: (m) => h("code", { title: m.merchant }, m.merchant) },
             { label: t("merch.category"), value: (m) => String(m.category), num: true },
             { label: t("merch.tier"), value: (m) => String(m.tier), num: true },
-            { label: t("merch.status"), value: (m) => m.status },
+            { label: t("merch.status"), value: (m) => state(m.status) },
             { label: t("merch.banned_until"), value: (m) => (m.banned_until ? kst(m.banned_until) : "—") },
             { label: t("merch.actions"), value: actions },
           ],
