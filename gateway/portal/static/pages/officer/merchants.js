@@ -64,7 +64,7 @@ if (context) {
     if (category.value.trim()) params.set("category", category.value.trim());
     try {
       const page = await api(`/v1/tokens/${token}/merchants?${params}`);
-      fill(results, h("p", {}, `${count(page.total)}`),
+      fill(results, h("p", {}, `${t("fig.merchants")} ${count(page.total)}`),
         table(
           [
             { label: t("merch.address"), value: (m) => h("code", { title: m.merchant }, m.merchant) },
