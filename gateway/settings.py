@@ -93,6 +93,11 @@ class Settings(BaseSettings):
     login_window_s: float = 300.0
     role_cache_s: float = 2.0
 
+    # The portal's demo wallets (`dongne up --demo`): a JSON file of demo keys the sign-in
+    # page offers, and only to a caller on loopback of a gateway on loopback. Unset anywhere
+    # else, and then the demo path does not exist.
+    portal_demo_keys: Path | None = None
+
 
 @lru_cache
 def get_settings() -> Settings:

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything Dongne needs from nothing, idempotently: the pinned node toolchain
 # (Foundry, solcjs, OpenZeppelin, ganache) with `npm ci`, the Python venv with the package,
-# and the contracts' build (out/), so any pytest subset runs right after it.
+# the contracts' build (out/), the portal's browser bundle and Debian's Chromium (the portal's
+# browser tests drive it; Playwright downloads no browser here), so any pytest subset runs
+# right after it.
 # A second run with nothing changed takes a few seconds. It never modifies a tracked file:
 # `git status --porcelain` is empty afterwards on a fresh clone (CI checks it).
 set -euo pipefail
@@ -15,6 +17,25 @@ if ! stamp_ok node_modules/.dongne-stamp package-lock.json; then
   echo "bootstrap: npm ci (Foundry, solcjs, OpenZeppelin, ganache; pinned by package-lock.json)"
   npm ci --no-audit --no-fund --loglevel=error
   touch node_modules/.dongne-stamp
+fi
+
+# The portal's wallet code (viem) bundled into one local file; the bundle is gitignored and
+# rebuilt when its source or the lockfile changes.
+bundle=gateway/portal/static/build/wallet.js
+if ! stamp_ok "$bundle" package-lock.json || ! stamp_ok "$bundle" gateway/portal/src/wallet.js; then
+  echo "bootstrap: esbuild the portal's wallet bundle (viem)"
+  node_modules/.bin/esbuild gateway/portal/src/wallet.js --bundle --format=esm --minify \
+    --target=es2020 --log-level=warning --outfile="$bundle"
+fi
+
+# Playwright drives the distribution's Chromium: browser downloads are not possible on a
+# closed network, and apt is (CI runs as root). Nanum is a Korean font for its pages (and
+# their screenshots), which would otherwise show empty boxes.
+if [ ! -x /usr/bin/chromium ] || [ ! -d /usr/share/fonts/truetype/nanum ]; then
+  echo "bootstrap: apt-get install chromium fonts-nanum (the portal's browser tests)"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium fonts-nanum >/dev/null
 fi
 
 PY=${PYTHON:-python3}

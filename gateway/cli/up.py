@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -122,11 +123,17 @@ def up(
         )
         wallets = seed_demo(data_dir, manifest, operator, say=say) if demo else []
         env = network.gateway_env(f"sqlite:///{(data_dir / 'gateway.db').resolve()}")
+        if wallets:
+            # The portal's sign-in page offers these on loopback only (gateway.http.portal).
+            staff = operator_key if rpc is None else None  # a local node's dev key, never --rpc
+            demo_keys = _portal_demo_keys(data_dir, wallets, staff)
+            env["DONGNE_PORTAL_DEMO_KEYS"] = str(demo_keys.resolve())
         gateway = GatewayProcess(env, port=port, log_path=data_dir / "gateway.log").start()
         summary = {
             "rpc_url": rpc_url,
             "gateway": gateway.url,
             "docs": gateway.url + "/docs",
+            "portal": gateway.url + "/portal",
             "chain_id": manifest.chain_id,
             "forwarder": manifest.forwarder,
             "registry": manifest.registry,
@@ -143,6 +150,7 @@ def up(
             table = Table(title="Dongne is up", show_header=False)
             table.add_row("JSON-RPC", rpc_url)
             table.add_row("gateway", gateway.url if gateway else "")
+            table.add_row("portal", summary["portal"])  # type: ignore[arg-type]
             table.add_row("API docs", summary["docs"])  # type: ignore[arg-type]
             table.add_row("chain id", str(manifest.chain_id))
             table.add_row("forwarder", manifest.forwarder)
@@ -162,6 +170,24 @@ def up(
         if local is not None:
             local.stop()
         say("stopped")
+
+
+def _portal_demo_keys(data_dir: Path, wallets: Sequence[object], staff_key: str | None) -> Path:
+    """The demo wallets the portal's sign-in page offers, with the local operator (who holds
+    every municipal role on the demo network) as the city's staff."""
+    from dataclasses import asdict, is_dataclass
+
+    from eth_account import Account
+
+    entries = [asdict(w) for w in wallets if is_dataclass(w) and not isinstance(w, type)]
+    if staff_key is not None:
+        address = Account.from_key(staff_key).address
+        entries.insert(0, {"role": "staff", "name": "City staff (every role)", "region": None,
+                           "address": address, "private_key": staff_key})  # fmt: skip
+    path = data_dir / "portal-demo-keys.json"
+    path.write_text(json.dumps(entries, indent=2) + "\n")
+    path.chmod(0o600)
+    return path
 
 
 def _wait_for_interrupt(limit: float | None) -> None:

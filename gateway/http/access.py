@@ -69,6 +69,9 @@ class RouteAccess:
 _PROGRAMS = role("PROGRAM_MANAGER_ROLE", "AUDITOR_ROLE")
 _FRAUD_READ = role("AUDITOR_ROLE", "FRAUD_OFFICER_ROLE", "DEFAULT_ADMIN_ROLE")
 _FRAUD_WRITE = role("FRAUD_OFFICER_ROLE", "DEFAULT_ADMIN_ROLE")
+_MERCHANT_BOOK = role(
+    "MERCHANT_REGISTRAR_ROLE", "DEFAULT_ADMIN_ROLE", "AUDITOR_ROLE", "FRAUD_OFFICER_ROLE"
+)
 
 POLICIES: dict[tuple[str, str], RouteAccess] = {
     # Relay: a signed request authenticates itself; its id is a capability (a hash only the
@@ -80,6 +83,13 @@ POLICIES: dict[tuple[str, str], RouteAccess] = {
     # Aggregates: no per-person rows.
     ("GET", "/v1/tokens"): RouteAccess(PUBLIC),
     ("GET", "/v1/tokens/{token}/dashboard"): RouteAccess(PUBLIC),
+    ("GET", "/v1/tokens/{token}/series"): RouteAccess(PUBLIC),  # daily sums of the same figures
+    ("GET", "/v1/tokens/{token}/rules"): RouteAccess(PUBLIC),  # public on chain
+    # The register of shops, for the staff who keep it and the city's auditors.
+    ("GET", "/v1/tokens/{token}/merchants"): RouteAccess(_MERCHANT_BOOK, "path"),
+    ("GET", "/v1/tokens/{token}/merchants/{merchant}/call"): RouteAccess(
+        role("MERCHANT_REGISTRAR_ROLE"), "path"
+    ),
     ("GET", "/v1/tokens/{token}/programs"): RouteAccess(PUBLIC),
     ("GET", "/v1/tokens/{token}/programs/{program_id}"): RouteAccess(PUBLIC),
     ("GET", "/v1/tokens/{token}/funding"): RouteAccess(PUBLIC),  # funders' totals, no person
@@ -90,18 +100,31 @@ POLICIES: dict[tuple[str, str], RouteAccess] = {
     ("GET", "/docs"): RouteAccess(PUBLIC),
     ("GET", "/redoc"): RouteAccess(PUBLIC),
     ("GET", "/docs/assets/{name}"): RouteAccess(PUBLIC),
+    # The portal's pages are shells without data (their scripts call the API, whose policies
+    # decide what they show); payment QR codes name public facts only. The demo wallets
+    # exist only on a loopback demo network (gateway.http.portal).
+    ("GET", "/portal"): RouteAccess(PUBLIC),
+    ("GET", "/portal/"): RouteAccess(PUBLIC),
+    ("GET", "/portal/{section}/{name}"): RouteAccess(PUBLIC),
+    ("GET", "/portal/static/{asset:path}"): RouteAccess(PUBLIC),
+    ("GET", "/portal/vendor/{name}"): RouteAccess(PUBLIC),
+    ("GET", "/portal/qr.svg"): RouteAccess(PUBLIC),
+    ("GET", "/portal/demo/wallets"): RouteAccess(PUBLIC),
     # A person's and a shop's own data (or their city's auditors, logged).
     ("GET", "/v1/wallets/{address}/balances"): RouteAccess(SELF, "query", "address"),
     ("GET", "/v1/wallets/{address}/history"): RouteAccess(SELF, "query", "address"),
     ("GET", "/v1/wallets/{address}/payment-requests"): RouteAccess(SELF, "query", "address"),
     ("GET", "/v1/merchants/{address}/sales"): RouteAccess(MERCHANT_SELF, "query", "address"),
     ("GET", "/v1/merchants/{address}/invoices"): RouteAccess(MERCHANT_SELF, "query", "address"),
+    ("GET", "/v1/wallets/{address}/caps"): RouteAccess(SELF, "query", "address"),
+    ("GET", "/v1/merchants/{address}/settlements"): RouteAccess(MERCHANT_SELF, "query", "address"),
     ("GET", "/v1/programs/{token}/{program_id}/recipients/{recipient}/proofs"): RouteAccess(
         SELF, "path", "recipient"
     ),
     ("GET", "/v1/programs/{token}/{program_id}/proofs/{index}"): RouteAccess(_PROGRAMS, "path"),
     # Auditors of a city see everything of that city.
     ("GET", "/v1/audit/{token}/reconcile"): RouteAccess(auditor(), "path"),
+    ("GET", "/v1/audit/{token}/code"): RouteAccess(auditor(), "path"),
     ("GET", "/v1/audit/{token}/ledger"): RouteAccess(auditor(), "path"),
     ("GET", "/v1/audit/{token}/programs/{program_id}/verify"): RouteAccess(auditor(), "path"),
     ("POST", "/v1/audit/{token}/programs/{program_id}/verify"): RouteAccess(auditor(), "path"),
@@ -122,6 +145,9 @@ POLICIES: dict[tuple[str, str], RouteAccess] = {
     # Program managers run their city's distributions.
     ("POST", "/v1/distributions"): RouteAccess(role("PROGRAM_MANAGER_ROLE"), "query"),
     ("GET", "/v1/distributions"): RouteAccess(_PROGRAMS, "query"),
+    ("GET", "/v1/distributions/{job_id}/commit-call"): RouteAccess(
+        role("PROGRAM_MANAGER_ROLE"), "job"
+    ),
     ("GET", "/v1/distributions/{job_id}"): RouteAccess(_PROGRAMS, "job"),
     ("GET", "/v1/distributions/{job_id}/report"): RouteAccess(_PROGRAMS, "job"),
     ("POST", "/v1/distributions/{job_id}/push"): RouteAccess(role("PROGRAM_MANAGER_ROLE"), "job"),

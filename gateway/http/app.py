@@ -21,6 +21,7 @@ from chain.manifest import Manifest
 from chain.rpc_async import AsyncRpc
 from gateway.db import create_engine_for
 from gateway.errors import GatewayError
+from gateway.http import portal
 from gateway.http.access import Access, enforce
 from gateway.http.docs import install_docs
 from gateway.http.indexer_task import start_indexer
@@ -102,7 +103,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["authorization", "content-type", "x-api-key", "x-request-id"],
             max_age=600,
         )
-    for router in (relay.router, queries.router, audit.router, distribution.router, auth.router):
+    routers = (relay.router, queries.router, audit.router, distribution.router, auth.router)
+    for router in (*routers, portal.router):
         app.include_router(router)
 
     @app.get("/healthz", tags=["ops"])

@@ -6,6 +6,7 @@ source of truth). The chain id defaults to the one chain the database indexes.
 """
 
 from gateway.queries.funding import FunderTotal, Funding, FundingShare, FundingVersion, funding
+from gateway.queries.identity import WalletIdentity, wallet_identity
 from gateway.queries.invoices import (
     Invoice,
     InvoicePage,
@@ -13,6 +14,7 @@ from gateway.queries.invoices import (
     merchant_invoices,
     payment_requests,
 )
+from gateway.queries.merchant_list import MerchantPage, MerchantRecord, merchant_list
 from gateway.queries.merchants import MerchantSales, merchant_sales
 from gateway.queries.municipalities import (
     Dashboard,
@@ -26,7 +28,9 @@ from gateway.queries.municipalities import (
     program,
     programs,
 )
+from gateway.queries.rules import MonthlyCaps, RuleChange, RulesView, monthly_caps, rules_view
 from gateway.queries.scope import MAX_PAGE, InvalidCursorError
+from gateway.queries.series import DailyBucket, DailySeries, daily_series
 from gateway.queries.wallets import (
     HistoryItem,
     HistoryPage,
@@ -40,6 +44,8 @@ from gateway.queries.wallets import (
 
 __all__ = [
     "MAX_PAGE",
+    "DailyBucket",
+    "DailySeries",
     "Dashboard",
     "FunderTotal",
     "Funding",
@@ -52,12 +58,19 @@ __all__ = [
     "Invoice",
     "InvoicePage",
     "InvoiceStatus",
+    "MerchantPage",
+    "MerchantRecord",
     "MerchantSales",
+    "MonthlyCaps",
     "Municipality",
     "Pocket",
     "ProgramSummary",
+    "RuleChange",
+    "RulesView",
     "TokenBalance",
+    "WalletIdentity",
     "balances",
+    "daily_series",
     "dashboard",
     "decode_cursor",
     "encode_cursor",
@@ -65,10 +78,14 @@ __all__ = [
     "history",
     "indexer_status",
     "merchant_invoices",
+    "merchant_list",
     "merchant_sales",
+    "monthly_caps",
     "municipalities",
     "municipality",
     "payment_requests",
     "program",
     "programs",
+    "rules_view",
+    "wallet_identity",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -402,3 +403,83 @@ def get_settlement(
         return batch
     headers = {"Content-Disposition": f'attachment; filename="{reference}.csv"'}
     return Response(settlement.batch_csv(batch), media_type=CSV_MEDIA_TYPE, headers=headers)
+
+
+# ------------------------------------------------------------------------------ deployed code
+
+
+class ContractCheck(BaseModel):
+    label: str
+    contract: str
+    address: str
+    status: str  # match | differs | missing ...
+    first_difference: int | None
+    detail: str
+
+
+class LinkCheck(BaseModel):
+    contract: str
+    what: str
+    expected: str
+    actual: str
+    ok: bool
+
+
+class CodeReport(BaseModel):
+    ok: bool
+    chain_id: int
+    compiler: str
+    contracts: list[ContractCheck]
+    checks: list[LinkCheck]
+    checked_at: float
+
+
+_CODE_REPORT_TTL_S = 300.0  # a recompile takes seconds; deployed code changes only by upgrade
+_code_reports: dict[str, CodeReport] = {}
+
+
+@router.get(
+    "/{token}/code",
+    openapi_extra=codes("NotFound", "NodeUnavailable", "DatabaseUnavailable"),
+)
+def verify_code(
+    engine: EngineDep, manifest: ManifestDep, settings: SettingsDep, token: TokenPath
+) -> CodeReport:
+    """Recompiles the pinned sources and compares every deployed contract of the network with
+    the chain (``dongne audit verify-code``); the report is kept for five minutes."""
+    # Lazily: the compiler toolchain is loaded only by the auditors who ask.
+    from chain.verify import VerificationError, verify_deployment
+
+    known_token(engine, manifest.chain_id, token)
+    cached = _code_reports.get(settings.rpc_url)
+    if cached is not None and time.time() - cached.checked_at < _CODE_REPORT_TTL_S:
+        return cached
+    try:
+        report = guarded(lambda: verify_deployment(settings.rpc_url, manifest))
+    except VerificationError as exc:
+        raise GatewayError("NodeUnavailable", str(exc)) from exc
+    answer = CodeReport(
+        ok=report.ok,
+        chain_id=report.chain_id,
+        compiler=report.compiler,
+        contracts=[
+            ContractCheck(
+                label=c.label,
+                contract=c.contract,
+                address=c.address,
+                status=c.status,
+                first_difference=c.first_difference,
+                detail=c.detail,
+            )
+            for c in report.contracts
+        ],
+        checks=[
+            LinkCheck(
+                contract=c.contract, what=c.what, expected=c.expected, actual=c.actual, ok=c.ok
+            )
+            for c in report.checks
+        ],
+        checked_at=time.time(),
+    )
+    _code_reports[settings.rpc_url] = answer
+    return answer

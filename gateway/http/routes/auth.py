@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from chain.anchors import latest_anchor
 from chain.rpc import NodeUnavailableError, RpcClient, RpcError
+from gateway import queries
 from gateway.access import api_keys, data_log, staff_log
 from gateway.access import roles as roles_module
 from gateway.access.policies import Principal
@@ -59,6 +60,9 @@ class MeOut(BaseModel):
     api_key: str | None
     operator: bool
     roles: dict[str, list[str]]  # token (lower-case) -> role names held there
+    # From the registry (the portal shows pages by them): citizen | merchant | institution.
+    kind: str | None = None
+    merchant_in: list[str] = Field(default_factory=list, description="tokens; EIP-55")
 
 
 # The enumeration documents the names; api_keys.create checks them (in one place).
@@ -154,7 +158,19 @@ async def me(request: Request) -> MeOut:
     """Who the gateway takes the caller for, and the roles read from the chain."""
     who = _principal(request)
     roles = {token: sorted(names) for token, names in who.roles.items()}
-    return MeOut(address=who.address, api_key=who.api_key, operator=who.operator, roles=roles)
+    kind, merchant_in = None, []
+    if who.address is not None:
+        engine = _access(request).signin.engine
+        identity = await asyncio.to_thread(queries.wallet_identity, engine, who.address)
+        kind, merchant_in = identity.kind, identity.merchant_in
+    return MeOut(
+        address=who.address,
+        api_key=who.api_key,
+        operator=who.operator,
+        roles=roles,
+        kind=kind,
+        merchant_in=merchant_in,
+    )
 
 
 @router.get("/v1/me/access-log", openapi_extra=codes("Forbidden", "DatabaseUnavailable"))

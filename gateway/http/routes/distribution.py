@@ -2,6 +2,7 @@
 
     POST /v1/distributions?token=0x..      recipients CSV (text/csv, or a multipart file part)
     GET  /v1/distributions/{id}            status and progress
+    GET  /v1/distributions/{id}/commit-call the createProgram call for the manager's wallet
     POST /v1/distributions/{id}/push       start (or resume) pushing; 202, then poll the status
     GET  /v1/distributions/{id}/report     figures, every batch, transaction hashes, gas
 
@@ -14,13 +15,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from typing import Annotated
 
 from eth_account import Account
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import SecretStr
+from pydantic import BaseModel, Field, SecretStr
 from sqlalchemy import Engine
 
+from chain.protocol.calls import ProgramParams, encode_create_program
 from chain.rpc import RpcClient
 from gateway import distribution
 from gateway.errors import GatewayError
@@ -154,6 +157,60 @@ def push_distribution(
     after = {"job": job_id, "program_id": status.program_id}
     record_staff_action(request, engine, "distribution.push", token=status.token, after=after)
     return status
+
+
+class CommitCall(BaseModel):
+    """The ``createProgram`` transaction committing a job's root, for the program manager's
+    own wallet to sign and send (the portal, or any wallet that takes ``to`` and ``data``)."""
+
+    to: str = Field(description="the municipality's token")
+    data: str = Field(description="calldata, 0x-hex")
+    root: str
+    budget: int
+    start: int
+    expiry: int
+    categories: list[int]
+    ref: str = Field(description="bytes32: the job id, so the program names its list")
+
+
+@router.get(
+    "/v1/distributions/{job_id}/commit-call",
+    openapi_extra=codes("NotFound", "DatabaseUnavailable"),
+)
+def commit_call(
+    engine: EngineDep,
+    job_id: JobPath,
+    days: Annotated[int, Query(ge=1, le=3650, description="days the grants may be spent")] = 30,
+    categories: Annotated[
+        str | None, Query(pattern=r"^[0-9]{1,6}(,[0-9]{1,6}){0,63}$", description="KSIC codes")
+    ] = None,
+    waive_revenue_cap: bool = False,
+) -> CommitCall:
+    """Builds the commit of a job's root (budget = the list's total, from now for ``days``)
+    with the same calldata builder as the CLI; the gateway signs nothing."""
+    status = guarded(lambda: distribution.job_status(engine, job_id))
+    now = int(time.time())
+    allowed = tuple(sorted({int(c) for c in categories.split(",")})) if categories else ()
+    ref = bytes.fromhex(job_id).ljust(32, b"\0")
+    params = ProgramParams(
+        root=bytes.fromhex(status.root.removeprefix("0x")),
+        budget=status.total,
+        start=now - 60,  # already open when the transaction mines
+        expiry=now + days * 86_400,
+        revenue_cap_waived=waive_revenue_cap,
+        categories=allowed,
+        ref=ref,
+    )
+    return CommitCall(
+        to=status.token,
+        data="0x" + encode_create_program(params).hex(),
+        root=status.root,
+        budget=params.budget,
+        start=params.start,
+        expiry=params.expiry,
+        categories=list(allowed),
+        ref="0x" + ref.hex(),
+    )
 
 
 def _push(engine: Engine, settings: Settings, key: SecretStr, job_id: str) -> None:

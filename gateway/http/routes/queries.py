@@ -7,17 +7,22 @@ thread pool instead of blocking the event loop.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
-from typing import Annotated, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import OperationalError
 
+from chain.protocol.contracts import encode_function
 from gateway import queries
+from gateway.audit.settlement_lines import MerchantSettlement, merchant_settlements
 from gateway.errors import GatewayError
-from gateway.http.deps import EngineDep
+from gateway.http.deps import EngineDep, ManifestDep
 from gateway.http.openapi import codes
 from gateway.http.params import ADDRESS_PATTERN, OptionalTime
+from gateway.queries.scope import checksum
 
 router = APIRouter(prefix="/v1", tags=["query"])
 
@@ -219,3 +224,133 @@ def indexer_status(engine: EngineDep) -> queries.IndexerStatus:
     if found is None:
         raise GatewayError("NotReady", "nothing is indexed yet")
     return found
+
+
+@router.get("/tokens/{token}/series", openapi_extra=codes("NotFound", "DatabaseUnavailable"))
+def token_series(
+    engine: EngineDep,
+    token: AddressPath,
+    days: Annotated[int, Query(ge=1, le=400, description="buckets, ending today")] = 30,
+) -> queries.DailySeries:
+    """Daily figures in Korea Standard Time: sales face / paid / subsidy, payments and their
+    volume, cashback, gifts, redemptions, and at each day's end the circulating supply,
+    holders and registered merchants. Aggregates only, like the dashboard."""
+    address = _address(token, "token")
+    found = _read(lambda: queries.daily_series(engine, address, days=days))
+    if found is None:
+        raise GatewayError("NotFound", f"no municipality with token {token}", {"token": token})
+    return found
+
+
+@router.get("/tokens/{token}/rules", openapi_extra=codes("NotFound", "DatabaseUnavailable"))
+def token_rules(engine: EngineDep, token: AddressPath) -> queries.RulesView:
+    """The rules in force, proposed changes with the time they take effect, and every change
+    (newest first). Public, as on chain."""
+    address = _address(token, "token")
+    found = _read(lambda: queries.rules_view(engine, address))
+    if found is None:
+        raise GatewayError("NotFound", f"no municipality with token {token}", {"token": token})
+    return found
+
+
+@router.get("/tokens/{token}/merchants", openapi_extra=codes("NotFound", "DatabaseUnavailable"))
+def token_merchants(
+    engine: EngineDep,
+    token: AddressPath,
+    search: Annotated[str | None, Query(max_length=42, pattern=r"^(0x)?[0-9a-fA-F]*$")] = None,
+    status: Annotated[
+        Literal["active", "suspended", "cancelled"] | None, Query(description="lifecycle")
+    ] = None,
+    tier: Annotated[int | None, Query(ge=0, le=255)] = None,
+    category: Annotated[int | None, Query(ge=0, le=2**31 - 1, description="KSIC code")] = None,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    limit: Annotated[int, Query(ge=1, le=queries.MAX_PAGE)] = 50,
+) -> queries.MerchantPage:
+    """A municipality's merchants (part of an address, status, tier, category), in pages."""
+    address = _known_token(engine, token)
+
+    def page() -> queries.MerchantPage:
+        return queries.merchant_list(
+            engine, address, search=search, status=status, tier=tier, category=category,
+            offset=offset, limit=limit,
+        )  # fmt: skip
+
+    return _read(page)
+
+
+@router.get(
+    "/wallets/{address}/caps", openapi_extra=codes("NotFound", "NotReady", "DatabaseUnavailable")
+)
+def wallet_caps(
+    engine: EngineDep,
+    address: AddressPath,
+    token: Annotated[str, Query(pattern=_ADDRESS.pattern, description="the municipality")],
+) -> queries.MonthlyCaps:
+    """This month's (KST) purchase and gift caps in one municipality, and what is left."""
+    holder = _address(address, "address")
+    tok = _known_token(engine, token)
+    found = _read(lambda: queries.monthly_caps(engine, tok, holder))
+    if found is None:
+        raise GatewayError("NotReady", "the municipality's rules are not indexed yet")
+    return found
+
+
+class MerchantCall(BaseModel):
+    """A registrar's transaction on one merchant, for their own wallet to sign and send."""
+
+    to: str = Field(description="the municipality's token")
+    data: str = Field(description="calldata, 0x-hex")
+    function: str
+
+
+_STATUS_CODES = {"reactivate": 1, "suspend": 2, "cancel": 3, "ban": 3}  # MerchantStatus
+
+
+@router.get(
+    "/tokens/{token}/merchants/{merchant}/call",
+    openapi_extra=codes("NotFound", "InvalidRequest", "DatabaseUnavailable"),
+)
+def merchant_call(
+    engine: EngineDep,
+    token: AddressPath,
+    merchant: AddressPath,
+    action: Annotated[Literal["suspend", "reactivate", "cancel", "ban", "tier"], Query()],
+    tier: Annotated[int | None, Query(ge=0, le=255, description="for action=tier")] = None,
+    ban_days: Annotated[int, Query(ge=1, le=3650, description="for action=ban")] = 365,
+) -> MerchantCall:
+    """Builds ``setMerchantStatus`` (suspend, reactivate, cancel, ban: cancel barring
+    re-registration for ``ban_days``) or ``updateMerchant`` (a new revenue tier). The gateway
+    signs nothing: the registrar's wallet does, and the contract checks the role."""
+    address = _known_token(engine, token)
+    shop = _address(merchant, "merchant")
+    page = _read(lambda: queries.merchant_list(engine, address, search=shop, limit=1))
+    if not page.items:
+        detail = f"{merchant} is not a merchant of {token}"
+        raise GatewayError("NotFound", detail, {"merchant": merchant})
+    record = page.items[0]
+    if action == "tier":
+        if tier is None:
+            raise GatewayError("InvalidRequest", "action=tier needs tier", {"field": "tier"})
+        function, args = "updateMerchant", (record.merchant, record.category, tier)
+    else:
+        until = int(time.time()) + ban_days * 86_400 if action == "ban" else 0
+        function, args = "setMerchantStatus", (record.merchant, _STATUS_CODES[action], until)
+    data = "0x" + encode_function(function, args).hex()
+    return MerchantCall(to=checksum(address), data=data, function=function)
+
+
+@router.get(
+    "/merchants/{address}/settlements",
+    openapi_extra=codes("NotFound", "DatabaseUnavailable"),
+)
+def merchant_settlement_lines(
+    engine: EngineDep,
+    manifest: ManifestDep,
+    address: AddressPath,
+    token: Annotated[str, Query(pattern=_ADDRESS.pattern, description="the municipality")],
+) -> list[MerchantSettlement]:
+    """The merchant's lines in the municipality's issued settlement batches: which of its
+    redemptions (by its own references) the bank was told to pay, in which batch."""
+    merchant = _address(address, "address")
+    tok = _known_token(engine, token)
+    return _read(lambda: merchant_settlements(engine, manifest.chain_id, tok, merchant))

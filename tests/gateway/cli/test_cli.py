@@ -141,6 +141,11 @@ def test_up_demo_starts_everything_and_resumes_with_its_state(tmp_path: Path) ->
     summary = json.loads(first.stdout)
     assert set(summary["municipalities"]) == {"0", "26000", "41130", "41390"}
     assert summary["demo_wallets"] == 35
+    assert summary["portal"] == summary["gateway"] + "/portal"
+    # The portal's demo wallets: the 35, and the local operator as the city's staff.
+    offered = json.loads((data / "portal-demo-keys.json").read_text())
+    assert [w["role"] for w in offered].count("staff") == 1
+    assert len(offered) == 36
     assert "deployed VoucherFactory" in first.stderr
     second = run(*args, *ports)
     assert second.returncode == 0, second.stderr
