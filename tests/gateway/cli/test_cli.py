@@ -141,8 +141,12 @@ def test_up_demo_starts_everything_and_resumes_with_its_state(tmp_path: Path) ->
     summary = json.loads(first.stdout)
     assert set(summary["municipalities"]) == {"0", "26000", "41130", "41390"}
     assert summary["demo_wallets"] == 35
-    assert summary["portal"] == summary["gateway"] + "/portal"
+    # The portal's URL carries this run's demo secret, which the demo wallets require.
+    portal, _, secret = summary["portal"].partition("?demo=")
+    assert portal == summary["gateway"] + "/portal"
+    assert len(secret) >= 40
     # The portal's demo wallets: the 35, and the local operator as the city's staff.
+    assert (data / "portal-demo-keys.json").stat().st_mode & 0o777 == 0o600
     offered = json.loads((data / "portal-demo-keys.json").read_text())
     assert [w["role"] for w in offered].count("staff") == 1
     assert len(offered) == 36
@@ -150,6 +154,7 @@ def test_up_demo_starts_everything_and_resumes_with_its_state(tmp_path: Path) ->
     second = run(*args, *ports)
     assert second.returncode == 0, second.stderr
     assert json.loads(second.stdout)["municipalities"] == summary["municipalities"]
+    assert json.loads(second.stdout)["portal"] != summary["portal"]  # a new secret every run
     assert "VoucherFactory already at" in second.stderr
     assert "deployed" not in second.stderr
 

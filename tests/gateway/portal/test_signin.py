@@ -1,5 +1,6 @@
 """Signing in to the portal: SIWE with the injected wallet, pages by role, sign-out, the
-language switch, local assets only, and no demo wallets outside a loopback demo network."""
+language switch, local assets only, and no demo wallets outside a loopback demo network
+(and without its secret: test_demo.py, test_security.py)."""
 
 from __future__ import annotations
 
