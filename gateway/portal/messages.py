@@ -168,6 +168,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "merch.actions": ("조치", "Actions"),
     "merch.suspend": ("정지", "Suspend"),
     "merch.ban": ("등록 금지", "Ban"),
+    "merch.reactivate": ("재개", "Reactivate"),
+    "merch.confirm_suspend": (
+        "가맹점 {merchant}의 결제 수납을 정지할까요?",
+        "Suspend merchant {merchant}? It will not be able to take payments.",
+    ),
+    "merch.confirm_ban": (
+        "가맹점 {merchant}을(를) 등록 금지할까요? 등록이 취소되고 다시 등록할 수 없습니다.",
+        "Ban merchant {merchant}? Its registration is cancelled and it cannot register again.",
+    ),
     "merch.set_tier": ("등급 변경", "Change tier"),
     "merch.registrar_only": (
         "정지·금지·등급 변경은 가맹점 등록 권한(MERCHANT_REGISTRAR_ROLE) 보유자가 지갑으로 서명합니다.",
