@@ -159,6 +159,28 @@ def test_up_demo_starts_everything_and_resumes_with_its_state(tmp_path: Path) ->
     assert "deployed" not in second.stderr
 
 
+def test_up_demo_on_a_shared_network_writes_and_serves_no_demo_keys(tmp_path: Path) -> None:
+    """`--demo --rpc URL`: the network is seeded, but its keys are not offered to browsers."""
+    from chain.node import LocalNode
+
+    with LocalNode("anvil", port=free_port()) as node:
+        accounts = node.dev_accounts()
+        env = {
+            "DONGNE_DEPLOYER_KEY": accounts[0].private_key,
+            "DONGNE_RELAYER_KEYS": json.dumps([accounts[1].private_key]),
+        }
+        data = tmp_path / "shared"
+        result = run(
+            "up", "--demo", "--rpc", node.rpc_url, "--data-dir", str(data), "--json",
+            "--port", str(free_port()), "--detach-after", "1", env=env,
+        )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["demo_wallets"] == 35
+    assert summary["portal"] == summary["gateway"] + "/portal"  # no secret: nothing to open
+    assert not (data / "portal-demo-keys.json").exists()
+
+
 def test_program_create_then_resume_the_push_by_job(tmp_path: Path) -> None:
     """`program create --no-push` commits and records a job; `program push --job` pushes it
     through the same resumable pipeline as the gateway, and a second push pays nobody twice."""
