@@ -45,6 +45,9 @@ GATEWAY_CODES: dict[str, int] = {
     "DistributionNotCommitted": 409,
     "DistributionRootMismatch": 409,
     "DistributionBusy": 409,
+    # The job's root is already committed as a program (or the job is past `built`):
+    # committing it again would make a second program for the same list.
+    "DistributionCommitted": 409,
     "GrantBatchReverted": 409,
     "SettlementWindowOpen": 409,
     "SettlementOverlap": 409,

@@ -97,6 +97,10 @@ class Settings(BaseSettings):
     # page offers, and only to a caller on loopback of a gateway on loopback. Unset anywhere
     # else, and then the demo path does not exist.
     portal_demo_keys: Path | None = None
+    # The per-run secret `dongne up --demo` prints in the portal's URL (?demo=...): the demo
+    # wallets are served only to a caller that presents it (header X-Dongne-Demo). Without
+    # it the demo path does not exist either.
+    portal_demo_secret: SecretStr | None = None
 
 
 @lru_cache

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlencode
 
 import typer
 from rich.table import Table
@@ -123,17 +125,24 @@ def up(
         )
         wallets = seed_demo(data_dir, manifest, operator, say=say) if demo else []
         env = network.gateway_env(f"sqlite:///{(data_dir / 'gateway.db').resolve()}")
-        if wallets:
-            # The portal's sign-in page offers these on loopback only (gateway.http.portal).
-            staff = operator_key if rpc is None else None  # a local node's dev key, never --rpc
-            demo_keys = _portal_demo_keys(data_dir, wallets, staff)
+        demo_secret: str | None = None
+        if wallets and rpc is None:
+            # The portal's sign-in page offers these on loopback only, to whoever opens the
+            # printed URL with this run's secret (gateway.http.portal). Never on a shared
+            # network (--rpc): its keys are not the public's.
+            demo_secret = secrets.token_urlsafe(32)
+            demo_keys = _portal_demo_keys(data_dir, wallets, operator_key)
             env["DONGNE_PORTAL_DEMO_KEYS"] = str(demo_keys.resolve())
+            env["DONGNE_PORTAL_DEMO_SECRET"] = demo_secret
         gateway = GatewayProcess(env, port=port, log_path=data_dir / "gateway.log").start()
+        portal_url = gateway.url + "/portal"
+        if demo_secret is not None:
+            portal_url += "?" + urlencode({"demo": demo_secret})
         summary = {
             "rpc_url": rpc_url,
             "gateway": gateway.url,
             "docs": gateway.url + "/docs",
-            "portal": gateway.url + "/portal",
+            "portal": portal_url,
             "chain_id": manifest.chain_id,
             "forwarder": manifest.forwarder,
             "registry": manifest.registry,
@@ -185,8 +194,11 @@ def _portal_demo_keys(data_dir: Path, wallets: Sequence[object], staff_key: str 
         entries.insert(0, {"role": "staff", "name": "City staff (every role)", "region": None,
                            "address": address, "private_key": staff_key})  # fmt: skip
     path = data_dir / "portal-demo-keys.json"
-    path.write_text(json.dumps(entries, indent=2) + "\n")
-    path.chmod(0o600)
+    # Created owner-only from the first byte (no window where others may read the keys).
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(json.dumps(entries, indent=2) + "\n")
     return path
 
 

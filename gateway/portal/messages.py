@@ -145,6 +145,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "create.commit": ("지갑으로 서명해 커밋", "Commit by signing with the wallet"),
     "create.committing": ("트랜잭션 확인 중…", "Waiting for the transaction…"),
     "create.indexing": ("커밋이 색인되기를 기다리는 중…", "Waiting for the commit to be indexed…"),
+    "create.sent": (
+        "커밋 트랜잭션을 보냈습니다: {hash}. 다시 커밋하지 말고 색인을 기다리세요.",
+        "The commit is sent: {hash}. Wait for it to be indexed; do not commit again.",
+    ),
+    "create.keep_waiting": ("색인 다시 기다리기", "Keep waiting for the index"),
     "create.push": ("지급 시작", "Push the grants"),
     "create.pushed": ("지급 진행", "Push progress"),
     "create.done": ("지급 완료", "All grants pushed"),
@@ -163,6 +168,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "merch.actions": ("조치", "Actions"),
     "merch.suspend": ("정지", "Suspend"),
     "merch.ban": ("등록 금지", "Ban"),
+    "merch.reactivate": ("재개", "Reactivate"),
+    "merch.confirm_suspend": (
+        "가맹점 {merchant}의 결제 수납을 정지할까요?",
+        "Suspend merchant {merchant}? It will not be able to take payments.",
+    ),
+    "merch.confirm_ban": (
+        "가맹점 {merchant}을(를) 등록 금지할까요? 등록이 취소되고 다시 등록할 수 없습니다.",
+        "Ban merchant {merchant}? Its registration is cancelled and it cannot register again.",
+    ),
     "merch.set_tier": ("등급 변경", "Change tier"),
     "merch.registrar_only": (
         "정지·금지·등급 변경은 가맹점 등록 권한(MERCHANT_REGISTRAR_ROLE) 보유자가 지갑으로 서명합니다.",
@@ -285,6 +299,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The root is not committed yet.",
     ),
     "problem.DistributionBusy": ("이미 진행 중인 작업입니다.", "That job is already running."),
+    "problem.DistributionCommitted": (
+        "이 목록은 이미 사업으로 확정되었습니다. 다시 확정하지 마세요.",
+        "This list is already committed as a program: do not commit it again.",
+    ),
     "problem.PayloadTooLarge": ("파일이 너무 큽니다.", "The file is too large."),
     "problem.LoginThrottled": (
         "로그인 시도가 너무 많습니다. 잠시 후 다시 시도하세요.",

@@ -38,6 +38,7 @@ def merchant_list(
     token: str,
     *,
     search: str | None = None,
+    address: str | None = None,
     status: str | None = None,
     tier: int | None = None,
     category: int | None = None,
@@ -45,13 +46,16 @@ def merchant_list(
     limit: int = 50,
     chain_id: int | None = None,
 ) -> MerchantPage:
-    """Merchants of ``token`` in registration order; ``search`` matches part of the address."""
+    """Merchants of ``token`` in registration order; ``search`` matches part of the address,
+    ``address`` the whole of it (one merchant, or none)."""
     m = t.merchants.c
     with engine.connect() as conn:
         chain = chain_of(conn, chain_id)
         where = [m.chain_id == chain, m.token == token.lower()]
         if search:
             where.append(m.merchant.contains(search.lower(), autoescape=True))
+        if address is not None:
+            where.append(m.merchant == address.lower())
         if status is not None:
             codes = [code for code, name in MERCHANT_STATUS.items() if name == status]
             where.append(m.status.in_(codes))

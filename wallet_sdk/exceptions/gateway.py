@@ -22,6 +22,7 @@ __all__ = [
     "DatabaseUnavailable",
     "DeadlineTooFar",
     "DistributionBusy",
+    "DistributionCommitted",
     "DistributionNotCommitted",
     "DistributionRootMismatch",
     "Forbidden",
@@ -286,6 +287,11 @@ class DistributionRootMismatch(StateConflict):
 @register_error("DistributionBusy")
 class DistributionBusy(StateConflict):
     """Another pusher holds this distribution job's lease; try again later."""
+
+
+@register_error("DistributionCommitted")
+class DistributionCommitted(StateConflict):
+    """The distribution job is already committed as a program; push it, do not commit again."""
 
 
 @register_error("GrantBatchReverted")

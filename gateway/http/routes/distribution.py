@@ -175,7 +175,7 @@ class CommitCall(BaseModel):
 
 @router.get(
     "/v1/distributions/{job_id}/commit-call",
-    openapi_extra=codes("NotFound", "DatabaseUnavailable"),
+    openapi_extra=codes("NotFound", "DistributionCommitted", "DatabaseUnavailable"),
 )
 def commit_call(
     engine: EngineDep,
@@ -187,8 +187,14 @@ def commit_call(
     waive_revenue_cap: bool = False,
 ) -> CommitCall:
     """Builds the commit of a job's root (budget = the list's total, from now for ``days``)
-    with the same calldata builder as the CLI; the gateway signs nothing."""
+    with the same calldata builder as the CLI; the gateway signs nothing. Only for a job
+    still ``built``: once its program is committed (or the job moved on), 409
+    DistributionCommitted, so no wallet is handed a second program for the same list."""
     status = guarded(lambda: distribution.job_status(engine, job_id))
+    if status.program_id is not None or status.status != "built":
+        args = {"job": job_id, "status": status.status, "program_id": status.program_id}
+        detail = f"job {job_id} is {status.status}, program {status.program_id}: push it"
+        raise GatewayError("DistributionCommitted", detail, args)
     now = int(time.time())
     allowed = tuple(sorted({int(c) for c in categories.split(",")})) if categories else ()
     ref = bytes.fromhex(job_id).ljust(32, b"\0")

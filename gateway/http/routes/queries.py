@@ -323,7 +323,7 @@ def merchant_call(
     signs nothing: the registrar's wallet does, and the contract checks the role."""
     address = _known_token(engine, token)
     shop = _address(merchant, "merchant")
-    page = _read(lambda: queries.merchant_list(engine, address, search=shop, limit=1))
+    page = _read(lambda: queries.merchant_list(engine, address, address=shop, limit=1))
     if not page.items:
         detail = f"{merchant} is not a merchant of {token}"
         raise GatewayError("NotFound", detail, {"merchant": merchant})

@@ -97,9 +97,14 @@ export function saveSession(value) {
   sessionStorage.setItem(SESSION, JSON.stringify(value));
 }
 
+// Signing out forgets this browser's portal state too (the city chosen, a shop's name): the
+// next person at a shared counter computer starts clean.
 export function clearSession() {
   sessionStorage.removeItem(SESSION);
   sessionStorage.removeItem("dongne.demo");
+  for (const key of Object.keys(localStorage)) {
+    if (key.startsWith("dongne.")) localStorage.removeItem(key);
+  }
 }
 
 // The wallet this session signed in with: the browser's, or on the demo network the demo key

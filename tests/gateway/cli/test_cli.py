@@ -141,8 +141,12 @@ def test_up_demo_starts_everything_and_resumes_with_its_state(tmp_path: Path) ->
     summary = json.loads(first.stdout)
     assert set(summary["municipalities"]) == {"0", "26000", "41130", "41390"}
     assert summary["demo_wallets"] == 35
-    assert summary["portal"] == summary["gateway"] + "/portal"
+    # The portal's URL carries this run's demo secret, which the demo wallets require.
+    portal, _, secret = summary["portal"].partition("?demo=")
+    assert portal == summary["gateway"] + "/portal"
+    assert len(secret) >= 40
     # The portal's demo wallets: the 35, and the local operator as the city's staff.
+    assert (data / "portal-demo-keys.json").stat().st_mode & 0o777 == 0o600
     offered = json.loads((data / "portal-demo-keys.json").read_text())
     assert [w["role"] for w in offered].count("staff") == 1
     assert len(offered) == 36
@@ -150,8 +154,31 @@ def test_up_demo_starts_everything_and_resumes_with_its_state(tmp_path: Path) ->
     second = run(*args, *ports)
     assert second.returncode == 0, second.stderr
     assert json.loads(second.stdout)["municipalities"] == summary["municipalities"]
+    assert json.loads(second.stdout)["portal"] != summary["portal"]  # a new secret every run
     assert "VoucherFactory already at" in second.stderr
     assert "deployed" not in second.stderr
+
+
+def test_up_demo_on_a_shared_network_writes_and_serves_no_demo_keys(tmp_path: Path) -> None:
+    """`--demo --rpc URL`: the network is seeded, but its keys are not offered to browsers."""
+    from chain.node import LocalNode
+
+    with LocalNode("anvil", port=free_port()) as node:
+        accounts = node.dev_accounts()
+        env = {
+            "DONGNE_DEPLOYER_KEY": accounts[0].private_key,
+            "DONGNE_RELAYER_KEYS": json.dumps([accounts[1].private_key]),
+        }
+        data = tmp_path / "shared"
+        result = run(
+            "up", "--demo", "--rpc", node.rpc_url, "--data-dir", str(data), "--json",
+            "--port", str(free_port()), "--detach-after", "1", env=env,
+        )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["demo_wallets"] == 35
+    assert summary["portal"] == summary["gateway"] + "/portal"  # no secret: nothing to open
+    assert not (data / "portal-demo-keys.json").exists()
 
 
 def test_program_create_then_resume_the_push_by_job(tmp_path: Path) -> None:

@@ -90,6 +90,10 @@ class PortalQueryTests:
         m2 = built_chain.wallets["m2"].address
         (found,) = queries.merchant_list(indexed, token, search=m2[2:12]).items
         assert (found.merchant, found.tier, found.status) == (m2, 2, "active")
+        # `address` (a registrar's call on one shop) is the whole address, never a pattern.
+        assert queries.merchant_list(indexed, token, address=m2).items == [found]
+        assert queries.merchant_list(indexed, token, address=m2[:12]).total == 0
+        assert queries.merchant_list(indexed, token, address=m2[:-1] + "%").total == 0
         assert queries.merchant_list(indexed, token, tier=2).total == 1
         assert queries.merchant_list(indexed, token, status="suspended").total == 0
         assert len(queries.merchant_list(indexed, token, limit=1).items) == 1

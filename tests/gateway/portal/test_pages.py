@@ -31,7 +31,8 @@ def signed_in(open_as: Any, world: World) -> dict[str, Any]:
 
 def _settled(page: Any) -> None:
     page.wait_for_load_state("networkidle")
-    page.wait_for_function("!document.querySelector('#content .loading')")
+    # A function, not an expression string: polling a string evals it, which the CSP forbids.
+    page.wait_for_function("() => !document.querySelector('#content .loading')")
 
 
 def test_the_sign_in_page_passes_axe(open_as: Any, world: World) -> None:
@@ -69,9 +70,21 @@ def test_a_registrar_suspends_and_reactivates_a_merchant(
     page.goto(f"/portal/officer/merchants?token={world.siheung}")
     row = page.locator("#merchants tbody tr", has_text=merchant)
     row.wait_for()
+    asked: list[str] = []
+
+    def answer(dialog: Any) -> None:
+        asked.append(dialog.message)
+        # The first question is turned down: nothing is sent.
+        (dialog.accept if len(asked) > 1 else dialog.dismiss)()
+
+    page.on("dialog", answer)
     row.get_by_role("button", name="정지").click()
+    row.get_by_role("button", name="정지").click()
+    assert len(asked) == 2, asked
+    assert merchant in asked[0]
     row.locator('[data-state="suspended"]').wait_for(timeout=30_000)
     api = world.client("admin").get(f"/v1/tokens/{world.siheung}/merchants").json()
     assert {m["merchant"]: m["status"] for m in api["items"]}[merchant] == "suspended"
-    page.locator("#merchants tbody tr", has_text=merchant).get_by_role("button", name="✓").click()
+    row = page.locator("#merchants tbody tr", has_text=merchant)
+    row.get_by_role("button", name="✓ 재개").click()  # a text label, not the mark alone
     row.locator('[data-state="active"]').wait_for(timeout=30_000)

@@ -1,5 +1,6 @@
 """Signing in to the portal: SIWE with the injected wallet, pages by role, sign-out, the
-language switch, local assets only, and no demo wallets outside a loopback demo network."""
+language switch, local assets only, and no demo wallets outside a loopback demo network
+(and without its secret: test_demo.py, test_security.py)."""
 
 from __future__ import annotations
 
@@ -53,9 +54,12 @@ def test_a_citizen_signs_in_with_the_injected_wallet_and_out(open_as: Any, world
     # The menu shows a resident's pages only.
     assert page.locator('#nav [data-audience="resident"]').is_visible()
     assert page.locator('#nav [data-audience="officer"]').is_hidden()
+    # What the pages remember in localStorage (the city, a shop's name) goes with the session.
+    page.evaluate("localStorage.setItem('dongne.token', '0x1'); localStorage.setItem('other', 'x')")
     page.click("#signout")
     page.wait_for_url(re.compile(r"/portal$"))
     assert page.evaluate("sessionStorage.getItem('dongne.session')") is None
+    assert page.evaluate("Object.keys(localStorage)") == ["other"]
 
 
 def test_anonymous_visitors_and_citizens_are_refused_the_officer_pages(

@@ -11,7 +11,7 @@ from gateway.audit.ledger import check_trailer
 from tests.gateway.http.conftest import World
 from wallet_sdk.qr import PaymentRequest
 
-from .conftest import ROOT, screenshot, sign_in
+from .conftest import ROOT, inject_script, screenshot, sign_in
 
 JSQR = ROOT / "node_modules" / "jsqr" / "dist" / "jsQR.js"
 
@@ -95,10 +95,10 @@ def test_the_merchant_poster_qr_decodes_to_its_payment_uri(open_as: Any, world: 
     page.fill("#shop-name", "동네 국수집")
     page.locator("#shop-name").dispatch_event("change")
     page.wait_for_function(
-        "document.querySelector('#poster .shop')?.textContent === '동네 국수집'"
+        "() => document.querySelector('#poster .shop')?.textContent === '동네 국수집'"
         " && document.querySelector('#qr')?.complete"
     )
-    page.add_script_tag(path=str(JSQR))
+    inject_script(page, JSQR)
     decoded = page.evaluate(
         """() => {
           const img = document.querySelector('#qr');

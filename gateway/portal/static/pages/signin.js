@@ -44,11 +44,32 @@ async function signIn(provider) {
   }
 }
 
+// The run's demo secret: `dongne up --demo` prints the portal's URL with ?demo=<secret>. It
+// is taken from the URL once (and dropped from the address bar and history), then kept for
+// this tab only.
+const DEMO_SECRET = "dongne.demo_secret";
+
+function demoSecret() {
+  const url = new URL(window.location.href);
+  const given = url.searchParams.get("demo");
+  if (given) {
+    sessionStorage.setItem(DEMO_SECRET, given);
+    url.searchParams.delete("demo");
+    window.history.replaceState(null, "", url.pathname + url.search + url.hash);
+  }
+  return sessionStorage.getItem(DEMO_SECRET);
+}
+
 async function demoWallets() {
   const box = $("#demo-wallets");
   if (!box) return;
+  const secret = demoSecret();
+  if (!secret) {
+    $("#demo").hidden = true; // opened without the printed URL: no demo wallets
+    return;
+  }
   try {
-    const demo = await api("/portal/demo/wallets");
+    const demo = await api("/portal/demo/wallets", { headers: { "x-dongne-demo": secret } });
     const rows = demo.wallets.map((w) =>
       h(
         "li",

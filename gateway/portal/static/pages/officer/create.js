@@ -2,7 +2,7 @@
 // createProgram transaction with the officer's own wallet, then watch the push reach 100%.
 // Every step is resumable: the job lives in the gateway's database, so a closed page picks
 // it up again from the jobs list (or ?job=).
-import { api, boot, count, errorBox, figures, fill, h, kst, link, progress, state, status, t, table, walletProvider, won } from "/portal/static/portal.js";
+import { Problem, api, boot, count, errorBox, figures, fill, h, kst, link, progress, state, status, t, table, walletProvider, won } from "/portal/static/portal.js";
 
 const context = await boot("officer");
 if (context) {
@@ -76,11 +76,43 @@ if (context) {
     }
   };
 
+  // A commit sent from this tab, by job: until the index binds its program, the page waits
+  // for it and never offers a second commit (which would create a second program).
+  const SENT = (id) => `dongne.commit.${id}`;
+
+  const awaitIndexing = async (job) => {
+    status(t("create.indexing"));
+    const committed = await poll(job.id, (j) => j.program_id !== null);
+    status("");
+    sessionStorage.removeItem(SENT(job.id));
+    await push(committed);
+  };
+
+  // The transaction is out (or the gateway says the job is committed): only waiting is left.
+  // Answers the wait, which the button runs again after a failure.
+  const waitAgain = (job, hash, error) => {
+    const again = h("button", { type: "button", class: "primary", id: "keep-waiting" }, t("create.keep_waiting"));
+    const wait = async () => {
+      again.disabled = true;
+      try {
+        await awaitIndexing(job);
+      } catch (failure) {
+        status("");
+        again.disabled = false;
+        step.append(errorBox(failure));
+      }
+    };
+    again.addEventListener("click", wait);
+    show(job, [hash ? h("p", { id: "sent" }, t("create.sent", { hash })) : null, error ? errorBox(error) : null, again]);
+    return wait;
+  };
+
   const commit = async (job) => {
     const button = h("button", { type: "button", class: "primary", id: "commit" }, t("create.commit"));
     show(job, [button]);
     button.addEventListener("click", async () => {
       button.disabled = true;
+      let hash = null;
       try {
         const params = new URLSearchParams({ days: days.value || "60" });
         if (categories.value.trim()) params.set("categories", categories.value.replace(/\s/g, ""));
@@ -89,17 +121,26 @@ if (context) {
         const wallet = await import("/portal/static/build/wallet.js");
         const from = await wallet.connect(provider);
         status(t("create.committing"));
-        const hash = await wallet.sendTransaction(provider, from, call.to, call.data);
+        hash = await wallet.sendTransaction(provider, from, call.to, call.data);
+        sessionStorage.setItem(SENT(job.id), hash);
         const receipt = await wallet.waitForReceipt(provider, hash);
-        if (receipt.status !== "0x1" && receipt.status !== "success") throw new Error(`the commit reverted (${hash})`);
-        status(t("create.indexing"));
-        const committed = await poll(job.id, (j) => j.program_id !== null);
-        status("");
-        await push(committed);
+        if (receipt.status !== "0x1" && receipt.status !== "success") {
+          // Reverted: nothing was created, so committing again is safe.
+          sessionStorage.removeItem(SENT(job.id));
+          hash = null;
+          throw new Error(`the commit reverted (${receipt.transactionHash || ""})`);
+        }
+        await awaitIndexing(job);
       } catch (error) {
         status("");
-        button.disabled = false;
-        step.append(errorBox(error));
+        if (hash !== null) {
+          waitAgain(job, hash, error); // sent: never a second commit, the button stays off
+        } else if (error instanceof Problem && error.code === "DistributionCommitted") {
+          waitAgain(job, null, error); // committed elsewhere (another tab, the CLI)
+        } else {
+          button.disabled = false;
+          step.append(errorBox(error));
+        }
       }
     });
   };
@@ -110,7 +151,9 @@ if (context) {
     window.history.replaceState(null, "", url);
     try {
       const job = await api(`/v1/distributions/${id}`);
-      if (job.program_id === null) await commit(job);
+      const sent = sessionStorage.getItem(SENT(id));
+      if (job.program_id === null && sent) await waitAgain(job, sent, null)(); else if (job.program_id === null && job.status === "built") await commit(job);
+      else if (job.program_id === null) waitAgain(job, null, null);
       else if (job.status === "done") await push(job);
       else await push(job);
     } catch (error) {

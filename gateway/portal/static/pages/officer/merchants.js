@@ -25,7 +25,11 @@ if (context) {
     results,
   );
 
+  // Suspending and banning stop a shop's takings: asked once more, naming the shop.
   const act = async (merchant, action, extra = {}) => {
+    if ((action === "suspend" || action === "ban") && !window.confirm(t(`merch.confirm_${action}`, { merchant }))) {
+      return;
+    }
     try {
       const params = new URLSearchParams({ action, ...extra });
       const call = await api(`/v1/tokens/${token}/merchants/${merchant}/call?${params}`);
@@ -49,7 +53,7 @@ if (context) {
     return h("span", { class: "actions" },
       m.status === "active"
         ? h("button", { type: "button", onclick: () => act(m.merchant, "suspend") }, t("merch.suspend"))
-        : h("button", { type: "button", onclick: () => act(m.merchant, "reactivate") }, "✓"),
+        : h("button", { type: "button", onclick: () => act(m.merchant, "reactivate") }, `✓ ${t("merch.reactivate")}`),
       " ",
       h("button", { type: "button", onclick: () => act(m.merchant, "ban") }, t("merch.ban")),
       " ", newTier,
