@@ -9,6 +9,8 @@ day's stocks equal the dashboard's when the window ends today.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -92,6 +94,41 @@ def _flows(
     return by_day
 
 
+# The stocks fold every transfer since the token began, and the route is public: one fold per
+# (token, last indexed block and hash, last day) serves every caller until the indexer moves
+# on, so a stream of anonymous requests costs one scan per new block, not one each.
+_STOCKS_CACHE: OrderedDict[tuple[int, int, str, str, int], list[tuple[int, int, int]]] = (
+    OrderedDict()
+)
+_STOCKS_CACHE_SIZE = 64
+_STOCKS_LOCK = threading.Lock()
+
+
+def _indexed_block(conn: Connection, chain: int) -> str:
+    """The last indexed block's number and hash: after a reorg the number may come back with
+    other contents, the hash does not."""
+    c = t.checkpoints.c
+    found = conn.execute(select(c.block_number, c.block_hash).where(c.chain_id == chain)).first()
+    return "none" if found is None else f"{found.block_number}:{found.block_hash}"
+
+
+def _cached_stocks(
+    conn: Connection, engine: Engine, chain: int, token: str, last: int
+) -> list[tuple[int, int, int]]:
+    key = (id(engine), chain, token, _indexed_block(conn, chain), last)
+    with _STOCKS_LOCK:
+        found = _STOCKS_CACHE.get(key)
+        if found is not None:
+            _STOCKS_CACHE.move_to_end(key)
+            return found
+    stocks = _stocks(conn, chain, token, last)
+    with _STOCKS_LOCK:
+        _STOCKS_CACHE[key] = stocks
+        while len(_STOCKS_CACHE) > _STOCKS_CACHE_SIZE:
+            _STOCKS_CACHE.popitem(last=False)
+    return stocks
+
+
 def _stocks(conn: Connection, chain: int, token: str, last: int) -> list[tuple[int, int, int]]:
     """(day, circulating, holders) at the end of every day with a transfer, up to ``last``."""
     x = t.transfers.c
@@ -168,7 +205,7 @@ def daily_series(
         if not found:
             return None
         flows = _flows(conn, chain, tok, first, last)
-        stocks = _stocks(conn, chain, tok, last)
+        stocks = _cached_stocks(conn, engine, chain, tok, last)
         merchants = _merchant_counts(conn, chain, tok, last)
     buckets: list[DailyBucket] = []
     stock, shops = (0, 0, 0), 0

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import Engine
 
 from gateway import queries
+from gateway.queries import series as series_module
 from gateway.queries.series import kst_day
 from tests.fixtures.databases import PostgresBackend, SQLiteBackend
 
@@ -28,6 +29,29 @@ class PortalQueryTests:
     def indexed(cls, built_chain: Net, class_engine: Engine) -> Engine:
         built_chain.indexer(class_engine).sync_once()
         return class_engine
+
+    def test_the_stocks_are_folded_once_per_indexed_block(
+        self, built_chain: Net, indexed: Engine, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Replays a review finding: the public series folded every transfer since genesis on
+        every request; now one fold serves all callers until the indexer moves on."""
+        folds: list[str] = []
+        fold = series_module._stocks
+
+        def counted(*args: object) -> list[tuple[int, int, int]]:
+            folds.append("fold")
+            return fold(*args)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(series_module, "_stocks", counted)
+        monkeypatch.setattr(series_module, "_STOCKS_CACHE", type(series_module._STOCKS_CACHE)())
+        token = built_chain.token.address
+        today = kst_day(built_chain.now())
+        first = queries.daily_series(indexed, token, days=7, until=today)
+        again = queries.daily_series(indexed, token, days=30, until=today)
+        assert folds == ["fold"]
+        assert first is not None
+        assert again is not None
+        assert first.days[-1] == again.days[-1]
 
     def test_the_daily_series_sums_and_closes_at_the_dashboard(
         self, built_chain: Net, indexed: Engine
