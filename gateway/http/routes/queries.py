@@ -61,6 +61,14 @@ def _read(query: Callable[[], T]) -> T:
         ) from exc
 
 
+def _paged(query: Callable[[], T]) -> T:
+    """A paged read: a cursor the gateway did not make is the caller's 400, named."""
+    try:
+        return _read(query)
+    except queries.InvalidCursorError as exc:
+        raise GatewayError("InvalidRequest", str(exc), {"field": "cursor"}) from exc
+
+
 def _known_token(engine: EngineDep, token: str) -> str:
     address = _address(token, "token")
     if _read(lambda: queries.municipality(engine, address)) is None:
@@ -140,12 +148,7 @@ def wallet_history(
     """Newest first; pass ``next_cursor`` back as ``cursor`` for the next page."""
     holder = _address(address, "address")
     only = _optional_address(token, "token")
-    try:
-        return _read(
-            lambda: queries.history(engine, holder, cursor=cursor, limit=limit, token=only)
-        )
-    except queries.InvalidCursorError as exc:
-        raise GatewayError("InvalidRequest", str(exc), {"field": "cursor"}) from exc
+    return _paged(lambda: queries.history(engine, holder, cursor=cursor, limit=limit, token=only))
 
 
 @router.get("/merchants/{address}/sales", openapi_extra=codes("DatabaseUnavailable"))
@@ -184,14 +187,11 @@ def wallet_payment_requests(
     ``next_cursor`` back as ``cursor`` for the next page."""
     payer = _address(address, "address")
     only = _optional_address(token, "token")
-    try:
-        return _read(
-            lambda: queries.payment_requests(
-                engine, payer, status=status, token=only, cursor=cursor, limit=limit
-            )
+    return _paged(
+        lambda: queries.payment_requests(
+            engine, payer, status=status, token=only, cursor=cursor, limit=limit
         )
-    except queries.InvalidCursorError as exc:
-        raise GatewayError("InvalidRequest", str(exc), {"field": "cursor"}) from exc
+    )
 
 
 @router.get("/merchants/{address}/invoices", openapi_extra=codes("DatabaseUnavailable"))
@@ -207,14 +207,11 @@ def merchant_invoices(
     each one."""
     merchant = _address(address, "address")
     only = _optional_address(token, "token")
-    try:
-        return _read(
-            lambda: queries.merchant_invoices(
-                engine, merchant, status=status, token=only, cursor=cursor, limit=limit
-            )
+    return _paged(
+        lambda: queries.merchant_invoices(
+            engine, merchant, status=status, token=only, cursor=cursor, limit=limit
         )
-    except queries.InvalidCursorError as exc:
-        raise GatewayError("InvalidRequest", str(exc), {"field": "cursor"}) from exc
+    )
 
 
 @router.get("/indexer/status", openapi_extra=codes("NotReady", "DatabaseUnavailable"))
