@@ -20,6 +20,7 @@ GATEWAY_CODES: dict[str, int] = {
     "WindowTooLarge": 400,  # a report's [since, until) longer than the window cap
     "RequestExpired": 400,  # deadline passed or too close to be relayed
     "WrongChain": 400,
+    "InvalidBusinessNumber": 400,  # a 사업자등록번호 that is not ten digits or fails its check
     "InvalidSignature": 401,
     # Who is calling (gateway.access): sign-in, tokens, API keys, policies.
     "AuthRequired": 401,  # no credentials on a route that needs them

@@ -31,6 +31,7 @@ __all__ = [
     "GasTooLow",
     "GrantBatchReverted",
     "InternalError",
+    "InvalidBusinessNumber",
     "InvalidRequest",
     "InvalidSignature",
     "LoginThrottled",
@@ -72,6 +73,15 @@ class InvalidRequest(GatewayError, ValueError):
     """The request is malformed: schema, encoding, value not 0, gas out of range."""
 
     default_status = 400
+
+
+@register_error("InvalidBusinessNumber")
+class InvalidBusinessNumber(GatewayError, ValueError):
+    """A business registration number (사업자등록번호) is not ten digits or fails its check."""
+
+    default_status = 400
+    arguments = (Argument("business_number", "business_number", "string"),)
+    business_number: str
 
 
 @register_error("RequestExpired")
