@@ -21,6 +21,7 @@ GATEWAY_CODES: dict[str, int] = {
     "RequestExpired": 400,  # deadline passed or too close to be relayed
     "WrongChain": 400,
     "InvalidBusinessNumber": 400,  # a 사업자등록번호 that is not ten digits or fails its check
+    "InvalidMerchantProfile": 400,  # a merchant profile's field fails its check (args.field)
     "InvalidSignature": 401,
     # Who is calling (gateway.access): sign-in, tokens, API keys, policies.
     "AuthRequired": 401,  # no credentials on a route that needs them
@@ -34,6 +35,7 @@ GATEWAY_CODES: dict[str, int] = {
     "TargetNotAllowed": 403,
     "SelectorNotAllowed": 403,
     "NotFound": 404,
+    "MerchantApplicationNotFound": 404,  # no profile of that wallet in that municipality
     "RouteNotFound": 404,  # no such path
     "MethodNotAllowed": 405,
     "NonceTooLow": 409,
@@ -53,6 +55,10 @@ GATEWAY_CODES: dict[str, int] = {
     "SettlementWindowOpen": 409,
     "SettlementOverlap": 409,
     "SettlementUnreconciled": 409,
+    # Merchant applications (gateway.registry): one open application per wallet and city,
+    # and a review only from the state that allows it (args.status is the current one).
+    "MerchantApplicationExists": 409,
+    "MerchantApplicationState": 409,
     "PayloadTooLarge": 413,
     "RateLimited": 429,
     "SignerThrottled": 429,  # the signer's gas budget for the window is spent

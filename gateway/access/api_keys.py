@@ -1,7 +1,8 @@
 """API keys for services (a bank's settlement system, a city's back office, a reward service).
 
 Created by a municipality's admin, scoped to that municipality and to roles the creator holds
-there, expiring, revocable. The secret is shown once (``dk_<id>.<secret>``) and stored as its
+there (or to a service scope, :data:`KEY_SCOPES`, which no wallet holds on chain: an admin
+delegates it), expiring, revocable. The secret is shown once (``dk_<id>.<secret>``) and stored as its
 SHA-256; each use is recorded.
 """
 
@@ -19,10 +20,14 @@ from gateway.access.signin import digest
 from gateway.db.tables import access as a
 from gateway.errors import GatewayError
 
-__all__ = ["PREFIX", "ApiKey", "CreatedKey", "authenticate", "create", "list_keys", "revoke"]
+__all__ = ["KEY_SCOPES", "PREFIX", "SETTLEMENT_BANK", "ApiKey", "CreatedKey", "authenticate", "create", "list_keys", "revoke"]
 
 PREFIX = "dk_"
 MAX_TTL_S = 366 * 86_400
+# The settlement bank pays a city's merchants: it reads their bank accounts (merchant
+# profiles) and nothing else personal. A service, not a wallet, so a key scope, not a role.
+SETTLEMENT_BANK = "SETTLEMENT_BANK"
+KEY_SCOPES = (SETTLEMENT_BANK,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,9 +60,10 @@ def create(
     now: float | None = None,
 ) -> CreatedKey:
     at = time.time() if now is None else now
-    unknown = sorted(set(roles) - set(ROLE_NAMES))
+    unknown = sorted(set(roles) - set(ROLE_NAMES) - set(KEY_SCOPES))
     if unknown or not roles:
-        raise GatewayError("InvalidRequest", f"roles must be among {', '.join(ROLE_NAMES)}",
+        known = ", ".join((*ROLE_NAMES, *KEY_SCOPES))
+        raise GatewayError("InvalidRequest", f"roles must be among {known}",
                            {"unknown": unknown})  # fmt: skip
     if not 0 < ttl_s <= MAX_TTL_S:
         raise GatewayError("InvalidRequest", f"a key lives 1 s to {MAX_TTL_S // 86_400} days")
@@ -67,7 +73,7 @@ def create(
     if "DEFAULT_ADMIN_ROLE" not in held:
         raise GatewayError("RoleRequired", "only a municipality's admin creates its API keys",
                            {"role": "DEFAULT_ADMIN_ROLE", "token": token})  # fmt: skip
-    beyond = sorted(set(roles) - held)
+    beyond = sorted(set(roles) - held - set(KEY_SCOPES))
     if beyond:  # a key never holds more than its creator
         raise GatewayError("Forbidden", "a key cannot hold roles its creator does not",
                            {"roles": beyond})  # fmt: skip

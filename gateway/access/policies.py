@@ -24,6 +24,7 @@ __all__ = [
     "Principal",
     "auditor",
     "authorize",
+    "merchant_self",
     "role",
 ]
 
@@ -35,7 +36,9 @@ PolicyKind = Literal[
 @dataclass(frozen=True, slots=True)
 class Policy:
     kind: PolicyKind
-    roles: tuple[str, ...] = ()  # for "role": any of these, in the route's municipality
+    # For "role": any of these, in the route's municipality. For "self"/"merchant_self": who
+    # besides the subject may read (empty: the defaults below).
+    roles: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         return f"{self.kind}({', '.join(self.roles)})" if self.roles else self.kind
@@ -47,6 +50,11 @@ AUTHENTICATED = Policy("authenticated")  # anyone signed in (their own session, 
 SELF = Policy("self")  # a person's own data (or that person's city's auditors)
 MERCHANT_SELF = Policy("merchant_self")  # a shop's own sales (or its city's staff)
 OPERATOR = Policy("operator")  # network-level operations
+
+
+def merchant_self(*readers: str) -> Policy:
+    """A shop's own data, readable besides by ``readers`` in its municipality."""
+    return Policy("merchant_self", readers)
 
 
 def role(*names: str) -> Policy:
@@ -119,7 +127,7 @@ def authorize(
     # self / merchant_self: the subject itself, or its municipality's readers.
     if subject is not None and who.address is not None and who.address == subject.lower():
         return None
-    readers = _PERSON_READERS if policy.kind == "self" else _MERCHANT_READERS
+    readers = policy.roles or (_PERSON_READERS if policy.kind == "self" else _MERCHANT_READERS)
     held = who.holds(readers, token)
     if held is not None:
         return held

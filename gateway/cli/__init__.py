@@ -5,8 +5,8 @@ stderr) and exits with a one-line reason and a code that says why (see ``common`
 traceback reaches a user unless ``DONGNE_DEBUG=1`` asks for it. A municipality's staff sign
 with their own key (`DONGNE_KEY`, or `DONGNE_KEYSTORE` + `DONGNE_PASSWORD`); deploying a city
 and registering identities take the network operator's (`DONGNE_DEPLOYER_*`).
-The commands live by subject: `up` (up, reindex), `city`, `program`, `audit`; what they share
-is in `common`.
+The commands live by subject: `up` (up, reindex), `city`, `program`, `audit`, `merchant`;
+what they share is in `common`.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from gateway.cli.audit import audit
 from gateway.cli.city import city
 from gateway.cli.common import EXIT_CODES_HELP, EXIT_FAILED, EXIT_USAGE, errors, fail
 from gateway.cli.keys import api_key
+from gateway.cli.merchant import merchant
 from gateway.cli.program import program
 from gateway.cli.session import login, logout, whoami
 from gateway.cli.up import reindex, up
@@ -66,6 +67,7 @@ app.add_typer(city, name="city")
 app.add_typer(program, name="program")
 app.add_typer(audit, name="audit")
 app.add_typer(api_key, name="api-key")
+app.add_typer(merchant, name="merchant")
 
 
 def main() -> None:

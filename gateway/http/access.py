@@ -26,6 +26,7 @@ from starlette.routing import BaseRoute
 
 from chain.manifest import Manifest
 from gateway.access import api_keys, data_log, staff_log
+from gateway.access.api_keys import SETTLEMENT_BANK
 from gateway.access.policies import (
     AUTHENTICATED,
     MERCHANT_SELF,
@@ -36,6 +37,7 @@ from gateway.access.policies import (
     Principal,
     auditor,
     authorize,
+    merchant_self,
     role,
 )
 from gateway.access.roles import RoleBook
@@ -72,6 +74,8 @@ _FRAUD_WRITE = role("FRAUD_OFFICER_ROLE", "DEFAULT_ADMIN_ROLE")
 _MERCHANT_BOOK = role(
     "MERCHANT_REGISTRAR_ROLE", "DEFAULT_ADMIN_ROLE", "AUDITOR_ROLE", "FRAUD_OFFICER_ROLE"
 )
+_REGISTRY_READERS = ("MERCHANT_REGISTRAR_ROLE", "DEFAULT_ADMIN_ROLE", "AUDITOR_ROLE")
+_REGISTRY_STAFF = role(*_REGISTRY_READERS)
 
 POLICIES: dict[tuple[str, str], RouteAccess] = {
     # Relay: a signed request authenticates itself; its id is a capability (a hash only the
@@ -90,6 +94,21 @@ POLICIES: dict[tuple[str, str], RouteAccess] = {
     ("GET", "/v1/tokens/{token}/merchants/{merchant}/call"): RouteAccess(
         role("MERCHANT_REGISTRAR_ROLE"), "path"
     ),
+    # The merchant registry: a shop applies with its own wallet; the registrar reviews; the
+    # directory shows public columns only; the full profile (contact, bank account) is the
+    # shop's, its city's staff's and its settlement bank's (logged when not the shop's own).
+    ("POST", "/v1/tokens/{token}/merchant-applications"): RouteAccess(AUTHENTICATED, "path"),
+    ("GET", "/v1/tokens/{token}/merchant-applications"): RouteAccess(_REGISTRY_STAFF, "path"),
+    ("POST", "/v1/tokens/{token}/merchant-applications/{merchant}/approve"): RouteAccess(
+        role("MERCHANT_REGISTRAR_ROLE"), "path"
+    ),
+    ("POST", "/v1/tokens/{token}/merchant-applications/{merchant}/reject"): RouteAccess(
+        role("MERCHANT_REGISTRAR_ROLE"), "path"
+    ),
+    ("GET", "/v1/tokens/{token}/merchants/{merchant}/profile"): RouteAccess(
+        merchant_self(*_REGISTRY_READERS, SETTLEMENT_BANK), "path", "merchant"
+    ),
+    ("GET", "/v1/tokens/{token}/directory"): RouteAccess(PUBLIC),
     ("GET", "/v1/tokens/{token}/programs"): RouteAccess(PUBLIC),
     ("GET", "/v1/tokens/{token}/programs/{program_id}"): RouteAccess(PUBLIC),
     ("GET", "/v1/tokens/{token}/funding"): RouteAccess(PUBLIC),  # funders' totals, no person

@@ -67,6 +67,7 @@ PAGES: tuple[Page, ...] = (
     Page("merchant", "poster", "merchant"),
     Page("merchant", "invoice", "merchant"),
     Page("resident", "wallet", "resident"),
+    Page("resident", "shops", "anyone"),  # the public directory: no sign-in needed
 )
 
 

@@ -66,6 +66,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "page.merchant.poster": ("QR 포스터", "QR poster"),
     "page.merchant.invoice": ("금액 QR", "Invoice QR"),
     "page.resident.wallet": ("내 지갑", "My wallet"),
+    "page.resident.shops": ("가맹점 찾기", "Find shops"),
+    "shops.search": ("검색", "Search"),
+    "shops.name": ("상호", "Business name"),
+    "shops.address": ("주소", "Address"),
+    "shops.category": ("업종 (KSIC)", "Category (KSIC)"),
+    "shops.market": ("전통시장", "Market"),
+    "shops.market_yes": ("시장 점포", "market stall"),
+    "shops.wallet": ("결제 지갑", "Wallet to pay"),
+    "shops.none": ("조건에 맞는 가맹점이 없습니다.", "No shop matches."),
     # Sign-in.
     "signin.intro": (
         "지갑(예: MetaMask)으로 서명해 로그인합니다. 비밀키는 지갑 밖으로 나가지 않습니다.",
@@ -308,6 +317,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "로그인 시도가 너무 많습니다. 잠시 후 다시 시도하세요.",
         "Too many sign-in attempts; wait a little.",
     ),
+    "problem.InvalidMerchantProfile": ("가맹점 정보의 항목이 올바르지 않습니다.", "A field of the shop's profile is not valid."),
+    "problem.InvalidBusinessNumber": ("사업자등록번호가 올바르지 않습니다.", "The business registration number is not valid."),
+    "problem.MerchantApplicationExists": ("이미 신청한 가맹점입니다.", "This shop has already applied."),
+    "problem.MerchantApplicationNotFound": ("가맹점 신청이 없습니다.", "No application for this shop."),
+    "problem.MerchantApplicationState": ("신청 상태상 할 수 없는 작업입니다.", "The application's state does not allow this."),
     "problem.WalletError": ("지갑이 요청을 거부했습니다.", "The wallet refused the request."),
 }
 

@@ -29,6 +29,12 @@ from wallet_sdk.client.models import (
     TokenInfo,
     order_pockets,
 )
+from wallet_sdk.client.registry import (
+    DirectoryEntry,
+    DirectoryPage,
+    MerchantApplication,
+    MerchantProfile,
+)
 from wallet_sdk.client.operations import DEFAULT_DEADLINE_S, DEFAULT_GAS, sign_forward_request
 from wallet_sdk.client.sync import DongneClient
 
@@ -38,11 +44,15 @@ __all__ = [
     "FINAL_STATUSES",
     "AsyncDongneClient",
     "Balances",
+    "DirectoryEntry",
+    "DirectoryPage",
     "DongneClient",
     "HistoryItem",
     "HistoryPage",
     "Invoice",
     "InvoiceStatus",
+    "MerchantApplication",
+    "MerchantProfile",
     "NetworkInfo",
     "PaymentSubmission",
     "Pocket",

@@ -52,6 +52,7 @@ from wallet_sdk.client.operations import (
     request_id_of,
     transport_error,
 )
+from wallet_sdk.client.registry import DirectoryPage, MerchantApplication, MerchantProfile
 from wallet_sdk.exceptions.base import TransportError
 from wallet_sdk.keys import LocalKey
 from wallet_sdk.qr import PaymentRequest
@@ -328,6 +329,31 @@ class AsyncDongneClient(ClientBase):
         self, cursor: str | None = None, limit: int = 50, *, token: str | None = None
     ) -> HistoryPage:
         return await self._run(self._ops.history(cursor, limit, token))
+
+    async def apply_as_merchant(self, token: str, profile: MerchantApplication) -> MerchantProfile:
+        """Apply to be a merchant of ``token``'s municipality with this wallet."""
+        return await self._run(self._ops.apply_as_merchant(token, profile))
+
+    async def merchant_application(self, token: str) -> MerchantProfile:
+        """This wallet's merchant profile in ``token``'s municipality and its state."""
+        return await self._run(self._ops.merchant_application(token))
+
+    async def directory(
+        self,
+        token: str,
+        *,
+        q: str | None = None,
+        category: int | None = None,
+        dong: str | None = None,
+        near: tuple[float, float] | None = None,
+        radius_m: int | None = None,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> DirectoryPage:
+        """Registered, active shops (public fields only): by name, or by distance ``near``
+        (lat, lng); pass ``next_cursor`` back as ``cursor`` for the next page."""
+        search = directory_search(q, category, dong, near, radius_m, cursor, limit)
+        return await self._run(self._ops.directory(token, search))
 
     async def program(self, token: str, program_id: int) -> ProgramInfo:
         return await self._run(self._ops.program(token, program_id))

@@ -45,6 +45,13 @@ from wallet_sdk.client.models import (
     order_pockets,
     parse_invoices,
 )
+from wallet_sdk.client.registry import (
+    DirectoryPage,
+    MerchantApplication,
+    MerchantProfile,
+    parse_directory,
+    parse_profile,
+)
 from wallet_sdk.client.signin import siwe_message
 from wallet_sdk.client.wire import (
     parse_balances,
@@ -130,6 +137,23 @@ def _bytes32(value: bytes | str, what: str) -> bytes:
     if len(raw) != 32:
         raise ValueError(f"{what} must be 32 bytes, got {len(raw)}")
     return raw
+
+
+def directory_search(
+    q: str | None,
+    category: int | None,
+    dong: str | None,
+    near: tuple[float, float] | None,
+    radius_m: int | None,
+    cursor: str | None,
+    limit: int | None,
+) -> list[tuple[str, str]]:
+    """The directory's query parameters, the unset ones left out."""
+    given = {
+        "q": q, "category": category, "dong": dong, "radius_m": radius_m, "cursor": cursor,
+        "limit": limit, "near": None if near is None else f"{near[0]},{near[1]}",
+    }  # fmt: skip
+    return [(name, str(value)) for name, value in given.items() if value is not None]
 
 
 def _path_part(value: str) -> str:
@@ -225,11 +249,22 @@ class Operations:
     def get_own(self, path: str, params: Sequence[tuple[str, str]] = ()) -> Op[object]:
         """A read of the wallet's own data: signed in first when needed, once more if the
         session has expired."""
+        return (yield from self.own("GET", path, params))
+
+    def own(
+        self,
+        method: Literal["GET", "POST"],
+        path: str,
+        params: Sequence[tuple[str, str]] = (),
+        body: bytes | None = None,
+    ) -> Op[object]:
+        """A call as the signed-in wallet (signed in first when needed, once more if the
+        session has expired)."""
         if self.access_token is None:
             yield from self.login()
         for attempt in range(2):
             try:
-                http = Http("GET", path, tuple(params), bearer=self.access_token)
+                http = Http(method, path, tuple(params), body=body, bearer=self.access_token)
                 return read_json((yield from self.exchange(http)))
             except (AuthExpired, AuthInvalid):
                 if attempt:
@@ -612,6 +647,21 @@ class Operations:
             params.append(("token", token))
         body = yield from self.get_own(f"/v1/wallets/{self.key.address}/history", params)
         return parse_history(body, self.key.address)
+
+    # -- the merchant registry ---------------------------------------------------------------
+
+    def apply_as_merchant(self, token: str, profile: MerchantApplication) -> Op[MerchantProfile]:
+        body = json.dumps(profile.to_json()).encode()
+        path = f"/v1/tokens/{_path_part(token)}/merchant-applications"
+        return parse_profile((yield from self.own("POST", path, body=body)))
+
+    def merchant_application(self, token: str) -> Op[MerchantProfile]:
+        path = f"/v1/tokens/{_path_part(token)}/merchants/{self.key.address}/profile"
+        return parse_profile((yield from self.get_own(path)))
+
+    def directory(self, token: str, search: Sequence[tuple[str, str]]) -> Op[DirectoryPage]:
+        body = yield from self.get(f"/v1/tokens/{_path_part(token)}/directory", search)
+        return parse_directory(body)
 
     def program(self, token: str, program_id: int) -> Op[ProgramInfo]:
         body = yield from self.get(f"/v1/tokens/{_path_part(token)}/programs/{int(program_id)}")

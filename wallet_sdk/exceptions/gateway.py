@@ -32,9 +32,13 @@ __all__ = [
     "GrantBatchReverted",
     "InternalError",
     "InvalidBusinessNumber",
+    "InvalidMerchantProfile",
     "InvalidRequest",
     "InvalidSignature",
     "LoginThrottled",
+    "MerchantApplicationExists",
+    "MerchantApplicationNotFound",
+    "MerchantApplicationState",
     "MethodNotAllowed",
     "NodeUnavailable",
     "NonceConflict",
@@ -82,6 +86,15 @@ class InvalidBusinessNumber(GatewayError, ValueError):
     default_status = 400
     arguments = (Argument("business_number", "business_number", "string"),)
     business_number: str
+
+
+@register_error("InvalidMerchantProfile")
+class InvalidMerchantProfile(GatewayError, ValueError):
+    """A field of a merchant's profile fails its check; ``field`` names it."""
+
+    default_status = 400
+    arguments = (Argument("field", "field", "string"),)
+    field: str
 
 
 @register_error("RequestExpired")
@@ -307,6 +320,29 @@ class DistributionCommitted(StateConflict):
 @register_error("GrantBatchReverted")
 class GrantBatchReverted(StateConflict):
     """A grantBatch transaction of the push reverted; the job records why."""
+
+
+@register_error("MerchantApplicationNotFound")
+class MerchantApplicationNotFound(GatewayError, LookupError):
+    """The wallet has no merchant profile (no application) in that municipality."""
+
+    default_status = 404
+
+
+@register_error("MerchantApplicationExists")
+class MerchantApplicationExists(StateConflict):
+    """The wallet already has an open (or accepted) application in that municipality."""
+
+    arguments = (Argument("status", "status", "string"),)
+    status: str
+
+
+@register_error("MerchantApplicationState")
+class MerchantApplicationState(StateConflict):
+    """The application's state does not allow this review (e.g. rejecting a registered shop)."""
+
+    arguments = (Argument("status", "status", "string"),)
+    status: str
 
 
 @register_error("SettlementWindowOpen")
