@@ -2,8 +2,8 @@
 
 Created by a municipality's admin, scoped to that municipality and to roles the creator holds
 there (or to a service scope, :data:`KEY_SCOPES`, which no wallet holds on chain: an admin
-delegates it), expiring, revocable. The secret is shown once (``dk_<id>.<secret>``) and stored as its
-SHA-256; each use is recorded.
+delegates it), expiring, revocable. The secret is shown once (``dk_<id>.<secret>``) and
+stored as its SHA-256; each use is recorded.
 """
 
 from __future__ import annotations
@@ -20,7 +20,17 @@ from gateway.access.signin import digest
 from gateway.db.tables import access as a
 from gateway.errors import GatewayError
 
-__all__ = ["KEY_SCOPES", "PREFIX", "SETTLEMENT_BANK", "ApiKey", "CreatedKey", "authenticate", "create", "list_keys", "revoke"]
+__all__ = [
+    "KEY_SCOPES",
+    "PREFIX",
+    "SETTLEMENT_BANK",
+    "ApiKey",
+    "CreatedKey",
+    "authenticate",
+    "create",
+    "list_keys",
+    "revoke",
+]
 
 PREFIX = "dk_"
 MAX_TTL_S = 366 * 86_400

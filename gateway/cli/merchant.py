@@ -67,11 +67,20 @@ def apply(
     123-45-67891 --address "시흥시 정왕동 1" --legal-dong 4139013200 --category 10712
     """
     body = {
-        "business_name": name, "business_number": business_number, "address": address,
-        "legal_dong": legal_dong, "category": category, "latitude": lat, "longitude": lng,
-        "market": market, "phone": phone, "email": email, "bank_code": bank_code,
-        "bank_account": bank_account, "account_holder": account_holder,
-    }  # fmt: skip
+        "business_name": name,
+        "business_number": business_number,
+        "address": address,
+        "legal_dong": legal_dong,
+        "category": category,
+        "latitude": lat,
+        "longitude": lng,
+        "market": market,
+        "phone": phone,
+        "email": email,
+        "bank_code": bank_code,
+        "bank_account": bank_account,
+        "account_holder": account_holder,
+    }
     made = gateway_call(gateway, "POST", _applications_path(gateway, region), body=body)
     assert isinstance(made, dict)
     emit(made, as_json, lambda: console.print(f"applied: {made['merchant']} ({made['status']})"))
@@ -98,9 +107,15 @@ def applications(
     def render() -> None:
         table = Table("merchant", "name", "business no.", "dong", "KSIC", "status", "applied")
         for item in page["items"]:
-            table.add_row(item["merchant"], item["business_name"], item["business_number"],
-                          item["legal_dong"], str(item["category"]), item["status"],
-                          str(int(item["applied_at"])))  # fmt: skip
+            table.add_row(
+                item["merchant"],
+                item["business_name"],
+                item["business_number"],
+                item["legal_dong"],
+                str(item["category"]),
+                item["status"],
+                str(int(item["applied_at"])),
+            )
         console.print(table)
         console.print(f"{page['total']} {status}")
 
@@ -135,8 +150,13 @@ def approve(
         receipt = run_action(lambda: operator.send(str(call["to"]), data, str(call["function"])))
         tx_hash = str(receipt.get("transactionHash"))
     result = {**approval, "tx_hash": tx_hash}
-    emit(result, as_json, lambda: console.print(
-        f"approved {shop}" + (f"; registered on chain in {tx_hash}" if tx_hash else "")))  # fmt: skip
+    emit(
+        result,
+        as_json,
+        lambda: console.print(
+            f"approved {shop}" + (f"; registered on chain in {tx_hash}" if tx_hash else "")
+        ),
+    )
 
 
 @merchant.command("reject")
@@ -194,17 +214,23 @@ def directory(
     if near is not None and near.count(",") != 1:
         fail("--near is lat,lng, e.g. 37.38,126.80")
     token = token_of(gateway, region)
-    page = gateway_get(gateway, f"/v1/tokens/{token}/directory", q=q, category=category,
-                       dong=dong, near=near, radius_m=radius if near else None,
-                       limit=limit)  # fmt: skip
+    page = gateway_get(
+        gateway,
+        f"/v1/tokens/{token}/directory",
+        q=q,
+        category=category,
+        dong=dong,
+        near=near,
+        radius_m=radius if near else None,
+        limit=limit,
+    )
     assert isinstance(page, dict)
 
     def render() -> None:
         table = Table("name", "address", "KSIC", "distance", "wallet")
         for e in page["items"]:
             far = "" if e["distance_m"] is None else f"{e['distance_m']:.0f} m"
-            table.add_row(e["business_name"], e["address"], str(e["category"]), far,
-                          e["merchant"])  # fmt: skip
+            table.add_row(e["business_name"], e["address"], str(e["category"]), far, e["merchant"])
         console.print(table)
 
     emit(page, as_json, render)

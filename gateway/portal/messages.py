@@ -317,11 +317,26 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "로그인 시도가 너무 많습니다. 잠시 후 다시 시도하세요.",
         "Too many sign-in attempts; wait a little.",
     ),
-    "problem.InvalidMerchantProfile": ("가맹점 정보의 항목이 올바르지 않습니다.", "A field of the shop's profile is not valid."),
-    "problem.InvalidBusinessNumber": ("사업자등록번호가 올바르지 않습니다.", "The business registration number is not valid."),
-    "problem.MerchantApplicationExists": ("이미 신청한 가맹점입니다.", "This shop has already applied."),
-    "problem.MerchantApplicationNotFound": ("가맹점 신청이 없습니다.", "No application for this shop."),
-    "problem.MerchantApplicationState": ("신청 상태상 할 수 없는 작업입니다.", "The application's state does not allow this."),
+    "problem.InvalidMerchantProfile": (
+        "가맹점 정보의 항목이 올바르지 않습니다.",
+        "A field of the shop's profile is not valid.",
+    ),
+    "problem.InvalidBusinessNumber": (
+        "사업자등록번호가 올바르지 않습니다.",
+        "The business registration number is not valid.",
+    ),
+    "problem.MerchantApplicationExists": (
+        "이미 신청한 가맹점입니다.",
+        "This shop has already applied.",
+    ),
+    "problem.MerchantApplicationNotFound": (
+        "가맹점 신청이 없습니다.",
+        "No application for this shop.",
+    ),
+    "problem.MerchantApplicationState": (
+        "신청 상태상 할 수 없는 작업입니다.",
+        "The application's state does not allow this.",
+    ),
     "problem.WalletError": ("지갑이 요청을 거부했습니다.", "The wallet refused the request."),
 }
 

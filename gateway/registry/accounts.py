@@ -8,6 +8,7 @@ has checked must not receive a city's money.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, insert, select, update
@@ -24,15 +25,19 @@ class BankAccount:
     holder: str
 
 
-def bank_account_of(conn: Connection, chain_id: int, token: str, merchant: str) -> BankAccount | None:
+def bank_account_of(
+    conn: Connection, chain_id: int, token: str, merchant: str
+) -> BankAccount | None:
     """The settlement account of ``merchant`` in ``token``, or None (no reviewed profile, or
     no account given)."""
     p = merchant_profiles.c
     row = conn.execute(
         select(p.bank_code, p.bank_account, p.account_holder).where(
-            p.chain_id == chain_id, p.token == token.lower(), p.merchant == merchant.lower(),
+            p.chain_id == chain_id,
+            p.token == token.lower(),
+            p.merchant == merchant.lower(),
             p.status.in_((APPROVED, REGISTERED)),
-        )  # fmt: skip
+        )
     ).first()
     return _account(row)
 
@@ -73,10 +78,10 @@ def set_resident_account(
         )
 
 
-def _account(row: object) -> BankAccount | None:
+def _account(row: Sequence[object] | None) -> BankAccount | None:
     if row is None:
         return None
-    code, account, holder = tuple(row)  # type: ignore[call-overload]
+    code, account, holder = row
     if code is None or account is None:
         return None
     return BankAccount(str(code), str(account), str(holder or ""))

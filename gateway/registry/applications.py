@@ -143,10 +143,15 @@ def list_applications(
     where = [p.chain_id == chain_id, p.token == token.lower()]
     if status is not None:
         where.append(p.status == status)
-    total = as_int(conn.execute(select(func.count()).select_from(merchant_profiles)
-                                .where(*where)).scalar())  # fmt: skip
+    total = as_int(
+        conn.execute(select(func.count()).select_from(merchant_profiles).where(*where)).scalar()
+    )
     rows = conn.execute(
-        select_profiles().where(*where).order_by(p.applied_at, p.merchant).offset(offset).limit(limit)
+        select_profiles()
+        .where(*where)
+        .order_by(p.applied_at, p.merchant)
+        .offset(offset)
+        .limit(limit)
     )
     return ApplicationPage(total, [summary_of(profile_of(row)) for row in rows])
 
@@ -176,8 +181,13 @@ def approve(
         update(merchant_profiles)
         .where(p.chain_id == chain_id, p.token == token.lower(), p.merchant == merchant.lower())
         .where(p.status == APPLIED)
-        .values(status=REGISTERED if registered else APPROVED, tier=tier,
-                reviewed_by=reviewer.lower(), review_note=note, updated_at=at)  # fmt: skip
+        .values(
+            status=REGISTERED if registered else APPROVED,
+            tier=tier,
+            reviewed_by=reviewer.lower(),
+            review_note=note,
+            updated_at=at,
+        )
     )
     return read_profile(conn, chain_id, token, merchant)
 
@@ -214,6 +224,6 @@ def registration_call(profile: MerchantProfile, region: int) -> RegistrationCall
     data = encode_register_merchant(
         profile.merchant, shop_region, profile.category, profile.tier, profile.market
     )
-    return RegistrationCall(to=checksum(profile.token), data="0x" + data.hex(),
-                            function="registerMerchant")  # fmt: skip
-
+    return RegistrationCall(
+        to=checksum(profile.token), data="0x" + data.hex(), function="registerMerchant"
+    )

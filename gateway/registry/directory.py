@@ -77,8 +77,16 @@ def directory(
         t.merchants, and_(m.chain_id == p.chain_id, m.token == p.token, m.merchant == p.merchant)
     )
     query = (
-        select(p.merchant, p.business_name, p.address, p.legal_dong, p.category, p.latitude,
-               p.longitude, p.market)  # fmt: skip
+        select(
+            p.merchant,
+            p.business_name,
+            p.address,
+            p.legal_dong,
+            p.category,
+            p.latitude,
+            p.longitude,
+            p.market,
+        )
         .select_from(joined)
         .where(p.chain_id == chain_id, p.token == token.lower())
         .where(p.status.in_((APPROVED, REGISTERED)), m.status == _ACTIVE)
@@ -132,11 +140,17 @@ def _near(
 def _entry(row: object, distance: float | None) -> DirectoryEntry:
     r = row._mapping  # type: ignore[attr-defined]
     return DirectoryEntry(
-        merchant=checksum(str(r["merchant"])), business_name=r["business_name"],
-        address=r["address"], legal_dong=r["legal_dong"], category=r["category"],
-        latitude=r["latitude"], longitude=r["longitude"], market=bool(r["market"]),
-        status="active", distance_m=distance,
-    )  # fmt: skip
+        merchant=checksum(str(r["merchant"])),
+        business_name=r["business_name"],
+        address=r["address"],
+        legal_dong=r["legal_dong"],
+        category=r["category"],
+        latitude=r["latitude"],
+        longitude=r["longitude"],
+        market=bool(r["market"]),
+        status="active",
+        distance_m=distance,
+    )
 
 
 def _cursor(parts: list[object]) -> str:
@@ -155,8 +169,9 @@ def _parts(cursor: str) -> list[object]:
 
 
 def _bad_cursor() -> GatewayError:
-    return GatewayError("InvalidRequest", "the cursor is not one this directory gave",
-                        {"field": "cursor"})  # fmt: skip
+    return GatewayError(
+        "InvalidRequest", "the cursor is not one this directory gave", {"field": "cursor"}
+    )
 
 
 def _after(cursor: str | None) -> tuple[str, str] | None:

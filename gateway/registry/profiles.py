@@ -86,18 +86,30 @@ def upsert_profile(
     at = time.time() if now is None else now
     key = _key(chain_id, token, merchant)
     values = {
-        "business_name": profile.business_name, "business_number": profile.business_number,
-        "address": profile.address, "legal_dong": profile.legal_dong,
-        "category": profile.category, "latitude": profile.latitude,
-        "longitude": profile.longitude, "market": int(profile.market), "phone": profile.phone,
-        "email": profile.email, "bank_code": profile.bank_code,
-        "bank_account": profile.bank_account, "account_holder": profile.account_holder,
-        "status": status, "tier": tier, "reviewed_by": reviewed_by,
-        "review_note": review_note, "updated_at": at,
-    }  # fmt: skip
+        "business_name": profile.business_name,
+        "business_number": profile.business_number,
+        "address": profile.address,
+        "legal_dong": profile.legal_dong,
+        "category": profile.category,
+        "latitude": profile.latitude,
+        "longitude": profile.longitude,
+        "market": int(profile.market),
+        "phone": profile.phone,
+        "email": profile.email,
+        "bank_code": profile.bank_code,
+        "bank_account": profile.bank_account,
+        "account_holder": profile.account_holder,
+        "status": status,
+        "tier": tier,
+        "reviewed_by": reviewed_by,
+        "review_note": review_note,
+        "updated_at": at,
+    }
     done = conn.execute(update(merchant_profiles).where(*_where(key)).values(values))
     if done.rowcount == 0:
-        conn.execute(insert(merchant_profiles).values({**_columns(key), **values, "applied_at": at}))
+        conn.execute(
+            insert(merchant_profiles).values({**_columns(key), **values, "applied_at": at})
+        )
 
 
 def promote_registered(
@@ -106,9 +118,11 @@ def promote_registered(
     """Approved profiles whose wallet the index shows registered become `registered`; the
     number promoted. Cheap: only `approved` rows are looked at."""
     on_chain = exists().where(
-        m.chain_id == p.chain_id, m.token == p.token, m.merchant == p.merchant,
+        m.chain_id == p.chain_id,
+        m.token == p.token,
+        m.merchant == p.merchant,
         m.status.in_(ON_CHAIN),
-    )  # fmt: skip
+    )
     where = [p.chain_id == chain_id, p.token == token.lower(), p.status == APPROVED, on_chain]
     if merchant is not None:
         where.append(p.merchant == merchant.lower())
@@ -152,17 +166,29 @@ def profile_of(row: Row[tuple[object, ...]]) -> MerchantProfile:
     r = row._mapping
     chain_status = r["chain_status"]
     return MerchantProfile(
-        token=checksum(str(r["token"])), merchant=checksum(str(r["merchant"])),
+        token=checksum(str(r["token"])),
+        merchant=checksum(str(r["merchant"])),
         business_name=r["business_name"],
-        business_number=format_business_number(r["business_number"]), address=r["address"],
-        legal_dong=r["legal_dong"], category=r["category"], latitude=r["latitude"],
-        longitude=r["longitude"], market=bool(r["market"]), phone=r["phone"],
-        email=r["email"], bank_code=r["bank_code"], bank_account=r["bank_account"],
-        account_holder=r["account_holder"], status=r["status"], tier=r["tier"],
+        business_number=format_business_number(r["business_number"]),
+        address=r["address"],
+        legal_dong=r["legal_dong"],
+        category=r["category"],
+        latitude=r["latitude"],
+        longitude=r["longitude"],
+        market=bool(r["market"]),
+        phone=r["phone"],
+        email=r["email"],
+        bank_code=r["bank_code"],
+        bank_account=r["bank_account"],
+        account_holder=r["account_holder"],
+        status=r["status"],
+        tier=r["tier"],
         reviewed_by=None if r["reviewed_by"] is None else checksum(str(r["reviewed_by"])),
-        review_note=r["review_note"], applied_at=r["applied_at"], updated_at=r["updated_at"],
+        review_note=r["review_note"],
+        applied_at=r["applied_at"],
+        updated_at=r["updated_at"],
         on_chain=None if chain_status is None else MERCHANT_STATUS.get(int(chain_status)),
-    )  # fmt: skip
+    )
 
 
 _Key = tuple[int, str, str]

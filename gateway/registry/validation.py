@@ -118,11 +118,20 @@ def validate_profile(raw: ProfileInput, region: int) -> ValidProfile:
         raise invalid("email", "an e-mail address, e.g. shop@example.kr")
     bank_code, account, holder = _bank(raw)
     return ValidProfile(
-        business_name=name, business_number=number, address=address, legal_dong=dong,
-        category=raw.category, latitude=raw.latitude, longitude=raw.longitude,
-        market=raw.market, phone=phone, email=email, bank_code=bank_code,
-        bank_account=account, account_holder=holder,
-    )  # fmt: skip
+        business_name=name,
+        business_number=number,
+        address=address,
+        legal_dong=dong,
+        category=raw.category,
+        latitude=raw.latitude,
+        longitude=raw.longitude,
+        market=raw.market,
+        phone=phone,
+        email=email,
+        bank_code=bank_code,
+        bank_account=account,
+        account_holder=holder,
+    )
 
 
 def _check_location(latitude: float | None, longitude: float | None) -> None:

@@ -85,19 +85,29 @@ def _number(fields: Fields, key: str) -> float | None:
 def parse_profile(body: object) -> MerchantProfile:
     f = Fields(body, "merchant profile")
     application = MerchantApplication(
-        business_name=f.text("business_name"), business_number=f.text("business_number"),
-        address=f.text("address"), legal_dong=f.text("legal_dong"),
-        category=f.integer("category"), latitude=_number(f, "latitude"),
-        longitude=_number(f, "longitude"), market=f.flag("market"),
-        phone=f.optional_text("phone"), email=f.optional_text("email"),
-        bank_code=f.optional_text("bank_code"), bank_account=f.optional_text("bank_account"),
+        business_name=f.text("business_name"),
+        business_number=f.text("business_number"),
+        address=f.text("address"),
+        legal_dong=f.text("legal_dong"),
+        category=f.integer("category"),
+        latitude=_number(f, "latitude"),
+        longitude=_number(f, "longitude"),
+        market=f.flag("market"),
+        phone=f.optional_text("phone"),
+        email=f.optional_text("email"),
+        bank_code=f.optional_text("bank_code"),
+        bank_account=f.optional_text("bank_account"),
         account_holder=f.optional_text("account_holder"),
-    )  # fmt: skip
+    )
     return MerchantProfile(
-        token=f.text("token"), merchant=f.text("merchant"), application=application,
-        status=f.text("status"), tier=f.integer("tier"),
-        review_note=f.optional_text("review_note"), on_chain=f.optional_text("on_chain"),
-    )  # fmt: skip
+        token=f.text("token"),
+        merchant=f.text("merchant"),
+        application=application,
+        status=f.text("status"),
+        tier=f.integer("tier"),
+        review_note=f.optional_text("review_note"),
+        on_chain=f.optional_text("on_chain"),
+    )
 
 
 def parse_directory(body: object) -> DirectoryPage:
@@ -105,11 +115,17 @@ def parse_directory(body: object) -> DirectoryPage:
     items = []
     for item in page.array("items"):
         f = Fields(item, "directory entry")
-        items.append(DirectoryEntry(
-            merchant=f.text("merchant"), business_name=f.text("business_name"),
-            address=f.text("address"), legal_dong=f.text("legal_dong"),
-            category=f.integer("category"), latitude=_number(f, "latitude"),
-            longitude=_number(f, "longitude"), market=f.flag("market"),
-            distance_m=_number(f, "distance_m"),
-        ))  # fmt: skip
+        items.append(
+            DirectoryEntry(
+                merchant=f.text("merchant"),
+                business_name=f.text("business_name"),
+                address=f.text("address"),
+                legal_dong=f.text("legal_dong"),
+                category=f.integer("category"),
+                latitude=_number(f, "latitude"),
+                longitude=_number(f, "longitude"),
+                market=f.flag("market"),
+                distance_m=_number(f, "distance_m"),
+            )
+        )
     return DirectoryPage(tuple(items), page.optional_text("next_cursor"))

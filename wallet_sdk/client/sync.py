@@ -47,6 +47,7 @@ from wallet_sdk.client.operations import (
     ClientBase,
     Op,
     Sleep,
+    directory_search,
     invoice_bytes,
     new_invoice_id,
     request_id_of,

@@ -197,6 +197,7 @@ from wallet_sdk.exceptions.gateway import (
 )
 
 __all__ = [
+    "CONTRACT_ERRORS",
     "AccessControlBadConfirmation",
     "AccessControlUnauthorizedAccount",
     "AccessError",
@@ -206,7 +207,6 @@ __all__ = [
     "AuthInvalid",
     "AuthRequired",
     "BeaconInvalidImplementation",
-    "CONTRACT_ERRORS",
     "ContractError",
     "DatabaseUnavailable",
     "DeadlineTooFar",

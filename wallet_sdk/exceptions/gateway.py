@@ -333,16 +333,16 @@ class MerchantApplicationNotFound(GatewayError, LookupError):
 class MerchantApplicationExists(StateConflict):
     """The wallet already has an open (or accepted) application in that municipality."""
 
-    arguments = (Argument("status", "status", "string"),)
-    status: str
+    arguments = (Argument("status", "application_status", "string"),)
+    application_status: str  # the application's state (``status`` is the HTTP one)
 
 
 @register_error("MerchantApplicationState")
 class MerchantApplicationState(StateConflict):
     """The application's state does not allow this review (e.g. rejecting a registered shop)."""
 
-    arguments = (Argument("status", "status", "string"),)
-    status: str
+    arguments = (Argument("status", "application_status", "string"),)
+    application_status: str  # the application's state (``status`` is the HTTP one)
 
 
 @register_error("SettlementWindowOpen")

@@ -97,14 +97,20 @@ def _wallet(request: Request) -> str:
     "/{token}/merchant-applications",
     status_code=201,
     openapi_extra=codes(
-        "InvalidMerchantProfile", "InvalidBusinessNumber", "MerchantApplicationExists",
-        "NotFound", "DatabaseUnavailable",
-    ),  # fmt: skip
+        "InvalidMerchantProfile",
+        "InvalidBusinessNumber",
+        "MerchantApplicationExists",
+        "NotFound",
+        "DatabaseUnavailable",
+    ),
 )
 def apply_as_merchant(
-    request: Request, engine: EngineDep, manifest: ManifestDep, token: AddressPath,
+    request: Request,
+    engine: EngineDep,
+    manifest: ManifestDep,
+    token: AddressPath,
     body: ApplicationIn,
-) -> MerchantProfile:  # fmt: skip
+) -> MerchantProfile:
     """Apply to be a merchant of this municipality with the signed-in wallet (again after a
     rejection). The profile's private fields are seen by the shop, its city's staff and its
     settlement bank only."""
@@ -145,14 +151,20 @@ def merchant_applications(
 @router.post(
     "/{token}/merchant-applications/{merchant}/approve",
     openapi_extra=codes(
-        "MerchantApplicationNotFound", "MerchantApplicationState", "NotFound",
+        "MerchantApplicationNotFound",
+        "MerchantApplicationState",
+        "NotFound",
         "DatabaseUnavailable",
-    ),  # fmt: skip
+    ),
 )
 def approve_merchant(
-    request: Request, engine: EngineDep, manifest: ManifestDep, token: AddressPath,
-    merchant: AddressPath, body: ApproveIn,
-) -> Approval:  # fmt: skip
+    request: Request,
+    engine: EngineDep,
+    manifest: ManifestDep,
+    token: AddressPath,
+    merchant: AddressPath,
+    body: ApproveIn,
+) -> Approval:
     """Approve an application; answers the ``registerMerchant`` call for your own wallet to
     send (the gateway holds no registrar key). The profile becomes `registered` when the
     index sees the shop on chain. Approving again answers the same call."""
@@ -162,30 +174,46 @@ def approve_merchant(
 
     def work(conn: Connection) -> tuple[str, MerchantProfile]:
         before = read_profile(conn, manifest.chain_id, found, shop).status
-        after = applications.approve(conn, manifest.chain_id, found, shop, reviewer=reviewer,
-                                     tier=body.tier, note=body.note)  # fmt: skip
+        after = applications.approve(
+            conn, manifest.chain_id, found, shop, reviewer=reviewer, tier=body.tier, note=body.note
+        )
         return before, after
 
     before, profile = _in_transaction(engine, work)
     if before != profile.status:
-        record_staff_action(request, engine, "merchant.approve", token=found,
-                            before={"merchant": profile.merchant, "status": before},
-                            after={"merchant": profile.merchant, "status": profile.status,
-                                   "tier": profile.tier, "note": profile.review_note})  # fmt: skip
+        record_staff_action(
+            request,
+            engine,
+            "merchant.approve",
+            token=found,
+            before={"merchant": profile.merchant, "status": before},
+            after={
+                "merchant": profile.merchant,
+                "status": profile.status,
+                "tier": profile.tier,
+                "note": profile.review_note,
+            },
+        )
     return Approval(profile=profile, call=applications.registration_call(profile, region))
 
 
 @router.post(
     "/{token}/merchant-applications/{merchant}/reject",
     openapi_extra=codes(
-        "MerchantApplicationNotFound", "MerchantApplicationState", "NotFound",
+        "MerchantApplicationNotFound",
+        "MerchantApplicationState",
+        "NotFound",
         "DatabaseUnavailable",
-    ),  # fmt: skip
+    ),
 )
 def reject_merchant(
-    request: Request, engine: EngineDep, manifest: ManifestDep, token: AddressPath,
-    merchant: AddressPath, body: RejectIn,
-) -> MerchantProfile:  # fmt: skip
+    request: Request,
+    engine: EngineDep,
+    manifest: ManifestDep,
+    token: AddressPath,
+    merchant: AddressPath,
+    body: RejectIn,
+) -> MerchantProfile:
     """Reject an application not yet registered on chain, with the reason the shop reads."""
     found, _ = _region(engine, manifest.chain_id, token)
     shop = address(merchant, "merchant")
@@ -193,15 +221,20 @@ def reject_merchant(
 
     def work(conn: Connection) -> tuple[str, MerchantProfile]:
         before = read_profile(conn, manifest.chain_id, found, shop).status
-        after = applications.reject(conn, manifest.chain_id, found, shop, reviewer=reviewer,
-                                    note=body.note)  # fmt: skip
+        after = applications.reject(
+            conn, manifest.chain_id, found, shop, reviewer=reviewer, note=body.note
+        )
         return before, after
 
     before, profile = _in_transaction(engine, work)
-    record_staff_action(request, engine, "merchant.reject", token=found,
-                        before={"merchant": profile.merchant, "status": before},
-                        after={"merchant": profile.merchant, "status": profile.status,
-                               "note": profile.review_note})  # fmt: skip
+    record_staff_action(
+        request,
+        engine,
+        "merchant.reject",
+        token=found,
+        before={"merchant": profile.merchant, "status": before},
+        after={"merchant": profile.merchant, "status": profile.status, "note": profile.review_note},
+    )
     return profile
 
 
@@ -229,8 +262,9 @@ def _point(near: str | None) -> tuple[float, float] | None:
     lat, lng = (float(part) for part in near.split(","))
     south, north, west, east = KOREA_BOUNDS
     if not (south <= lat <= north and west <= lng <= east):
-        raise GatewayError("InvalidRequest", "near is lat,lng in Korea, e.g. 37.38,126.80",
-                           {"field": "near"})  # fmt: skip
+        raise GatewayError(
+            "InvalidRequest", "near is lat,lng in Korea, e.g. 37.38,126.80", {"field": "near"}
+        )
     return lat, lng
 
 
@@ -257,8 +291,16 @@ def merchant_directory(
 
     def page(conn: Connection) -> DirectoryPage:
         return directory.directory(
-            conn, manifest.chain_id, found, q=q, category=category, dong=dong, near=point,
-            radius_m=radius_m, cursor=cursor, limit=limit,
-        )  # fmt: skip
+            conn,
+            manifest.chain_id,
+            found,
+            q=q,
+            category=category,
+            dong=dong,
+            near=point,
+            radius_m=radius_m,
+            cursor=cursor,
+            limit=limit,
+        )
 
     return _in_transaction(engine, page)

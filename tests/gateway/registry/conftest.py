@@ -20,7 +20,7 @@ from gateway.devnet.process import GatewayProcess
 from tests.fixtures.signin import sign_in
 from tests.gateway.http.conftest import until
 
-SHOPS = ("shop", "other_shop", "late_shop", "cli_shop")
+SHOPS = ("shop", "other_shop", "late_shop", "cli_shop", "sdk_shop")
 PEOPLE = ("registrar", "admin", "citizen", *SHOPS)
 
 
@@ -49,13 +49,18 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryWorld]:
     accounts = {name: Account.create() for name in PEOPLE}
     op.register(net.manifest.registry, [accounts["citizen"].address], "citizen")
     op.register(net.manifest.registry, [accounts[n].address for n in SHOPS], "merchant")
-    grants = [("registrar", "MERCHANT_REGISTRAR_ROLE"), ("admin", "DEFAULT_ADMIN_ROLE"),
-              ("admin", "AUDITOR_ROLE")]  # fmt: skip
+    grants = [
+        ("registrar", "MERCHANT_REGISTRAR_ROLE"),
+        ("admin", "DEFAULT_ADMIN_ROLE"),
+        ("admin", "AUDITOR_ROLE"),
+    ]
     op.send_calls(
-        [(siheung, encode_function("grantRole", [role_id(r), accounts[w].address]))
-         for w, r in grants],
+        [
+            (siheung, encode_function("grantRole", [role_id(r), accounts[w].address]))
+            for w, r in grants
+        ],
         "grantRole",
-    )  # fmt: skip
+    )
     # The registrar sends registerMerchant with their own key: the local chain charges gas.
     op.send_many([(accounts["registrar"].address, b"", 10**18)], "fund")
     env = net.gateway_env(f"sqlite:///{workdir / 'gateway.db'}", poll_interval_s="0.1")

@@ -16,12 +16,19 @@ def business_number(first_nine: str) -> str:
 
 def shop(**changes: object) -> ProfileInput:
     base = ProfileInput(
-        business_name="Dongne Bakery", business_number=business_number("123456789"),
-        address="경기도 시흥시 정왕동 1", legal_dong="4139013200", category=10712,
-        latitude=37.3449, longitude=126.7352, phone="031-123-4567",
-        email="bakery@example.kr", bank_code="004", bank_account="123-456-789012",
+        business_name="Dongne Bakery",
+        business_number=business_number("123456789"),
+        address="경기도 시흥시 정왕동 1",
+        legal_dong="4139013200",
+        category=10712,
+        latitude=37.3449,
+        longitude=126.7352,
+        phone="031-123-4567",
+        email="bakery@example.kr",
+        bank_code="004",
+        bank_account="123-456-789012",
         account_holder="김동네",
-    )  # fmt: skip
+    )
     return replace(base, **changes)  # type: ignore[arg-type]
 
 

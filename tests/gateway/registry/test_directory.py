@@ -41,17 +41,40 @@ def engine(db_engine: Engine) -> Engine:
         for suffix, name, dong, category, point, status, on_chain in SHOPS:
             lat, lng = point if point else (None, None)
             profile = validate_profile(
-                shop(business_name=name, legal_dong=dong, category=category, latitude=lat,
-                     longitude=lng), SIHEUNG,
-            )  # fmt: skip
-            upsert_profile(conn, CHAIN, TOKEN, wallet(suffix), profile, status=status,
-                           review_note="checked the lease in person")  # fmt: skip
+                shop(
+                    business_name=name,
+                    legal_dong=dong,
+                    category=category,
+                    latitude=lat,
+                    longitude=lng,
+                ),
+                SIHEUNG,
+            )
+            upsert_profile(
+                conn,
+                CHAIN,
+                TOKEN,
+                wallet(suffix),
+                profile,
+                status=status,
+                review_note="checked the lease in person",
+            )
             if on_chain is not None:
-                conn.execute(insert(t.merchants).values(
-                    chain_id=CHAIN, token=TOKEN, merchant=wallet(suffix), region=SIHEUNG,
-                    category=category, tier=0, status=on_chain, market=False, banned_until=0,
-                    registered_block=1, updated_block=1,
-                ))  # fmt: skip
+                conn.execute(
+                    insert(t.merchants).values(
+                        chain_id=CHAIN,
+                        token=TOKEN,
+                        merchant=wallet(suffix),
+                        region=SIHEUNG,
+                        category=category,
+                        tier=0,
+                        status=on_chain,
+                        market=False,
+                        banned_until=0,
+                        registered_block=1,
+                        updated_block=1,
+                    )
+                )
     return db_engine
 
 
@@ -78,7 +101,8 @@ def test_near_a_point_sorted_by_exact_distance(engine: Engine) -> None:
     assert [e.business_name for e in page.items] == ["Dongne Bakery", "동네 김밥"]
     distances = [e.distance_m for e in page.items]
     assert distances[0] == pytest.approx(haversine_m(*HALL, 37.3803, 126.8031), abs=0.1)
-    assert 40 < distances[0] < 50 and 500 < distances[1] < 600  # type: ignore[operator]
+    assert 40 < distances[0] < 50  # type: ignore[operator]
+    assert 500 < distances[1] < 600  # type: ignore[operator]
     assert names(engine, near=HALL, radius_m=10_000)[-1] == "BAKERY two"
 
 
