@@ -20,7 +20,7 @@ from gateway.devnet.process import GatewayProcess
 from tests.fixtures.signin import sign_in
 from tests.gateway.http.conftest import until
 
-SHOPS = ("shop", "other_shop", "late_shop", "cli_shop", "sdk_shop")
+SHOPS = ("shop", "other_shop", "late_shop", "cli_shop", "sdk_shop", "read_shop")
 PEOPLE = ("registrar", "admin", "citizen", *SHOPS)
 
 
