@@ -45,6 +45,12 @@ COMMANDS = [
     ["audit", "verify-log"],
     ["audit", "upgrades"],
     ["audit", "anchor-log"],
+    ["merchant", "apply"],
+    ["merchant", "applications"],
+    ["merchant", "approve"],
+    ["merchant", "reject"],
+    ["merchant", "profile"],
+    ["merchant", "directory"],
 ]
 
 
