@@ -117,15 +117,20 @@ def apply(
             f"{merchant} already has an application in {token} ({existing.status})",
             {"status": existing.status},
         )
+    raced = GatewayError(
+        "MerchantApplicationExists",
+        f"{merchant} already has an application in {token}",
+        {"status": APPLIED},
+    )
+    replacing = None if existing is None else REJECTED
     try:
         with conn.begin_nested():  # two racing first applications: one wins, one is told
-            upsert_profile(conn, chain_id, token, merchant, profile, status=APPLIED, now=now)
+            written = upsert_profile(conn, chain_id, token, merchant, profile, status=APPLIED,
+                                     replacing=replacing, now=now)  # fmt: skip
     except IntegrityError as exc:
-        raise GatewayError(
-            "MerchantApplicationExists",
-            f"{merchant} already has an application in {token}",
-            {"status": APPLIED},
-        ) from exc
+        raise raced from exc
+    if not written:  # another application replaced the rejected one first
+        raise raced
     return read_profile(conn, chain_id, token, merchant)
 
 
@@ -173,23 +178,9 @@ def approve(
     profile = read_profile(conn, chain_id, token, merchant)
     if profile.status == APPROVED and profile.tier == tier:
         return profile
-    if profile.status != APPLIED:
-        raise _state(profile, "approve it")
-    at = time.time() if now is None else now
-    registered = profile.on_chain in ON_CHAIN_NAMES
-    conn.execute(
-        update(merchant_profiles)
-        .where(p.chain_id == chain_id, p.token == token.lower(), p.merchant == merchant.lower())
-        .where(p.status == APPLIED)
-        .values(
-            status=REGISTERED if registered else APPROVED,
-            tier=tier,
-            reviewed_by=reviewer.lower(),
-            review_note=note,
-            updated_at=at,
-        )
-    )
-    return read_profile(conn, chain_id, token, merchant)
+    status = REGISTERED if profile.on_chain in ON_CHAIN_NAMES else APPROVED
+    return _review(conn, profile, chain_id, (APPLIED,), "approve it", reviewer, note, now,
+                   status=status, tier=tier)  # fmt: skip
 
 
 def reject(
@@ -204,15 +195,37 @@ def reject(
 ) -> MerchantProfile:
     """Rejects an application not yet on chain (applied, or approved but never sent)."""
     profile = read_profile(conn, chain_id, token, merchant)
-    if profile.status not in (APPLIED, APPROVED):
-        raise _state(profile, "reject it")
+    return _review(conn, profile, chain_id, (APPLIED, APPROVED), "reject it", reviewer, note,
+                   now, status=REJECTED)  # fmt: skip
+
+
+def _review(
+    conn: Connection,
+    profile: MerchantProfile,
+    chain_id: int,
+    allowed: tuple[str, ...],
+    wanted: str,
+    reviewer: str,
+    note: str | None,
+    now: float | None,
+    **values: object,
+) -> MerchantProfile:
+    """Moves ``profile`` from one of the ``allowed`` states, recording who and why; the
+    state is checked again in the UPDATE, so two racing reviews cannot both pass."""
+    if profile.status not in allowed:
+        raise _state(profile, wanted)
     at = time.time() if now is None else now
-    conn.execute(
+    token, merchant = profile.token.lower(), profile.merchant.lower()
+    done = conn.execute(
         update(merchant_profiles)
-        .where(p.chain_id == chain_id, p.token == token.lower(), p.merchant == merchant.lower())
-        .values(status=REJECTED, reviewed_by=reviewer.lower(), review_note=note, updated_at=at)
+        .where(p.chain_id == chain_id, p.token == token, p.merchant == merchant)
+        .where(p.status.in_(allowed))
+        .values(reviewed_by=reviewer.lower(), review_note=note, updated_at=at, **values)
     )
-    return read_profile(conn, chain_id, token, merchant)
+    after = read_profile(conn, chain_id, token, merchant)
+    if done.rowcount != 1:
+        raise _state(after, wanted)
+    return after
 
 
 def registration_call(profile: MerchantProfile, region: int) -> RegistrationCall | None:

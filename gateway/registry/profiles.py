@@ -79,13 +79,15 @@ def upsert_profile(
     tier: int = 0,
     reviewed_by: str | None = None,
     review_note: str | None = None,
+    replacing: str | None = None,
     now: float | None = None,
-) -> None:
-    """Writes ``profile`` for (token, merchant), replacing what was there (its first
-    application time kept): for an application and for a bulk import of existing shops."""
+) -> bool:
+    """Writes ``profile`` for (token, merchant), replacing what was there: for an
+    application and for a bulk import of existing shops. With ``replacing``, only a profile
+    in that state is replaced (and none is created); answers whether it was written."""
     at = time.time() if now is None else now
     key = _key(chain_id, token, merchant)
-    values = {
+    values: dict[str, object] = {
         "business_name": profile.business_name,
         "business_number": profile.business_number,
         "address": profile.address,
@@ -105,11 +107,19 @@ def upsert_profile(
         "review_note": review_note,
         "updated_at": at,
     }
-    done = conn.execute(update(merchant_profiles).where(*_where(key)).values(values))
+    if status == APPLIED:  # a new application (again after a rejection) queues from now
+        values["applied_at"] = at
+    where = _where(key)
+    if replacing is not None:
+        where.append(p.status == replacing)
+    done = conn.execute(update(merchant_profiles).where(*where).values(values))
     if done.rowcount == 0:
+        if replacing is not None:
+            return False
         conn.execute(
-            insert(merchant_profiles).values({**_columns(key), **values, "applied_at": at})
+            insert(merchant_profiles).values({"applied_at": at, **_columns(key), **values})
         )
+    return True
 
 
 def promote_registered(

@@ -148,15 +148,40 @@ def merchant_applications(
     )
 
 
-@router.post(
-    "/{token}/merchant-applications/{merchant}/approve",
-    openapi_extra=codes(
-        "MerchantApplicationNotFound",
-        "MerchantApplicationState",
-        "NotFound",
-        "DatabaseUnavailable",
-    ),
+Review = Callable[[Connection, str, str, str], MerchantProfile]
+"""A review of (token, merchant) by a reviewer, in one transaction."""
+
+
+def _reviewed(
+    request: Request, engine: Engine, chain_id: int, token: str, merchant: str, action: str,
+    review: Review,
+) -> tuple[MerchantProfile, int]:  # fmt: skip
+    """Runs ``review`` and writes the staff log entry of a change of state (not the
+    contact or bank fields: the log is for auditors, the profile read is logged apart);
+    the profile and the city's region."""
+    found, region = _region(engine, chain_id, token)
+    shop = address(merchant, "merchant")
+    reviewer = request.state.principal.actor
+
+    def work(conn: Connection) -> tuple[str, MerchantProfile]:
+        before = read_profile(conn, chain_id, found, shop).status
+        return before, review(conn, found, shop, reviewer)
+
+    before, profile = _in_transaction(engine, work)
+    if before != profile.status:
+        record_staff_action(request, engine, action, token=found,
+                            before={"merchant": profile.merchant, "status": before},
+                            after={"merchant": profile.merchant, "status": profile.status,
+                                   "tier": profile.tier, "note": profile.review_note})  # fmt: skip
+    return profile, region
+
+
+_REVIEW_CODES = codes(
+    "MerchantApplicationNotFound", "MerchantApplicationState", "NotFound", "DatabaseUnavailable"
 )
+
+
+@router.post("/{token}/merchant-applications/{merchant}/approve", openapi_extra=_REVIEW_CODES)
 def approve_merchant(
     request: Request,
     engine: EngineDep,
@@ -168,44 +193,18 @@ def approve_merchant(
     """Approve an application; answers the ``registerMerchant`` call for your own wallet to
     send (the gateway holds no registrar key). The profile becomes `registered` when the
     index sees the shop on chain. Approving again answers the same call."""
-    found, region = _region(engine, manifest.chain_id, token)
-    shop = address(merchant, "merchant")
-    reviewer = request.state.principal.actor
+    chain_id = manifest.chain_id
 
-    def work(conn: Connection) -> tuple[str, MerchantProfile]:
-        before = read_profile(conn, manifest.chain_id, found, shop).status
-        after = applications.approve(
-            conn, manifest.chain_id, found, shop, reviewer=reviewer, tier=body.tier, note=body.note
-        )
-        return before, after
+    def review(conn: Connection, found: str, shop: str, reviewer: str) -> MerchantProfile:
+        return applications.approve(conn, chain_id, found, shop, reviewer=reviewer,
+                                    tier=body.tier, note=body.note)  # fmt: skip
 
-    before, profile = _in_transaction(engine, work)
-    if before != profile.status:
-        record_staff_action(
-            request,
-            engine,
-            "merchant.approve",
-            token=found,
-            before={"merchant": profile.merchant, "status": before},
-            after={
-                "merchant": profile.merchant,
-                "status": profile.status,
-                "tier": profile.tier,
-                "note": profile.review_note,
-            },
-        )
+    profile, region = _reviewed(request, engine, chain_id, token, merchant, "merchant.approve",
+                                review)  # fmt: skip
     return Approval(profile=profile, call=applications.registration_call(profile, region))
 
 
-@router.post(
-    "/{token}/merchant-applications/{merchant}/reject",
-    openapi_extra=codes(
-        "MerchantApplicationNotFound",
-        "MerchantApplicationState",
-        "NotFound",
-        "DatabaseUnavailable",
-    ),
-)
+@router.post("/{token}/merchant-applications/{merchant}/reject", openapi_extra=_REVIEW_CODES)
 def reject_merchant(
     request: Request,
     engine: EngineDep,
@@ -215,26 +214,13 @@ def reject_merchant(
     body: RejectIn,
 ) -> MerchantProfile:
     """Reject an application not yet registered on chain, with the reason the shop reads."""
-    found, _ = _region(engine, manifest.chain_id, token)
-    shop = address(merchant, "merchant")
-    reviewer = request.state.principal.actor
+    chain_id = manifest.chain_id
 
-    def work(conn: Connection) -> tuple[str, MerchantProfile]:
-        before = read_profile(conn, manifest.chain_id, found, shop).status
-        after = applications.reject(
-            conn, manifest.chain_id, found, shop, reviewer=reviewer, note=body.note
-        )
-        return before, after
+    def review(conn: Connection, found: str, shop: str, reviewer: str) -> MerchantProfile:
+        return applications.reject(conn, chain_id, found, shop, reviewer=reviewer,
+                                   note=body.note)  # fmt: skip
 
-    before, profile = _in_transaction(engine, work)
-    record_staff_action(
-        request,
-        engine,
-        "merchant.reject",
-        token=found,
-        before={"merchant": profile.merchant, "status": before},
-        after={"merchant": profile.merchant, "status": profile.status, "note": profile.review_note},
-    )
+    profile, _ = _reviewed(request, engine, chain_id, token, merchant, "merchant.reject", review)
     return profile
 
 
