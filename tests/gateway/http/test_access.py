@@ -53,11 +53,12 @@ def _expected(entry: RouteAccess, who: str, path: str) -> str | None:
         return None
     if policy.kind == "role":
         return None if holds & set(policy.roles) else "RoleRequired"
-    subject = "merchant" if path.startswith("/v1/merchants/") else "citizen"
+    shop = path.startswith("/v1/merchants/") or entry.subject_from == "merchant"
+    subject = "merchant" if shop else "citizen"
     if who == subject:
         return None
-    readers = {"AUDITOR_ROLE"} if policy.kind == "self" else {
-        "AUDITOR_ROLE", "DEFAULT_ADMIN_ROLE", "MERCHANT_REGISTRAR_ROLE"}  # fmt: skip
+    readers = set(policy.roles) or ({"AUDITOR_ROLE"} if policy.kind == "self" else {
+        "AUDITOR_ROLE", "DEFAULT_ADMIN_ROLE", "MERCHANT_REGISTRAR_ROLE"})  # fmt: skip
     return None if holds & readers else "Forbidden"
 
 
