@@ -178,9 +178,15 @@ def _after(cursor: str | None) -> tuple[str, str] | None:
     if cursor is None:
         return None
     parts = _parts(cursor)
-    if len(parts) != 3 or parts[0] != "n" or not all(isinstance(x, str) for x in parts[1:]):
+    # Only what this module wrote: two strings without NUL (PostgreSQL refuses it in text).
+    texts = parts[1:]
+    if len(parts) != 3 or parts[0] != "n" or not all(_plain(x) for x in texts):
         raise _bad_cursor()
     return str(parts[1]), str(parts[2])
+
+
+def _plain(value: object) -> bool:
+    return isinstance(value, str) and "\x00" not in value and len(value) <= 200
 
 
 def _offset(cursor: str | None) -> int:

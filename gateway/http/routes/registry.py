@@ -31,7 +31,8 @@ router = APIRouter(prefix="/v1/tokens", tags=["registry"])
 T = TypeVar("T")
 
 AddressPath = Annotated[str, Path(pattern=ADDRESS_PATTERN, description="0x address, any case")]
-_OPTIONAL_TEXT = Field(default=None, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")
+_PRINTABLE = r"^[^\x00-\x1f\x7f]*$"  # one line of text: PostgreSQL refuses NUL in text
+_OPTIONAL_TEXT = Field(default=None, max_length=200, pattern=_PRINTABLE)
 
 
 class ApplicationIn(BaseModel):
@@ -100,6 +101,7 @@ def _wallet(request: Request) -> str:
         "InvalidMerchantProfile",
         "InvalidBusinessNumber",
         "MerchantApplicationExists",
+        "Forbidden",
         "NotFound",
         "DatabaseUnavailable",
     ),
@@ -259,7 +261,9 @@ def merchant_directory(
     engine: EngineDep,
     manifest: ManifestDep,
     token: AddressPath,
-    q: Annotated[str | None, Query(max_length=100, description="part of the shop's name")] = None,
+    q: Annotated[
+        str | None, Query(max_length=100, pattern=_PRINTABLE, description="part of the name")
+    ] = None,
     category: Annotated[int | None, Query(ge=0, le=999_999, description="KSIC code")] = None,
     dong: Annotated[
         str | None, Query(pattern=r"^\d{2,10}$", description="법정동 code prefix (district)")

@@ -3,13 +3,16 @@ profiles stored as the application flow stores them, registrations as the indexe
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import json
 
 import pytest
 from sqlalchemy import Engine, insert
 
 from gateway.db.tables import index as t
 from gateway.db.tables.registry import APPLIED, APPROVED, REGISTERED
+from gateway.errors import GatewayError
 from gateway.registry import accounts
 from gateway.registry.directory import directory, haversine_m
 from gateway.registry.profiles import upsert_profile
@@ -118,6 +121,18 @@ def test_pages_follow_the_cursor_to_the_end(engine: Engine) -> None:
                     break
         assert seen == names(engine, **search)
         assert len(seen) == (4 if not search else 3)
+
+
+def test_a_forged_cursor_is_a_named_400_on_every_backend(engine: Engine) -> None:
+    # A cursor is base64 JSON: one naming a NUL would reach PostgreSQL's text as a 500.
+    def encoded(parts: list[object]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(parts).encode()).decode()
+
+    forged = [(encoded(["n", "\u0000", "x"]), None), ("nope", None), (encoded(["d", -1]), HALL)]
+    for cursor, near in forged:
+        with engine.connect() as conn, pytest.raises(GatewayError) as caught:
+            directory(conn, CHAIN, TOKEN, cursor=cursor, near=near)
+        assert caught.value.arguments == {"field": "cursor"}
 
 
 def test_no_private_field_or_value_in_an_entry(engine: Engine) -> None:

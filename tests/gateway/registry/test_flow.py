@@ -163,3 +163,7 @@ def test_bad_profiles_are_named_errors(world: RegistryWorld) -> None:
         f"/v1/tokens/{world.siheung}/directory", params={"cursor": "nope"}
     )
     assert (bad_cursor.status_code, bad_cursor.json()["args"]["field"]) == (400, "cursor")
+    nul = world.client("anonymous").get(
+        f"/v1/tokens/{world.siheung}/directory", params={"q": "a\x00b"}
+    )
+    assert (nul.status_code, nul.json()["code"]) == (400, "InvalidRequest")
