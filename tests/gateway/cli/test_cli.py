@@ -45,6 +45,8 @@ COMMANDS = [
     ["audit", "verify-log"],
     ["audit", "upgrades"],
     ["audit", "anchor-log"],
+    ["import", "residents"],
+    ["import", "merchants"],
 ]
 
 
