@@ -20,7 +20,7 @@ from pathlib import Path
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import Engine
 
-from chain.rpc import RpcClient
+from chain.rpc import JSONObject, RpcClient
 from gateway.db.tables import onboarding as o
 from gateway.errors import GatewayError
 from gateway.onboarding.jobs import (
@@ -162,7 +162,11 @@ class _Runner:
         for _ in range(ATTEMPTS):
             if not pending:
                 return
-            sent.add(self.registrar.send(self.registrar.identity_calls(pending, kind, batch)))
+            calls = self.registrar.identity_calls(pending, kind, batch)
+            receipts = self.registrar.send(calls)
+            sent.add(receipts)
+            if len(receipts) == len(calls) and all(_succeeded(r) for r in receipts):
+                return  # registerBatch is all or nothing: every chunk mined, every wallet in
             found = self.view.identities(pending)
             pending = [w for w, (k, _f) in zip(pending, found, strict=True) if k == NONE]
         if pending:
@@ -217,6 +221,10 @@ class _Runner:
             detail = f"{len(todo)} merchants did not register after {ATTEMPTS} attempts"
             raise GatewayError("NodeUnavailable", detail + "; run the import again to resume")
         return ok, existing
+
+
+def _succeeded(receipt: JSONObject) -> bool:
+    return int(str(receipt["status"]), 16) == 1
 
 
 def _already(row: ResidentRow | MerchantRow, kind: int) -> RowError:
