@@ -12,10 +12,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from eth_abi.abi import decode as abi_decode
-from eth_abi.abi import encode as abi_encode
-
 from chain.protocol.contracts import output_type, selector
+from chain.protocol.hashing import parse_address
 from chain.rpc import RpcClient
 from gateway.errors import GatewayError
 
@@ -26,7 +24,9 @@ KIND_NAMES = {0: "none", 1: "citizen", 2: "merchant", 3: "institution"}
 ACTIVE, SUSPENDED = 1, 2  # IVoucherTypes.MerchantStatus
 _IDENTITY_OF = selector("identityOf", "IdentityRegistry")
 _MERCHANT_OF = selector("merchantOf")
-_MERCHANT = output_type("merchantOf")
+# merchantOf returns a static struct, one word a field: status is the 4th, bannedUntil the 6th.
+_MERCHANT_WORDS = len(output_type("merchantOf").strip("()").split(","))
+_STATUS_WORD, _BANNED_UNTIL_WORD = 3, 5
 _NONCES = selector("nonces", "DongneForwarder")
 _RPC_BATCH = 500  # calls per JSON-RPC batch: nodes cap batch sizes (Besu: 1,024)
 
@@ -47,6 +47,12 @@ class ChainView:
     def __init__(self, rpc: RpcClient, registry: str, forwarder: str) -> None:
         self.rpc, self.registry, self.forwarder = rpc, registry, forwarder
 
+    @staticmethod
+    def _address_calls(function: bytes, wallets: Sequence[str]) -> list[bytes]:
+        # By hand: eth-abi takes ~0.45 ms to encode one address, the whole of a window's
+        # check at 100k rows.
+        return [function + bytes(12) + parse_address(w) for w in wallets]
+
     def _calls(self, to: str, payloads: Sequence[bytes]) -> list[bytes]:
         out: list[bytes] = []
         for start in range(0, len(payloads), _RPC_BATCH):
@@ -57,27 +63,23 @@ class ChainView:
 
     def identities(self, wallets: Sequence[str]) -> list[tuple[int, bool]]:
         """``identityOf``: (kind, frozen) of each wallet."""
-        raws = self._calls(
-            self.registry, [_IDENTITY_OF + abi_encode(["address"], [w]) for w in wallets]
-        )
+        raws = self._calls(self.registry, self._address_calls(_IDENTITY_OF, wallets))
         return [(int.from_bytes(r[:32], "big"), r[63] != 0) for r in raws]
 
     def merchants(self, token: str, wallets: Sequence[str]) -> list[ChainMerchant]:
         """The token's ``merchantOf`` record of each wallet (status 0: never registered)."""
-        raws = self._calls(token, [_MERCHANT_OF + abi_encode(["address"], [w]) for w in wallets])
+        raws = self._calls(token, self._address_calls(_MERCHANT_OF, wallets))
         out = []
         for raw in raws:
-            (record,) = abi_decode([_MERCHANT], raw)
-            out.append(ChainMerchant(status=int(record[3]), banned_until=int(record[5])))
+            if len(raw) != 32 * _MERCHANT_WORDS:
+                raise GatewayError("NodeUnavailable", f"merchantOf answered {len(raw)} bytes")
+            word = [int.from_bytes(raw[32 * i : 32 * i + 32], "big") for i in range(6)]
+            out.append(ChainMerchant(word[_STATUS_WORD], word[_BANNED_UNTIL_WORD]))
         return out
 
     def forwarder_nonce(self, signer: str) -> int:
-        raw = self.rpc.eth_call(
-            {
-                "to": self.forwarder,
-                "data": "0x" + (_NONCES + abi_encode(["address"], [signer])).hex(),
-            }
-        )
+        (data,) = self._address_calls(_NONCES, [signer])
+        raw = self.rpc.eth_call({"to": self.forwarder, "data": "0x" + data.hex()})
         return int.from_bytes(raw[:32], "big")
 
     def block_timestamp(self) -> int:

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 
 from eth_account.signers.local import LocalAccount
 
-from chain.protocol.calls import encode_register_merchant
-from chain.protocol.contracts import encode_function
+from chain.protocol.contracts import encode_function, selector
 from chain.protocol.errors import ContractRevert, decode_revert, revert_data_from_rpc_error
 from chain.protocol.forwarder import (
     ForwarderDomain,
@@ -25,11 +24,12 @@ from chain.protocol.forwarder import (
     encode_execute_batch,
     sign_request,
 )
+from chain.protocol.hashing import parse_address
 from chain.rpc import JSONObject, RpcClient, RpcError
 from chain.sender import Call, Sender, TransactionFailed, gas_limit
 from gateway.onboarding.rows import MerchantRow
 
-__all__ = ["REQUEST_GAS", "Registrar", "Sent"]
+__all__ = ["REQUEST_GAS", "Registrar", "Sent", "register_merchant_calldata"]
 
 # Gas forwarded to each registerMerchant (it uses ~50k with cold slots). The forwarder
 # checks that the call got it, so the batch's own limit is set from these, not estimated:
@@ -91,11 +91,23 @@ class Registrar:
     def identity_calls(
         self, wallets: Sequence[str], kind: int, chunk: int
     ) -> list[tuple[Call, int | None, str]]:
+        """``registerBatch`` transactions of ``chunk`` wallets. Only the first is estimated
+        (an estimate runs the whole chunk, ~0.2 s at 500); the others, no larger, are signed
+        with its limit. If the first would revert, each is estimated (and a reverting one
+        left out) by :meth:`send`."""
         calls: list[tuple[Call, int | None, str]] = []
+        gas: int | None = None
         for start in range(0, len(wallets), chunk):
             part = list(wallets[start : start + chunk])
             data = encode_function("registerBatch", [part, kind], "IdentityRegistry")
-            calls.append(((self.registry, data, 0), None, f"registerBatch of {len(part)}"))
+            call: Call = (self.registry, data, 0)
+            if start == 0:
+                try:
+                    gas = gas_limit(self.sender.estimate(call, "registerBatch"))
+                except TransactionFailed as exc:
+                    if exc.revert is None:
+                        raise
+            calls.append((call, gas, f"registerBatch of {len(part)}"))
         return calls
 
     def merchant_calls(
@@ -117,7 +129,7 @@ class Registrar:
             for row in rows[start : start + batch]:
                 request = ForwardRequest(
                     self.address, token, 0, REQUEST_GAS, nonce, deadline,
-                    _register_merchant(row, region),
+                    register_merchant_calldata(row, region),
                 )  # fmt: skip
                 signed.append(sign_request(self.key, self.domain, request))
                 nonce += 1
@@ -129,7 +141,7 @@ class Registrar:
 
     def refusal(self, token: str, row: MerchantRow, region: int) -> ContractRevert | None:
         """The custom error the token answers ``row``'s registration with now, if any."""
-        data = _register_merchant(row, region)
+        data = register_merchant_calldata(row, region)
         try:
             self.rpc.eth_call({"from": self.address, "to": token, "data": "0x" + data.hex()})
         except RpcError as exc:
@@ -140,7 +152,19 @@ class Registrar:
         return None
 
 
-def _register_merchant(row: MerchantRow, region: int) -> bytes:
+_REGISTER_MERCHANT = selector("registerMerchant")
+
+
+def register_merchant_calldata(row: MerchantRow, region: int) -> bytes:
+    """``registerMerchant`` calldata by hand: five static words, ~10 µs against eth-abi's
+    ~0.7 ms, which is a tenth of a 10k-merchant import. Equal to
+    :func:`~chain.protocol.calls.encode_register_merchant` (a test compares them)."""
     # The national voucher's shops keep their own region; a city's are the city's.
     shop_region = int(row.legal_dong[:5]) if region == 0 else region
-    return encode_register_merchant(row.wallet, shop_region, row.category, row.tier, row.market)
+    return b"".join(
+        (
+            _REGISTER_MERCHANT,
+            bytes(12) + parse_address(row.wallet),
+            *(v.to_bytes(32, "big") for v in (shop_region, row.category, row.tier, row.market)),
+        )
+    )

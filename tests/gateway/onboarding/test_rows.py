@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from chain.protocol.calls import encode_register_merchant
 from gateway.devnet.onboarding_samples import (
     merchant_cells,
     resident_cells,
@@ -15,6 +16,7 @@ from gateway.devnet.onboarding_samples import (
 )
 from gateway.errors import GatewayError
 from gateway.onboarding.rows import MerchantRow, ResidentRow, RowError, read_rows
+from gateway.onboarding.transactions import register_merchant_calldata
 
 
 def bad_checksum(wallet: str) -> str:
@@ -97,3 +99,20 @@ def test_a_wrong_header_refuses_the_file(tmp_path: Path) -> None:
         list(read_rows(path, "residents"))
     assert caught.value.code == "InvalidRequest"
     assert "wallet,kyc_ref[,bank_code,bank_account,account_holder]" in caught.value.detail
+
+
+@pytest.mark.parametrize("region", [41390, 0])
+def test_register_merchant_calldata_by_hand_equals_the_abi_encoder(
+    tmp_path: Path, region: int
+) -> None:
+    w = sample_wallets(5, seed=4)
+    path = write_csv(
+        tmp_path / "m.csv", "merchants", [merchant_cells(x, i, region) for i, x in enumerate(w)]
+    )
+    for row in read_rows(path, "merchants", region=region):
+        assert isinstance(row, MerchantRow)
+        shop_region = int(row.legal_dong[:5])
+        expected = encode_register_merchant(
+            row.wallet, shop_region, row.category, row.tier, row.market
+        )
+        assert register_merchant_calldata(row, region) == expected
