@@ -90,13 +90,14 @@ def import_file(
     size = max(1, batch_size or DEFAULT_BATCH[kind]) * max(1, in_flight)
     runner.view.settle(runner.registrar.address)  # a killed run's transactions mine first
     items = (i for i in read_rows(path, kind, region=target.region) if i.line > job.cursor)
+    started = time.perf_counter()  # a window's time includes reading its rows
     for window in _windows(items, size):
-        started = time.perf_counter()
         runner.window(window, batch_size or DEFAULT_BATCH[kind], started)
         if on_window is not None:
             on_window(import_job(engine, job.id))
+        started = time.perf_counter()
+    last = import_job(engine, job.id).cursor
     with engine.begin() as conn:
-        last = import_job(engine, job.id).cursor
         commit_window(conn, job.id, WindowOutcome(last, 0, 0, 0, (), 0, 0, 0.0), done=True)
     return import_job(engine, job.id)
 
