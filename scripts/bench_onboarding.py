@@ -12,6 +12,9 @@ database:
   transactions and gas (``registerBatch`` chunks of 500, 8 in flight);
 - the same over 10,000 fresh merchants (identity ``registerBatch`` + operator-signed
   ``registerMerchant`` requests in forwarder ``executeBatch`` batches of 200, 5 in flight);
+- one ``executeBatch`` of 200 merchants traced (``debug_traceTransaction``, callTracer):
+  the forwarded ``registerMerchant`` calls' gas against the batch's, i.e. what the
+  forwarder costs per merchant over a native batch function on the token;
 - the baselines, in the same run on the same node: one transaction per row, (a) pipelined
   (200 rows' transactions signed with consecutive nonces, then every receipt awaited) and
   (b) one after the other as ``dongne city register`` / ``city merchant`` do (each waits for
@@ -32,6 +35,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from rich.console import Console
 from rich.table import Table
@@ -51,6 +55,9 @@ from gateway.devnet.onboarding_samples import (
     write_csv,
 )
 from gateway.onboarding import ImportTarget, import_file
+from gateway.onboarding.onchain import ChainView
+from gateway.onboarding.rows import MerchantRow, read_rows
+from gateway.onboarding.transactions import Registrar
 
 BLOCK_TIME_S = 1
 REGION = SIHEUNG.region
@@ -170,8 +177,54 @@ def sequential(net: LocalNetwork, kind: str, count: int, seed: int) -> Measured:
     return timed_blocks(net, run, count)
 
 
-def result(ours: dict[str, Measured], base: dict[str, Measured]) -> dict[str, object]:
-    metrics: dict[str, object] = {}
+@dataclass(frozen=True)
+class ForwarderCost:
+    """Where a merchant's gas goes in one ``executeBatch``, from the node's call trace."""
+
+    merchants: int
+    per_merchant: int  # the batch's gas / merchants
+    register_call: int  # mean gas of the forwarded registerMerchant call itself
+    overhead: int  # per merchant: everything else (signature, nonce, calldata, trust check)
+
+
+def forwarder_cost(net: LocalNetwork, workdir: Path, count: int, seed: int) -> ForwarderCost:
+    """One ``executeBatch`` of ``count`` registrations (identities registered beforehand),
+    traced with ``callTracer``: what a native ``registerMerchants`` loop would save is about
+    the overhead, less its own ~2.6k of calldata per merchant."""
+    m, op = net.manifest, net.operator
+    wallets = sample_wallets(count, seed)
+    cells = [merchant_cells(w, i, REGION) for i, w in enumerate(wallets)]
+    path = write_csv(workdir / "traced.csv", "merchants", cells)
+    rows = [r for r in read_rows(path, "merchants", region=REGION) if isinstance(r, MerchantRow)]
+    op.register(m.registry, wallets, "merchant")
+    registrar = Registrar(op.rpc, op.account, m.chain_id, m.registry, m.forwarder)
+    view = ChainView(op.rpc, m.registry, m.forwarder)
+    calls = registrar.merchant_calls(
+        m.token(REGION), rows, REGION, first_nonce=view.forwarder_nonce(registrar.address),
+        deadline=view.block_timestamp() + 3_600, batch=count,
+    )  # fmt: skip
+    (receipt,) = registrar.send(calls)
+    trace = cast(
+        dict[str, list[dict[str, str]]],
+        op.rpc.call(
+            "debug_traceTransaction", [receipt["transactionHash"], {"tracer": "callTracer"}]
+        ),
+    )
+    inner = [c for c in trace["calls"] if c["type"] == "CALL"]
+    if len(inner) != count:
+        raise RuntimeError(f"traced {len(inner)} forwarded calls, expected {count}")
+    total, forwarded = int(str(receipt["gasUsed"]), 16), sum(int(c["gasUsed"], 16) for c in inner)
+    return ForwarderCost(count, total // count, forwarded // count, (total - forwarded) // count)
+
+
+def result(
+    ours: dict[str, Measured], base: dict[str, Measured], cost: ForwarderCost
+) -> dict[str, object]:
+    metrics: dict[str, object] = {
+        "forwarder_batch_gas_per_merchant": cost.per_merchant,
+        "forwarded_register_merchant_gas": cost.register_call,
+        "forwarder_overhead_gas_per_merchant": cost.overhead,
+    }
     for kind, m in ours.items():
         metrics.update({
             f"{kind}_rows": m.rows, f"{kind}_s": round(m.seconds, 2),
@@ -233,10 +286,11 @@ def run(config: Config) -> dict[str, object]:
                 "merchant": imported(net, workdir, "merchants", config.merchants, 22),
             }
             console.print(f"imports: {time.monotonic() - started:.1f} s")
+            cost = forwarder_cost(net, workdir, 200, 23)
         finally:
             net.stop()
     print_table(ours, base)
-    return result(ours, base)
+    return result(ours, base, cost)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
