@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -100,9 +101,9 @@ def operator_reverts(net: LocalNetwork, since: int) -> int:
     for number in range(since, rpc.block_number() + 1):
         block = rpc.get_block(number, full=True)
         assert block is not None
-        for tx in block["transactions"]:  # type: ignore[union-attr]
-            if str(tx["from"]).lower() == sender:  # type: ignore[index]
-                receipt = rpc.get_receipt(str(tx["hash"]))  # type: ignore[index]
+        for tx in cast(list[dict[str, str]], block["transactions"]):
+            if tx["from"].lower() == sender:
+                receipt = rpc.get_receipt(tx["hash"])
                 assert receipt is not None
                 reverted += int(str(receipt["status"]), 16) == 0
     return reverted

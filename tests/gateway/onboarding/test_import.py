@@ -19,7 +19,9 @@ from gateway.devnet.onboarding_samples import (
     sample_wallets,
     write_csv,
 )
+from gateway.errors import GatewayError
 from gateway.onboarding import ImportJob, ImportTarget, import_file, write_error_report
+from gateway.onboarding.jobs import find_or_create_job
 from gateway.onboarding.onchain import ChainView
 from tests.fixtures.databases import PostgresBackend, SQLiteBackend
 from tests.gateway.onboarding.conftest import lines_of
@@ -179,3 +181,18 @@ class TestSQLite(SQLiteBackend, ImportSuite):
 
 class TestPostgres(PostgresBackend, ImportSuite):
     pass
+
+
+def test_resuming_a_job_with_another_file_is_refused(sqlite_engine: Engine, tmp_path: Path) -> None:
+    w = sample_wallets(3, seed=7)
+    first = write_csv(
+        tmp_path / "a.csv", "residents", [resident_cells(x, i) for i, x in enumerate(w)]
+    )
+    other = write_csv(tmp_path / "b.csv", "residents", [resident_cells(w[0], 0)])
+    args = {"chain_id": 31337, "kind": "residents", "token": "0x" + "11" * 20, "region": None}
+    job = find_or_create_job(sqlite_engine, path=first, **args)  # type: ignore[arg-type]
+    assert find_or_create_job(sqlite_engine, path=first, **args) == job  # type: ignore[arg-type]
+    with pytest.raises(GatewayError) as refused:
+        find_or_create_job(sqlite_engine, path=other, job_id=job.id, **args)  # type: ignore[arg-type]
+    assert refused.value.code == "ImportFileChanged"
+    assert refused.value.status == 409
