@@ -22,6 +22,10 @@ GATEWAY_CODES: dict[str, int] = {
     "WrongChain": 400,
     "InvalidBusinessNumber": 400,  # a 사업자등록번호 that is not ten digits or fails its check
     "InvalidMerchantProfile": 400,  # a merchant profile's field fails its check (args.field)
+    # A bulk import's row (gateway.onboarding): reported on its line, the next rows go on.
+    "InvalidAddress": 400,  # not a 20-byte hex address, or a mixed-case one failing EIP-55
+    "InvalidField": 400,  # a column's value (``detail`` names the column and the rule)
+    "DuplicateRow": 409,  # the wallet is on an earlier line of the same file
     "InvalidSignature": 401,
     # Who is calling (gateway.access): sign-in, tokens, API keys, policies.
     "AuthRequired": 401,  # no credentials on a route that needs them
@@ -52,6 +56,7 @@ GATEWAY_CODES: dict[str, int] = {
     # committing it again would make a second program for the same list.
     "DistributionCommitted": 409,
     "GrantBatchReverted": 409,
+    "ImportFileChanged": 409,  # resuming an import job with another file than it started with
     "SettlementWindowOpen": 409,
     "SettlementOverlap": 409,
     "SettlementUnreconciled": 409,

@@ -82,3 +82,17 @@ def test_bench_distribution_smoke() -> None:
     assert isinstance(create, dict)
     # Only calldata may differ: a zero byte in the root costs 4 gas instead of 16.
     assert max(create.values()) - min(create.values()) <= 12 * 32
+
+
+def test_bench_onboarding_smoke() -> None:
+    result = run_smoke("bench_onboarding.py")
+    assert result["name"] == "onboarding"
+    metrics, ratios = result["metrics"], result["ratios"]
+    assert isinstance(metrics, dict)
+    assert isinstance(ratios, dict)
+    assert metrics["resident_rows"] == 2_000
+    assert metrics["merchant_rows"] == 200
+    assert_positive_ratios(ratios)
+    # Batched, a row costs less gas than its own transaction (21,000 gas of it is the base fee).
+    assert ratios["resident_gas_per_row"] < 1
+    assert ratios["merchant_gas_per_row"] < 1

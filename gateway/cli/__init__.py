@@ -23,6 +23,7 @@ from gateway.cli.city import city
 from gateway.cli.common import EXIT_CODES_HELP, EXIT_FAILED, EXIT_USAGE, errors, fail
 from gateway.cli.keys import api_key
 from gateway.cli.merchant import merchant
+from gateway.cli.onboarding import importer
 from gateway.cli.program import program
 from gateway.cli.session import login, logout, whoami
 from gateway.cli.up import reindex, up
@@ -68,6 +69,7 @@ app.add_typer(program, name="program")
 app.add_typer(audit, name="audit")
 app.add_typer(api_key, name="api-key")
 app.add_typer(merchant, name="merchant")
+app.add_typer(importer, name="import")
 
 
 def main() -> None:

@@ -25,14 +25,18 @@ __all__ = [
     "DistributionCommitted",
     "DistributionNotCommitted",
     "DistributionRootMismatch",
+    "DuplicateRow",
     "Forbidden",
     "ForwardedCallFailed",
     "ForwarderSkipped",
     "GasTooLow",
     "GrantBatchReverted",
+    "ImportFileChanged",
     "InternalError",
+    "InvalidAddress",
     "InvalidBusinessNumber",
     "InvalidMerchantProfile",
+    "InvalidField",
     "InvalidRequest",
     "InvalidSignature",
     "LoginThrottled",
@@ -95,6 +99,20 @@ class InvalidMerchantProfile(GatewayError, ValueError):
     default_status = 400
     arguments = (Argument("field", "field", "string"),)
     field: str
+
+
+@register_error("InvalidAddress")
+class InvalidAddress(GatewayError, ValueError):
+    """A bulk import's wallet is not a 20-byte hex address, or fails its EIP-55 checksum."""
+
+    default_status = 400
+
+
+@register_error("InvalidField")
+class InvalidField(GatewayError, ValueError):
+    """A bulk import's column holds a value its rule refuses (the detail names both)."""
+
+    default_status = 400
 
 
 @register_error("RequestExpired")
@@ -305,6 +323,16 @@ class DistributionNotCommitted(StateConflict):
 @register_error("DistributionRootMismatch")
 class DistributionRootMismatch(StateConflict):
     """The program committed on chain has another root than the job's tree."""
+
+
+@register_error("DuplicateRow")
+class DuplicateRow(StateConflict):
+    """A bulk import lists the wallet again; its earlier line is the one imported."""
+
+
+@register_error("ImportFileChanged")
+class ImportFileChanged(StateConflict):
+    """An import job resumed with another file (or kind, or city) than it started with."""
 
 
 @register_error("DistributionBusy")

@@ -51,6 +51,8 @@ COMMANDS = [
     ["merchant", "reject"],
     ["merchant", "profile"],
     ["merchant", "directory"],
+    ["import", "residents"],
+    ["import", "merchants"],
 ]
 
 
