@@ -53,6 +53,7 @@ GATEWAY_CODES: dict[str, int] = {
     "SettlementWindowOpen": 409,
     "SettlementOverlap": 409,
     "SettlementUnreconciled": 409,
+    "SettlementAlreadyPaid": 409,  # the bank confirmed this batch's file before
     "PayloadTooLarge": 413,
     "RateLimited": 429,
     "SignerThrottled": 429,  # the signer's gas budget for the window is spent

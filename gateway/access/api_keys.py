@@ -19,10 +19,25 @@ from gateway.access.signin import digest
 from gateway.db.tables import access as a
 from gateway.errors import GatewayError
 
-__all__ = ["PREFIX", "ApiKey", "CreatedKey", "authenticate", "create", "list_keys", "revoke"]
+__all__ = [
+    "KEY_SCOPES",
+    "PREFIX",
+    "SETTLEMENT_BANK",
+    "ApiKey",
+    "CreatedKey",
+    "authenticate",
+    "create",
+    "list_keys",
+    "revoke",
+]
 
 PREFIX = "dk_"
 MAX_TTL_S = 366 * 86_400
+# Scopes only a key holds (no wallet holds them on chain): the city's admin grants them to a
+# service's key. SETTLEMENT_BANK: the settlement bank, which downloads the city's bank files
+# and confirms what it paid, and reads nothing else.
+SETTLEMENT_BANK = "SETTLEMENT_BANK"
+KEY_SCOPES = (SETTLEMENT_BANK,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,9 +70,10 @@ def create(
     now: float | None = None,
 ) -> CreatedKey:
     at = time.time() if now is None else now
-    unknown = sorted(set(roles) - set(ROLE_NAMES))
+    unknown = sorted(set(roles) - set(ROLE_NAMES) - set(KEY_SCOPES))
     if unknown or not roles:
-        raise GatewayError("InvalidRequest", f"roles must be among {', '.join(ROLE_NAMES)}",
+        names = ", ".join((*ROLE_NAMES, *KEY_SCOPES))
+        raise GatewayError("InvalidRequest", f"roles must be among {names}",
                            {"unknown": unknown})  # fmt: skip
     if not 0 < ttl_s <= MAX_TTL_S:
         raise GatewayError("InvalidRequest", f"a key lives 1 s to {MAX_TTL_S // 86_400} days")
@@ -67,7 +83,7 @@ def create(
     if "DEFAULT_ADMIN_ROLE" not in held:
         raise GatewayError("RoleRequired", "only a municipality's admin creates its API keys",
                            {"role": "DEFAULT_ADMIN_ROLE", "token": token})  # fmt: skip
-    beyond = sorted(set(roles) - held)
+    beyond = sorted(set(roles) - held - set(KEY_SCOPES))  # the admin grants key scopes
     if beyond:  # a key never holds more than its creator
         raise GatewayError("Forbidden", "a key cannot hold roles its creator does not",
                            {"roles": beyond})  # fmt: skip

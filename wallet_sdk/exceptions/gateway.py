@@ -51,6 +51,7 @@ __all__ = [
     "RoleRequired",
     "RouteNotFound",
     "SelectorNotAllowed",
+    "SettlementAlreadyPaid",
     "SettlementOverlap",
     "SettlementUnreconciled",
     "SettlementWindowOpen",
@@ -317,6 +318,11 @@ class SettlementWindowOpen(StateConflict):
 @register_error("SettlementOverlap")
 class SettlementOverlap(StateConflict):
     """The settlement window overlaps a batch already issued."""
+
+
+@register_error("SettlementAlreadyPaid")
+class SettlementAlreadyPaid(StateConflict):
+    """The bank already confirmed paying this settlement batch's file."""
 
 
 @register_error("SettlementUnreconciled")
