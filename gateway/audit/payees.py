@@ -1,6 +1,8 @@
 """Where the bank pays a payee: a merchant's account from its profile, a resident's from their
 cash account (``gateway.db.tables.registry``; the registry service writes them, settlement only
-reads). An account is usable only with all three of bank code, number and holder.
+reads). An account is usable only with all three of bank code, number and holder, and only
+if the bank file can carry it whole (a 3-digit KFTC code, a number of at most 20 digits and
+hyphens): a number cut to fit would pay someone else.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from sqlalchemy import Connection, select
 from gateway.db.tables import registry as g
 from gateway.db.tables.settlement import REDEMPTION
 
-__all__ = ["BankAccount", "bank_account", "mask_account"]
+__all__ = ["BankAccount", "bank_account", "mask_account", "unusable"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +42,18 @@ def bank_account(
     if row is None or not all(str(v or "").strip() for v in row):
         return None
     return BankAccount(str(row[0]).strip(), str(row[1]).strip(), str(row[2]).strip())
+
+
+def unusable(account: BankAccount | None) -> str | None:
+    """Why a line cannot be paid into ``account`` (its held reason), or None."""
+    if account is None:
+        return "NoBankAccount"
+    digits = account.number.replace("-", "")
+    if not (len(account.bank_code) == 3 and account.bank_code.isdigit()):
+        return "InvalidBankAccount"
+    if not (digits.isdigit() and len(account.number) <= 20):
+        return "InvalidBankAccount"
+    return None
 
 
 def mask_account(number: str | None) -> str | None:

@@ -1,7 +1,8 @@
 """Settlement batches' payout lines: one per payee and kind (a merchant's redemptions, a
 resident's refunds' cash), each paid into the account on file when its batch is released.
 
-A payee without an account is not dropped: its line is ``held`` (reason ``NoBankAccount``) and
+A payee without an account is not dropped: its line is ``held`` (reason ``NoBankAccount``, or
+``InvalidBankAccount`` for one the bank file cannot carry whole) and
 shows as such to the payee and the auditors. The next reconciled batch of the municipality
 releases every held line whose payee has an account by then into its own bank file
 (``released_in``), under the line's original reference; so a held line is paid exactly once,
@@ -17,13 +18,12 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
-from gateway.audit.payees import BankAccount, bank_account
+from gateway.audit.payees import BankAccount, bank_account, unusable
 from gateway.db.tables import distribution as d
 from gateway.db.tables.settlement import HELD, PAID, PENDING, RELEASED, settlement_lines
 from gateway.errors import GatewayError
 
 __all__ = [
-    "NO_BANK_ACCOUNT",
     "NewLine",
     "Payout",
     "batch_lines",
@@ -36,7 +36,6 @@ __all__ = [
     "write",
 ]
 
-NO_BANK_ACCOUNT = "NoBankAccount"
 _l = settlement_lines.c
 
 
@@ -102,8 +101,9 @@ def write(
             "released_in": None, "bank_code": None, "bank_account": None,
             "account_holder": None,
         }  # fmt: skip
-        if account is None:
-            row.update(status=HELD, reason=NO_BANK_ACCOUNT)
+        reason = unusable(account)
+        if account is None or reason is not None:
+            row.update(status=HELD, reason=reason)
         elif released:
             row.update(status=RELEASED, released_in=reference, **_account_values(account))
         else:
@@ -136,7 +136,7 @@ def release_held(
     moved = []
     for line_reference, kind, payee in held:
         account = bank_account(conn, chain_id, token, kind, payee)
-        if account is None:
+        if account is None or unusable(account) is not None:
             continue
         conn.execute(
             update(settlement_lines)

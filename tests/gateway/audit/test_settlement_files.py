@@ -13,19 +13,25 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, delete, insert, select
 
 from chain.protocol.calls import encode_refund
 from gateway.audit import bank_file, payouts, settlement
+from gateway.audit.payees import BankAccount, mask_account, unusable
 from gateway.audit.settlement_lines import merchant_settlements
 from gateway.audit.settlement_schedule import Cutoffs, next_cutoff, previous_cutoff, run_due
+from gateway.db import metadata
 from gateway.db.tables import distribution as d
 from gateway.db.tables import index as t
 from gateway.db.tables import registry as g
 from gateway.http.problems import install_problem_handlers
 from gateway.http.routes import audit as audit_api
+from gateway.http.settlement_task import SETTLEMENT_LEASE, settle_once
+from gateway.relayer.lease import Lease
 from gateway.settings import Settings
 from tests.fixtures.databases import PostgresBackend, SQLiteBackend
 from tests.fixtures.wallets import Wallet
@@ -213,6 +219,28 @@ class SettlementFileTests:
         assert (released.reference, released.status) == (waiting.reference, "released")
         assert released.payable == 60_000 + 13_500
 
+    def test_only_the_lease_holder_settles(self, city: City, engine: Engine) -> None:
+        day = _a_day(city, engine)
+        cut = datetime.fromtimestamp(day.cutoff, settlement.KST).strftime("%H:%M")
+        settings = Settings(rpc_url=city.network.rpc_url, settlement_cutoff_kst=cut)
+        manifest = city.network.manifest
+        first = Lease(engine, "replica-a", 60.0, SETTLEMENT_LEASE)
+        second = Lease(engine, "replica-b", 60.0, SETTLEMENT_LEASE)
+        assert settle_once(settings, manifest, engine, first) >= 1
+        assert settle_once(settings, manifest, engine, second) == 0  # a standby replica
+        assert settle_once(settings, manifest, engine, first) == 0  # nothing new is due
+        ours = [
+            b
+            for b in settlement.list_batches(engine, city.chain_id, city.token)
+            if b.until == day.cutoff
+        ]
+        assert [b.origin for b in ours] == ["auto"]
+
+    def test_the_migration_makes_the_tables_defined(self, engine: Engine) -> None:
+        with engine.connect() as conn:
+            diffs = compare_metadata(MigrationContext.configure(conn), metadata)
+        assert [d for d in diffs if "settlement" in repr(d)] == []
+
 
 @pytest.fixture
 def client(city: City, engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
@@ -259,3 +287,15 @@ class TestSettlementFilesSQLite(SQLiteBackend, SettlementFileTests, FileRouteTes
 
 class TestSettlementFilesPostgres(PostgresBackend, SettlementFileTests, FileRouteTests):
     pass
+
+
+def test_an_account_the_file_cannot_carry_whole_is_held() -> None:
+    """A number cut to the file's 20 characters would pay someone else's account."""
+    assert unusable(None) == "NoBankAccount"
+    assert unusable(BankAccount("004", "123-45-678901", "김국수")) is None
+    assert unusable(BankAccount("004", "1234567890-1234567890-1", "김국수")) == "InvalidBankAccount"
+    assert unusable(BankAccount("04", "123", "김국수")) == "InvalidBankAccount"
+    assert unusable(BankAccount("004", "12a-45", "김국수")) == "InvalidBankAccount"
+    assert mask_account("123-45-678901") == "***-***-8901"
+    long_name = bank_file._text("가나다라마바사아자차카", 20)  # two bytes a syllable
+    assert (len(long_name), long_name.decode(bank_file.ENCODING)) == (20, "가나다라마바사아자차")
