@@ -421,15 +421,12 @@ def _issued_batch(engine: Engine, chain_id: int, token: str, reference: str) -> 
 
 @router.get(
     "/{token}/settlements/{reference}/file",
-    response_model=None,
+    response_model=bank_file.BankFile,  # the JSON twin; the bank file is sent as it is
     responses={
         200: {
             "description": "the bank's fixed-width file (``format=bank``, EUC-KR) or its JSON "
             "twin (``format=json``): header, a line per payee, trailer with control totals",
-            "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/BankFile"}},
-                "text/plain": {"schema": {"type": "string"}},
-            },
+            "content": {"text/plain": {"schema": {"type": "string"}}},
         }
     },
     openapi_extra=codes("NotFound", "SettlementUnreconciled", "DatabaseUnavailable"),

@@ -4,12 +4,7 @@ chain's funderTotals and extraTotal to the won, and periods that add up to it ex
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from eth_utils.address import to_checksum_address
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
@@ -22,9 +17,6 @@ from chain.protocol.calls import (
 )
 from chain.reader import TokenReader
 from gateway.audit.funders import FunderReport, funder_report
-from gateway.http.problems import install_problem_handlers
-from gateway.http.routes import audit as audit_api
-from gateway.settings import Settings
 from tests.fixtures.databases import PostgresBackend, SQLiteBackend
 
 from .conftest import DAY, City
@@ -99,20 +91,6 @@ class FunderTests:
         only_plan_1 = funder_report(engine, city.chain_id, city.token, v1, v2)
         assert only_plan_1.unplanned_subsidy == 0
         assert _owed(only_plan_1)["state"][0] == 3_332 * 5_000 // 10_000
-
-
-@pytest.fixture
-def client(city: City, engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
-    app = FastAPI()
-    app.include_router(audit_api.router)
-    install_problem_handlers(app)
-    app.state.engine = engine
-    app.state.manifest = city.network.manifest
-    app.state.settings = Settings(
-        rpc_url=city.network.rpc_url, manifest_path=tmp_path / "manifest.json"
-    )
-    with TestClient(app) as test_client:
-        yield test_client
 
 
 class FunderRouteTests:

@@ -7,15 +7,12 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, delete, insert, select
 
@@ -28,8 +25,6 @@ from gateway.db import metadata
 from gateway.db.tables import distribution as d
 from gateway.db.tables import index as t
 from gateway.db.tables import registry as g
-from gateway.http.problems import install_problem_handlers
-from gateway.http.routes import audit as audit_api
 from gateway.http.settlement_task import SETTLEMENT_LEASE, settle_once
 from gateway.relayer.lease import Lease
 from gateway.settings import Settings
@@ -240,20 +235,6 @@ class SettlementFileTests:
         with engine.connect() as conn:
             diffs = compare_metadata(MigrationContext.configure(conn), metadata)
         assert [d for d in diffs if "settlement" in repr(d)] == []
-
-
-@pytest.fixture
-def client(city: City, engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
-    app = FastAPI()
-    app.include_router(audit_api.router)
-    install_problem_handlers(app)
-    app.state.engine = engine
-    app.state.manifest = city.network.manifest
-    app.state.settings = Settings(
-        rpc_url=city.network.rpc_url, manifest_path=tmp_path / "manifest.json"
-    )
-    with TestClient(app) as test_client:
-        yield test_client
 
 
 class FileRouteTests:
