@@ -22,6 +22,7 @@ __all__ = ["ChainProgram", "TokenReader"]
 _TOTAL_SUPPLY, _BALANCE_OF = selector("totalSupply"), selector("balanceOf")
 _PROGRAM_OF, _PROGRAM_COUNT = selector("programOf"), selector("programCount")
 _POCKET_OF, _IS_CLAIMED = selector("pocketOf"), selector("isClaimed")
+_FUNDER_TOTALS, _MERCHANT_OF = selector("funderTotals"), selector("merchantOf")
 _PROGRAM = output_type("programOf")
 _RPC_BATCH = 500  # calls per JSON-RPC batch: nodes cap batch sizes (Besu: 1,024)
 
@@ -80,6 +81,17 @@ class TokenReader:
         return [
             v != 0 for v in self._uints([_IS_CLAIMED + encode([program_id, i]) for i in indices])
         ]
+
+    def funder_totals(self, funders: Sequence[bytes]) -> list[tuple[int, int]]:
+        """``funderTotals``: each funder's (subsidy, cashback) over every plan version."""
+        raws = self._calls([_FUNDER_TOTALS + abi_encode(["bytes32"], [f]) for f in funders])
+        return [(int(s), int(c)) for s, c in (abi_decode(["int256", "int256"], r) for r in raws)]
+
+    def extra_totals(self, merchants: Sequence[str]) -> list[int]:
+        """Each merchant's ``extraTotal``: the extras it funded, net of cancellations."""
+        raws = self._calls([_MERCHANT_OF + abi_encode(["address"], [m]) for m in merchants])
+        kind = output_type("merchantOf")
+        return [int(abi_decode([kind], raw)[0][-1]) for raw in raws]
 
     def programs(self, ids: Sequence[int]) -> list[ChainProgram]:
         raws = self._calls([_PROGRAM_OF + abi_encode(["uint256"], [i]) for i in ids])

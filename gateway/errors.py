@@ -64,6 +64,7 @@ GATEWAY_CODES: dict[str, int] = {
     # and a review only from the state that allows it (args.status is the current one).
     "MerchantApplicationExists": 409,
     "MerchantApplicationState": 409,
+    "SettlementAlreadyPaid": 409,  # the bank confirmed this batch's file before
     "PayloadTooLarge": 413,
     "RateLimited": 429,
     "SignerThrottled": 429,  # the signer's gas budget for the window is spent

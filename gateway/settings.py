@@ -74,6 +74,16 @@ class Settings(BaseSettings):
     # days: decades in one request pinned a worker for 41 s.
     report_window_max_days: int = 400
 
+    # Automatic settlement (gateway.audit.settlement_schedule): a batch per municipality for
+    # each day closed at the cut-off (KST "HH:MM"; per-region overrides, e.g. {"26000":
+    # "18:00"}), on the replica holding the settlement lease. Off by default: the local
+    # network and its tests choose their windows by hand (POST .../settlements).
+    settlement_auto: bool = False
+    settlement_cutoff_kst: str = "23:00"
+    settlement_cutoffs: dict[int, str] = Field(default_factory=dict)
+    settlement_interval_s: float = 30.0
+    settlement_lease_ttl_s: float = 90.0
+
     # Simulate each request at acceptance and answer 422 at once when it would revert.
     simulate: bool = True
 

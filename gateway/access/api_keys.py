@@ -1,9 +1,8 @@
 """API keys for services (a bank's settlement system, a city's back office, a reward service).
 
 Created by a municipality's admin, scoped to that municipality and to roles the creator holds
-there (or to a service scope, :data:`KEY_SCOPES`, which no wallet holds on chain: an admin
-delegates it), expiring, revocable. The secret is shown once (``dk_<id>.<secret>``) and
-stored as its SHA-256; each use is recorded.
+there, expiring, revocable. The secret is shown once (``dk_<id>.<secret>``) and stored as its
+SHA-256; each use is recorded.
 """
 
 from __future__ import annotations
@@ -34,8 +33,9 @@ __all__ = [
 
 PREFIX = "dk_"
 MAX_TTL_S = 366 * 86_400
-# The settlement bank pays a city's merchants: it reads their bank accounts (merchant
-# profiles) and nothing else personal. A service, not a wallet, so a key scope, not a role.
+# Scopes only a key holds (no wallet holds them on chain): the city's admin grants them to a
+# service's key. SETTLEMENT_BANK: the settlement bank, which downloads the city's bank files
+# and confirms what it paid, and reads nothing else.
 SETTLEMENT_BANK = "SETTLEMENT_BANK"
 KEY_SCOPES = (SETTLEMENT_BANK,)
 
@@ -72,8 +72,8 @@ def create(
     at = time.time() if now is None else now
     unknown = sorted(set(roles) - set(ROLE_NAMES) - set(KEY_SCOPES))
     if unknown or not roles:
-        known = ", ".join((*ROLE_NAMES, *KEY_SCOPES))
-        raise GatewayError("InvalidRequest", f"roles must be among {known}",
+        names = ", ".join((*ROLE_NAMES, *KEY_SCOPES))
+        raise GatewayError("InvalidRequest", f"roles must be among {names}",
                            {"unknown": unknown})  # fmt: skip
     if not 0 < ttl_s <= MAX_TTL_S:
         raise GatewayError("InvalidRequest", f"a key lives 1 s to {MAX_TTL_S // 86_400} days")
@@ -83,7 +83,7 @@ def create(
     if "DEFAULT_ADMIN_ROLE" not in held:
         raise GatewayError("RoleRequired", "only a municipality's admin creates its API keys",
                            {"role": "DEFAULT_ADMIN_ROLE", "token": token})  # fmt: skip
-    beyond = sorted(set(roles) - held - set(KEY_SCOPES))
+    beyond = sorted(set(roles) - held - set(KEY_SCOPES))  # the admin grants key scopes
     if beyond:  # a key never holds more than its creator
         raise GatewayError("Forbidden", "a key cannot hold roles its creator does not",
                            {"roles": beyond})  # fmt: skip

@@ -24,7 +24,13 @@ from gateway.cli.common import (
     operator_for,
     run_action,
 )
-from gateway.cli.gateway_api import GatewayUrl, gateway_get, gateway_post, token_of
+from gateway.cli.gateway_api import (
+    GatewayUrl,
+    gateway_bytes,
+    gateway_get,
+    gateway_post,
+    token_of,
+)
 
 WHEN = "Unix seconds or an ISO 8601 date/time (KST unless an offset is given)"
 
@@ -164,24 +170,78 @@ def audit_settlement(
     region: Region,
     since: Annotated[str, typer.Option(help=WHEN + ", inclusive.")],
     until: Annotated[str, typer.Option(help=WHEN + ", exclusive.")],
-    out: Annotated[Path | None, typer.Option(help="Write the bank's CSV here.")] = None,
+    file: Annotated[
+        str | None,
+        typer.Option(
+            "--file",
+            help="Also download the bank file: 'bank' (fixed-width, EUC-KR) or 'json' (its twin).",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where to write it (default <reference>.txt or .json); without --file, the "
+            "legacy CSV."
+        ),
+    ] = None,
     gateway: GatewayUrl = "http://127.0.0.1:8000",
     as_json: JsonOut = False,
 ) -> None:
-    """Issue the settlement batch of a closed window and write the bank's CSV.
+    """Issue the settlement batch of a closed window and write the bank's file.
 
     Example: dongne audit settlement --region 41390 --since 1793500000 --until 1793586400
+    --file bank --out siheung.txt
     """
+    if file not in (None, "bank", "json"):
+        fail("--file must be 'bank' or 'json'")
     token = token_of(gateway, region)
     batch = gateway_post(
         gateway, f"/v1/audit/{token}/settlements", {"since": since, "until": until}
     )
     assert isinstance(batch, dict)
-    if out is not None:
-        reference = batch.get("reference")
-        csv_text = gateway_get(gateway, f"/v1/audit/{token}/settlements/{reference}", format="csv")
-        out.write_text(str(csv_text))
+    reference = batch.get("reference")
+    path = f"/v1/audit/{token}/settlements/{reference}"
+    if file is not None:
+        content = gateway_bytes(gateway, f"{path}/file", format=file)
+        target = out or Path(f"{reference}.{'txt' if file == 'bank' else 'json'}")
+        target.write_bytes(content)
+        batch = {**batch, "file": str(target)}
+    elif out is not None:
+        out.write_text(str(gateway_get(gateway, path, format="csv")))
     emit(batch, as_json, lambda: console.print_json(data=batch))
+
+
+@audit.command("funders")
+def audit_funders(
+    region: Region,
+    since: Annotated[str | None, typer.Option(help=WHEN + ", inclusive.")] = None,
+    until: Annotated[str | None, typer.Option(help=WHEN + ", exclusive.")] = None,
+    gateway: GatewayUrl = "http://127.0.0.1:8000",
+    as_json: JsonOut = False,
+) -> None:
+    """What each funder owes for a period (discount subsidies, cashback) and the merchants'
+    own extras; without a period, all time, checked against the chain's funderTotals.
+
+    Example: dongne audit funders --region 41390 --since 2026-11-01 --until 2026-12-01 --json
+    """
+    token = token_of(gateway, region)
+    report = gateway_get(gateway, f"/v1/audit/{token}/funders", since=since, until=until)
+    assert isinstance(report, dict)
+
+    def render() -> None:
+        table = Table(title=f"funders of {region} ({report.get('since')} - {report.get('until')})")
+        for column in ("funder", "subsidy", "cashback", "total"):
+            table.add_column(column)
+        for f in report.get("funders", []):
+            table.add_row(str(f["name"]), f"{f['subsidy']:,}", f"{f['cashback']:,}",
+                          f"{f['total']:,}")  # fmt: skip
+        for m in report.get("merchant_extras", []):
+            table.add_row(f"merchant {m['merchant']}", "", "", f"{m['extras']:,}")
+        console.print(table)
+        if report.get("reconciled") is not None:
+            console.print(f"reconciled with the chain: {report['reconciled']}")
+
+    emit(report, as_json, render)
 
 
 @audit.command("verify-log")

@@ -13,23 +13,37 @@ GatewayUrl = Annotated[
 ]
 
 
-def gateway_call(
-    gateway: str, method: str, path: str, *, body: object = None, **params: str | int | None
+def _request(
+    gateway: str, method: str, path: str, body: object, params: dict[str, str | int | None]
 ) -> object:
-    """One call to the gateway, signed in with the session `dongne login` saved for it."""
     import httpx
 
     from gateway.cli.session import session_headers
 
     query = {k: v for k, v in params.items() if v is not None}
     try:
-        response = httpx.request(
+        return httpx.request(
             method, gateway.rstrip("/") + path, params=query, json=body,
             headers=session_headers(gateway), timeout=600,
         )  # fmt: skip
     except httpx.HTTPError as exc:
         fail(f"gateway at {gateway} unreachable: {exc}", EXIT_UNAVAILABLE, "GatewayUnavailable")
-    return answer(response)
+
+
+def gateway_call(
+    gateway: str, method: str, path: str, *, body: object = None, **params: str | int | None
+) -> object:
+    """One call to the gateway, signed in with the session `dongne login` saved for it."""
+    return answer(_request(gateway, method, path, body, params))
+
+
+def gateway_bytes(gateway: str, path: str, **params: str | int | None) -> bytes:
+    """A GET's answer as the bytes sent (a bank file keeps its own encoding)."""
+    response = _request(gateway, "GET", path, None, params)
+    status = getattr(response, "status_code", 500)
+    if status >= 400:
+        answer(response)  # fails with the problem's code
+    return bytes(getattr(response, "content", b""))
 
 
 def gateway_get(gateway: str, path: str, **params: str | int | None) -> object:

@@ -158,6 +158,17 @@ POLICIES: dict[tuple[str, str], RouteAccess] = {
         role("AUDITOR_ROLE", "DEFAULT_ADMIN_ROLE"), "path"
     ),
     ("GET", "/v1/audit/{token}/settlements/{reference}"): RouteAccess(auditor(), "path"),
+    # The bank file: the city's auditors and admin, and its settlement bank's API key (a
+    # key-only scope, gateway.access.api_keys.SETTLEMENT_BANK), which confirms payment.
+    ("GET", "/v1/audit/{token}/settlements/{reference}/file"): RouteAccess(
+        role("AUDITOR_ROLE", "DEFAULT_ADMIN_ROLE", SETTLEMENT_BANK), "path"
+    ),
+    ("POST", "/v1/audit/{token}/settlements/{reference}/paid"): RouteAccess(
+        role(SETTLEMENT_BANK, "DEFAULT_ADMIN_ROLE"), "path"
+    ),
+    ("GET", "/v1/audit/{token}/funders"): RouteAccess(
+        role("AUDITOR_ROLE", "DEFAULT_ADMIN_ROLE"), "path"
+    ),
     ("GET", "/v1/audit/{token}/staff-log"): RouteAccess(auditor(), "path"),
     ("GET", "/v1/audit/{token}/staff-log/verify"): RouteAccess(auditor(), "path"),
     ("GET", "/v1/audit/{token}/access-log"): RouteAccess(auditor(), "path"),

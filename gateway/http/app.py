@@ -29,6 +29,7 @@ from gateway.http.openapi import describe
 from gateway.http.problems import install_problem_handlers, problem_response
 from gateway.http.responses import JSONBytes
 from gateway.http.routes import audit, auth, distribution, queries, registry, relay
+from gateway.http.settlement_task import start_settlement
 from gateway.relayer.service import Relayer
 from gateway.settings import Settings, get_settings
 
@@ -192,11 +193,15 @@ class BodyLimit:
 async def _start_background(
     app: FastAPI, settings: Settings, manifest: Manifest, engine: Engine
 ) -> list[asyncio.Task[None]]:
-    """Starts the indexer's follower unless this replica only relays (``run_indexer`` off)."""
-    if not settings.run_indexer:
-        return []
-    task: asyncio.Task[None] = await start_indexer(app, settings, manifest, engine)
-    return [task]
+    """Starts the indexer's follower unless this replica only relays (``run_indexer`` off),
+    and the settlement scheduler where ``settlement_auto`` is on (it runs only while this
+    replica holds the settlement lease)."""
+    tasks: list[asyncio.Task[None]] = []
+    if settings.run_indexer:
+        tasks.append(await start_indexer(app, settings, manifest, engine))
+    if settings.settlement_auto:
+        tasks.append(await start_settlement(settings, manifest, engine))
+    return tasks
 
 
 def _metrics(app: FastAPI) -> bytes:

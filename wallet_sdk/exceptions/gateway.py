@@ -59,6 +59,7 @@ __all__ = [
     "RoleRequired",
     "RouteNotFound",
     "SelectorNotAllowed",
+    "SettlementAlreadyPaid",
     "SettlementOverlap",
     "SettlementUnreconciled",
     "SettlementWindowOpen",
@@ -381,6 +382,11 @@ class SettlementWindowOpen(StateConflict):
 @register_error("SettlementOverlap")
 class SettlementOverlap(StateConflict):
     """The settlement window overlaps a batch already issued."""
+
+
+@register_error("SettlementAlreadyPaid")
+class SettlementAlreadyPaid(StateConflict):
+    """The bank already confirmed paying this settlement batch's file."""
 
 
 @register_error("SettlementUnreconciled")

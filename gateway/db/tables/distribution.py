@@ -104,6 +104,15 @@ settlement_batches = Table(
     Column("redemptions", Integer, nullable=False),
     Column("total", BigInteger, nullable=False),
     Column("created_at", Float, nullable=False),
+    # Since 0011: refunds' cash beside redemptions, and the lines of gateway.audit.payouts.
+    # `released` (its file may be paid) or `unreconciled` (held back until the index agrees
+    # with the burns again); `manual` (an auditor's POST) or `auto` (the cut-off scheduler).
+    Column("status", String(16), nullable=False, server_default="released"),
+    Column("origin", String(8), nullable=False, server_default="manual"),
+    Column("refunds", Integer, nullable=False, server_default="0"),
+    Column("refund_cash", BigInteger, nullable=False, server_default="0"),
+    Column("payable", BigInteger, nullable=False, server_default="0"),  # the bank file's total
+    Column("value_date", String(8), nullable=True),  # YYYYMMDD (KST) the bank pays on
     Index("ix_settlement_batches_window", "chain_id", "token", "since"),
 )
 

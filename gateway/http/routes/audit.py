@@ -21,7 +21,9 @@ from sqlalchemy.exc import OperationalError
 
 from chain.rpc import NodeUnavailableError, RpcClient, RpcError
 from gateway import audit
-from gateway.audit import fraud, settlement
+from gateway.audit import bank_file, fraud, funders, payouts, settlement
+from gateway.audit.settlement_schedule import indexed_time
+from gateway.db.tables import distribution as d
 from gateway.db.tables import index as t
 from gateway.distribution import trees_dir
 from gateway.errors import GatewayError
@@ -355,13 +357,10 @@ def issue_settlement(
     chain_id = manifest.chain_id
     found = known_token(engine, chain_id, token)
     check_window(window.since, window.until, settings.report_window_max_days)
-    c = t.checkpoints.c
-    block = guarded(lambda: _scalar(engine, select(c.block_number).where(c.chain_id == chain_id)))
-    if block is None:
-        raise GatewayError("NotReady", "nothing is indexed yet")
     with _rpc(settings) as rpc:
-        header = guarded(lambda: rpc.get_block(int(str(block))))
-    indexed_until = int(str(header["timestamp"]), 16) if header else 0
+        indexed_until = guarded(lambda: indexed_time(engine, chain_id, rpc))
+    if indexed_until is None:
+        raise GatewayError("NotReady", "nothing is indexed yet")
     batch = guarded(
         lambda: settlement.issue_batch(
             engine, chain_id, found, window.since, window.until, indexed_until=indexed_until
@@ -403,6 +402,104 @@ def get_settlement(
         return batch
     headers = {"Content-Disposition": f'attachment; filename="{reference}.csv"'}
     return Response(settlement.batch_csv(batch), media_type=CSV_MEDIA_TYPE, headers=headers)
+
+
+BANK_MEDIA_TYPE = f"text/plain; charset={bank_file.ENCODING}"
+Reference = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+
+
+def _issued_batch(engine: Engine, chain_id: int, token: str, reference: str) -> str:
+    """The batch's token if ``reference`` is a batch of ``token``, else a 404."""
+    found = known_token(engine, chain_id, token)
+    s = d.settlement_batches.c
+    query = select(s.token).where(s.chain_id == chain_id, s.reference == reference)
+    if guarded(lambda: _scalar(engine, query)) != found:
+        raise GatewayError("NotFound", f"no settlement batch {reference} in {token}",
+                           {"reference": reference})  # fmt: skip
+    return found
+
+
+@router.get(
+    "/{token}/settlements/{reference}/file",
+    response_model=bank_file.BankFile,  # the JSON twin; the bank file is sent as it is
+    responses={
+        200: {
+            "description": "the bank's fixed-width file (``format=bank``, EUC-KR) or its JSON "
+            "twin (``format=json``): header, a line per payee, trailer with control totals",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+    },
+    openapi_extra=codes("NotFound", "SettlementUnreconciled", "DatabaseUnavailable"),
+)
+def settlement_file(
+    engine: EngineDep,
+    manifest: ManifestDep,
+    token: TokenPath,
+    reference: Reference,
+    format: Annotated[Literal["bank", "json"], Query()] = "bank",
+) -> bank_file.BankFile | Response:
+    """The file the settlement bank loads: every line released in this batch (its own payees
+    with an account on file, and earlier held lines whose account exists now). Refused while
+    the batch does not reconcile with the burns."""
+    _issued_batch(engine, manifest.chain_id, token, reference)
+    batch = guarded(lambda: settlement.get_batch(engine, manifest.chain_id, reference))
+    if batch.status != "released":
+        raise GatewayError("SettlementUnreconciled", f"{reference} does not reconcile yet",
+                           {"reference": reference, "unmatched": batch.unmatched})  # fmt: skip
+    content = bank_file.bank_json(
+        batch, [p for p in batch.lines if p.released_in == reference and p.status != "held"]
+    )
+    if format == "json":
+        return content
+    headers = {"Content-Disposition": f'attachment; filename="{reference}.txt"'}
+    return Response(bank_file.bank_file(content), media_type=BANK_MEDIA_TYPE, headers=headers)
+
+
+class Paid(BaseModel):
+    reference: str
+    lines: int  # lines marked paid
+
+
+@router.post(
+    "/{token}/settlements/{reference}/paid",
+    openapi_extra=codes("NotFound", "SettlementAlreadyPaid", "DatabaseUnavailable"),
+)
+def settlement_paid(
+    request: Request, engine: EngineDep, manifest: ManifestDep, token: TokenPath,
+    reference: Reference,
+) -> Paid:  # fmt: skip
+    """The settlement bank confirms it paid the batch's file: its lines become ``paid``."""
+    found = _issued_batch(engine, manifest.chain_id, token, reference)
+    lines = guarded(lambda: payouts.mark_paid(engine, manifest.chain_id, reference))
+    record_staff_action(request, engine, "settlement.paid", token=found,
+                        after={"reference": reference, "lines": lines})  # fmt: skip
+    return Paid(reference=reference, lines=lines)
+
+
+# ------------------------------------------------------------------------------ funders
+
+
+@router.get(
+    "/{token}/funders",
+    openapi_extra=codes("NotFound", "InvalidRequest", "NodeUnavailable", "DatabaseUnavailable"),
+)
+def funder_report(
+    engine: EngineDep,
+    manifest: ManifestDep,
+    settings: SettingsDep,
+    token: TokenPath,
+    since: Since = None,
+    until: Until = None,
+) -> funders.FunderReport:
+    """What each funder owes for ``[since, until)`` (block time): its shares of discount
+    subsidies and cashback under the funding plan in force at each event, and merchants' own
+    extras. Without a window, the all-time report is checked against the chain's
+    ``funderTotals`` and each merchant's ``extraTotal`` (``reconciled``)."""
+    found = known_token(engine, manifest.chain_id, token)
+    with _rpc(settings) as rpc:
+        return guarded(
+            lambda: funders.funder_report(engine, manifest.chain_id, found, since, until, rpc)
+        )
 
 
 # ------------------------------------------------------------------------------ deployed code

@@ -67,17 +67,16 @@ class MeOut(BaseModel):
 
 # The enumeration documents the names; api_keys.create checks them (in one place).
 RoleName = Annotated[str, Field(json_schema_extra={"enum": list(roles_module.ROLE_NAMES)})]
+# A key may also hold key-only scopes (the settlement bank's).
+KeyRole = Annotated[
+    str, Field(json_schema_extra={"enum": [*roles_module.ROLE_NAMES, *api_keys.KEY_SCOPES]})
+]
 
 
 class ApiKeyIn(BaseModel):
     name: Annotated[str, plain_text(100, min_length=1)]
     # The enumeration documents the names; api_keys.create checks them (one place).
-    roles: list[
-        Annotated[
-            str,
-            Field(json_schema_extra={"enum": [*roles_module.ROLE_NAMES, *api_keys.KEY_SCOPES]}),
-        ]
-    ] = Field(min_length=1, max_length=len(roles_module.ROLE_NAMES) + len(api_keys.KEY_SCOPES))
+    roles: list[KeyRole] = Field(min_length=1, max_length=10)
     ttl_days: int = Field(default=90, ge=1, le=366)
 
 

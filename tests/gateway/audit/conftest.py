@@ -13,12 +13,15 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from eth_abi.abi import encode as abi_encode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from chain.operator import Operator
@@ -26,7 +29,11 @@ from chain.protocol.calls import encode_gift, encode_issue, encode_pay, encode_r
 from chain.protocol.forwarder import ForwarderDomain, ForwardRequest, encode_execute, sign_request
 from chain.rpc import JSONObject, RpcClient
 from gateway.devnet.localnet import SIHEUNG, LocalNetwork, start_local_network
+from gateway.http.problems import install_problem_handlers
+from gateway.http.routes import audit as audit_api
+from gateway.http.routes import distribution as distribution_api
 from gateway.indexer import Indexer
+from gateway.settings import Settings
 from tests.fixtures.wallets import Wallet, new_wallet
 
 RESTAURANT, GROCERY, CAFE = 56111, 47121, 56221
@@ -138,3 +145,20 @@ def city(network: LocalNetwork) -> Iterator[City]:
     snapshot = network.node.snapshot()
     yield City(network, network.manifest.token(SIHEUNG.region))
     assert network.node.revert(snapshot)
+
+
+@pytest.fixture
+def client(city: City, engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
+    """The audit and distribution routers on a minimal app (with the problem handlers, no
+    access policies) over the session's chain and the test's database."""
+    app = FastAPI()
+    app.include_router(audit_api.router)
+    app.include_router(distribution_api.router)
+    install_problem_handlers(app)
+    app.state.engine = engine
+    app.state.manifest = city.network.manifest
+    app.state.settings = Settings(
+        rpc_url=city.network.rpc_url, manifest_path=tmp_path / "manifest.json"
+    )
+    with TestClient(app) as test_client:
+        yield test_client

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import Engine
@@ -17,30 +15,13 @@ from sqlalchemy import Engine
 from chain.protocol.calls import ProgramParams
 from chain.protocol.merkle import Leaf, MerkleTree
 from gateway.audit.ledger import check_trailer
-from gateway.http.problems import MEDIA_TYPE, install_problem_handlers
-from gateway.http.routes import audit as audit_api
+from gateway.http.problems import MEDIA_TYPE
 from gateway.http.routes import distribution as distribution_api
-from gateway.settings import Settings
 from tests.fixtures.databases import PostgresBackend, SQLiteBackend
 
 from .conftest import DAY, City
 
 NOBODY = "0x" + "12" * 20
-
-
-@pytest.fixture
-def client(city: City, engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
-    app = FastAPI()
-    app.include_router(audit_api.router)
-    app.include_router(distribution_api.router)
-    install_problem_handlers(app)
-    app.state.engine = engine
-    app.state.manifest = city.network.manifest
-    app.state.settings = Settings(
-        rpc_url=city.network.rpc_url, manifest_path=tmp_path / "manifest.json"
-    )
-    with TestClient(app) as test_client:
-        yield test_client
 
 
 def _problem(response: httpx.Response, status: int, code: str) -> dict[str, object]:

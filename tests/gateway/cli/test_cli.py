@@ -42,6 +42,7 @@ COMMANDS = [
     ["audit", "distribution"],
     ["audit", "fraud"],
     ["audit", "settlement"],
+    ["audit", "funders"],
     ["audit", "verify-log"],
     ["audit", "upgrades"],
     ["audit", "anchor-log"],

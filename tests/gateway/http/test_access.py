@@ -153,6 +153,25 @@ def test_api_keys_are_scoped_and_revocable(world: World) -> None:
     assert admin.get(f"/v1/audit/{world.siheung}/staff-log/verify").json()["ok"]
 
 
+def test_the_settlement_bank_key_reads_bank_files_only(world: World) -> None:
+    """A key-only scope: the city's admin gives it to its bank, which downloads the city's
+    bank files (and confirms payment) and reads nothing else."""
+    admin = world.client("admin")
+    made = admin.post(f"/v1/tokens/{world.siheung}/api-keys",
+                      json={"name": "settlement bank", "roles": ["SETTLEMENT_BANK"]})  # fmt: skip
+    assert made.status_code == 201, made.text
+    bank = httpx.Client(base_url=world.gateway.url,
+                        headers={"x-api-key": made.json()["secret"]}, timeout=30)  # fmt: skip
+    base = f"/v1/audit/{world.siheung}"
+    missing = bank.get(f"{base}/settlements/STL-none/file")
+    assert (missing.status_code, missing.json()["code"]) == (404, "NotFound")  # allowed in
+    for denied in (f"{base}/settlements", f"{base}/funders", f"{base}/ledger"):
+        response = bank.get(denied)
+        assert (response.status_code, response.json()["code"]) == (403, "RoleRequired"), denied
+    elsewhere = bank.get(f"/v1/audit/{world.seongnam}/settlements/STL-none/file")
+    assert (elsewhere.status_code, elsewhere.json()["code"]) == (403, "RoleRequired")
+
+
 def test_tampered_and_signed_out_tokens_are_refused(world: World) -> None:
     fresh = sign_in(httpx.Client(base_url=world.gateway.url), bytes(world.accounts["citizen"].key))
     me = httpx.Client(base_url=world.gateway.url, headers=fresh, timeout=30)

@@ -122,7 +122,8 @@ enabled = false  # would close the session the run signs its requests with
 include-name = [
   "POST /v1/requests", "GET /v1/wallets/{{address}}/history", "GET /v1/audit/{{token}}/fraud",
   "GET /v1/audit/{{token}}/ledger", "GET /v1/audit/{{token}}/settlements/preview",
-  "POST /v1/audit/{{token}}/settlements", "GET /v1/merchants/{{address}}/sales",
+  "POST /v1/audit/{{token}}/settlements", "GET /v1/audit/{{token}}/funders",
+  "GET /v1/merchants/{{address}}/sales",
   "GET /v1/wallets/{{address}}/payment-requests", "GET /v1/merchants/{{address}}/invoices",
 ]
 # Validity these schemas cannot state, rightly refused with 400 when a schema-valid value
