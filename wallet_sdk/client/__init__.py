@@ -30,6 +30,7 @@ from wallet_sdk.client.models import (
     order_pockets,
 )
 from wallet_sdk.client.operations import DEFAULT_DEADLINE_S, DEFAULT_GAS, sign_forward_request
+from wallet_sdk.client.purchases import PurchaseOrder, VirtualAccount
 from wallet_sdk.client.sync import DongneClient
 
 __all__ = [
@@ -48,10 +49,12 @@ __all__ = [
     "Pocket",
     "PocketChoice",
     "ProgramInfo",
+    "PurchaseOrder",
     "RequestState",
     "Submission",
     "TokenBalance",
     "TokenInfo",
+    "VirtualAccount",
     "order_pockets",
     "sign_forward_request",
 ]

@@ -3,6 +3,7 @@
 import gateway.db.tables.access  # sign-in, API keys, staff and data-access logs
 import gateway.db.tables.distribution  # distribution, settlement, fraud thresholds
 import gateway.db.tables.index  # the indexer's tables
+import gateway.db.tables.purchase  # in-app purchases: sale discount, orders, webhook events
 import gateway.db.tables.registry  # noqa: F401  (merchant profiles, residents' accounts)
 from gateway.db.tables.relayer import batches, requests
 
