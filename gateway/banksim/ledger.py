@@ -125,6 +125,14 @@ class Ledger:
             raise LedgerError(404, "NotFound", f"no virtual account {account_id}")
         return found
 
+    def by_number(self, account_number: str) -> Account:
+        found = next(
+            (a for a in self.accounts.values() if a.account_number == account_number), None
+        )
+        if found is None:
+            raise LedgerError(404, "NotFound", f"no virtual account numbered {account_number}")
+        return found
+
     def deposit(self, account_id: str, amount: int) -> Account:
         with self.lock:
             account = self.account(account_id)

@@ -10,6 +10,8 @@ Every answer carries ``X-Simulator: dongne-bank-sim``. Calls need ``Authorizatio
 ``POST /v1/virtual-accounts/{id}/      ``{amount?}``: the payer deposits (default: the amount
 deposit``                              due; another amount simulates a wrong transfer); the
                                        ``payment.deposited`` webhook follows
+``POST /v1/deposits``                  ``{account_number, amount}``: a transfer into the account
+                                       by its number, as a resident's banking app makes it
 ``GET  /v1/payments/{id}``             ``{id, order_ref, amount, deposited, refunded, status,
                                        refunds: [...]}``
 ``POST /v1/refunds``                   ``{payment_id, amount, key, reason}`` -> 201 (idempotent
@@ -87,12 +89,9 @@ class BankSimulator:
             )
             return 201, account.view()
         if method == "POST" and (match := _DEPOSIT.match(path)):
-            account = ledger.account(match[1])
-            amount = _int(body, "amount") if "amount" in body else account.amount
-            account = ledger.deposit(account.id, amount)
-            data = {"payment_id": account.id, "order_ref": account.order_ref, "amount": amount}
-            self.webhooks.emit("payment.deposited", data)
-            return 200, account.view()
+            return 200, self._deposit(ledger.account(match[1]).id, body)
+        if method == "POST" and path == "/v1/deposits":
+            return 200, self._deposit(ledger.by_number(_text(body, "account_number")).id, body)
         if method == "GET" and (match := _ACCOUNT.match(path)):
             return 200, ledger.account(match[1]).view()
         if method == "POST" and path == "/v1/refunds":
@@ -127,6 +126,14 @@ class BankSimulator:
             with self.webhooks.lock:
                 return 200, [asdict(d) for d in self.webhooks.deliveries.values()]
         raise LedgerError(404, "NotFound", f"no route {method} {path}")
+
+    def _deposit(self, account_id: str, body: dict[str, object]) -> dict[str, object]:
+        account = self.ledger.account(account_id)
+        amount = _int(body, "amount") if "amount" in body else account.amount
+        account = self.ledger.deposit(account.id, amount)
+        data = {"payment_id": account.id, "order_ref": account.order_ref, "amount": amount}
+        self.webhooks.emit("payment.deposited", data)
+        return account.view()
 
 
 def _text(body: dict[str, object], key: str) -> str:

@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 
 from chain.protocol.calls import encode_issue
 from chain.rpc import JSONObject, NodeUnavailableError, RpcError
-from chain.sender import Sender, TransactionFailed
+from chain.sender import Sender, SignedTransaction, TransactionFailed
 from gateway.db.tables import purchase as p
 from gateway.purchase import store
 from gateway.purchase.provider import PaymentProvider, ProviderError
@@ -80,16 +80,33 @@ class SalesAgent:
     # -- issuing -----------------------------------------------------------------------------
 
     def _issue(self, order: Order) -> str:
+        signed = self.record_issue(order)
+        if signed is None:
+            now = store.load_by_id(self.engine, order.id)
+            if now is not None and now.state == p.REFUNDING:
+                return self._refund(now)
+            return "waiting"  # another worker took it
+        return self._send(order.id, signed.raw, signed.tx_hash)
+
+    def record_issue(self, order: Order) -> SignedTransaction | None:
+        """Signs the paid order's ``issue`` and records it (``paid`` -> ``issuing``) without
+        sending it: what a crash right before sending leaves. None when the chain refuses
+        the sale for good (the order moves to ``refunding``; nothing was sent) or another
+        worker recorded it first."""
         call = (order.token, encode_issue(order.buyer, order.face, order.price), 0)
+        # Above any recorded issue still unsent: the node's pending count does not know it.
+        nonce = self.sender.rpc.get_transaction_count(self.sender.address, "pending")
+        recorded = store.last_recorded_nonce(self.engine, self.chain_id)
+        if recorded is not None:
+            nonce = max(nonce, recorded + 1)
         try:
-            signed = self.sender.prepare(call, f"issue for order {order.id}")
+            signed = self.sender.prepare(call, f"issue for order {order.id}", nonce=nonce)
         except TransactionFailed as exc:
             if exc.revert is None:
                 raise
-            # The chain refuses this sale for good: nothing was sent, give the money back.
             store.move(self.engine, order.id, [p.PAID], p.REFUNDING,
                        error_code=exc.revert.name, error_detail=str(exc)[:500])  # fmt: skip
-            return self._refund(order)
+            return None
         recorded = store.move(
             self.engine,
             order.id,
@@ -99,9 +116,7 @@ class SalesAgent:
             tx_nonce=signed.nonce,
             raw_tx=signed.raw,
         )
-        if not recorded:
-            return "waiting"  # another worker took it
-        return self._send(order.id, signed.raw, signed.tx_hash)
+        return signed if recorded else None
 
     def _resume(self, order: Order) -> str:
         if order.tx_hash is None or order.raw_tx is None or order.tx_nonce is None:

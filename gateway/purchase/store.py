@@ -17,6 +17,7 @@ from gateway.db.tables import purchase as p
 
 __all__ = [
     "Order",
+    "last_recorded_nonce",
     "load",
     "load_by_id",
     "move",
@@ -126,3 +127,12 @@ def pending_totals(engine: Engine, chain_id: int, token: str, buyer: str) -> tup
 def load_by_id(engine: Engine, order_id: str) -> Order | None:
     with engine.connect() as conn:
         return load(conn, order_id)
+
+
+def last_recorded_nonce(engine: Engine, chain_id: int) -> int | None:
+    """The highest nonce of an issue recorded and not known mined (orders in ``issuing``):
+    the next issue is signed above it, even when that transaction never left."""
+    query = select(func.max(_O.tx_nonce)).where(_O.chain_id == chain_id, _O.state == p.ISSUING)
+    with engine.connect() as conn:
+        found = conn.execute(query).scalar()
+    return None if found is None else int(found)

@@ -358,6 +358,11 @@ class AsyncDongneClient(ClientBase):
         """This wallet's purchase orders, newest first."""
         return await self._run(self._ops.purchase_orders(token, limit))
 
+    async def cancel_purchase(self, order: str | PurchaseOrder) -> PurchaseOrder:
+        """Gives up an order not paid yet (PurchaseOrderState once paid)."""
+        order_id = order if isinstance(order, str) else order.id
+        return await self._run(self._ops.cancel_purchase(order_id))
+
     async def wait_purchase(
         self, order: str | PurchaseOrder, timeout: float = 120.0
     ) -> PurchaseOrder:

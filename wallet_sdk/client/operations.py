@@ -650,6 +650,10 @@ class Operations:
         path = f"/v1/wallets/{self.key.address}/purchase-orders"
         return parse_purchase_orders((yield from self.get_own(path, params)))
 
+    def cancel_purchase(self, order_id: str) -> Op[PurchaseOrder]:
+        path = f"/v1/wallets/{self.key.address}/purchase-orders/{_path_part(order_id)}/cancel"
+        return parse_purchase_order((yield from self.own(Http("POST", path))))
+
     def wait_purchase(self, order_id: str, timeout: float) -> Op[PurchaseOrder]:
         """The order once issued on chain; its typed exception if it ended otherwise."""
         give_up = time.monotonic() + timeout

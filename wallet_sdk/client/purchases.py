@@ -24,6 +24,7 @@ PURCHASE_FINAL_STATES: Final = frozenset({"issued", "refunded", "expired", "canc
 class VirtualAccount:
     """Where to pay: transfer exactly ``amount`` won before ``expires_at`` (unix seconds)."""
 
+    payment_id: str  # the provider's reference
     bank_code: str
     account_number: str
     holder: str
@@ -82,6 +83,7 @@ def parse_purchase_order(body: object) -> PurchaseOrder:
     if raw_account is not None:
         a = Fields(raw_account, "virtual account")
         account = VirtualAccount(
+            payment_id=a.text("payment_id"),
             bank_code=a.text("bank_code"),
             account_number=a.text("account_number"),
             holder=a.text("holder"),

@@ -379,6 +379,11 @@ class DongneClient(ClientBase):
         """This wallet's purchase orders, newest first."""
         return self._run(self._ops.purchase_orders(token, limit))
 
+    def cancel_purchase(self, order: str | PurchaseOrder) -> PurchaseOrder:
+        """Gives up an order not paid yet (PurchaseOrderState once paid)."""
+        order_id = order if isinstance(order, str) else order.id
+        return self._run(self._ops.cancel_purchase(order_id))
+
     def wait_purchase(self, order: str | PurchaseOrder, timeout: float = 120.0) -> PurchaseOrder:
         """The order once its vouchers are issued on chain; if it ended otherwise (refunded,
         expired, cancelled), raises its typed exception; WaitTimeoutError after ``timeout``."""

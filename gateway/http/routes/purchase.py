@@ -52,6 +52,7 @@ _CAP_CODES = (
 class VirtualAccountOut(BaseModel):
     """Where to pay: transfer exactly ``amount`` won before ``expires_at``."""
 
+    payment_id: str = Field(description="the provider's reference of the account/payment")
     bank_code: str
     account_number: str
     holder: str
@@ -85,6 +86,7 @@ class PurchaseOrderOut(BaseModel):
         account = None
         if order.payment_id is not None and order.account_number is not None:
             account = VirtualAccountOut(
+                payment_id=order.payment_id,
                 bank_code=order.bank_code or "",
                 account_number=order.account_number,
                 holder=order.account_holder or "",
