@@ -32,6 +32,10 @@ __all__ = ["AgentRound", "SalesAgent"]
 
 log = logging.getLogger("dongne.purchase")
 
+# Refusals that are the operator's to fix, not the resident's sale's: the agent's key lacks
+# ISSUER_ROLE. Paid orders wait for the fix (and are logged) instead of all being refunded.
+_OPERATOR_FAULTS = frozenset({"AccessControlUnauthorizedAccount"})
+
 
 @dataclass
 class AgentRound:
@@ -102,8 +106,8 @@ class SalesAgent:
         try:
             signed = self.sender.prepare(call, f"issue for order {order.id}", nonce=nonce)
         except TransactionFailed as exc:
-            if exc.revert is None:
-                raise
+            if exc.revert is None or exc.revert.name in _OPERATOR_FAULTS:
+                raise  # the order waits (logged) until the node or the key is fixed
             store.move(self.engine, order.id, [p.PAID], p.REFUNDING,
                        error_code=exc.revert.name, error_detail=str(exc)[:500])  # fmt: skip
             return None

@@ -164,6 +164,13 @@ def test_caps_are_checked_before_any_virtual_account(shop: Shop) -> None:
         with pytest.raises(x.PurchaseOrderState):
             client.cancel_purchase(first)
         assert client.buy(shop.token, 200_000).state == "awaiting_payment"
+        # The resident's bank app pays the cancelled order anyway: the money goes back.
+        pay(shop, first)
+        until(lambda: client.purchase_order(first.id).state == "refunded", "the refund")
+        assert client.purchase_order(first.id).error_code == "OrderNotPayable"
+    assert first.virtual_account is not None
+    assert shop.bank.payment(first.virtual_account.payment_id)["refunded"] == 540_000
+    assert balance(shop, "capped") == 0
 
 
 def test_a_sale_refused_after_payment_is_refunded_through_the_bank(shop: Shop) -> None:
