@@ -40,13 +40,15 @@ _ADDRESS = re.compile(ADDRESS_PATTERN)
 AddressPath = Annotated[str, Path(pattern=_ADDRESS.pattern, description="the resident's wallet")]
 TokenPath = Annotated[str, Path(pattern=_ADDRESS.pattern, description="the municipality's token")]
 OrderPath = Annotated[str, Path(pattern=r"^po_[0-9a-f]{24}$", description="the order's id")]
-_CAP_CODES = (
+_SALE_CODES = (
     "VoucherMonthlyPurchaseCapExceeded",
     "VoucherHoldingCapExceeded",
     "VoucherDiscountOutOfBounds",
     "VoucherFrozen",
     "VoucherUnregistered",
-)
+    "VoucherEdgeNotAllowed",  # the buyer is not a holder (a merchant's wallet)
+    "VoucherPaused",
+)  # what simulating the sale can answer
 
 
 class VirtualAccountOut(BaseModel):
@@ -162,7 +164,7 @@ def _own(purchases: Purchases, wallet: str, order_id: str) -> Order:
         "PaymentProviderUnavailable",
         "NodeUnavailable",
         "DatabaseUnavailable",
-        *_CAP_CODES,
+        *_SALE_CODES,
     ),
 )
 def create_purchase_order(
@@ -239,9 +241,34 @@ def cancel_purchase_order(
     return PurchaseOrderOut.of(guarded(lambda: purchases.service.cancel(order)))
 
 
+_WEBHOOK_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["id", "type", "data"],
+                "properties": {
+                    "id": {"type": "string", "description": "the event id (deduped)"},
+                    "type": {"type": "string", "example": "payment.deposited"},
+                    "created_at": {"type": "number"},
+                    "data": {
+                        "type": "object",
+                        "description": "payment.deposited: {payment_id, order_ref, amount}",
+                    },
+                },
+            }
+        }
+    },
+}
+
+
 @router.post(
     "/purchase/webhooks/{provider}",
-    openapi_extra=codes("WebhookRejected", "NotFound", "SaleNotOffered", "DatabaseUnavailable"),
+    openapi_extra={
+        **codes("WebhookRejected", "NotFound", "SaleNotOffered", "DatabaseUnavailable"),
+        "requestBody": _WEBHOOK_BODY,  # read raw: the HMAC covers the bytes as sent
+    },
 )
 async def purchase_webhook(
     request: Request,
