@@ -65,6 +65,13 @@ GATEWAY_CODES: dict[str, int] = {
     "MerchantApplicationExists": 409,
     "MerchantApplicationState": 409,
     "SettlementAlreadyPaid": 409,  # the bank confirmed this batch's file before
+    # In-app purchases (gateway.purchase).
+    "SaleNotOffered": 409,  # the city sells no vouchers in the app (no discount set, paused)
+    "IdempotencyKeyReused": 409,  # an Idempotency-Key that already made another order
+    "PurchaseOrderState": 409,  # the order's state does not allow it (cancel a paid order)
+    "WebhookRejected": 401,  # a provider webhook whose HMAC or timestamp does not check out
+    "PaymentRefused": 502,  # the payment provider refused to open a virtual account
+    "PaymentProviderUnavailable": 503,  # the provider is unreachable: retry, same key
     "PayloadTooLarge": 413,
     "RateLimited": 429,
     "SignerThrottled": 429,  # the signer's gas budget for the window is spent
@@ -79,7 +86,14 @@ GATEWAY_CODES: dict[str, int] = {
     "ForwardedCallFailed": 422,  # it failed and its custom error could not be recovered
 }
 RETRYABLE = frozenset(
-    {"RateLimited", "NodeUnavailable", "DatabaseUnavailable", "NotReady", "RelayerBusy"}
+    {
+        "RateLimited",
+        "NodeUnavailable",
+        "DatabaseUnavailable",
+        "NotReady",
+        "RelayerBusy",
+        "PaymentProviderUnavailable",
+    }
 )
 # A custom error from a contract means a rule rejected the request.
 RULE_REJECTION_STATUS = 422

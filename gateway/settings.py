@@ -103,6 +103,20 @@ class Settings(BaseSettings):
     login_window_s: float = 300.0
     role_cache_s: float = 2.0
 
+    # In-app voucher sales (gateway.purchase). Off unless a payment provider and a sales agent
+    # key are configured: the provider's API (the bank simulator on the local network) and its
+    # webhook secret, and the city's ISSUER key that issues paid orders on chain.
+    payment_provider_name: str = "banksim"
+    payment_provider_url: str | None = None
+    payment_provider_secret: SecretStr | None = None
+    sales_agent_key: SecretStr | None = None
+    # The discount of a city that set none (basis points; None: no in-app sale without one).
+    sale_default_discount_bps: int | None = None
+    purchase_payment_window_s: float = 3600.0  # a virtual account takes deposits this long
+    webhook_tolerance_s: float = 300.0  # older (or newer) signed webhooks are refused
+    run_sales_agent: bool = True  # issue paid orders from this replica's background task
+    sales_agent_interval_s: float = 1.0
+
     # The portal's demo wallets (`dongne up --demo`): a JSON file of demo keys the sign-in
     # page offers, and only to a caller on loopback of a gateway on loopback. Unset anywhere
     # else, and then the demo path does not exist.

@@ -19,6 +19,7 @@ import typer
 from typer.exceptions import TyperException
 
 from gateway.cli.audit import audit
+from gateway.cli.banksim import bank_sim
 from gateway.cli.city import city
 from gateway.cli.common import EXIT_CODES_HELP, EXIT_FAILED, EXIT_USAGE, errors, fail
 from gateway.cli.keys import api_key
@@ -64,6 +65,7 @@ app.command()(reindex)
 app.command()(login)
 app.command()(logout)
 app.command()(whoami)
+app.command("bank-sim")(bank_sim)
 app.add_typer(city, name="city")
 app.add_typer(program, name="program")
 app.add_typer(audit, name="audit")

@@ -18,6 +18,7 @@ from rich.table import Table
 
 from chain.manifest import Manifest
 from chain.protocol.errors import DongneChainError
+from gateway.banksim.server import BankSimulator
 from gateway.cli.common import (
     DataDir,
     JsonOut,
@@ -47,6 +48,9 @@ def up(
             " --rpc); applies when the timelock is first deployed.",
         ),
     ] = None,
+    bank_port: Annotated[
+        int, typer.Option(help="The local BANK SIMULATOR's port (0: any free port).")
+    ] = 0,
     as_json: JsonOut = False,
     detach_after: Annotated[
         float | None, typer.Option(hidden=True, help="Stop after N seconds (tests).")
@@ -103,6 +107,7 @@ def up(
         relayer_keys = json.loads(keys)
         distribution_key = os.environ.get("DONGNE_DISTRIBUTION_KEY")
     gateway: GatewayProcess | None = None
+    bank: BankSimulator | None = None
     try:
         specs = DEMO_MUNICIPALITIES if demo else (SIHEUNG,)
         if upgrade_delay is None:
@@ -134,6 +139,10 @@ def up(
             demo_keys = _portal_demo_keys(data_dir, wallets, operator_key)
             env["DONGNE_PORTAL_DEMO_KEYS"] = str(demo_keys.resolve())
             env["DONGNE_PORTAL_DEMO_SECRET"] = demo_secret
+        if rpc is None:
+            # In-app sales on the local network only: a BANK SIMULATOR in this process, and
+            # the operator's key (it holds ISSUER_ROLE here) as every city's sales agent.
+            bank = _start_bank_simulator(env, bank_port, port, operator_key)
         gateway = GatewayProcess(env, port=port, log_path=data_dir / "gateway.log").start()
         portal_url = gateway.url + "/portal"
         if demo_secret is not None:
@@ -153,6 +162,7 @@ def up(
             },
             "demo_keys": str(data_dir / "demo-keys.json") if wallets else None,
             "demo_wallets": len(wallets),
+            "bank_simulator": bank.url if bank is not None else None,
         }
 
         def render() -> None:
@@ -167,6 +177,8 @@ def up(
                 table.add_row(f"{m.region:05d} {m.name}", m.token)
             if wallets:
                 table.add_row("demo wallets", f"{len(wallets)} in {summary['demo_keys']}")
+            if bank is not None:
+                table.add_row("bank SIMULATOR (not a bank)", bank.url)
             console.print(table)
             console.print("Ctrl-C stops everything; run again to resume with the same state.")
 
@@ -176,6 +188,8 @@ def up(
     finally:
         if gateway is not None:
             gateway.stop()
+        if bank is not None:
+            bank.stop()
         if local is not None:
             local.stop()
         say("stopped")
@@ -250,3 +264,18 @@ def reindex(
     data = {"to_block": report.to_block, "events": report.events, "seconds": report.seconds}
     text = f"reindexed {report.events} events up to block {report.to_block}"
     emit(data, as_json, lambda: console.print(text))
+
+
+def _start_bank_simulator(
+    env: dict[str, str], bank_port: int, gateway_port: int, sales_agent_key: str
+) -> BankSimulator:
+    """Starts the BANK SIMULATOR on a thread and points the gateway's settings at it."""
+    secret = secrets.token_urlsafe(32)
+    webhook = f"http://127.0.0.1:{gateway_port}/v1/purchase/webhooks/banksim"
+    bank = BankSimulator("127.0.0.1", bank_port, secret, webhook)
+    bank.start_thread()
+    env["DONGNE_PAYMENT_PROVIDER_URL"] = bank.url
+    env["DONGNE_PAYMENT_PROVIDER_SECRET"] = secret
+    env["DONGNE_SALES_AGENT_KEY"] = sales_agent_key
+    env.setdefault("DONGNE_SALE_DEFAULT_DISCOUNT_BPS", "1000")  # the demo cities' 10% off
+    return bank

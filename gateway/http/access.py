@@ -141,6 +141,20 @@ POLICIES: dict[tuple[str, str], RouteAccess] = {
         SELF, "path", "recipient"
     ),
     ("GET", "/v1/programs/{token}/{program_id}/proofs/{index}"): RouteAccess(_PROGRAMS, "path"),
+    # In-app purchases: only the wallet itself creates or cancels its orders (no municipality
+    # named, so no role reaches them); its city's auditors may read them (logged). The
+    # provider's webhook authenticates by HMAC in its handler (gateway.purchase.signing).
+    ("POST", "/v1/wallets/{address}/purchase-orders"): RouteAccess(SELF, None, "address"),
+    ("GET", "/v1/wallets/{address}/purchase-orders"): RouteAccess(SELF, "query", "address"),
+    ("GET", "/v1/wallets/{address}/purchase-orders/{order_id}"): RouteAccess(
+        SELF, "query", "address"
+    ),
+    ("POST", "/v1/wallets/{address}/purchase-orders/{order_id}/cancel"): RouteAccess(
+        SELF, None, "address"
+    ),
+    ("POST", "/v1/purchase/webhooks/{provider}"): RouteAccess(PUBLIC),
+    ("GET", "/v1/tokens/{token}/sale-settings"): RouteAccess(PUBLIC),  # the price residents see
+    ("PUT", "/v1/tokens/{token}/sale-settings"): RouteAccess(role("DEFAULT_ADMIN_ROLE"), "path"),
     # Auditors of a city see everything of that city.
     ("GET", "/v1/audit/{token}/reconcile"): RouteAccess(auditor(), "path"),
     ("GET", "/v1/audit/{token}/code"): RouteAccess(auditor(), "path"),

@@ -28,8 +28,9 @@ from gateway.http.indexer_task import start_indexer
 from gateway.http.openapi import describe
 from gateway.http.problems import install_problem_handlers, problem_response
 from gateway.http.responses import JSONBytes
-from gateway.http.routes import audit, auth, distribution, queries, registry, relay
+from gateway.http.routes import audit, auth, distribution, purchase, queries, registry, relay
 from gateway.http.settlement_task import start_settlement
+from gateway.purchase.setup import Purchases, build_purchases
 from gateway.relayer.service import Relayer
 from gateway.settings import Settings, get_settings
 
@@ -64,6 +65,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         relayer = Relayer.build(settings, manifest, engine, rpc)
         app.state.relayer = relayer
         await relayer.start()
+        app.state.loop = asyncio.get_running_loop()
+        app.state.purchases = build_purchases(settings, engine, manifest.chain_id)
         background = await _start_background(app, settings, manifest, engine)
         try:
             yield
@@ -73,6 +76,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             await relayer.stop()
+            if app.state.purchases is not None:
+                app.state.purchases.close()
             await rpc.close()
             engine.dispose()
 
@@ -105,9 +110,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_age=600,
         )
     routers = (
-        relay.router, queries.router, audit.router, distribution.router, auth.router,
+        relay.router,
+        queries.router,
+        audit.router,
+        distribution.router,
+        auth.router,
         registry.router,
-    )  # fmt: skip
+        purchase.router,
+    )
     for router in (*routers, portal.router):
         app.include_router(router)
 
@@ -194,14 +204,34 @@ async def _start_background(
     app: FastAPI, settings: Settings, manifest: Manifest, engine: Engine
 ) -> list[asyncio.Task[None]]:
     """Starts the indexer's follower unless this replica only relays (``run_indexer`` off),
-    and the settlement scheduler where ``settlement_auto`` is on (it runs only while this
-    replica holds the settlement lease)."""
+    and the sales agent where in-app sales are configured (``run_sales_agent``)."""
     tasks: list[asyncio.Task[None]] = []
     if settings.run_indexer:
         tasks.append(await start_indexer(app, settings, manifest, engine))
     if settings.settlement_auto:
         tasks.append(await start_settlement(settings, manifest, engine))
+    purchases: Purchases | None = app.state.purchases
+    if purchases is not None and settings.run_sales_agent:
+        app.state.purchase_wake = asyncio.Event()
+        tasks.append(asyncio.create_task(_sales_agent(app, purchases, settings)))
     return tasks
+
+
+async def _sales_agent(app: FastAPI, purchases: Purchases, settings: Settings) -> None:
+    """Runs the sales agent's rounds: at each tick, and at once when a webhook or an order
+    wakes it. Only the replica holding the relayer lease sells, so one key's nonces have
+    one writer."""
+    wake: asyncio.Event = app.state.purchase_wake
+    relayer: Relayer = app.state.relayer
+    while True:
+        if relayer.relaying:
+            try:
+                await asyncio.to_thread(purchases.agent.run_once)
+            except Exception:  # a bug or an outage: log it, keep selling at the next tick
+                log.exception("sales agent round failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), settings.sales_agent_interval_s)
+        wake.clear()
 
 
 def _metrics(app: FastAPI) -> bytes:

@@ -36,6 +36,7 @@ from wallet_sdk.client.registry import (
     MerchantApplication,
     MerchantProfile,
 )
+from wallet_sdk.client.purchases import PurchaseOrder, VirtualAccount
 from wallet_sdk.client.sync import DongneClient
 
 __all__ = [
@@ -58,10 +59,12 @@ __all__ = [
     "Pocket",
     "PocketChoice",
     "ProgramInfo",
+    "PurchaseOrder",
     "RequestState",
     "Submission",
     "TokenBalance",
     "TokenInfo",
+    "VirtualAccount",
     "order_pockets",
     "sign_forward_request",
 ]

@@ -9,6 +9,7 @@ mapping of problems to exceptions therefore behave the same in both.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import secrets
 import threading
@@ -51,6 +52,11 @@ from wallet_sdk.client.registry import (
     MerchantProfile,
     parse_directory,
     parse_profile,
+)
+from wallet_sdk.client.purchases import (
+    PurchaseOrder,
+    parse_purchase_order,
+    parse_purchase_orders,
 )
 from wallet_sdk.client.signin import siwe_message
 from wallet_sdk.client.wire import (
@@ -167,11 +173,14 @@ class Http:
     params: tuple[tuple[str, str], ...] = ()
     body: bytes | None = None
     bearer: str | None = None  # the access token, on routes that read the wallet's own data
+    idempotency_key: str | None = None  # repeats of a creating call make one thing
 
     def headers(self) -> dict[str, str]:
         headers = {"content-type": "application/json"} if self.body else {}
         if self.bearer is not None:
             headers["authorization"] = f"Bearer {self.bearer}"
+        if self.idempotency_key is not None:
+            headers["idempotency-key"] = self.idempotency_key
         return headers
 
 
@@ -249,23 +258,16 @@ class Operations:
     def get_own(self, path: str, params: Sequence[tuple[str, str]] = ()) -> Op[object]:
         """A read of the wallet's own data: signed in first when needed, once more if the
         session has expired."""
-        return (yield from self.own("GET", path, params))
+        return (yield from self.own(Http("GET", path, tuple(params))))
 
-    def own(
-        self,
-        method: Literal["GET", "POST"],
-        path: str,
-        params: Sequence[tuple[str, str]] = (),
-        body: bytes | None = None,
-    ) -> Op[object]:
-        """A call as the signed-in wallet (signed in first when needed, once more if the
-        session has expired)."""
+    def own(self, http: Http) -> Op[object]:
+        """``http`` on the wallet's own data, with the session's token (see :meth:`get_own`)."""
         if self.access_token is None:
             yield from self.login()
         for attempt in range(2):
             try:
-                http = Http(method, path, tuple(params), body=body, bearer=self.access_token)
-                return read_json((yield from self.exchange(http)))
+                signed_in = dataclasses.replace(http, bearer=self.access_token)
+                return read_json((yield from self.exchange(signed_in)))
             except (AuthExpired, AuthInvalid):
                 if attempt:
                     raise
@@ -653,7 +655,7 @@ class Operations:
     def apply_as_merchant(self, token: str, profile: MerchantApplication) -> Op[MerchantProfile]:
         body = json.dumps(profile.to_json()).encode()
         path = f"/v1/tokens/{_path_part(token)}/merchant-applications"
-        return parse_profile((yield from self.own("POST", path, body=body)))
+        return parse_profile((yield from self.own(Http("POST", path, body=body))))
 
     def merchant_application(self, token: str) -> Op[MerchantProfile]:
         path = f"/v1/tokens/{_path_part(token)}/merchants/{self.key.address}/profile"
@@ -666,6 +668,50 @@ class Operations:
     def program(self, token: str, program_id: int) -> Op[ProgramInfo]:
         body = yield from self.get(f"/v1/tokens/{_path_part(token)}/programs/{int(program_id)}")
         return parse_program(body)
+
+    # -- in-app purchases ----------------------------------------------------------------------
+
+    def buy(self, token: str, face: int, idempotency_key: str | None) -> Op[PurchaseOrder]:
+        """Orders ``face`` won of ``token``'s vouchers; the answer names the virtual account to
+        pay. One key per purchase: a retry after a lost answer returns the same order."""
+        key = idempotency_key or "sdk-" + secrets.token_hex(16)
+        body = json.dumps({"token": token, "face": int(face)}).encode()
+        path = f"/v1/wallets/{self.key.address}/purchase-orders"
+        http = Http("POST", path, body=body, idempotency_key=key)
+        return parse_purchase_order((yield from self.own(http)))
+
+    def purchase_order(self, order_id: str) -> Op[PurchaseOrder]:
+        path = f"/v1/wallets/{self.key.address}/purchase-orders/{_path_part(order_id)}"
+        return parse_purchase_order((yield from self.get_own(path)))
+
+    def purchase_orders(self, token: str | None, limit: int) -> Op[tuple[PurchaseOrder, ...]]:
+        params = [("limit", str(limit))] + ([("token", token)] if token is not None else [])
+        path = f"/v1/wallets/{self.key.address}/purchase-orders"
+        return parse_purchase_orders((yield from self.get_own(path, params)))
+
+    def cancel_purchase(self, order_id: str) -> Op[PurchaseOrder]:
+        path = f"/v1/wallets/{self.key.address}/purchase-orders/{_path_part(order_id)}/cancel"
+        return parse_purchase_order((yield from self.own(Http("POST", path))))
+
+    def wait_purchase(self, order_id: str, timeout: float) -> Op[PurchaseOrder]:
+        """The order once issued on chain; its typed exception if it ended otherwise."""
+        give_up = time.monotonic() + timeout
+        delay = self.poll_interval_s
+        while True:
+            order = yield from self.purchase_order(order_id)
+            if order.state == "issued":
+                return order
+            error = order.exception()
+            if error is not None:
+                raise error
+            if time.monotonic() + delay > give_up:
+                raise WaitTimeoutError(
+                    f"purchase order {order_id} still {order.state} after {timeout}s",
+                    request_id=order_id,
+                    last_status=order.state,
+                )
+            yield Sleep(delay)
+            delay = min(delay * 1.5, 1.0)
 
     def status(self, rid: str) -> Op[RequestState]:
         body = yield from self.get(f"/v1/requests/{_path_part(rid)}")

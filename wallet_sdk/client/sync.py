@@ -54,6 +54,7 @@ from wallet_sdk.client.operations import (
     transport_error,
 )
 from wallet_sdk.client.registry import DirectoryPage, MerchantApplication, MerchantProfile
+from wallet_sdk.client.purchases import PurchaseOrder
 from wallet_sdk.exceptions.base import TransportError
 from wallet_sdk.keys import LocalKey
 from wallet_sdk.qr import PaymentRequest
@@ -387,3 +388,31 @@ class DongneClient(ClientBase):
         """The request's final state once it succeeded; if it failed, raises its typed
         exception (e.g. VoucherInsufficientBalance); WaitTimeoutError after ``timeout``."""
         return self._run(self._ops.wait(request_id_of(request), timeout))
+
+    # -- in-app purchases --------------------------------------------------------------------
+
+    def buy(self, token: str, face: int, *, idempotency_key: str | None = None) -> PurchaseOrder:
+        """Orders ``face`` won of ``token``'s vouchers at the city's discount: the order names
+        the virtual account to pay ``price`` into. The caps are checked first (e.g.
+        VoucherMonthlyPurchaseCapExceeded); pass ``idempotency_key`` to retry safely."""
+        return self._run(self._ops.buy(token, face, idempotency_key))
+
+    def purchase_order(self, order_id: str) -> PurchaseOrder:
+        return self._run(self._ops.purchase_order(order_id))
+
+    def purchase_orders(
+        self, token: str | None = None, limit: int = 50
+    ) -> tuple[PurchaseOrder, ...]:
+        """This wallet's purchase orders, newest first."""
+        return self._run(self._ops.purchase_orders(token, limit))
+
+    def cancel_purchase(self, order: str | PurchaseOrder) -> PurchaseOrder:
+        """Gives up an order not paid yet (PurchaseOrderState once paid)."""
+        order_id = order if isinstance(order, str) else order.id
+        return self._run(self._ops.cancel_purchase(order_id))
+
+    def wait_purchase(self, order: str | PurchaseOrder, timeout: float = 120.0) -> PurchaseOrder:
+        """The order once its vouchers are issued on chain; if it ended otherwise (refunded,
+        expired, cancelled), raises its typed exception; WaitTimeoutError after ``timeout``."""
+        order_id = order if isinstance(order, str) else order.id
+        return self._run(self._ops.wait_purchase(order_id, timeout))

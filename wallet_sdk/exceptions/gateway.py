@@ -32,6 +32,7 @@ __all__ = [
     "GasTooLow",
     "GrantBatchReverted",
     "ImportFileChanged",
+    "IdempotencyKeyReused",
     "InternalError",
     "InvalidAddress",
     "InvalidBusinessNumber",
@@ -53,11 +54,15 @@ __all__ = [
     "NotFound",
     "NotReady",
     "PayloadTooLarge",
+    "PaymentProviderUnavailable",
+    "PaymentRefused",
+    "PurchaseOrderState",
     "RateLimited",
     "RelayerBusy",
     "RequestExpired",
     "RoleRequired",
     "RouteNotFound",
+    "SaleNotOffered",
     "SelectorNotAllowed",
     "SettlementAlreadyPaid",
     "SettlementOverlap",
@@ -69,6 +74,7 @@ __all__ = [
     "SiweInvalid",
     "StateConflict",
     "TargetNotAllowed",
+    "WebhookRejected",
     "WindowTooLarge",
     "WrongChain",
 ]
@@ -497,3 +503,46 @@ class ForwarderSkipped(GatewayError):
 @register_error("ForwardedCallFailed")
 class ForwardedCallFailed(ContractError):
     """The call failed on chain and the gateway could not tell why."""
+
+
+# -- in-app purchases -------------------------------------------------------------------------
+
+
+@register_error("SaleNotOffered")
+class SaleNotOffered(StateConflict):
+    """The city sells no vouchers in the app now (no sale discount set, or sales paused)."""
+
+
+@register_error("IdempotencyKeyReused")
+class IdempotencyKeyReused(StateConflict):
+    """This Idempotency-Key already made another order (another token or face value)."""
+
+    arguments = (Argument("order_id", "order_id", "string"),)
+    order_id: str
+
+
+@register_error("PurchaseOrderState")
+class PurchaseOrderState(StateConflict):
+    """The purchase order's state does not allow this (e.g. cancelling a paid order)."""
+
+    arguments = (Argument("state", "state", "string"),)
+    state: str
+
+
+@register_error("WebhookRejected")
+class WebhookRejected(AccessError):
+    """A payment provider's webhook failed its HMAC or timestamp check."""
+
+    default_status = 401
+
+
+@register_error("PaymentRefused")
+class PaymentRefused(GatewayError):
+    """The payment provider refused to open a virtual account for the order."""
+
+    default_status = 502
+
+
+@register_error("PaymentProviderUnavailable")
+class PaymentProviderUnavailable(GatewayUnavailableError):
+    """The payment provider cannot be reached; repeat the call with the same Idempotency-Key."""

@@ -54,6 +54,7 @@ COMMANDS = [
     ["merchant", "directory"],
     ["import", "residents"],
     ["import", "merchants"],
+    ["bank-sim"],
 ]
 
 
@@ -72,6 +73,8 @@ def test_every_command_has_help_with_an_example(command: list[str]) -> None:
     result = run(*command, "--help")
     assert result.returncode == 0, result.stderr
     assert "Example" in result.stdout
+    if command == ["bank-sim"]:  # nobody may mistake it for a bank
+        assert "SIMULATOR" in result.stdout
 
 
 def test_bad_input_exits_non_zero_with_one_line(tmp_path: Path) -> None:
@@ -150,6 +153,7 @@ def test_up_demo_starts_everything_and_resumes_with_its_state(tmp_path: Path) ->
     summary = json.loads(first.stdout)
     assert set(summary["municipalities"]) == {"0", "26000", "41130", "41390"}
     assert summary["demo_wallets"] == 35
+    assert summary["bank_simulator"].startswith("http://127.0.0.1:")  # in-app sales' SIMULATOR
     # The portal's URL carries this run's demo secret, which the demo wallets require.
     portal, _, secret = summary["portal"].partition("?demo=")
     assert portal == summary["gateway"] + "/portal"
@@ -187,6 +191,7 @@ def test_up_demo_on_a_shared_network_writes_and_serves_no_demo_keys(tmp_path: Pa
     summary = json.loads(result.stdout)
     assert summary["demo_wallets"] == 35
     assert summary["portal"] == summary["gateway"] + "/portal"  # no secret: nothing to open
+    assert summary["bank_simulator"] is None  # a shared network gets no simulated bank
     assert not (data / "portal-demo-keys.json").exists()
 
 

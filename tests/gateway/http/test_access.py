@@ -29,6 +29,7 @@ def _url(path: str, world: World, job_id: str) -> tuple[str, dict[str, str]]:
         "token": world.siheung, "address": a["citizen"].address, "recipient": a["citizen"].address,
         "merchant": a["merchant"].address, "program_id": "1", "index": "0", "job_id": job_id,
         "reference": "none", "request_id": "0x" + "00" * 32, "key_id": "0" * 16,
+        "order_id": "po_" + "0" * 24, "provider": "banksim",
     }  # fmt: skip
     if path.startswith("/v1/merchants/{address}/"):
         values["address"] = a["merchant"].address
@@ -57,6 +58,8 @@ def _expected(entry: RouteAccess, who: str, path: str) -> str | None:
     subject = "merchant" if shop else "citizen"
     if who == subject:
         return None
+    if entry.token_from is None:  # no municipality named: no role reaches it, only the person
+        return "Forbidden"
     readers = set(policy.roles) or ({"AUDITOR_ROLE"} if policy.kind == "self" else {
         "AUDITOR_ROLE", "DEFAULT_ADMIN_ROLE", "MERCHANT_REGISTRAR_ROLE"})  # fmt: skip
     return None if holds & readers else "Forbidden"
