@@ -65,6 +65,9 @@ GATEWAY_CODES: dict[str, int] = {
     # Final states of relayed requests (never an answer to a submission).
     "ForwarderSkipped": 422,  # the forwarder skipped it every time it was batched
     "ForwardedCallFailed": 422,  # it failed and its custom error could not be recovered
+    # A staff transaction posted for the staff log that the chain does not show as one: unknown,
+    # reverted, sent elsewhere, or not a staff operation.
+    "StaffActionUnverified": 422,
 }
 RETRYABLE = frozenset(
     {"RateLimited", "NodeUnavailable", "DatabaseUnavailable", "NotReady", "RelayerBusy"}

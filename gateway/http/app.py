@@ -28,7 +28,7 @@ from gateway.http.indexer_task import start_indexer
 from gateway.http.openapi import describe
 from gateway.http.problems import install_problem_handlers, problem_response
 from gateway.http.responses import JSONBytes
-from gateway.http.routes import audit, auth, distribution, queries, relay
+from gateway.http.routes import audit, auth, distribution, queries, relay, staff
 from gateway.relayer.service import Relayer
 from gateway.settings import Settings, get_settings
 
@@ -103,7 +103,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["authorization", "content-type", "x-api-key", "x-request-id"],
             max_age=600,
         )
-    routers = (relay.router, queries.router, audit.router, distribution.router, auth.router)
+    routers = (relay.router, queries.router, audit.router, distribution.router, auth.router,
+               staff.router)  # fmt: skip
     for router in (*routers, portal.router):
         app.include_router(router)
 

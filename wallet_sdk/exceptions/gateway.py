@@ -58,6 +58,7 @@ __all__ = [
     "SignerThrottled",
     "SignerUnregistered",
     "SiweInvalid",
+    "StaffActionUnverified",
     "StateConflict",
     "TargetNotAllowed",
     "WindowTooLarge",
@@ -422,6 +423,14 @@ class ForwarderSkipped(GatewayError):
 
     arguments = (Argument("attempts", "attempts", "uint256"),)
     attempts: int
+
+
+@register_error("StaffActionUnverified")
+class StaffActionUnverified(GatewayError, ValueError):
+    """The transaction posted for the staff log is unknown, reverted, sent to another
+    contract, or not a staff operation: the chain does not show it as one."""
+
+    default_status = 422
 
 
 @register_error("ForwardedCallFailed")
