@@ -66,7 +66,8 @@ def read_state(
     function, param = op.view
     contract = contract_name(op)
     args = [] if param is None else [values[param]]
-    raw = rpc.eth_call({"to": target, "data": encode_function(function, args, contract)}, block)
+    data = "0x" + encode_function(function, args, contract).hex()
+    raw = rpc.eth_call({"to": target, "data": data}, block)
     params = _outputs(function, contract)
     decoded = abi_decode([canonical_type(p) for p in params], raw)
     return _named(params, tuple(decoded))

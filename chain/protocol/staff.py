@@ -11,6 +11,7 @@ typed values or raises :class:`~chain.protocol.calls.CallEncodingError` naming t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Literal
@@ -309,8 +310,11 @@ def _rules(function: str, name: str, value: object) -> tuple[object, ...]:
         return value.as_tuple()
     if not isinstance(value, Mapping):
         raise CallEncodingError(function, f"{name}: expected the rules' fields")
+    # Either spelling: the dataclass's snake_case, or the ABI's (and the index's) camelCase.
+    snake = {re.sub(r"[A-Z]", lambda m: "_" + m.group(0).lower(), str(k)): v
+             for k, v in value.items()}  # fmt: skip
     try:
-        return Rules(**{str(k): v for k, v in value.items()}).as_tuple()
+        return Rules(**snake).as_tuple()
     except TypeError as exc:
         raise CallEncodingError(function, f"{name}: {exc}") from None
 

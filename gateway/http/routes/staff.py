@@ -182,7 +182,7 @@ def _register(op: StaffOperation, build: Callable[..., StaffCall]) -> None:
     params = ", ".join(f"{p.name} ({p.kind})" for p in op.params) or "none"
     build.__name__ = "staff_" + op.name.replace("-", "_")
     router.post(
-        staff_path(op),
+        staff_path(op).removeprefix(router.prefix),
         summary=f"Build {op.function}: {op.name}",
         description=f"The call of `{op.function}` ({op.summary}) for a wallet holding "
         f"{op.role or 'any role'} to sign and send. Values: {params}. Logged in the staff log.",
