@@ -84,7 +84,8 @@ class StaffActionRecord(BaseModel):
     action: str
     actor: str = Field(description="the transaction's sender (the role holder)")
     role: str | None
-    token: str = Field(description="the contract it changed")
+    token: str = Field(description="the municipality whose staff acted (the log's filing)")
+    contract: str = Field(description="the contract it changed: the token or the registry")
     tx_hash: str
     block_number: int
     args: list[JsonValue]
@@ -228,14 +229,14 @@ def record_staff_transaction(
     if seq is None:
         entry = staff_log.append(
             engine, actor=done.sender, action=done.operation.name, role=done.operation.role,
-            token=done.target, request_id=request_id, before=_json(done.before),
-            after={"state": _json(done.after), "args": _json(done.args),
+            token=address, request_id=request_id, before=_json(done.before),
+            after={"state": _json(done.after), "args": _json(done.args), "contract": done.target,
                    "block_number": done.block_number, "recorded_by": _poster(request)},
         )  # fmt: skip
         seq = entry.seq
     return StaffActionRecord(
         seq=int(seq), action=done.operation.name, actor=done.sender, role=done.operation.role,
-        token=done.target, tx_hash=done.tx_hash, block_number=done.block_number,
+        token=address, contract=done.target, tx_hash=done.tx_hash, block_number=done.block_number,
         args=[_json(x) for x in done.args], before=_json(done.before), after=_json(done.after),
         new=new,
     )  # fmt: skip
