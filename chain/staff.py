@@ -16,6 +16,7 @@ from eth_abi.abi import decode as abi_decode
 from chain.protocol.abi import AbiEntry, canonical_type, load_abi
 from chain.protocol.calls import CallEncodingError, Rules
 from chain.protocol.contracts import encode_function, output_type, selector
+from chain.protocol.errors import ContractRevert, decode_revert, revert_data_from_rpc_error
 from chain.protocol.staff import (
     KEEP,
     Contract,
@@ -24,7 +25,7 @@ from chain.protocol.staff import (
     describe_args,
     identify,
 )
-from chain.rpc import JSONObject, RpcClient
+from chain.rpc import JSONObject, RpcClient, RpcError
 
 __all__ = [
     "NotAStaffActionError",
@@ -32,6 +33,7 @@ __all__ = [
     "complete",
     "current_rules",
     "read_state",
+    "simulate",
     "verify_action",
 ]
 
@@ -71,6 +73,19 @@ def read_state(
     params = _outputs(function, contract)
     decoded = abi_decode([canonical_type(p) for p in params], raw)
     return _named(params, tuple(decoded))
+
+
+def simulate(rpc: RpcClient, sender: str, target: str, data: bytes) -> ContractRevert | None:
+    """The custom error ``sender``'s call would revert with now (None: it would succeed)."""
+    try:
+        rpc.eth_call({"from": sender, "to": target, "data": "0x" + data.hex()})
+    except RpcError as exc:
+        raw = revert_data_from_rpc_error({"code": exc.code, "message": exc.message,
+                                          "data": exc.data})  # fmt: skip
+        if raw is None:
+            raise
+        return decode_revert(raw)
+    return None
 
 
 def current_rules(rpc: RpcClient, token: str) -> Rules:

@@ -21,6 +21,9 @@ GATEWAY_CODES: dict[str, int] = {
     "RequestExpired": 400,  # deadline passed or too close to be relayed
     "WrongChain": 400,
     "InvalidBusinessNumber": 400,  # a 사업자등록번호 that is not ten digits or fails its check
+    # A transaction posted for the staff log that the chain does not show as a staff action:
+    # unknown, reverted, sent elsewhere, or not a staff operation.
+    "StaffActionUnverified": 400,
     "InvalidSignature": 401,
     # Who is calling (gateway.access): sign-in, tokens, API keys, policies.
     "AuthRequired": 401,  # no credentials on a route that needs them
@@ -65,9 +68,6 @@ GATEWAY_CODES: dict[str, int] = {
     # Final states of relayed requests (never an answer to a submission).
     "ForwarderSkipped": 422,  # the forwarder skipped it every time it was batched
     "ForwardedCallFailed": 422,  # it failed and its custom error could not be recovered
-    # A staff transaction posted for the staff log that the chain does not show as one: unknown,
-    # reverted, sent elsewhere, or not a staff operation.
-    "StaffActionUnverified": 422,
 }
 RETRYABLE = frozenset(
     {"RateLimited", "NodeUnavailable", "DatabaseUnavailable", "NotReady", "RelayerBusy"}

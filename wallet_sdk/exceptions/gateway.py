@@ -430,7 +430,7 @@ class StaffActionUnverified(GatewayError, ValueError):
     """The transaction posted for the staff log is unknown, reverted, sent to another
     contract, or not a staff operation: the chain does not show it as one."""
 
-    default_status = 422
+    default_status = 400
 
 
 @register_error("ForwardedCallFailed")

@@ -21,13 +21,13 @@ from sqlalchemy import Engine, select
 from chain.protocol.calls import CallEncodingError
 from chain.protocol.staff import OPERATIONS, StaffOperation, parse_values, prepare
 from chain.rpc import NodeUnavailableError, RpcClient, RpcError
-from chain.staff import NotAStaffActionError, complete, read_state, verify_action
+from chain.staff import NotAStaffActionError, complete, read_state, simulate, verify_action
 from gateway.access import staff_log
 from gateway.db.tables import access as a
 from gateway.errors import GatewayError
 from gateway.http.access import record_staff_action, staff_path
 from gateway.http.deps import EngineDep, ManifestDep, SettingsDep
-from gateway.http.openapi import codes
+from gateway.http.openapi import CONTRACT_CODES, codes
 from gateway.http.routes.queries import AddressPath, _address, _known_token
 from gateway.queries.scope import checksum
 
@@ -133,8 +133,14 @@ def _build(
             now = int(str(block["timestamp"]), 16) if block else 0
             call = prepare(op, values, now)
             before = _chain(lambda: read_state(rpc, target, op, values))
+            # What the contract would answer the caller's wallet now: a refusal is named here
+            # (422 with the custom error), before anyone signs anything.
+            sender = _principal_address(request)
+            revert = _chain(lambda: simulate(rpc, sender, target, call.data)) if sender else None
     except CallEncodingError as exc:
         raise _invalid(exc) from exc
+    if revert:
+        raise GatewayError(revert.name, f"the contract would refuse it: {revert}", revert.args)
     shown = {k: _json(v) for k, v in values.items()}
     data = "0x" + call.data.hex()
     after = {"values": shown, "to": checksum(target), "data": data}
@@ -187,7 +193,7 @@ def _register(op: StaffOperation, build: Callable[..., StaffCall]) -> None:
         summary=f"Build {op.function}: {op.name}",
         description=f"The call of `{op.function}` ({op.summary}) for a wallet holding "
         f"{op.role or 'any role'} to sign and send. Values: {params}. Logged in the staff log.",
-        openapi_extra=codes("NotFound", "NodeUnavailable", "DatabaseUnavailable"),
+        openapi_extra=codes("NotFound", "NodeUnavailable", "DatabaseUnavailable", *CONTRACT_CODES),
     )(build)
 
 
@@ -240,6 +246,12 @@ def record_staff_transaction(
         args=[_json(x) for x in done.args], before=_json(done.before), after=_json(done.after),
         new=new,
     )  # fmt: skip
+
+
+def _principal_address(request: Request) -> str | None:
+    principal = getattr(request.state, "principal", None)
+    address = getattr(principal, "address", None)
+    return address if isinstance(address, str) else None
 
 
 def _poster(request: Request) -> str:

@@ -19,6 +19,7 @@ from chain.rpc import RpcClient
 from chain.sender import TransactionFailed
 from chain.staff import read_state
 from gateway.http.access import staff_path
+from tests.fixtures.signin import sign_in
 
 from .conftest import World, until
 
@@ -68,7 +69,9 @@ def staff(world: World) -> Iterator[Staff]:
     op.register(world.net.manifest.registry, [institution], "institution")
     op.register_merchant(world.siheung, shop, 41390, 56111, 0, False)
     op.grant_roles(world.siheung, admin.address, ADMIN_ROLES)
-    http = world.client("admin")
+    # Its own session: the package's other suites sign the fixture's admin out.
+    http = world.client("anonymous")
+    http.headers.update(sign_in(http, bytes(admin.key)))
 
     def indexed() -> bool:
         held = http.get("/v1/me").json()["roles"].get(world.siheung, [])
@@ -179,6 +182,10 @@ def test_only_the_contracts_role_gets_the_call(staff: Staff) -> None:
     assert (freeze.status_code, freeze.json()["code"]) == (403, "RoleRequired")
     bad = staff.http.post(path, json={"values": {"merchant": "0x12"}})
     assert (bad.status_code, bad.json()["code"]) == (400, "InvalidRequest")
+    # The role is right but the contract would refuse it now: named before anyone signs.
+    early = staff.http.post(staff_path(operation("rules-activate")).replace("{token}", staff.token),
+                            json={"values": {}})  # fmt: skip
+    assert (early.status_code, early.json()["code"]) == (422, "VoucherNoPendingRules")
 
 
 def test_staff_actions_are_verified_on_chain_and_recorded_once(staff: Staff) -> None:
@@ -196,7 +203,7 @@ def test_staff_actions_are_verified_on_chain_and_recorded_once(staff: Staff) -> 
     sale = staff.world.net.operator.send(staff.token, encode_issue(citizen, 1_000, 900), "issue")
     refused = staff.http.post(f"/v1/tokens/{staff.token}/staff-actions",
                               json={"tx_hash": sale["transactionHash"]})  # fmt: skip
-    assert (refused.status_code, refused.json()["code"]) == (422, "StaffActionUnverified")
+    assert (refused.status_code, refused.json()["code"]) == (400, "StaffActionUnverified")
 
     log = staff.http.get(f"/v1/audit/{staff.token}/staff-log").json()
     actions = [(e["action"], e["actor"]) for e in log]
