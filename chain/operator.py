@@ -10,19 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from eth_utils.crypto import keccak
-
 from chain.protocol.calls import (
     ProgramParams,
     RewardParams,
+    Rules,
     encode_create_program,
     encode_create_reward_program,
     encode_issue,
     encode_register_merchant,
 )
 from chain.protocol.contracts import encode_function, event_topic
+from chain.protocol.staff import PreparedCall, operation, parse_values, prepare, role_id
 from chain.rpc import JSONObject
 from chain.sender import Sender, TransactionFailed
+from chain.staff import complete
 
 KIND = {"citizen": 1, "merchant": 2, "institution": 3}
 # The municipal roles the local network's operator takes (its city staff is one key). AccessControl
@@ -36,10 +37,6 @@ ROLES = (
     "FRAUD_OFFICER_ROLE",
 )
 PROGRAM_CREATED = event_topic("ProgramCreated")
-
-
-def role_id(name: str) -> bytes:
-    return bytes(32) if name == "DEFAULT_ADMIN_ROLE" else keccak(text=name)
 
 
 def _program_id(receipt: JSONObject, what: str) -> int:
@@ -71,9 +68,8 @@ class Operator(Sender):
             data = encode_function("registerBatch", [chunk, KIND[kind]], "IdentityRegistry")
             self.send(registry, data, f"register {len(chunk)} {kind}s")
 
-    def set_frozen(self, registry: str, account: str, frozen: bool) -> None:
-        data = encode_function("setFrozen", [account, frozen], "IdentityRegistry")
-        self.send(registry, data, "setFrozen")
+    def set_frozen(self, registry: str, account: str, frozen: bool) -> JSONObject:
+        return self.staff(registry, "freeze" if frozen else "unfreeze", account=account)
 
     # ------------------------------------------------------------------ one municipality
 
@@ -101,6 +97,73 @@ class Operator(Sender):
     def call_function(self, token: str, function: str, args: Sequence[object]) -> JSONObject:
         """Any other function of the token by its name, e.g. ``closeProgram``."""
         return self.send(token, encode_function(function, args), function)
+
+    # ------------------------------------------------------------------ staff operations
+    # One generic sender over chain.protocol.staff's table, and a named method per operation
+    # so callers (CLI, scenarios, seeding) never encode an admin call by hand.
+
+    def chain_time(self) -> int:
+        """The latest block's time: a ban's year counts from the chain's clock."""
+        block = self.rpc.get_block("latest")
+        return int(str(block["timestamp"]), 16) if block else 0
+
+    def prepare_staff(self, target: str, name: str, **raw: object) -> PreparedCall:
+        """The call of staff operation ``name`` (see ``chain.protocol.staff.OPERATIONS``)."""
+        op = operation(name)
+        values = complete(self.rpc, target, op, parse_values(op, raw))
+        return prepare(op, values, self.chain_time())
+
+    def staff(self, target: str, name: str, **raw: object) -> JSONObject:
+        """Sends staff operation ``name`` to ``target`` (a token, or the identity registry
+        for freeze/unfreeze); its receipt."""
+        call = self.prepare_staff(target, name, **raw)
+        return self.send(target, call.data, call.function)
+
+    def suspend_merchant(self, token: str, merchant: str) -> JSONObject:
+        return self.staff(token, "merchant-suspend", merchant=merchant)
+
+    def reactivate_merchant(self, token: str, merchant: str) -> JSONObject:
+        return self.staff(token, "merchant-reactivate", merchant=merchant)
+
+    def cancel_merchant(self, token: str, merchant: str) -> JSONObject:
+        return self.staff(token, "merchant-cancel", merchant=merchant)
+
+    def ban_merchant(self, token: str, merchant: str, days: int = 365) -> JSONObject:
+        """Cancels the registration and bars re-registration for ``days`` (a year by rule)."""
+        return self.staff(token, "merchant-ban", merchant=merchant, days=days)
+
+    def set_merchant_tier(
+        self, token: str, merchant: str, tier: int, category: int | None = None
+    ) -> JSONObject:
+        return self.staff(token, "merchant-tier", merchant=merchant, tier=tier, category=category)
+
+    def set_paused(self, token: str, paused: bool) -> JSONObject:
+        return self.staff(token, "pause" if paused else "unpause")
+
+    def set_institution_limits(
+        self, token: str, institution: str, per_payment: int, per_month: int
+    ) -> JSONObject:
+        return self.staff(token, "institution-limits", institution=institution,
+                          per_payment=per_payment, per_month=per_month)  # fmt: skip
+
+    def set_institution_category(self, token: str, category: int, blocked: bool) -> JSONObject:
+        """Blocks (or allows) a category for every institution wallet of the city."""
+        return self.staff(token, "institution-category", category=category, blocked=blocked)
+
+    def set_excluded_category(self, token: str, category: int, excluded: bool) -> JSONObject:
+        return self.staff(token, "exclusion", category=category, excluded=excluded)
+
+    def propose_rules(self, token: str, rules: Rules) -> JSONObject:
+        return self.staff(token, "rules-propose", rules=rules)
+
+    def activate_rules(self, token: str) -> JSONObject:
+        return self.staff(token, "rules-activate")
+
+    def cancel_pending_rules(self, token: str) -> JSONObject:
+        return self.staff(token, "rules-cancel")
+
+    def close_program(self, token: str, program_id: int) -> JSONObject:
+        return self.staff(token, "program-close", program_id=program_id)
 
 
 __all__ = ["Operator", "TransactionFailed", "role_id"]

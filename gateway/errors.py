@@ -26,6 +26,9 @@ GATEWAY_CODES: dict[str, int] = {
     "InvalidAddress": 400,  # not a 20-byte hex address, or a mixed-case one failing EIP-55
     "InvalidField": 400,  # a column's value (``detail`` names the column and the rule)
     "DuplicateRow": 409,  # the wallet is on an earlier line of the same file
+    # A transaction posted for the staff log that the chain does not show as a staff action:
+    # unknown, reverted, sent elsewhere, or not a staff operation.
+    "StaffActionUnverified": 400,
     "InvalidSignature": 401,
     # Who is calling (gateway.access): sign-in, tokens, API keys, policies.
     "AuthRequired": 401,  # no credentials on a route that needs them

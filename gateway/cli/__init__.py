@@ -5,8 +5,10 @@ stderr) and exits with a one-line reason and a code that says why (see ``common`
 traceback reaches a user unless ``DONGNE_DEBUG=1`` asks for it. A municipality's staff sign
 with their own key (`DONGNE_KEY`, or `DONGNE_KEYSTORE` + `DONGNE_PASSWORD`); deploying a city
 and registering identities take the network operator's (`DONGNE_DEPLOYER_*`).
-The commands live by subject: `up` (up, reindex), `city`, `program`, `audit`, `merchant`;
-what they share is in `common`.
+The commands live by subject: `up` (up, reindex), `city` (+ `city_admin`), `merchant`
+(+ `merchant_admin`), `import`, `rules`, `program`, `invoice`,
+`reward`, `staff`, `audit`, `bank-sim`; what they share is in `common`, and every staff
+write goes through `staff.run_staff`.
 """
 
 from __future__ import annotations
@@ -18,15 +20,21 @@ from importlib.metadata import PackageNotFoundError, version
 import typer
 from typer.exceptions import TyperException
 
+from gateway.cli import city_admin  # noqa: F401 - adds the city's staff commands to `city`
 from gateway.cli.audit import audit
 from gateway.cli.banksim import bank_sim
 from gateway.cli.city import city
 from gateway.cli.common import EXIT_CODES_HELP, EXIT_FAILED, EXIT_USAGE, errors, fail
+from gateway.cli.invoice import invoice
 from gateway.cli.keys import api_key
 from gateway.cli.merchant import merchant
 from gateway.cli.onboarding import importer
+from gateway.cli import merchant_admin  # noqa: F401 - adds the registrar's commands to `merchant`
 from gateway.cli.program import program
+from gateway.cli.reward import reward
+from gateway.cli.rules import rules
 from gateway.cli.session import login, logout, whoami
+from gateway.cli.staff import staff
 from gateway.cli.up import reindex, up
 
 app = typer.Typer(
@@ -72,6 +80,10 @@ app.add_typer(audit, name="audit")
 app.add_typer(api_key, name="api-key")
 app.add_typer(merchant, name="merchant")
 app.add_typer(importer, name="import")
+app.add_typer(rules, name="rules")
+app.add_typer(invoice, name="invoice")
+app.add_typer(reward, name="reward")
+app.add_typer(staff, name="staff")
 
 
 def main() -> None:

@@ -165,40 +165,17 @@ def city_rules(
     ],
     rpc: RpcUrl = "http://127.0.0.1:8545",
     manifest_path: ManifestPath = Path(".dongne/manifest.json"),
+    gateway: GatewayUrl = "http://127.0.0.1:8000",
     as_json: JsonOut = False,
 ) -> None:
-    """Propose new rules; they take effect after the municipality's change delay.
+    """Propose new rules; they take effect after the municipality's change delay (the same
+    as `dongne rules propose`).
 
     Example: dongne city rules --region 41390 --set monthly_purchase_cap=500000
     """
-    import dataclasses
+    from gateway.cli.rules import propose
 
-    from eth_abi.abi import decode as abi_decode
-
-    from chain.protocol.calls import Rules, encode_propose_rules
-    from chain.protocol.contracts import output_type, selector
-
-    manifest, operator = operator_for(rpc, manifest_path)
-    token = str(run_action(lambda: manifest.token(region)))
-    raw = operator.rpc.eth_call({"to": token, "data": "0x" + selector("rules").hex()})
-    (current,) = abi_decode([output_type("rules")], raw)
-    rules = Rules.from_tuple(list(current))
-    names = {f.name for f in dataclasses.fields(Rules)}
-    changes: dict[str, int | bool] = {}
-    for item in set_:
-        key, _, value = item.partition("=")
-        if key not in names or not value:
-            fail(f"--set {item!r}: field must be one of {', '.join(sorted(names))}")
-        changes[key] = (
-            value.lower() in ("1", "true", "yes") if key == "gift_enabled" else int(value)
-        )
-    new = dataclasses.replace(rules, **changes)  # type: ignore[arg-type]
-    run_action(lambda: operator.send(token, encode_propose_rules(new), "proposeRules"))
-    emit(
-        {"token": token, "changes": changes, "delay_s": rules.change_delay},
-        as_json,
-        lambda: console.print(f"proposed {changes}; effective in {rules.change_delay} s"),
-    )
+    propose(region, set_, rpc, manifest_path, gateway, as_json)
 
 
 RoleName = Annotated[str, typer.Option("--role", help="e.g. AUDITOR_ROLE, PROGRAM_MANAGER_ROLE.")]
@@ -221,22 +198,15 @@ def city_roles(
 
 
 def _change_role(grant: bool, region: int, role: str, address: str, rpc: str, manifest: Path,
-                 as_json: bool) -> None:  # fmt: skip
-    from chain.operator import role_id
-    from chain.protocol.contracts import encode_function
+                 gateway: str, as_json: bool) -> None:  # fmt: skip
     from gateway.access.roles import ROLE_NAMES
+    from gateway.cli.staff import run_staff
 
     if role not in ROLE_NAMES:
         fail(f"--role must be one of {', '.join(ROLE_NAMES)}")
     account = address_option(address, "address")
-    loaded, operator = operator_for(rpc, manifest)
-    token = str(run_action(lambda: loaded.token(region)))
-    function = "grantRole" if grant else "revokeRole"
-    data = encode_function(function, [role_id(role), account])
-    run_action(lambda: operator.send(token, data, function))
-    verb = "granted" if grant else "revoked"
-    emit({"token": token, "role": role, "account": account, "action": verb}, as_json,
-         lambda: console.print(f"{verb} {role} to {account} in {region}"))  # fmt: skip
+    run_staff("role-grant" if grant else "role-revoke", region, {"role": role, "account": account},
+              rpc=rpc, manifest_path=manifest, gateway=gateway, as_json=as_json)  # fmt: skip
 
 
 @city.command("grant-role")
@@ -246,13 +216,15 @@ def city_grant_role(
     role: RoleName,
     rpc: RpcUrl = "http://127.0.0.1:8545",
     manifest_path: ManifestPath = Path(".dongne/manifest.json"),
+    gateway: GatewayUrl = "http://127.0.0.1:8000",
     as_json: JsonOut = False,
 ) -> None:
-    """Grant a role on chain, signed with your own key (you must be the city's admin).
+    """Grant a role on chain, signed with your own key (you must be the city's admin);
+    recorded in the staff log.
 
     Example: dongne city grant-role 0xAuditor... --region 41390 --role AUDITOR_ROLE
     """
-    _change_role(True, region, role, address, rpc, manifest_path, as_json)
+    _change_role(True, region, role, address, rpc, manifest_path, gateway, as_json)
 
 
 @city.command("revoke-role")
@@ -262,10 +234,12 @@ def city_revoke_role(
     role: RoleName,
     rpc: RpcUrl = "http://127.0.0.1:8545",
     manifest_path: ManifestPath = Path(".dongne/manifest.json"),
+    gateway: GatewayUrl = "http://127.0.0.1:8000",
     as_json: JsonOut = False,
 ) -> None:
-    """Revoke a role on chain; the gateway stops honouring it within seconds.
+    """Revoke a role on chain; the gateway stops honouring it within seconds. Recorded in the
+    staff log.
 
     Example: dongne city revoke-role 0xAuditor... --region 41390 --role AUDITOR_ROLE
     """
-    _change_role(False, region, role, address, rpc, manifest_path, as_json)
+    _change_role(False, region, role, address, rpc, manifest_path, gateway, as_json)

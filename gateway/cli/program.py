@@ -33,6 +33,7 @@ from gateway.cli.common import (
     operator_for,
     run_action,
 )
+from gateway.cli.gateway_api import GatewayUrl, gateway_get, token_of
 from gateway.errors import GatewayError
 
 program = typer.Typer(
@@ -223,6 +224,43 @@ def program_close(
             emit(result, as_json, functools.partial(console.print, text))
             return
     fail("closeProgram emitted no ProgramClosed event")
+
+
+@program.command("list")
+def program_list(
+    region: Region, gateway: GatewayUrl = "http://127.0.0.1:8000", as_json: JsonOut = False
+) -> None:
+    """A city's programs with budget, granted, spent and returned (from the gateway's index).
+
+    Example: dongne program list --region 41390
+    """
+    token = token_of(gateway, region)
+    found = gateway_get(gateway, f"/v1/tokens/{token}/programs")
+    assert isinstance(found, list)
+
+    def render() -> None:
+        for p in found:
+            state = "closed" if p["closed"] else "open"
+            console.print(f"#{p['program_id']} {p['kind']} {state} budget ₩{p['budget']:,} "
+                          f"granted ₩{p['granted']:,} ({p['progress_pct']}%)")  # fmt: skip
+
+    emit(found, as_json, render)
+
+
+@program.command("show")
+def program_show(
+    region: Region,
+    program_id: Annotated[int, typer.Option("--id", help="Program id.")],
+    gateway: GatewayUrl = "http://127.0.0.1:8000",
+    as_json: JsonOut = False,
+) -> None:
+    """One program: budget, granted, claimed, spent, returned, validity and categories.
+
+    Example: dongne program show --region 41390 --id 1
+    """
+    token = token_of(gateway, region)
+    found = gateway_get(gateway, f"/v1/tokens/{token}/programs/{program_id}")
+    emit(found, as_json, lambda: console.print_json(data=found))
 
 
 @program.command("tree")

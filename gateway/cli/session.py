@@ -14,7 +14,7 @@ from pathlib import Path
 from gateway.cli.common import JsonOut, caller_account, console, emit, fail
 from gateway.cli.gateway_api import GatewayUrl, gateway_call
 
-__all__ = ["login", "logout", "session_headers", "whoami"]
+__all__ = ["login", "logout", "session_headers", "sign_in", "whoami"]
 
 
 def _store() -> Path:
@@ -48,11 +48,8 @@ def session_headers(gateway: str) -> dict[str, str]:
     return {"authorization": f"Bearer {token}"} if isinstance(token, str) else {}
 
 
-def login(gateway: GatewayUrl = "http://127.0.0.1:8000", as_json: JsonOut = False) -> None:
-    """Sign in to a gateway with your own key (Sign-In with Ethereum).
-
-    Example: DONGNE_KEYSTORE=~/auditor.json dongne login --gateway https://gw.city.go.kr
-    """
+def sign_in(gateway: str) -> str:
+    """Signs in to ``gateway`` with the caller's key and saves the session; its base URL."""
     from wallet_sdk.client.signin import siwe_message
     from wallet_sdk.keys import LocalKey
 
@@ -74,8 +71,17 @@ def login(gateway: GatewayUrl = "http://127.0.0.1:8000", as_json: JsonOut = Fals
         fail("the gateway answered no session")
     sessions[url] = session
     _save(sessions)
+    return url
+
+
+def login(gateway: GatewayUrl = "http://127.0.0.1:8000", as_json: JsonOut = False) -> None:
+    """Sign in to a gateway with your own key (Sign-In with Ethereum).
+
+    Example: DONGNE_KEYSTORE=~/auditor.json dongne login --gateway https://gw.city.go.kr
+    """
+    url = sign_in(gateway)
     me = gateway_call(url, "GET", "/v1/me")
-    emit(me, as_json, lambda: console.print(f"signed in as {key.address} at {url}"))
+    emit(me, as_json, lambda: console.print(f"signed in as {caller_account().address} at {url}"))
 
 
 def logout(gateway: GatewayUrl = "http://127.0.0.1:8000", as_json: JsonOut = False) -> None:

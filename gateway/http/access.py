@@ -25,6 +25,7 @@ from sqlalchemy import Engine, select
 from starlette.routing import BaseRoute
 
 from chain.manifest import Manifest
+from chain.protocol.staff import OPERATIONS, StaffOperation
 from gateway.access import api_keys, data_log, staff_log
 from gateway.access.api_keys import SETTLEMENT_BANK
 from gateway.access.policies import (
@@ -55,10 +56,12 @@ __all__ = [
     "principal_of",
     "record_staff_action",
     "served_routes",
+    "staff_path",
 ]
 
-TokenFrom = Literal["path", "query", "job", None]
-SubjectFrom = Literal["address", "merchant", "recipient", None]
+# "registry": the route is about the network's identity registry (its KYC registrars' roles).
+TokenFrom = Literal["path", "query", "job", "registry", None]
+SubjectFrom = Literal["address", "merchant", "recipient", "institution", None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +212,35 @@ POLICIES: dict[tuple[str, str], RouteAccess] = {
     ("DELETE", "/v1/tokens/{token}/api-keys/{key_id}"): RouteAccess(
         role("DEFAULT_ADMIN_ROLE"), "path"
     ),
+    # Staff tools: the table of operations is public (it is the contracts' ABI in words); an
+    # operation's call is built for the holders of the role the contract checks (one entry per
+    # operation, below); a sent staff transaction is recorded by anyone signed in, because the
+    # chain, not the poster, says who sent it and what it did.
+    ("GET", "/v1/staff/operations"): RouteAccess(PUBLIC),
+    ("POST", "/v1/tokens/{token}/staff-actions"): RouteAccess(AUTHENTICATED, "path"),
+    ("GET", "/v1/tokens/{token}/rules/history"): RouteAccess(PUBLIC),  # public on chain
+    # An institution's (a public body's) limits: itself, or its city's auditors (logged).
+    ("GET", "/v1/tokens/{token}/institutions/{institution}/limits"): RouteAccess(
+        SELF, "path", "institution"
+    ),
 }
+
+
+def staff_path(op: StaffOperation) -> str:
+    """The call-builder route of a staff operation: a municipality's, or the registry's."""
+    if op.contract == "registry":
+        return f"/v1/registry/staff/{op.name}"
+    return f"/v1/tokens/{{token}}/staff/{op.name}"
+
+
+POLICIES.update(
+    {
+        ("POST", staff_path(op)): RouteAccess(
+            role(op.http_role), "registry" if op.contract == "registry" else "path"
+        )
+        for op in OPERATIONS
+    }
+)
 
 
 @dataclass
@@ -316,6 +347,9 @@ async def _token(request: Request, entry: RouteAccess) -> str | None:
         value = request.path_params.get("token")
     elif entry.token_from == "query":
         value = request.query_params.get("token")
+    elif entry.token_from == "registry":
+        access: Access = request.app.state.access
+        value = access.registry
     elif entry.token_from == "job":
         value = await asyncio.to_thread(_job_token, request, request.path_params.get("job_id"))
     else:
@@ -351,12 +385,12 @@ def record_staff_action(
     token: str | None,
     before: object = None,
     after: object = None,
-) -> None:
+) -> staff_log.StaffEntry:
     """Appends an off-chain write to the hash-chained staff log, with who made it and the
     role that allowed it (the route's policy resolved it into ``request.state``)."""
     who: Principal = getattr(request.state, "principal", Principal())
     held = sorted(who.roles.get(token.lower(), frozenset())) if token else []
-    staff_log.append(
+    return staff_log.append(
         engine,
         actor=who.actor,
         action=action,

@@ -28,7 +28,16 @@ from gateway.http.indexer_task import start_indexer
 from gateway.http.openapi import describe
 from gateway.http.problems import install_problem_handlers, problem_response
 from gateway.http.responses import JSONBytes
-from gateway.http.routes import audit, auth, distribution, purchase, queries, registry, relay
+from gateway.http.routes import (
+    audit,
+    auth,
+    distribution,
+    purchase,
+    queries,
+    registry,
+    relay,
+    staff,
+)
 from gateway.http.settlement_task import start_settlement
 from gateway.purchase.setup import Purchases, build_purchases
 from gateway.relayer.service import Relayer
@@ -117,6 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         auth.router,
         registry.router,
         purchase.router,
+        staff.router,
     )
     for router in (*routers, portal.router):
         app.include_router(router)

@@ -27,9 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from eth_abi.abi import encode as abi_encode
-from eth_utils.crypto import keccak
 
+from chain.protocol.staff import encode_staff
 from wallet_sdk import DongneClient, LocalKey, PaymentRequest
 from wallet_sdk import exceptions as x
 from wallet_sdk.client import HistoryItem
@@ -253,8 +252,7 @@ def institution_blocked_from_a_bar(m: Month) -> None:
     """The city blocks bars for institution wallets (a signed admin request relayed by the
     gateway); the city office pays a restaurant but not the bar."""
     operator = m.net.client(OPERATOR_KEY)
-    data = keccak(text="setInstitutionCategory(uint24,bool)")[:4]
-    data += abi_encode(["uint24", "bool"], [BAR, True])
+    data = encode_staff("institution-category", category=BAR, blocked=True)
     operator.wait(operator.submit_signed(operator.prepare(m.siheung, data)))
     m["office"].wait(m["office"].pay(m.siheung, m.address("noodles"), 150_000))
     with pytest.raises(x.VoucherCategoryBlocked) as blocked:

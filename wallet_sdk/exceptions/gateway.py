@@ -72,6 +72,7 @@ __all__ = [
     "SignerThrottled",
     "SignerUnregistered",
     "SiweInvalid",
+    "StaffActionUnverified",
     "StateConflict",
     "TargetNotAllowed",
     "WebhookRejected",
@@ -498,6 +499,14 @@ class ForwarderSkipped(GatewayError):
 
     arguments = (Argument("attempts", "attempts", "uint256"),)
     attempts: int
+
+
+@register_error("StaffActionUnverified")
+class StaffActionUnverified(GatewayError, ValueError):
+    """The transaction posted for the staff log is unknown, reverted, sent to another
+    contract, or not a staff operation: the chain does not show it as one."""
+
+    default_status = 400
 
 
 @register_error("ForwardedCallFailed")

@@ -93,10 +93,18 @@ def token_dashboard(engine: EngineDep, token: AddressPath) -> queries.Dashboard:
 
 
 @router.get("/tokens/{token}/programs", openapi_extra=codes("NotFound", "DatabaseUnavailable"))
-def token_programs(engine: EngineDep, token: AddressPath) -> list[queries.ProgramSummary]:
+def token_programs(
+    engine: EngineDep,
+    token: AddressPath,
+    kind: Annotated[
+        Literal["merkle", "reward"] | None,
+        Query(description="merkle (recipient lists) or reward (attestations); default: both"),
+    ] = None,
+) -> list[queries.ProgramSummary]:
     """A municipality's policy programs with budget, granted, claimed, spent, returned."""
     address = _known_token(engine, token)
-    return _read(lambda: queries.programs(engine, address))
+    found = _read(lambda: queries.programs(engine, address))
+    return [p for p in found if kind is None or p.kind == kind]
 
 
 @router.get(
@@ -248,6 +256,17 @@ def token_rules(engine: EngineDep, token: AddressPath) -> queries.RulesView:
     if found is None:
         raise GatewayError("NotFound", f"no municipality with token {token}", {"token": token})
     return found
+
+
+@router.get("/tokens/{token}/rules/history", openapi_extra=codes("NotFound", "DatabaseUnavailable"))
+def token_rules_history(engine: EngineDep, token: AddressPath) -> list[queries.RuleChange]:
+    """Every rule change of a municipality (proposed, activated, cancelled), newest first,
+    from the index. Public, as on chain."""
+    address = _address(token, "token")
+    found = _read(lambda: queries.rules_view(engine, address))
+    if found is None:
+        raise GatewayError("NotFound", f"no municipality with token {token}", {"token": token})
+    return found.history
 
 
 @router.get("/tokens/{token}/merchants", openapi_extra=codes("NotFound", "DatabaseUnavailable"))

@@ -260,15 +260,21 @@ def test_staff_use_the_cli_with_their_own_key_and_session(world: World, tmp_path
 
     # The city's admin grants a role with their own key; the index shows it.
     newcomer = Account.create().address
-    env_rpc = ["--rpc", world.net.rpc_url, "--manifest", str(world.net.manifest_path)]
+    # The grant is recorded in the staff log through the gateway (signed in with the same key).
+    env_rpc = ["--rpc", world.net.rpc_url, "--manifest", str(world.net.manifest_path),
+               "--gateway", world.gateway.url]  # fmt: skip
     granted = subprocess.run(
         [sys.executable, "-m", "gateway.cli", "city", "grant-role", newcomer, "--region", "41390",
          "--role", "AUDITOR_ROLE", *env_rpc, "--json"],
         capture_output=True, text=True, timeout=120,
         env={**{k: v for k, v in os.environ.items() if k != "DONGNE_DEPLOYER_KEY"},
-             "DONGNE_KEY": "0x" + bytes(world.accounts["admin"].key).hex()},
+             "DONGNE_KEY": "0x" + bytes(world.accounts["admin"].key).hex(),
+             "DONGNE_CONFIG_DIR": str(tmp_path / "admin")},
     )  # fmt: skip
     assert granted.returncode == 0, granted.stderr
+    logged = json.loads(granted.stdout)["staff_log"]
+    assert (logged["actor"], logged["role"]) == (world.accounts["admin"].address.lower(),
+                                                 "DEFAULT_ADMIN_ROLE")  # fmt: skip
 
     def listed() -> bool:
         holders = json.loads(dongne("admin", "city", "roles", "--region", "41390").stdout)
@@ -280,7 +286,8 @@ def test_staff_use_the_cli_with_their_own_key_and_session(world: World, tmp_path
          "--role", "AUDITOR_ROLE", *env_rpc, "--json"],
         capture_output=True, text=True, timeout=120,
         env={**{k: v for k, v in os.environ.items() if k != "DONGNE_DEPLOYER_KEY"},
-             "DONGNE_KEY": "0x" + bytes(world.accounts["citizen"].key).hex()},
+             "DONGNE_KEY": "0x" + bytes(world.accounts["citizen"].key).hex(),
+             "DONGNE_CONFIG_DIR": str(tmp_path / "citizen")},
     )  # fmt: skip
     assert stranger.returncode != 0
     assert "AccessControlUnauthorizedAccount" in stranger.stderr

@@ -23,7 +23,9 @@ import httpx
 import pytest
 
 from chain.protocol.errors import ERROR_CODES, GENERIC_REVERT_NAMES
+from chain.protocol.staff import OPERATIONS
 from gateway.errors import GATEWAY_CODES, status_of
+from gateway.http.access import staff_path
 from gateway.http.docs import ASSETS
 from tests.fixtures.signin import sign_in
 
@@ -105,6 +107,7 @@ def test_schemathesis_finds_nothing_over_the_whole_document(world: World, tmp_pa
     anonymous = world.client("anonymous")
     admin = sign_in(anonymous, bytes(world.accounts["admin"].key))["authorization"]
     config = tmp_path / "schemathesis.toml"
+    staff_calls = ", ".join(f'"POST {staff_path(op)}"' for op in OPERATIONS)
     config.write_text(
         f"""
 seed = 20261204
@@ -128,11 +131,13 @@ include-name = [
   "POST /v1/audit/{{token}}/settlements", "GET /v1/audit/{{token}}/funders",
   "GET /v1/merchants/{{address}}/sales",
   "GET /v1/wallets/{{address}}/payment-requests", "GET /v1/merchants/{{address}}/invoices",
+  "POST /v1/tokens/{{token}}/staff-actions", {staff_calls}
 ]
 # Validity these schemas cannot state, rightly refused with 400 when a schema-valid value
 # breaks it: a signed request's deadline, signature and nonce are the chain's; a window's
 # since must be before its until (and the window within the cap); a cursor is one the gateway
-# made.
+# made; a staff operation's values are its contract's types and the chain's state (a pending
+# rule set to cancel), and a staff transaction is one the chain shows.
 checks.positive_data_acceptance.enabled = false
 """
     )
