@@ -82,3 +82,12 @@ def test_bench_distribution_smoke() -> None:
     assert isinstance(create, dict)
     # Only calldata may differ: a zero byte in the root costs 4 gas instead of 16.
     assert max(create.values()) - min(create.values()) <= 12 * 32
+
+
+def test_bench_observability_smoke() -> None:
+    result = run_smoke("bench_observability.py")
+    assert result["name"] == "observability"
+    metrics = result["metrics"]
+    assert isinstance(metrics, dict)
+    assert metrics.keys() >= {"middleware_metrics_us", "intake_histogram_us", "rpc_observer_us"}
+    assert_positive_ratios(result["ratios"])

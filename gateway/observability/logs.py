@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 import uuid
 from contextvars import ContextVar
-from datetime import UTC, datetime
 from typing import Literal
 
 import orjson
@@ -43,11 +43,24 @@ def new_request_id() -> str:
 
 
 def _extras(record: logging.LogRecord) -> dict[str, object]:
-    return {k: v for k, v in vars(record).items() if k not in _RECORD_FIELDS}
+    fields = vars(record)
+    return {k: fields[k] for k in fields.keys() - _RECORD_FIELDS}
+
+
+# (whole second, its ISO 8601 text): an access line per request formats the same second
+# hundreds of times, and a timezone-aware datetime costs ~9 µs where this costs ~1.
+_second: tuple[int, str] = (-1, "")
 
 
 def _timestamp(record: logging.LogRecord) -> str:
-    return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+    """``2026-12-06T06:04:49.048+00:00``: ISO 8601, UTC, milliseconds."""
+    global _second
+    whole = int(record.created)
+    cached = _second  # one read: another thread may replace it meanwhile
+    if cached[0] != whole:
+        cached = _second = (whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)))
+    millis = int((record.created - whole) * 1000)
+    return f"{cached[1]}.{millis:03d}+00:00"
 
 
 class JsonFormatter(logging.Formatter):
@@ -97,6 +110,13 @@ def configure_logging(fmt: LogFormat = "json", level: str = "INFO") -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(logging.WARNING)
+    # Neither format prints the caller's file and line, the thread or the process: not looking
+    # them up saves about a third of each line's cost (the logging HOWTO's "Optimization").
+    logging._srcfile = None  # type: ignore[attr-defined]
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+    logging.captureWarnings(True)  # a library's warnings as log lines too, not bare stderr
     logging.getLogger("dongne").setLevel(level.upper())
     for name in _SERVER_LOGGERS:
         server = logging.getLogger(name)
