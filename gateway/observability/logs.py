@@ -112,7 +112,7 @@ def configure_logging(fmt: LogFormat = "json", level: str = "INFO") -> None:
     root.setLevel(logging.WARNING)
     # Neither format prints the caller's file and line, the thread or the process: not looking
     # them up saves about a third of each line's cost (the logging HOWTO's "Optimization").
-    logging._srcfile = None  # type: ignore[attr-defined]
+    logging._srcfile = None
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
