@@ -49,7 +49,7 @@ class Pending:
     created_at: float  # accepted at (unix seconds): time to final is measured from here
     attempts: int = 0
     simulated: bool = False  # against the state it runs on (intake's simulation, next in line)
-    trace: str | None = None  # the X-Request-ID that brought it (None once recovered from the DB)
+    trace: str | None = None  # the X-Request-ID that brought it (stored with the request)
 
     @property
     def encoded_size(self) -> int:
@@ -198,7 +198,12 @@ class Batcher:
         )
         self.nonces.hold(stored.signer, stored.nonce, stored.id)
         self.intake.known[stored.id] = stored.status
-        return Pending(stored.id, SignedRequest(request, stored.signature), stored.created_at)
+        return Pending(
+            stored.id,
+            SignedRequest(request, stored.signature),
+            stored.created_at,
+            trace=stored.http_request_id,
+        )
 
     # ------------------------------------------------------------------ loops
 

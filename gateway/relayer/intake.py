@@ -91,6 +91,7 @@ class Accepted:
             "error_args": None,
             "created_at": self.created_at,
             "updated_at": self.created_at,
+            "http_request_id": self.trace,
         }
 
 

@@ -6,6 +6,7 @@ import secrets
 import time
 
 import httpx
+from eth_account.signers.local import LocalAccount
 
 from chain.protocol.calls import encode_pay
 from chain.protocol.forwarder import (
@@ -19,12 +20,18 @@ from .conftest import World, until
 
 
 def relay_payment(
-    world: World, amount: int, headers: dict[str, str] | None = None
+    world: World,
+    amount: int,
+    headers: dict[str, str] | None = None,
+    *,
+    payer: LocalAccount | None = None,
+    gateway_url: str | None = None,
 ) -> httpx.Response:
-    """Signs a payment of ``amount`` won to the world's merchant with the citizen's key, at its
-    next nonce, and posts it to ``/v1/requests``."""
-    citizen = world.accounts["citizen"]
-    http = httpx.Client(base_url=world.gateway.url, timeout=30)
+    """Signs a payment of ``amount`` won to the world's merchant with the payer's key (the
+    world's citizen by default), at its next nonce, and posts it to ``/v1/requests`` of the
+    world's gateway (or ``gateway_url``)."""
+    citizen = payer or world.accounts["citizen"]
+    http = httpx.Client(base_url=gateway_url or world.gateway.url, timeout=30)
     nonce = int(http.get(f"/v1/nonces/{citizen.address}").json()["nonce"])
     manifest = world.net.manifest
     request = ForwardRequest(
@@ -42,9 +49,9 @@ def relay_payment(
     return http.post("/v1/requests", json=signed_request_to_json(signed), headers=headers or {})
 
 
-def final_state(world: World, relay_id: str) -> dict[str, object]:
+def final_state(world: World, relay_id: str, gateway_url: str | None = None) -> dict[str, object]:
     """The request's state once it is final (succeeded or failed)."""
-    http = httpx.Client(base_url=world.gateway.url, timeout=30)
+    http = httpx.Client(base_url=gateway_url or world.gateway.url, timeout=30)
     state: dict[str, object] = {}
 
     def final() -> bool:

@@ -10,17 +10,22 @@ import json
 import logging
 import secrets
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
+import pytest
+from eth_account import Account
 
+from chain.protocol.calls import encode_issue
+from gateway.devnet.process import GatewayProcess
 from gateway.observability.logs import REQUEST_ID, JsonFormatter, TextFormatter
 
 from .conftest import World, until
 from .payments import final_state, relay_payment
 
 
-def _lines(world: World) -> list[dict[str, object]]:
-    path = world.gateway.log_path
+def _lines(world: World, path: Path | None = None) -> list[dict[str, object]]:
+    path = path or world.gateway.log_path
     assert path is not None
     lines = []
     for raw in path.read_text(encoding="utf-8", errors="replace").splitlines():
@@ -37,15 +42,8 @@ def test_a_request_id_is_followed_from_the_call_to_its_batch_tx_hash(world: Worl
     state = final_state(world, answer.json()["id"])
     assert state["status"] == "succeeded", state
     tx_hash = state["tx_hash"]
-
-    def batch_line() -> dict[str, object] | None:
-        for line in _lines(world):
-            if line.get("tx_hash") == tx_hash and request_id in line.get("request_ids", []):
-                return line
-        return None
-
-    until(lambda: batch_line() is not None, "the batcher's line naming the request")
-    batch = batch_line()
+    until(lambda: _batch_line(world, tx_hash, request_id) is not None, "the batch's line")
+    batch = _batch_line(world, tx_hash, request_id)
     assert batch is not None
     assert batch["logger"] == "dongne.relayer"
     assert batch["level"] == "INFO"
@@ -60,6 +58,46 @@ def test_a_request_id_is_followed_from_the_call_to_its_batch_tx_hash(world: Worl
         stamp = datetime.fromisoformat(str(line["timestamp"]))
         assert stamp.utcoffset() == timedelta(0)
         assert abs(datetime.now(UTC) - stamp) < timedelta(minutes=5)
+
+
+def _batch_line(
+    world: World, tx_hash: object, request_id: str, path: Path | None = None
+) -> dict[str, object] | None:
+    """The batcher's line for the batch ``tx_hash`` naming ``request_id``."""
+    for line in _lines(world, path):
+        if line.get("tx_hash") == tx_hash and request_id in line.get("request_ids", []):  # type: ignore[operator]
+            return line
+    return None
+
+
+def test_the_request_id_is_stored_with_the_request_across_a_restart(
+    world: World, tmp_path: Path
+) -> None:
+    """Accepted, then the gateway is killed before batching; the next process batches it
+    from the database and its batch line still names the caller's request id. Its own
+    database (SQLite) whatever the world's backend: run once, with the SQLite world."""
+    if not world.database_url.startswith("sqlite"):
+        pytest.skip("runs once, on its own SQLite database, with the SQLite world")
+    payer, relayer = Account.create(), Account.create()  # own signer and key: no shared nonces
+    op, manifest = world.net.operator, world.net.manifest
+    op.register(manifest.registry, [payer.address], "citizen")
+    op.send(world.siheung, encode_issue(payer.address, 10_000, 9_000), "issue")
+    op.send_many([(relayer.address, b"", 10**18)], "fund")
+    env = world.net.gateway_env(f"sqlite:///{tmp_path / 'restart.db'}", run_indexer="false")
+    env["DONGNE_RELAYER_KEYS"] = f'["0x{bytes(relayer.key).hex()}"]'
+    request_id = "restart-" + secrets.token_hex(8)
+    parked = {**env, "DONGNE_BATCH_INTERVAL_MS": "600000"}  # accepts, never batches
+    with GatewayProcess(parked, log_path=tmp_path / "first.log") as first:
+        answer = relay_payment(
+            world, 700, {"X-Request-ID": request_id}, payer=payer, gateway_url=first.url
+        )
+        assert answer.status_code == 202, answer.text
+        first.kill()
+    with GatewayProcess(env, log_path=tmp_path / "second.log") as second:
+        state = final_state(world, answer.json()["id"], second.url)
+    assert state["status"] == "succeeded", state
+    assert _batch_line(world, state["tx_hash"], request_id, tmp_path / "first.log") is None
+    assert _batch_line(world, state["tx_hash"], request_id, tmp_path / "second.log")
 
 
 def test_a_missing_or_unsafe_request_id_is_replaced(world: World) -> None:
