@@ -142,3 +142,12 @@ def test_json_and_text_formats_carry_the_same_fields() -> None:
     assert entry["timestamp"].endswith("+00:00")
     text = _format(TextFormatter(), tx_hash="0xabc")
     assert " INFO dongne.test.logs [req-1] batch 0xabc sent tx_hash=0xabc" in text
+
+
+def test_the_api_document_names_the_request_id_header(world: World) -> None:
+    doc = httpx.get(world.gateway.url + "/openapi.json", timeout=30).json()
+    submit = doc["paths"]["/v1/requests"]["post"]["responses"]
+    assert "X-Request-ID" in submit["202"]["headers"]
+    assert "X-Request-ID" in submit["422"]["headers"]  # problems too
+    ready = doc["paths"]["/readyz"]["get"]["responses"]
+    assert ready["503"]["content"]["application/json"]["schema"]["$ref"].endswith("/Readiness")
