@@ -1,12 +1,20 @@
-"""The relayer's own timings and sizes; its counts and queues are read at scrape (``scrape``)."""
+"""The relayer's timings and sizes, observed where the work happens; its counts (sent, dropped,
+resent...), queues and key balances are read at scrape time (``scrape``)."""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Histogram
 
 from gateway.observability.registry import REGISTRY
 
-__all__ = ["BATCH_SIZE", "DROPPED", "INTAKE_SECONDS", "RESENT", "TIME_TO_FINAL"]
+__all__ = [
+    "BATCH_SIZE",
+    "INTAKE_ACCEPTED",
+    "INTAKE_REFUSED",
+    "INTAKE_REPEATED",
+    "INTAKE_SECONDS",
+    "TIME_TO_FINAL",
+]
 
 # Intake is CPU-bound (~700 requests/s): one observation on a child resolved once per outcome.
 INTAKE_SECONDS = Histogram(
@@ -28,13 +36,4 @@ TIME_TO_FINAL = Histogram(
     "from a request's acceptance to its final state (succeeded or failed)",
     ["status"], registry=REGISTRY,
     buckets=(0.25, 0.5, 1, 2, 3, 5, 10, 20, 30, 60, 120, 300, 900),
-)  # fmt: skip
-DROPPED = Counter(
-    "dongne_relay_dropped_batches",
-    "batch transactions the node refused or replaced (their requests requeued)",
-    registry=REGISTRY,
-)
-RESENT = Counter(
-    "dongne_relay_resent_batches", "batch transactions sent again (not mined in time, or after "
-    "a restart)", registry=REGISTRY,
 )  # fmt: skip
