@@ -37,6 +37,7 @@ class Telemetry:
         # Children by (method, route, status): labels() is the costly part of a metric update.
         self._counters: dict[tuple[str, str, int], Counter] = {}
         self._histograms: dict[tuple[str, str], Histogram] = {}
+        self._templates: dict[object, str] = {}  # plain Starlette routes' paths, by endpoint
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -59,8 +60,7 @@ class Telemetry:
             await self.app(scope, receive, send_with_id)
         finally:
             seconds = time.perf_counter() - started
-            route = scope.get("route")
-            template = getattr(route, "path", None) or UNMATCHED_ROUTE
+            template = self._template(scope)
             method = scope["method"] if scope["method"] in _METHODS else "OTHER"
             self._observe(method, template, status, seconds)
             if self.access_log:
@@ -70,6 +70,23 @@ class Telemetry:
                            "duration_ms": round(seconds * 1000, 2)},
                 )  # fmt: skip
             REQUEST_ID.reset(token)
+
+    def _template(self, scope: Scope) -> str:
+        """The matched route's path template. FastAPI's routes put themselves in the scope;
+        plain Starlette routes (/openapi.json, the docs pages) only their endpoint, looked up
+        once among the app's routes."""
+        path = getattr(scope.get("route"), "path", None)
+        if isinstance(path, str):
+            return path
+        endpoint = scope.get("endpoint")
+        if endpoint is None:
+            return UNMATCHED_ROUTE
+        template = self._templates.get(endpoint)
+        if template is None:
+            routes = getattr(scope.get("app"), "routes", ())
+            found = [r.path for r in routes if getattr(r, "endpoint", None) is endpoint]
+            template = self._templates[endpoint] = found[0] if found else UNMATCHED_ROUTE
+        return template
 
     def _observe(self, method: str, route: str, status: int, seconds: float) -> None:
         counter = self._counters.get((method, route, status))

@@ -54,6 +54,7 @@ def traffic(world: World) -> dict[str, object]:
     assert refused.status_code == 422, refused.text
     anonymous = httpx.Client(base_url=world.gateway.url, timeout=30)
     assert anonymous.get("/v1/network").status_code == 200
+    assert anonymous.get("/openapi.json").status_code == 200  # a plain Starlette route
     assert anonymous.get("/no/such/path/0xdeadbeef").status_code == 404
     return {"id": accepted.json()["id"], "state": state}
 
@@ -74,6 +75,8 @@ def test_http_requests_are_counted_by_route_template_and_status(
     polled = scrape.value(total, method="GET", route="/v1/requests/{request_id}", status="200")
     assert (polled or 0) >= 1
     assert (scrape.value(total, route="<unmatched>", status="404") or 0) >= 1
+    assert (scrape.value(total, method="GET", route="/openapi.json", status="200") or 0) >= 1
+    assert scrape.value(total, route="<unmatched>", status="200") is None
     # Bounded label values: no raw path (a request id, an address) is ever a label.
     routes = {s.labels.get("route", "") for s in scrape.samples if s.name == total}
     assert not [r for r in routes if re.search(r"0x[0-9a-fA-F]{8}", r)], routes
