@@ -424,7 +424,7 @@ class Batcher:
         self.stats.requests_sent += len(items)
         BATCH_SIZE.observe(len(items))
         log.info(
-            "batch %s sent with %d requests", tx_hash, len(items),
+            "batch %s with %d requests stored, sending", tx_hash, len(items),
             extra={
                 "tx_hash": tx_hash, "relayer": key.address, "tx_nonce": batch.relayer_nonce,
                 "request_ids": [p.trace for p in items if p.trace is not None],
