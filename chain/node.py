@@ -230,6 +230,16 @@ class LocalNode:
             log.seek(max(self._log_offset, end - max_bytes))
             return log.read().decode(errors="replace")
 
+    def freeze(self) -> None:
+        """SIGSTOP the node: it keeps its port and state but answers nothing (an unreachable
+        node, as a network partition looks to the gateway) until :meth:`thaw`."""
+        if self._proc is not None:
+            _signal_group(self._proc.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        if self._proc is not None:
+            _signal_group(self._proc.pid, signal.SIGCONT)
+
     # -- node-specific controls -------------------------------------------------------------
 
     def mine(self, blocks: int = 1) -> None:

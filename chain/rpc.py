@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Self, TypeAlias
 
@@ -29,10 +30,17 @@ __all__ = [
     "NodeUnavailableError",
     "RpcClient",
     "RpcError",
+    "RpcObserver",
+    "results_in_order",
 ]
 
 JSONValue: TypeAlias = str | int | float | bool | list["JSONValue"] | dict[str, "JSONValue"] | None
 JSONObject: TypeAlias = dict[str, JSONValue]
+
+# Told of every call once it is answered: (method, seconds of its round trip, the error or None).
+# The gateway plugs its Prometheus metrics in here; chain/ itself knows nothing of them (floor 1
+# never imports gateway). A call in a batch reports the whole batch's round trip.
+RpcObserver: TypeAlias = Callable[[str, float, BaseException | None], None]
 
 _HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
 
@@ -61,8 +69,16 @@ class NodeUnavailableError(DongneChainError, ConnectionError):
 class RpcClient:
     """JSON-RPC over one keep-alive HTTP connection pool; safe to share between threads."""
 
-    def __init__(self, url: str, *, timeout: float = 30.0, trust_env: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = 30.0,
+        trust_env: bool = False,
+        observer: RpcObserver | None = None,
+    ) -> None:
         self.url = url
+        self.observer = observer
         self._ids = itertools.count(1)
         # trust_env=False by default: an HTTP_PROXY meant for the internet must not capture the
         # node's private or loopback address.
@@ -74,10 +90,17 @@ class RpcClient:
         """Call one method and return its ``result``; raises :class:`RpcError` on error."""
         request_id = next(self._ids)
         request = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": list(params)}
-        reply = self._post(request)
-        if not isinstance(reply, dict):
-            raise NodeUnavailableError(self.url, f"expected a JSON object, got {reply!r:.200}")
-        return result_of(method, reply, self.url)
+        started = time.perf_counter()
+        try:
+            reply = self._post(request)
+            if not isinstance(reply, dict):
+                raise NodeUnavailableError(self.url, f"expected a JSON object, got {reply!r:.200}")
+            result = result_of(method, reply, self.url)
+        except (RpcError, NodeUnavailableError) as exc:
+            self._observe((method,), started, exc)
+            raise
+        self._observe((method,), started, None)
+        return result
 
     def batch(self, calls: Iterable[tuple[str, Sequence[object]]]) -> list[JSONValue]:
         """Send several calls in one HTTP request; results come back in the order of ``calls``.
@@ -90,27 +113,37 @@ class RpcClient:
         ]
         if not requests:
             return []
-        replies = self._post(requests)
-        if not isinstance(replies, list):
-            # Some servers answer a malformed batch with a single error object.
-            if isinstance(replies, dict) and "error" in replies:
-                result_of("batch", replies, self.url)
-            raise NodeUnavailableError(self.url, f"expected a JSON array, got {replies!r:.200}")
+        methods = [str(r["method"]) for r in requests]
+        started = time.perf_counter()
+        try:
+            replies = self._post(requests)
+            if not isinstance(replies, list):
+                # Some servers answer a malformed batch with a single error object.
+                if isinstance(replies, dict) and "error" in replies:
+                    result_of("batch", replies, self.url)
+                raise NodeUnavailableError(self.url, f"expected a JSON array, got {replies!r:.200}")
+        except (RpcError, NodeUnavailableError) as exc:
+            self._observe(methods, started, exc)
+            raise
         # The spec lets servers answer a batch in any order, so match replies by id.
         by_id: dict[object, JSONObject] = {
             reply.get("id"): reply for reply in replies if isinstance(reply, dict)
         }
-        results: list[JSONValue] = []
-        for request in requests:
-            reply = by_id.get(request["id"])
-            method = str(request["method"])
-            if reply is None:
-                raise NodeUnavailableError(self.url, f"no reply to {method} in a batch")
-            results.append(result_of(method, reply, self.url))
-        return results
+        return results_in_order(
+            methods,
+            [by_id.get(r["id"]) for r in requests],
+            self.url,
+            lambda method, error: self._observe((method,), started, error),
+        )
 
     def close(self) -> None:
         self._http.close()
+
+    def _observe(self, methods: Iterable[str], started: float, error: BaseException | None) -> None:
+        if self.observer is not None:
+            seconds = time.perf_counter() - started
+            for method in methods:
+                self.observer(method, seconds, error)
 
     def __enter__(self) -> Self:
         return self
@@ -207,6 +240,31 @@ def result_of(method: str, reply: Mapping[str, object], url: str = "?") -> JSONV
         raise NodeUnavailableError(url, f"no result for {method}")
     result: JSONValue = reply["result"]  # type: ignore[assignment]
     return result
+
+
+def results_in_order(
+    methods: Sequence[str],
+    replies: Sequence[Mapping[str, object] | None],
+    url: str,
+    observe: Callable[[str, BaseException | None], None],
+) -> list[JSONValue]:
+    """A batch's results in call order (both clients' batches): each call is observed with its
+    own outcome, then the first failed call's error is raised."""
+    results: list[JSONValue] = []
+    first_error: RpcError | NodeUnavailableError | None = None
+    for method, reply in zip(methods, replies, strict=True):
+        try:
+            if reply is None:
+                raise NodeUnavailableError(url, f"no reply to {method} in a batch")
+            results.append(result_of(method, reply, url))
+        except (RpcError, NodeUnavailableError) as exc:
+            observe(method, exc)
+            first_error = first_error or exc
+        else:
+            observe(method, None)
+    if first_error is not None:
+        raise first_error
+    return results
 
 
 def _carries_rpc_error(decoded: JSONValue) -> bool:

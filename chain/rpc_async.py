@@ -8,12 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from collections.abc import Iterable, Sequence
 
 import aiohttp
 import orjson
 
-from chain.rpc import JSONObject, JSONValue, NodeUnavailableError, result_of
+from chain.rpc import (
+    JSONObject,
+    JSONValue,
+    NodeUnavailableError,
+    RpcObserver,
+    result_of,
+    results_in_order,
+)
 
 # Coalesced calls per HTTP request; nodes cap batch sizes (Besu: 1,024 by default).
 MAX_BATCH = 200
@@ -22,8 +30,11 @@ MAX_BATCH = 200
 class AsyncRpc:
     """One keep-alive session to one node."""
 
-    def __init__(self, url: str, *, timeout: float = 30.0) -> None:
+    def __init__(
+        self, url: str, *, timeout: float = 30.0, observer: RpcObserver | None = None
+    ) -> None:
         self.url = url
+        self.observer = observer  # see chain.rpc.RpcObserver
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
         self._ids = itertools.count(1)
@@ -72,6 +83,7 @@ class AsyncRpc:
     async def _send(
         self, calls: list[tuple[str, Sequence[object], asyncio.Future[JSONValue]]]
     ) -> None:
+        started = time.perf_counter()
         try:
             if len(calls) == 1:
                 method, params, future = calls[0]
@@ -98,19 +110,28 @@ class AsyncRpc:
                 by_id = {r.get("id"): r for r in reply if isinstance(r, dict)}
                 replies = [by_id.get(first + i, {}) for i in range(len(calls))]
         except Exception as exc:
-            for _m, _p, future in calls:
+            for method, _p, future in calls:
+                self._observe(method, started, exc)
                 if not future.done():
                     future.set_exception(exc)
             return
         for (method, _p, future), one in zip(calls, replies, strict=True):
-            if future.done():
-                continue
             try:
                 if not isinstance(one, dict):
                     raise NodeUnavailableError(self.url, f"unexpected reply to {method}")
-                future.set_result(result_of(method, one, self.url))
+                result = result_of(method, one, self.url)
             except Exception as exc:  # the call's own JSON-RPC error
-                future.set_exception(exc)
+                self._observe(method, started, exc)
+                if not future.done():
+                    future.set_exception(exc)
+            else:
+                self._observe(method, started, None)
+                if not future.done():
+                    future.set_result(result)
+
+    def _observe(self, method: str, started: float, error: BaseException | None) -> None:
+        if self.observer is not None:
+            self.observer(method, time.perf_counter() - started, error)
 
     async def batch(self, calls: Iterable[tuple[str, Sequence[object]]]) -> list[JSONValue]:
         """Several calls in one HTTP round trip; results in call order, errors raised."""
@@ -124,13 +145,23 @@ class AsyncRpc:
         ]
         for _ in range(len(items) - 1):
             next(self._ids)
-        reply = await self._post(payload)
-        if not isinstance(reply, list):
-            raise NodeUnavailableError(self.url, "batch reply is not a list")
+        methods = [m for m, _p in items]
+        started = time.perf_counter()
+        try:
+            reply = await self._post(payload)
+            if not isinstance(reply, list):
+                raise NodeUnavailableError(self.url, "batch reply is not a list")
+        except NodeUnavailableError as exc:
+            for method in methods:
+                self._observe(method, started, exc)
+            raise
         by_id = {r.get("id"): r for r in reply if isinstance(r, dict)}
-        return [
-            result_of(items[i][0], by_id.get(first + i, {}), self.url) for i in range(len(items))
-        ]
+        return results_in_order(
+            methods,
+            [by_id.get(first + i, {}) for i in range(len(items))],
+            self.url,
+            lambda method, error: self._observe(method, started, error),
+        )
 
     async def eth_call(
         self,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -83,6 +84,16 @@ class Settings(BaseSettings):
     settlement_cutoffs: dict[int, str] = Field(default_factory=dict)
     settlement_interval_s: float = 30.0
     settlement_lease_ttl_s: float = 90.0
+    # Observability: one JSON object per log line (timestamp, level, logger, message,
+    # request_id, ...) for log shippers; "text" for a person reading a console. An access line
+    # per HTTP request (dongne.http) unless access_log is off.
+    log_format: Literal["json", "text"] = "json"
+    log_level: str = "INFO"
+    access_log: bool = True
+    # /readyz: each probe (node, database) must answer within this, and the index must have
+    # reached the head within the last ready_max_index_lag_s seconds.
+    ready_probe_timeout_s: float = 2.0
+    ready_max_index_lag_s: float = 30.0
 
     # Simulate each request at acceptance and answer 422 at once when it would revert.
     simulate: bool = True

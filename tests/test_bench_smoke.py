@@ -96,3 +96,12 @@ def test_bench_onboarding_smoke() -> None:
     # Batched, a row costs less gas than its own transaction (21,000 gas of it is the base fee).
     assert ratios["resident_gas_per_row"] < 1
     assert ratios["merchant_gas_per_row"] < 1
+
+
+def test_bench_observability_smoke() -> None:
+    result = run_smoke("bench_observability.py")
+    assert result["name"] == "observability"
+    metrics = result["metrics"]
+    assert isinstance(metrics, dict)
+    assert metrics.keys() >= {"middleware_metrics_us", "intake_histogram_us", "rpc_observer_us"}
+    assert_positive_ratios(result["ratios"])

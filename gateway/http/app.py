@@ -7,13 +7,9 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Literal
 
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import PlainTextResponse
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
-from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -32,6 +28,7 @@ from gateway.http.routes import (
     audit,
     auth,
     distribution,
+    ops,
     purchase,
     queries,
     registry,
@@ -39,6 +36,10 @@ from gateway.http.routes import (
     staff,
 )
 from gateway.http.settlement_task import start_settlement
+from gateway.http.telemetry import Telemetry
+from gateway.observability.db_metrics import instrument_engine
+from gateway.observability.logs import configure_logging
+from gateway.observability.rpc_metrics import observe_rpc
 from gateway.purchase.setup import Purchases, build_purchases
 from gateway.relayer.service import Relayer
 from gateway.settings import Settings, get_settings
@@ -46,26 +47,16 @@ from gateway.settings import Settings, get_settings
 log = logging.getLogger("dongne.gateway")
 
 
-class Health(BaseModel):
-    status: Literal["ok"]
-
-
-class Readiness(BaseModel):
-    ready: bool
-    relaying: bool
-    replica: str
-    unfunded: list[str] = Field(description="relayer keys below the minimum balance")
-    key_balances: dict[str, str | None] = Field(description="wei, as decimal strings")
-
-
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.log_format, settings.log_level)
         manifest = Manifest.load(settings.manifest_path)
         engine = await asyncio.to_thread(create_engine_for, settings.database_url)
-        rpc = AsyncRpc(settings.rpc_url)
+        instrument_engine(engine)
+        rpc = AsyncRpc(settings.rpc_url, observer=observe_rpc)
         app.state.settings = settings
         app.state.manifest = manifest
         app.state.engine = engine
@@ -116,8 +107,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PUT", "DELETE"],
             allow_headers=["authorization", "content-type", "x-api-key", "x-request-id"],
+            expose_headers=["x-request-id"],
             max_age=600,
         )
+    # Outermost (added last): its request id and timing cover everything below, 413s included.
+    app.add_middleware(Telemetry, access_log=settings.access_log)
     routers = (
         relay.router,
         queries.router,
@@ -128,39 +122,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         purchase.router,
         staff.router,
     )
-    for router in (*routers, portal.router):
+    for router in (*routers, ops.router, portal.router):
         app.include_router(router)
-
-    @app.get("/healthz", tags=["ops"])
-    async def healthz() -> Health:
-        """Liveness: the process answers."""
-        return Health(status="ok")
-
-    @app.get(
-        "/readyz",
-        tags=["ops"],
-        response_model=Readiness,
-        responses={503: {"model": Readiness, "description": "standby, or no key can pay gas"}},
-    )
-    async def readyz(request: Request) -> Response:
-        """Readiness: 503 on a standby replica (another holds the batcher lease) and while no
-        relayer key can pay for gas (where gas has a price)."""
-        relayer: Relayer = request.app.state.relayer
-        batcher = relayer.batcher
-        # Wei exceed JSON's (and orjson's) integers: decimal strings, as the API sends amounts.
-        keys = {k.address: None if k.balance is None else str(k.balance) for k in batcher.keys}
-        body = {
-            "ready": batcher.ready() and relayer.relaying,
-            "relaying": relayer.relaying,  # False on a standby replica: another one relays
-            "replica": relayer.lease.owner,
-            "unfunded": batcher.unfunded(),
-            "key_balances": keys,
-        }
-        return JSONBytes(body, status_code=200 if body["ready"] else 503)
-
-    @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
-    async def metrics(request: Request) -> Response:
-        return Response(_metrics(request.app), media_type=CONTENT_TYPE_LATEST)
 
     return app
 
@@ -214,7 +177,9 @@ async def _start_background(
     app: FastAPI, settings: Settings, manifest: Manifest, engine: Engine
 ) -> list[asyncio.Task[None]]:
     """Starts the indexer's follower unless this replica only relays (``run_indexer`` off),
-    and the sales agent where in-app sales are configured (``run_sales_agent``)."""
+    the settlement scheduler where ``settlement_auto`` is on (it runs only while this replica
+    holds the settlement lease), and the sales agent where in-app sales are configured
+    (``run_sales_agent``)."""
     tasks: list[asyncio.Task[None]] = []
     if settings.run_indexer:
         tasks.append(await start_indexer(app, settings, manifest, engine))
@@ -242,30 +207,3 @@ async def _sales_agent(app: FastAPI, purchases: Purchases, settings: Settings) -
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wake.wait(), settings.sales_agent_interval_s)
         wake.clear()
-
-
-def _metrics(app: FastAPI) -> bytes:
-    registry = CollectorRegistry()
-    relayer: Relayer | None = getattr(app.state, "relayer", None)
-    if relayer is not None:
-        s = relayer.batcher.stats
-        for name, value, doc in (
-            ("dongne_relay_batches_sent", s.batches_sent, "executeBatch transactions sent"),
-            ("dongne_relay_requests_sent", s.requests_sent, "requests put in batches"),
-            ("dongne_relay_succeeded", s.succeeded, "requests that succeeded on chain"),
-            ("dongne_relay_failed", s.failed, "requests that ended failed"),
-            ("dongne_relay_requeued", s.requeued, "requests requeued after a skip or drop"),
-            ("dongne_relay_refused_unsent", s.refused_unsent, "requests failed by simulation"),
-            ("dongne_relay_resent", s.resent, "batch transactions resent"),
-            ("dongne_relay_gas_used", s.gas_used, "gas used by mined batches"),
-            ("dongne_relay_in_flight_batches", len(relayer.batcher.in_flight), "batches in flight"),
-            ("dongne_relay_waiting", relayer.batcher._waiting_count(), "requests waiting"),
-        ):
-            Gauge(name, doc, registry=registry).set(value)
-        balance = Gauge(
-            "dongne_relayer_key_balance_wei", "relayer key balances", ["key"], registry=registry
-        )
-        for key in relayer.batcher.keys:
-            if key.balance is not None:
-                balance.labels(key=key.address).set(key.balance)
-    return generate_latest(registry)

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from chain.manifest import Manifest
 from chain.rpc import RpcClient
 from gateway.indexer.follower import Indexer
+from gateway.observability.rpc_metrics import observe_rpc
 from gateway.settings import Settings
 
 __all__ = ["start_indexer"]
@@ -26,7 +27,7 @@ async def start_indexer(
     app: FastAPI, settings: Settings, manifest: Manifest, engine: Engine
 ) -> asyncio.Task[None]:
     """Starts following the chain; cancel the returned task to stop."""
-    rpc = RpcClient(settings.rpc_url)
+    rpc = RpcClient(settings.rpc_url, observer=observe_rpc)
     indexer = Indexer.from_settings(settings, engine, rpc, manifest)
     app.state.indexer = indexer
     stop = threading.Event()

@@ -61,6 +61,13 @@ _PROBLEM_SCHEMA: dict[str, Any] = {
 }
 
 
+_REQUEST_ID_HEADER: dict[str, Any] = {
+    "description": "the caller's X-Request-ID (up to 128 of A-Za-z0-9._:-) or a new one; the "
+    "gateway's log lines for this call, and a relayed request's batch line, carry it",
+    "schema": {"type": "string", "maxLength": 128},
+}
+
+
 def codes(*names: str) -> dict[str, Any]:
     """A route's own problem codes, for ``openapi_extra`` (merge with other extras)."""
     return {CODES_KEY: list(names)}
@@ -142,6 +149,8 @@ def describe(app: FastAPI) -> None:
                 operation[CODES_KEY] = list(dict.fromkeys(names))
                 for status, answer in _problem_responses(names).items():
                     responses.setdefault(status, answer)
+                for answer in responses.values():  # every answer (gateway.http.telemetry)
+                    answer.setdefault("headers", {})["X-Request-ID"] = _REQUEST_ID_HEADER
         app.openapi_schema = schema
         return schema
 

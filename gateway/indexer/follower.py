@@ -26,9 +26,11 @@ from chain.rpc import RpcClient, RpcError
 from gateway.indexer.decode import EventDecoder
 from gateway.indexer.fetch import ChainMovedError, FetchedRange, RangeFetcher
 from gateway.indexer.store import REORG_WINDOW, CheckpointMovedError, IndexStore
+from gateway.observability.index_metrics import EVENTS_INGESTED
 from gateway.settings import Settings
 
 __all__ = [
+    "IndexLag",
     "Indexer",
     "IndexerError",
     "Progress",
@@ -89,6 +91,17 @@ class SyncReport:
     seconds: float
 
 
+@dataclass(frozen=True, slots=True)
+class IndexLag:
+    """How far the index trails the chain: in blocks behind the last head seen, and in seconds
+    since a sync last reached it (0 blocks but growing seconds: the node or the database has
+    been unavailable since)."""
+
+    head: int | None
+    blocks: int
+    seconds: float
+
+
 class Indexer:
     """Follows one chain's network contracts (from ``manifest``) into ``engine``'s database."""
 
@@ -116,6 +129,10 @@ class Indexer:
         self.fetcher = RangeFetcher(rpc, self.decoder, network, manifest.factory)
         self._span = min(_FIRST_SPAN, self.batch_blocks)
         self._chain_checked = False
+        # Read by /metrics and /readyz from the event loop while the indexer's thread writes.
+        self._head: int | None = None
+        self._indexed: int | None = None
+        self._caught_up_at = time.time()  # its start: the first catch-up gets the same grace
 
     @classmethod
     def from_settings(
@@ -182,12 +199,16 @@ class Indexer:
                     break
                 ranges, logs = ranges + 1, logs + fetched.log_count
                 events += len(fetched.events)
+                EVENTS_INGESTED.inc(len(fetched.events))
                 block, parent = fetched.last + 1, fetched.end
                 if progress is not None:
                     elapsed = time.monotonic() - started
                     progress(Progress(first, fetched.last, target, events, elapsed))
         if ranges == 0 and checkpoint is not None and checkpoint.head != head:
             self.store.record_head(head)
+        self._head, self._indexed = head, block - 1
+        if block > target:
+            self._caught_up_at = time.time()
         seconds = time.monotonic() - started
         return SyncReport(first, block - 1, head, ranges, logs, events, depth, seconds)
 
@@ -202,6 +223,12 @@ class Indexer:
         self.store.wipe()
         self._span = min(_FIRST_SPAN, self.batch_blocks)
         return self.sync_once(progress)
+
+    def lag(self, now: float) -> IndexLag:
+        if self._head is None or self._indexed is None:
+            return IndexLag(None, 0, max(0.0, now - self._caught_up_at))
+        blocks = max(0, self._head - self.confirmations - self._indexed)
+        return IndexLag(self._head, blocks, max(0.0, now - self._caught_up_at))
 
     def run_forever(self, stop_event: threading.Event) -> None:
         """Follows the head until ``stop_event`` is set; node or database trouble is retried.

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
@@ -24,6 +24,7 @@ from chain.protocol.forwarder import ForwardRequest, SignedRequest, encode_execu
 from chain.rpc import JSONObject, NodeUnavailableError, RpcError
 from chain.rpc_async import AsyncRpc
 from gateway.db.tables.relayer import FAILED, SUCCEEDED
+from gateway.observability.relay_metrics import BATCH_SIZE, TIME_TO_FINAL
 from gateway.relayer.chainview import ChainView, GasExhausted
 from gateway.relayer.intake import Accepted, Intake, NonceBook
 from gateway.relayer.store import Outcome, RequestStore, StoredBatch, StoredRequest
@@ -37,12 +38,18 @@ MAX_ATTEMPTS = 3
 PER_REQUEST_OVERHEAD = 20_000
 
 
+_FINAL_FAILED = TIME_TO_FINAL.labels(status=FAILED)
+_FINAL_SUCCEEDED = TIME_TO_FINAL.labels(status=SUCCEEDED)
+
+
 @dataclass
 class Pending:
     id: str
     signed: SignedRequest
+    created_at: float  # accepted at (unix seconds): time to final is measured from here
     attempts: int = 0
     simulated: bool = False  # against the state it runs on (intake's simulation, next in line)
+    trace: str | None = None  # the X-Request-ID that brought it (stored with the request)
 
     @property
     def encoded_size(self) -> int:
@@ -90,7 +97,7 @@ class Stats:
     resent: int = 0
     gas_used: int = 0
     refused_unsent: int = 0  # requests that ended failed by simulation, never sent
-    batch_sizes: list[int] = field(default_factory=list)
+    dropped: int = 0  # batch transactions the node refused or replaced: their requests requeued
 
 
 class Batcher:
@@ -191,7 +198,12 @@ class Batcher:
         )
         self.nonces.hold(stored.signer, stored.nonce, stored.id)
         self.intake.known[stored.id] = stored.status
-        return Pending(stored.id, SignedRequest(request, stored.signature))
+        return Pending(
+            stored.id,
+            SignedRequest(request, stored.signature),
+            stored.created_at,
+            trace=stored.http_request_id,
+        )
 
     # ------------------------------------------------------------------ loops
 
@@ -201,7 +213,15 @@ class Batcher:
     async def _feed(self) -> None:
         while True:
             accepted = await self.accepted.get()
-            self._enqueue(Pending(accepted.id, accepted.signed, simulated=accepted.simulated))
+            self._enqueue(
+                Pending(
+                    accepted.id,
+                    accepted.signed,
+                    accepted.created_at,
+                    simulated=accepted.simulated,
+                    trace=accepted.trace,
+                )
+            )
             if self._waiting_count() >= self.settings.batch_max_requests:
                 self._wake.set()
 
@@ -247,7 +267,7 @@ class Batcher:
         for signer in list(self.waiting):
             if len(taken) >= limit:
                 break
-            if self._key_for(signer) is not key or self.sending.get(signer):
+            if self.key_for(signer) is not key or self.sending.get(signer):
                 continue
             queue = self.waiting[signer]
             n = await self._chain_nonce(signer)
@@ -339,7 +359,8 @@ class Batcher:
     def ready(self) -> bool:
         return len(self.unfunded()) < len(self.keys)
 
-    def _key_for(self, signer: str) -> RelayerKey:
+    def key_for(self, signer: str) -> RelayerKey:
+        """The relayer key (the shard) that sends every request of ``signer``."""
         return self.keys[int(signer, 16) % len(self.keys)]
 
     def _key_by_address(self, address: str) -> RelayerKey:
@@ -401,7 +422,15 @@ class Batcher:
             self.intake.known[p.id] = "submitted"
         self.stats.batches_sent += 1
         self.stats.requests_sent += len(items)
-        self.stats.batch_sizes.append(len(items))
+        BATCH_SIZE.observe(len(items))
+        log.info(
+            "batch %s with %d requests stored, sending", tx_hash, len(items),
+            extra={
+                "tx_hash": tx_hash, "relayer": key.address, "tx_nonce": batch.relayer_nonce,
+                "request_ids": [p.trace for p in items if p.trace is not None],
+                "relay_request_ids": [p.id for p in items],
+            },
+        )  # fmt: skip
         try:
             await self.rpc.call("eth_sendRawTransaction", ["0x" + raw.hex()])
         except RpcError as exc:
@@ -412,6 +441,7 @@ class Batcher:
             # never mine. Its key nonce is free again and its requests go back in line, so no
             # refusal of the node can wedge a key or strand a request.
             log.warning("batch %s refused by the node (%s); requeueing", tx_hash, exc.message)
+            self.stats.dropped += 1
             key.nonce = int(
                 str(await self.rpc.call("eth_getTransactionCount", [key.address, "pending"])), 16
             )
@@ -460,6 +490,7 @@ class Batcher:
             if "nonce" in message:
                 # The key's nonce went to another transaction: this batch will never mine.
                 log.warning("batch %s dropped (%s); requeueing", batch.tx_hash, exc.message)
+                self.stats.dropped += 1
                 await self._close(batch, "dropped", None, None, [], list(batch.items))
                 return
             raise
@@ -468,6 +499,11 @@ class Batcher:
         block = int(str(receipt["blockNumber"]), 16)
         gas_used = int(str(receipt["gasUsed"]), 16)
         self.stats.gas_used += gas_used
+        log.info(
+            "batch %s mined in block %d", batch.tx_hash, block,
+            extra={"tx_hash": batch.tx_hash, "block": block, "gas_used": gas_used,
+                   "tx_status": int(str(receipt["status"]), 16)},
+        )  # fmt: skip
         if int(str(receipt["status"]), 16) != 1:
             await self._close(batch, "mined", block, gas_used, [], list(batch.items))
             return
@@ -630,5 +666,7 @@ class Batcher:
         self.intake.known.pop(p.id, None)
         if status == SUCCEEDED:
             self.stats.succeeded += 1
+            _FINAL_SUCCEEDED.observe(time.time() - p.created_at)
         else:
             self.stats.failed += 1
+            _FINAL_FAILED.observe(time.time() - p.created_at)

@@ -31,6 +31,8 @@ from chain.protocol.forwarder import (
 from chain.rpc import NodeUnavailableError, RpcError
 from gateway.db.tables.relayer import QUEUED
 from gateway.errors import GatewayError
+from gateway.observability.logs import REQUEST_ID
+from gateway.observability.relay_metrics import INTAKE_ACCEPTED, INTAKE_REFUSED, INTAKE_REPEATED
 from gateway.relayer.chainview import (
     CANCEL_RECOVERY,
     KIND_NONE,
@@ -57,6 +59,9 @@ class Accepted:
     created_at: float
     future: asyncio.Future[None] = field(repr=False)
     simulated: bool = False  # simulated at intake against the state it will run on
+    # The HTTP request's id (X-Request-ID) that brought it: the batcher's log line names it
+    # beside the batch's tx hash, so one id is followed from the call to the chain.
+    trace: str | None = None
 
     @property
     def signer(self) -> str:
@@ -86,6 +91,7 @@ class Accepted:
             "error_args": None,
             "created_at": self.created_at,
             "updated_at": self.created_at,
+            "http_request_id": self.trace,
         }
 
 
@@ -186,6 +192,16 @@ class Intake:
 
     async def submit(self, body: object) -> tuple[str, str, bool]:
         """Validates and persists one request; returns (id, status, newly accepted)."""
+        started = time.perf_counter()
+        try:
+            answer = await self._submit(body)
+        except BaseException:
+            INTAKE_REFUSED.observe(time.perf_counter() - started)
+            raise
+        (INTAKE_ACCEPTED if answer[2] else INTAKE_REPEATED).observe(time.perf_counter() - started)
+        return answer
+
+    async def _submit(self, body: object) -> tuple[str, str, bool]:
         if not self.active:
             raise GatewayError(
                 "NotReady", "this replica is on standby: another one relays (see /readyz)"
@@ -258,7 +274,7 @@ class Intake:
             self.nonces.hold(r.from_, r.nonce, rid)
             accepted = Accepted(
                 rid, signed, selector, now, asyncio.get_running_loop().create_future(),
-                simulated=simulated,
+                simulated=simulated, trace=REQUEST_ID.get(),
             )  # fmt: skip
             self.known[rid] = QUEUED
             await self._to_write.put(accepted)

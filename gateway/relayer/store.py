@@ -41,6 +41,7 @@ class StoredRequest:
     error_args: dict[str, object] | None
     created_at: float
     updated_at: float
+    http_request_id: str | None = None  # the X-Request-ID that brought it
 
     def public(self) -> dict[str, object]:
         """The request as `GET /v1/requests/{id}` shows it."""
@@ -287,6 +288,7 @@ def _request(m: RowMapping) -> StoredRequest:
         error_args=m["error_args"],
         created_at=float(m["created_at"]),
         updated_at=float(m["updated_at"]),
+        http_request_id=m["http_request_id"],
     )
 
 

@@ -47,6 +47,9 @@ requests = Table(
     Column("error_args", JSON, nullable=True),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    # The X-Request-ID of the HTTP call that brought it (gateway.observability.logs): the
+    # batcher's log line names it beside the batch's tx hash, after a restart too.
+    Column("http_request_id", String(128), nullable=True),
     Index("ix_relay_requests_status_created", "status", "created_at"),
     Index("ix_relay_requests_signer_nonce", "signer", "nonce"),
     Index("ix_relay_requests_tx_hash", "tx_hash"),
