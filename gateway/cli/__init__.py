@@ -5,8 +5,8 @@ stderr) and exits with a one-line reason and a code that says why (see ``common`
 traceback reaches a user unless ``DONGNE_DEBUG=1`` asks for it. A municipality's staff sign
 with their own key (`DONGNE_KEY`, or `DONGNE_KEYSTORE` + `DONGNE_PASSWORD`); deploying a city
 and registering identities take the network operator's (`DONGNE_DEPLOYER_*`).
-The commands live by subject: `up` (up, reindex), `city`, `program`, `audit`; what they share
-is in `common`.
+The commands live by subject: `up` (up, reindex), `indexer` (the indexer as its own process),
+`city`, `program`, `audit`; what they share is in `common`.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typer.exceptions import TyperException
 from gateway.cli.audit import audit
 from gateway.cli.city import city
 from gateway.cli.common import EXIT_CODES_HELP, EXIT_FAILED, EXIT_USAGE, errors, fail
+from gateway.cli.indexer import indexer
 from gateway.cli.keys import api_key
 from gateway.cli.program import program
 from gateway.cli.session import login, logout, whoami
@@ -59,6 +60,7 @@ def _root(
 
 app.command()(up)
 app.command()(reindex)
+app.command()(indexer)
 app.command()(login)
 app.command()(logout)
 app.command()(whoami)

@@ -189,8 +189,8 @@ class BodyLimit:
 async def _start_background(
     app: FastAPI, settings: Settings, manifest: Manifest, engine: Engine
 ) -> list[asyncio.Task[None]]:
-    """Starts the indexer's follower unless this replica only relays (``run_indexer`` off)."""
-    if not settings.run_indexer:
+    """Starts the indexer's follower unless this replica only relays (``embedded_indexer`` off)."""
+    if not settings.embedded_indexer:
         return []
     task: asyncio.Task[None] = await start_indexer(app, settings, manifest, engine)
     return [task]

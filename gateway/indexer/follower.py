@@ -203,8 +203,14 @@ class Indexer:
         self._span = min(_FIRST_SPAN, self.batch_blocks)
         return self.sync_once(progress)
 
-    def run_forever(self, stop_event: threading.Event) -> None:
+    def run_forever(
+        self,
+        stop_event: threading.Event,
+        on_sync: Callable[[SyncReport], None] | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> None:
         """Follows the head until ``stop_event`` is set; node or database trouble is retried.
+        ``on_sync`` hears of every sync that indexed something (``dongne indexer`` prints it).
 
         :class:`IndexerError` (wrong chain, reorg deeper than the window) propagates: it needs
         an operator.
@@ -212,7 +218,9 @@ class Indexer:
         backoff = self.poll_interval
         while not stop_event.is_set():
             try:
-                self.sync_once()
+                report = self.sync_once(progress)
+                if on_sync is not None and report.ranges:
+                    on_sync(report)
             except IndexerError:
                 raise
             except Exception as exc:  # node down, database busy...: the next round retries
