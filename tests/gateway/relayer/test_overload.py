@@ -28,7 +28,11 @@ def start_gateway(
     network: LocalNetwork, database_url: str, tmp_path: Path, **limits: str
 ) -> GatewayProcess:
     env = network.gateway_env(
-        database_url, batch_interval_ms="100", poll_interval_s="0.1", **limits
+        database_url,
+        batch_interval_ms="100",
+        poll_interval_s="0.1",
+        embedded_indexer="false",  # nothing here reads the index: a replica that only relays
+        **limits,
     )
     return GatewayProcess(env, log_path=tmp_path / "gateway.log")
 
