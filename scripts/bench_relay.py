@@ -33,6 +33,7 @@ import secrets
 import tempfile
 import time
 from collections import Counter, deque
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -343,12 +344,40 @@ def wait_executed(
         time.sleep(1)
 
 
+def _sign_bodies(
+    job: tuple[ForwarderDomain, str, list[Wallet], list[str], int],
+) -> list[list[bytes]]:
+    domain, token, wallets, shops, nonces = job
+    rounds = presign(domain, token, wallets, shops, nonces)
+    return [[json.dumps(rounds[k][i]).encode() for k in range(nonces)] for i in range(len(wallets))]
+
+
 def presign_wallets(
     domain: ForwarderDomain, token: str, wallets: list[Wallet], shops: list[str], nonces: int
 ) -> list[list[bytes]]:
-    """Each wallet's requests, nonce 0 to `nonces` - 1, as JSON bodies."""
-    rounds = presign(domain, token, wallets, shops, nonces)
-    return [[json.dumps(rounds[k][i]).encode() for k in range(nonces)] for i in range(len(wallets))]
+    """Each wallet's requests, nonce 0 to `nonces` - 1, as JSON bodies (signed on every
+    core before the clock starts: ~1 ms a signature)."""
+    step = max(1, len(wallets) // 8)
+    jobs = [
+        (domain, token, wallets[i : i + step], shops, nonces) for i in range(0, len(wallets), step)
+    ]
+    with ProcessPoolExecutor() as pool:
+        return [bodies for chunk in pool.map(_sign_bodies, jobs) for bodies in chunk]
+
+
+def steady_rate(
+    rpc: RpcClient, forwarder: str, first: int, since: float, until: float
+) -> tuple[float, int]:
+    """Requests executed per second in blocks stamped within [since, until] (wall clock,
+    which interval mining stamps blocks with): the rate the relayer sustains, without the
+    ramp before its first batch or the tail after the offer stopped."""
+    counts = executed_per_block(rpc, forwarder, first, rpc.block_number())
+    total = 0
+    for block, executed in counts.items():
+        stamp = int(str(rpc.get_block(block)["timestamp"]), 16)  # type: ignore[index]
+        if since <= stamp <= until:
+            total += executed
+    return total / max(until - since, 1.0), total
 
 
 def overload(args: argparse.Namespace) -> dict[str, object]:
@@ -359,9 +388,10 @@ def overload(args: argparse.Namespace) -> dict[str, object]:
     try:
         everyone, shops, token = setup(net, 2 * args.wallets, args.merchants)
         domain = ForwarderDomain(net.manifest.chain_id, net.manifest.forwarder)
-        # Enough nonces for a wallet accepted at up to `rate`/s spread over every wallet.
+        # Nonces enough for `--expected` accepted/s (the capacity, about) spread over every
+        # wallet, with room: a wallet that runs out stops (counted in idle_ticks).
         nonces = [
-            math.ceil(args.rate * seconds / args.wallets * 1.5) + 2
+            math.ceil(args.expected * seconds / args.wallets * 1.5) + 2
             for seconds in (args.capacity_seconds, args.duration)
         ]
         console.print(f"pre-signing {sum(nonces) * args.wallets} requests")
@@ -383,11 +413,15 @@ def overload(args: argparse.Namespace) -> dict[str, object]:
         with GatewayProcess(env, log_path=workdir / "gateway.log") as gw:
             first_block = rpc.block_number() + 1
             console.print(f"capacity: offering {args.rate:.0f}/s for {args.capacity_seconds} s")
+            since = time.time()
             warm = asyncio.run(
                 offer(gw.url, first_wallets, bodies[0], args.rate, args.capacity_seconds)
             )
+            until = time.time()
             wait_executed(rpc, forwarder, first_block, warm, timeout=120)
-            capacity, _ = final_rate(rpc, forwarder, first_block, rpc.block_number())
+            # Saturated (a backlog kept by admission control), the batcher drains at its best.
+            warmup = min(5.0, args.capacity_seconds / 3)
+            capacity, _ = steady_rate(rpc, forwarder, first_block, since + warmup, until)
             offered = 2 * capacity
             second_block = rpc.block_number() + 1
             console.print(f"overload: offering {offered:.0f}/s (2x) for {args.duration} s")
@@ -407,10 +441,10 @@ def overload(args: argparse.Namespace) -> dict[str, object]:
         "offered_per_s": round(load.sends / load.window, 1),
         "accepted_per_s": round(accepted_per_s, 1),
         "overload_accepted_vs_capacity": round(accepted_per_s / capacity, 3) if capacity else None,
-        "overload_refuse_p99_ms": round(percentile(load.refuse_ms, 0.99), 2),
-        "overload_refuse_p50_ms": round(percentile(load.refuse_ms, 0.5), 2),
-        "overload_p99_accept_ms": round(percentile(load.accept_ms, 0.99), 2),
-        "overload_p50_accept_ms": round(percentile(load.accept_ms, 0.5), 2),
+        "overload_refuse_p99_ms": ms(load.refuse_ms, 0.99),
+        "overload_refuse_p50_ms": ms(load.refuse_ms, 0.5),
+        "overload_p99_accept_ms": ms(load.accept_ms, 0.99),
+        "overload_p50_accept_ms": ms(load.accept_ms, 0.5),
         "overload_lost": lost,
         "overload_not_final": not_final,
         "accepted": len(load.accepted),
@@ -430,6 +464,11 @@ def overload(args: argparse.Namespace) -> dict[str, object]:
         "baselines": {"capacity_per_s": round(capacity, 1)},
         "ratios": {"accepted_vs_capacity": metrics["overload_accepted_vs_capacity"]},
     }
+
+
+def ms(values: list[float], q: float) -> float | None:
+    """A percentile for JSON: None when nothing was measured (NaN is not JSON)."""
+    return round(percentile(values, q), 2) if values else None
 
 
 def relayer_states(database_url: str, ids: list[str]) -> dict[str, int]:
@@ -475,11 +514,15 @@ def main() -> None:
     parser.add_argument("--overload", action="store_true", help="admission control: 2x capacity")
     parser.add_argument("--duration", type=float, default=60.0, help="--overload: seconds at 2x")
     parser.add_argument("--capacity-seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--expected", type=float, default=800.0, help="--overload: capacity to pre-sign for"
+    )
     parser.add_argument("--smoke", action="store_true", help="a few seconds of the same")
     args = parser.parse_args()
     if args.smoke:
         args.seconds, args.rate, args.wallets = 3.0, 200.0, 200
         args.duration, args.capacity_seconds, args.naive_seconds = 4.0, 3.0, 2.0
+        args.expected = 200.0
     if args.overload:
         result = overload(args)
         show(result)

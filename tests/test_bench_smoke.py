@@ -15,6 +15,12 @@ from chain.toolchain import ToolchainMissingError, tool_path
 
 ROOT = Path(__file__).resolve().parents[1]
 GAS_RATIOS = {"direct_payment", "relayed_payment", "relayed_batch_payment"}
+OVERLOAD_METRICS = {
+    "overload_accepted_vs_capacity",
+    "overload_refuse_p99_ms",
+    "overload_p99_accept_ms",
+    "overload_lost",
+}
 DISTRIBUTION_METRICS = {
     "create_program_gas",
     "close_program_gas",
@@ -82,3 +88,15 @@ def test_bench_distribution_smoke() -> None:
     assert isinstance(create, dict)
     # Only calldata may differ: a zero byte in the root costs 4 gas instead of 16.
     assert max(create.values()) - min(create.values()) <= 12 * 32
+
+
+def test_bench_relay_overload_smoke() -> None:
+    result = run_smoke("bench_relay.py", "--overload")
+    assert result["name"] == "relay_overload"
+    metrics = result["metrics"]
+    assert isinstance(metrics, dict)
+    assert metrics.keys() >= OVERLOAD_METRICS
+    assert metrics["accepted"] > 0
+    # Not a figure but the contract: every accepted request ran once and is final.
+    assert metrics["overload_lost"] == 0
+    assert metrics["overload_not_final"] == 0
