@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     embedded_indexer: bool = True
     confirmations: int = 0
     index_batch_blocks: int = 2_000
+    # Ranges read ahead of the one being written: the node answers the next eth_getLogs
+    # while this process decodes and writes.
+    index_prefetch_ranges: int = 2
     poll_interval_s: float = 0.2
 
     # Reports over a time window (fraud, settlement previews, sales) are capped at this many
