@@ -100,3 +100,13 @@ def test_bench_relay_overload_smoke() -> None:
     # Not a figure but the contract: every accepted request ran once and is final.
     assert metrics["overload_lost"] == 0
     assert metrics["overload_not_final"] == 0
+
+
+def test_bench_indexer_smoke() -> None:
+    result = run_smoke("bench_indexer.py")
+    assert result["name"] == "indexer"
+    ratios = result["ratios"]
+    assert isinstance(ratios, dict)
+    assert ratios.keys() >= {"sqlite_vs_raw", "postgres_vs_raw"}
+    # PostgreSQL's figure is None where no server answers (the bench says so on stderr).
+    assert_positive_ratios({k: v for k, v in ratios.items() if v is not None})
