@@ -29,6 +29,7 @@ from gateway.http.openapi import describe
 from gateway.http.problems import install_problem_handlers, problem_response
 from gateway.http.responses import JSONBytes
 from gateway.http.routes import audit, auth, distribution, queries, relay
+from gateway.http.shedding import Shed
 from gateway.relayer.service import Relayer
 from gateway.settings import Settings, get_settings
 
@@ -93,6 +94,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodyLimit, max_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes
     )
+    # Outside all but CORS (whose headers a browser needs on a refusal too): a saturated
+    # relayer refuses submissions before anything else runs (gateway.http.shedding).
+    app.add_middleware(Shed)
     if settings.cors_origins:
         # Starlette's middleware answers preflights itself (before routing and policies); the
         # credentials are headers (Bearer, X-API-Key), never cookies.

@@ -83,15 +83,24 @@ class Admission:
 
     def enter(self, now: float | None = None) -> None:
         """Takes an intake slot, or raises ``Overloaded``; pair with :meth:`leave`."""
+        refusal = self.refusal(now)
+        if refusal is not None:
+            raise refusal
+        self.in_flight += 1
+
+    def refusal(self, now: float | None = None) -> GatewayError | None:
+        """The ``Overloaded`` answer a submission would get now, or None to let it in (a
+        check only: the HTTP face sheds with it before even routing the request)."""
         if self.in_flight >= self.max_in_flight:
-            self._refuse("intake_full", 1.0, f"{self.in_flight} submissions are being checked")
+            detail = f"{self.in_flight} submissions are being checked"
+            return self._refuse("intake_full", 1.0, detail)
         at = time.monotonic() if now is None else now
         rate = self.drain.per_s(at)
         excess = self.backlog() - rate * self.max_backlog_s
         if excess >= 0:
-            wait = (excess + 1) / rate
-            self._refuse("backlog", wait, f"the backlog takes over {self.max_backlog_s:g} s")
-        self.in_flight += 1
+            detail = f"the backlog takes over {self.max_backlog_s:g} s"
+            return self._refuse("backlog", (excess + 1) / rate, detail)
+        return None
 
     def leave(self) -> None:
         self.in_flight -= 1
@@ -100,10 +109,10 @@ class Admission:
         """The batcher made `requests` final (succeeded or failed)."""
         self.drain.record(requests, time.monotonic() if now is None else now)
 
-    def _refuse(self, reason: str, wait_s: float, detail: str) -> None:
+    def _refuse(self, reason: str, wait_s: float, detail: str) -> GatewayError:
         self.refused[reason] += 1
         retry_after = min(_MAX_RETRY_AFTER_S, max(1, math.ceil(wait_s)))
-        raise GatewayError(
+        return GatewayError(
             "Overloaded",
             f"the relayer is saturated ({detail}): retry after {retry_after} s",
             {"reason": reason, "retry_after": retry_after},
