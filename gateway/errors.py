@@ -84,6 +84,9 @@ GATEWAY_CODES: dict[str, int] = {
     "DatabaseUnavailable": 503,
     "NotReady": 503,
     "RelayerBusy": 503,  # too many requests held: back off and retry
+    # Shed before any expensive work: the intake is full, or the backlog would take longer
+    # than the limit to drain; Retry-After (args.retry_after) says when to come back.
+    "Overloaded": 503,
     # Final states of relayed requests (never an answer to a submission).
     "ForwarderSkipped": 422,  # the forwarder skipped it every time it was batched
     "ForwardedCallFailed": 422,  # it failed and its custom error could not be recovered
@@ -96,6 +99,7 @@ RETRYABLE = frozenset(
         "NotReady",
         "RelayerBusy",
         "PaymentProviderUnavailable",
+        "Overloaded",
     }
 )
 # A custom error from a contract means a rule rejected the request.

@@ -42,6 +42,17 @@ class Settings(BaseSettings):
     signer_gas_window_s: float = 60.0
     # Requests held in memory (queued, parked behind a nonce gap, or in flight), all signers.
     max_held_requests: int = 50_000
+    # Admission control (gateway.relayer.admission): when saturated the relayer answers 503
+    # Overloaded with Retry-After at once, before checking a signature, instead of queueing
+    # without bound. Submissions being checked and stored at the same time: beyond this the
+    # intake is full (each one waits on the node's simulation and the group commit).
+    intake_max_in_flight: int = 64
+    # Accepted requests not yet final may take at most this long to drain at the batcher's
+    # measured rate (finals per second over the last drain_window_s) ...
+    max_backlog_s: float = 5.0
+    drain_window_s: float = 10.0
+    # ... and before a rate is measured (a fresh start), it is taken to be this.
+    min_drain_per_s: float = 100.0
     # An executeBatch transaction stays well below the common 128 KiB transaction-pool limit.
     batch_max_bytes: int = 96 * 1024
     # Where gas has a price, a relayer key below this balance is unfunded: readiness fails
@@ -64,11 +75,14 @@ class Settings(BaseSettings):
     rate_limit_per_signer: int = 50  # requests per window
     rate_limit_window_s: float = 1.0
 
-    # Indexer. At scale it runs as its own process (one per database) and the relaying
-    # replicas set run_indexer=false.
-    run_indexer: bool = True
+    # Indexer. At scale it runs as its own process (`dongne indexer`, one per database) and
+    # the gateway replicas set DONGNE_EMBEDDED_INDEXER=false: they serve what it writes.
+    embedded_indexer: bool = True
     confirmations: int = 0
     index_batch_blocks: int = 2_000
+    # Ranges read ahead of the one being written: the node answers the next eth_getLogs
+    # while this process decodes and writes.
+    index_prefetch_ranges: int = 2
     poll_interval_s: float = 0.2
 
     # Reports over a time window (fraud, settlement previews, sales) are capped at this many

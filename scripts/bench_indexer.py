@@ -2,6 +2,9 @@
 """Indexer benchmark: >= 200k real events on anvil, then a full reindex into SQLite and
 PostgreSQL, timed against the raw ``eth_getLogs`` fetch of the same range (the limit).
 
+The indexer runs as production runs it: its own process (``dongne indexer --once`` on an empty
+database, a fresh PostgreSQL schema each run); its speed is the sync it reports.
+
 The events come from the real contracts: ``grantBatch`` transactions of 500 multiproof grants
 (500 ``Granted`` events each, the cheapest way to volume), plus payments and gifts by citizens
 (``Paid``/``Gifted`` with their ``Transfer``s). Transactions are signed locally and sent with
@@ -9,7 +12,7 @@ mining off, then mined into large blocks, as a busy production network would sea
 
 The last line printed is one JSON object (``name``, ``metrics``, ``baselines``, ``ratios``).
 
-    FOUNDRY_OUT=out .venv/bin/python scripts/bench_indexer.py [--grants 200000]
+    FOUNDRY_OUT=out .venv/bin/python scripts/bench_indexer.py [--grants 200000] [--smoke]
 """
 
 from __future__ import annotations
@@ -20,17 +23,19 @@ import json
 import os
 import secrets
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from urllib.parse import quote
 
 from eth_account import Account
 from eth_utils.address import to_checksum_address
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 from web3 import Web3
 from web3.contract import Contract
@@ -49,8 +54,6 @@ from chain.protocol.calls import (
 )
 from chain.protocol.merkle import MerkleTree, MultiProof
 from chain.rpc import RpcClient
-from gateway.db import create_engine_for, upgrade
-from gateway.indexer import Indexer
 
 REGION = 41390
 GRANTS_PER_TX = 500
@@ -253,20 +256,24 @@ def raw_fetch(
     return logs, time.perf_counter() - started
 
 
-def timed_reindex(engine: Engine, rpc: RpcClient, manifest: Manifest) -> tuple[int, float]:
-    indexer = Indexer(engine, rpc, manifest)
-    started = time.perf_counter()
-    report = indexer.reindex()
-    return report.events, time.perf_counter() - started
+def process_index(rpc_url: str, manifest: Path, database_url: str) -> tuple[int, float]:
+    """One ``dongne indexer --once`` process (the indexer as production runs it, its own
+    process) from an empty database: (events, seconds of its sync as it reports them; the
+    interpreter's start and the schema's migration are not the indexer's speed)."""
+    command = [sys.executable, "-m", "gateway.cli", "indexer", "--once", "--json"]
+    options = ["--database-url", database_url, "--rpc", rpc_url, "--manifest", str(manifest)]
+    done = subprocess.run(
+        [*command, *options], capture_output=True, text=True, timeout=3600, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"dongne indexer failed: {done.stderr[-2000:]}")
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    return int(report["events"]), float(report["seconds"])
 
 
-def sqlite_reindex(rpc: RpcClient, manifest: Manifest) -> tuple[int, float]:
+def sqlite_reindex(rpc_url: str, manifest: Path) -> tuple[int, float]:
     with tempfile.TemporaryDirectory() as tmp:
-        engine = create_engine_for(f"sqlite:///{Path(tmp) / 'index.db'}")
-        try:
-            return timed_reindex(engine, rpc, manifest)
-        finally:
-            engine.dispose()
+        return process_index(rpc_url, manifest, f"sqlite:///{Path(tmp) / 'index.db'}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -276,17 +283,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gifts", type=int, default=2_000)
     parser.add_argument("--runs", type=int, default=3, help="rounds of measurements (median)")
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--smoke", action="store_true", help="small sizes, one run (< 1 min)")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.grants, args.payments, args.gifts, args.runs = 5_000, 200, 100, 1
 
     with LocalNode(accounts=1 + CITIZENS + MERCHANTS, block_gas_limit=GAS_LIMIT) as node:
         t0 = time.monotonic()
         manifest, facts = generate(node, args.grants, args.payments, args.gifts)
         console.print(f"generated in {time.monotonic() - t0:.1f} s: {facts}")
         rpc = RpcClient(node.rpc_url, timeout=600)
+        manifest_path = Path(tempfile.mkdtemp(prefix="dongne-bench-indexer-")) / "manifest.json"
+        manifest.save(manifest_path)
         tokens = [m.token for m in manifest.municipalities.values()]
         total_logs, _ = raw_fetch(rpc, manifest, tokens, 1 << 30)  # warm-up and count
         span = max(1, facts["blocks"] * 20_000 // max(total_logs, 1))
-        postgres = None if args.no_postgres else _postgres_target(rpc, manifest)
+        postgres = None if args.no_postgres else _postgres_target(node.rpc_url, manifest_path)
         # Each indexer run is paired with a raw fetch just before it: on a shared machine the
         # load changes by the minute, and a ratio of neighbours is fairer than of distant runs.
         raw: list[float] = []
@@ -295,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         events = 0
         for n in range(args.runs):
             raw_logs, raw_s = raw_fetch(rpc, manifest, tokens, span)
-            events, seconds = sqlite_reindex(rpc, manifest)
+            events, seconds = sqlite_reindex(node.rpc_url, manifest_path)
             raw.append(raw_s)
             sqlite.append((seconds, raw_s))
             if postgres is not None:
@@ -352,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _postgres_target(rpc: RpcClient, manifest: Manifest) -> Callable[[], float] | None:
+def _postgres_target(rpc_url: str, manifest: Path) -> Callable[[], float] | None:
     """A function timing one reindex into a fresh PostgreSQL schema, or None if unreachable."""
     url = POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1)
     admin = create_engine(url, connect_args={"connect_timeout": 3}, poolclass=NullPool)
@@ -364,15 +376,13 @@ def _postgres_target(rpc: RpcClient, manifest: Manifest) -> Callable[[], float] 
         return None
 
     def run() -> float:
-        schema = f"bench_{secrets.token_hex(4)}"
+        schema = f"bench_{secrets.token_hex(4)}"  # a fresh schema: no test's tables
         with admin.begin() as conn:
             conn.execute(text(f"CREATE SCHEMA {schema}"))
-        engine = create_engine(url, connect_args={"options": f"-csearch_path={schema}"})
         try:
-            upgrade(engine)
-            return timed_reindex(engine, rpc, manifest)[1]
+            in_schema = f"{POSTGRES_URL}?options={quote(f'-csearch_path={schema}')}"
+            return process_index(rpc_url, manifest, in_schema)[1]
         finally:
-            engine.dispose()
             with admin.begin() as conn:
                 conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
 

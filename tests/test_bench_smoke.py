@@ -15,6 +15,12 @@ from chain.toolchain import ToolchainMissingError, tool_path
 
 ROOT = Path(__file__).resolve().parents[1]
 GAS_RATIOS = {"direct_payment", "relayed_payment", "relayed_batch_payment"}
+OVERLOAD_METRICS = {
+    "overload_accepted_vs_capacity",
+    "overload_refuse_p99_ms",
+    "overload_p99_accept_ms",
+    "overload_lost",
+}
 DISTRIBUTION_METRICS = {
     "create_program_gas",
     "close_program_gas",
@@ -105,3 +111,25 @@ def test_bench_observability_smoke() -> None:
     assert isinstance(metrics, dict)
     assert metrics.keys() >= {"middleware_metrics_us", "intake_histogram_us", "rpc_observer_us"}
     assert_positive_ratios(result["ratios"])
+
+
+def test_bench_relay_overload_smoke() -> None:
+    result = run_smoke("bench_relay.py", "--overload")
+    assert result["name"] == "relay_overload"
+    metrics = result["metrics"]
+    assert isinstance(metrics, dict)
+    assert metrics.keys() >= OVERLOAD_METRICS
+    assert metrics["accepted"] > 0
+    # Not a figure but the contract: every accepted request ran once and is final.
+    assert metrics["overload_lost"] == 0
+    assert metrics["overload_not_final"] == 0
+
+
+def test_bench_indexer_smoke() -> None:
+    result = run_smoke("bench_indexer.py")
+    assert result["name"] == "indexer"
+    ratios = result["ratios"]
+    assert isinstance(ratios, dict)
+    assert ratios.keys() >= {"sqlite_vs_raw", "postgres_vs_raw"}
+    # PostgreSQL's figure is None where no server answers (the bench says so on stderr).
+    assert_positive_ratios({k: v for k, v in ratios.items() if v is not None})

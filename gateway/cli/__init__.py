@@ -5,10 +5,10 @@ stderr) and exits with a one-line reason and a code that says why (see ``common`
 traceback reaches a user unless ``DONGNE_DEBUG=1`` asks for it. A municipality's staff sign
 with their own key (`DONGNE_KEY`, or `DONGNE_KEYSTORE` + `DONGNE_PASSWORD`); deploying a city
 and registering identities take the network operator's (`DONGNE_DEPLOYER_*`).
-The commands live by subject: `up` (up, reindex), `city` (+ `city_admin`), `merchant`
-(+ `merchant_admin`), `import`, `rules`, `program`, `invoice`,
-`reward`, `staff`, `audit`, `bank-sim`; what they share is in `common`, and every staff
-write goes through `staff.run_staff`.
+The commands live by subject: `up` (up, reindex), `indexer` (the indexer as its own process),
+`city` (+ `city_admin`), `merchant` (+ `merchant_admin`), `import`, `rules`, `program`,
+`invoice`, `reward`, `staff`, `audit`, `bank-sim`; what they share is in `common`, and every
+staff write goes through `staff.run_staff`.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from gateway.cli.audit import audit
 from gateway.cli.banksim import bank_sim
 from gateway.cli.city import city
 from gateway.cli.common import EXIT_CODES_HELP, EXIT_FAILED, EXIT_USAGE, errors, fail
+from gateway.cli.indexer import indexer
 from gateway.cli.invoice import invoice
 from gateway.cli.keys import api_key
 from gateway.cli.merchant import merchant
@@ -70,6 +71,7 @@ def _root(
 
 app.command()(up)
 app.command()(reindex)
+app.command()(indexer)
 app.command()(login)
 app.command()(logout)
 app.command()(whoami)

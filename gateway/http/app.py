@@ -36,6 +36,7 @@ from gateway.http.routes import (
     staff,
 )
 from gateway.http.settlement_task import start_settlement
+from gateway.http.shedding import Shed
 from gateway.http.telemetry import Telemetry
 from gateway.observability.db_metrics import instrument_engine
 from gateway.observability.logs import configure_logging
@@ -99,6 +100,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodyLimit, max_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes
     )
+    # Outside all but CORS (whose headers a browser needs on a refusal too): a saturated
+    # relayer refuses submissions before anything else runs (gateway.http.shedding).
+    app.add_middleware(Shed)
     if settings.cors_origins:
         # Starlette's middleware answers preflights itself (before routing and policies); the
         # credentials are headers (Bearer, X-API-Key), never cookies.
@@ -176,12 +180,12 @@ class BodyLimit:
 async def _start_background(
     app: FastAPI, settings: Settings, manifest: Manifest, engine: Engine
 ) -> list[asyncio.Task[None]]:
-    """Starts the indexer's follower unless this replica only relays (``run_indexer`` off),
+    """Starts the indexer's follower unless this replica only relays (``embedded_indexer`` off),
     the settlement scheduler where ``settlement_auto`` is on (it runs only while this replica
     holds the settlement lease), and the sales agent where in-app sales are configured
     (``run_sales_agent``)."""
     tasks: list[asyncio.Task[None]] = []
-    if settings.run_indexer:
+    if settings.embedded_indexer:
         tasks.append(await start_indexer(app, settings, manifest, engine))
     if settings.settlement_auto:
         tasks.append(await start_settlement(settings, manifest, engine))

@@ -1,5 +1,5 @@
 """Runs the indexer inside the gateway app (``gateway.http.app`` starts it unless
-``run_indexer`` is off).
+``embedded_indexer`` is off).
 
 The follower is synchronous (SQLAlchemy, ``chain.rpc``), so it runs in a worker thread; the
 asyncio task that owns the thread stops it through an event and waits for the range being

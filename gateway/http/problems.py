@@ -7,6 +7,7 @@ The handlers are registered once, by ``gateway.http.app``; the status of each co
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 
 from fastapi import FastAPI, Request
@@ -42,10 +43,19 @@ def problem_body(error: GatewayError) -> dict[str, object]:
 
 
 def problem_response(error: GatewayError) -> JSONResponse:
-    headers = {"Retry-After": "1"} if error.retryable else None
+    headers = {"Retry-After": str(retry_after_s(error))} if error.retryable else None
     return JSONResponse(
         problem_body(error), status_code=error.status, media_type=MEDIA_TYPE, headers=headers
     )
+
+
+def retry_after_s(error: GatewayError) -> int:
+    """Whole seconds to wait: the service's own estimate (``args.retry_after``, e.g. the
+    relayer's backlog over its drain rate) or one second."""
+    hint = error.arguments.get("retry_after")
+    if isinstance(hint, int | float) and not isinstance(hint, bool) and hint > 0:
+        return max(1, math.ceil(hint))
+    return 1
 
 
 async def problem_handler(_request: Request, exc: Exception) -> JSONResponse:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -102,6 +103,54 @@ class IndexLag:
     seconds: float
 
 
+class _Prefetch:
+    """Ranges asked of the node ahead of the one being written, in chain order."""
+
+    def __init__(
+        self,
+        indexer: Indexer,
+        pool: ThreadPoolExecutor,
+        first: int,
+        target: int,
+        head: int,
+        tokens: list[str],
+    ) -> None:
+        self._indexer = indexer
+        self._pool = pool
+        self._next = first
+        self._target = target
+        self._head = head
+        self._tokens = tokens  # the caller's list: ranges asked later see tokens it adds
+        self._asked: deque[Future[FetchedRange]] = deque()
+
+    def fill(self) -> None:
+        while len(self._asked) < self._indexer.prefetch and self._next <= self._target:
+            last = min(self._target, self._next + self._indexer._span - 1)
+            fetch = self._indexer.fetcher.fetch
+            self._asked.append(
+                self._pool.submit(fetch, self._next, last, self._head, tuple(self._tokens))
+            )
+            self._next = last + 1
+
+    def next(self) -> FetchedRange:
+        """The next range in order (raising what fetching it raised)."""
+        self.fill()
+        return self._asked.popleft().result()
+
+    def restart(self, first: int) -> None:
+        """Forgets the ranges asked for (their answers are dropped) and goes on at `first`."""
+        while self._asked:
+            asked = self._asked.popleft()
+            if not asked.cancel():
+                asked.add_done_callback(_drop)
+        self._next = first
+
+
+def _drop(future: Future[FetchedRange]) -> None:
+    """Retrieves a dropped fetch's exception, so that it is not reported as never retrieved."""
+    future.exception()
+
+
 class Indexer:
     """Follows one chain's network contracts (from ``manifest``) into ``engine``'s database."""
 
@@ -115,6 +164,7 @@ class Indexer:
         batch_blocks: int = 2_000,
         poll_interval: float = 0.2,
         max_range_logs: int = 20_000,
+        prefetch: int = 2,
     ) -> None:
         self.store = IndexStore(engine, manifest.chain_id)
         self.rpc = rpc
@@ -124,6 +174,7 @@ class Indexer:
         self.batch_blocks = max(1, batch_blocks)
         self.poll_interval = poll_interval
         self.max_range_logs = max_range_logs
+        self.prefetch = max(1, prefetch)
         self.decoder = EventDecoder(manifest.chain_id)
         network = [manifest.forwarder, manifest.registry, manifest.factory]
         self.fetcher = RangeFetcher(rpc, self.decoder, network, manifest.factory)
@@ -145,6 +196,7 @@ class Indexer:
             confirmations=settings.confirmations,
             batch_blocks=settings.index_batch_blocks,
             poll_interval=settings.poll_interval_s,
+            prefetch=settings.index_prefetch_ranges,
         )
 
     # -- public API ---------------------------------------------------------------------------
@@ -152,8 +204,9 @@ class Indexer:
     def sync_once(self, progress: ProgressCallback | None = None) -> SyncReport:
         """Index everything up to the head (less confirmations); returns what was done.
 
-        The next range is fetched and decoded in a worker thread while the current one is
-        written, so the node's work, our decoding and the database's work overlap.
+        The next ``prefetch`` ranges are fetched and decoded in worker threads while the
+        current one is written, so the node's work (most of an ``eth_getLogs``), our decoding
+        and the database's work overlap.
         """
         started = time.monotonic()
         self._check_chain()
@@ -165,13 +218,11 @@ class Indexer:
         target = head - self.confirmations
         tokens = self.store.tokens()
         block, ranges, logs, events = first, 0, 0, 0
-        with ThreadPoolExecutor(1, thread_name_prefix="dongne-index-fetch") as pool:
-            pending: Future[FetchedRange] | None = None
+        with ThreadPoolExecutor(self.prefetch, thread_name_prefix="dongne-index-fetch") as pool:
+            ahead = _Prefetch(self, pool, block, target, head, tokens)
             while block <= target:
-                if pending is None:
-                    pending = self._prefetch(pool, block, target, head, tokens)
                 try:
-                    fetched = pending.result()
+                    fetched = ahead.next()
                 except ChainMovedError as exc:
                     log.info("chain moved while reading from block %d (%s)", block, exc)
                     break
@@ -180,16 +231,18 @@ class Indexer:
                         raise
                     # Nodes cap eth_getLogs answers (Besu: blocks, geth-likes: results).
                     log.info("eth_getLogs from block %d refused (%s); halving", block, exc)
-                    self._span, pending = max(1, self._span // 2), None
+                    self._span = max(1, self._span // 2)
+                    ahead.restart(block)
                     continue
                 if parent is not None and fetched.headers[block].parent != parent.hash:
                     log.info("block %d no longer follows block %d", block, block - 1)
                     break
                 self._resize(fetched.last - block + 1, fetched.log_count)
-                tokens.extend(fetched.new_tokens)
-                pending = None
-                if fetched.last < target:
-                    pending = self._prefetch(pool, fetched.last + 1, target, head, tokens)
+                if fetched.new_tokens:
+                    # Ranges already asked for miss the new tokens' logs: ask again.
+                    tokens.extend(fetched.new_tokens)
+                    ahead.restart(fetched.last + 1)
+                ahead.fill()  # the node works on the next ranges while this one is written
                 try:
                     self.store.write_range(
                         fetched.events, parent, fetched.end, head, fetched.hashes
@@ -204,6 +257,7 @@ class Indexer:
                 if progress is not None:
                     elapsed = time.monotonic() - started
                     progress(Progress(first, fetched.last, target, events, elapsed))
+            ahead.restart(target + 1)  # nothing more is wanted (a break leaves some asked)
         if ranges == 0 and checkpoint is not None and checkpoint.head != head:
             self.store.record_head(head)
         self._head, self._indexed = head, block - 1
@@ -211,12 +265,6 @@ class Indexer:
             self._caught_up_at = time.time()
         seconds = time.monotonic() - started
         return SyncReport(first, block - 1, head, ranges, logs, events, depth, seconds)
-
-    def _prefetch(
-        self, pool: ThreadPoolExecutor, first: int, target: int, head: int, tokens: list[str]
-    ) -> Future[FetchedRange]:
-        last = min(target, first + self._span - 1)
-        return pool.submit(self.fetcher.fetch, first, last, head, tuple(tokens))
 
     def reindex(self, progress: ProgressCallback | None = None) -> SyncReport:
         """Deletes this chain's index and rebuilds it from the manifest's start block."""
@@ -230,8 +278,14 @@ class Indexer:
         blocks = max(0, self._head - self.confirmations - self._indexed)
         return IndexLag(self._head, blocks, max(0.0, now - self._caught_up_at))
 
-    def run_forever(self, stop_event: threading.Event) -> None:
+    def run_forever(
+        self,
+        stop_event: threading.Event,
+        on_sync: Callable[[SyncReport], None] | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> None:
         """Follows the head until ``stop_event`` is set; node or database trouble is retried.
+        ``on_sync`` hears of every sync that indexed something (``dongne indexer`` prints it).
 
         :class:`IndexerError` (wrong chain, reorg deeper than the window) propagates: it needs
         an operator.
@@ -239,7 +293,9 @@ class Indexer:
         backoff = self.poll_interval
         while not stop_event.is_set():
             try:
-                self.sync_once()
+                report = self.sync_once(progress)
+                if on_sync is not None and report.ranges:
+                    on_sync(report)
             except IndexerError:
                 raise
             except Exception as exc:  # node down, database busy...: the next round retries

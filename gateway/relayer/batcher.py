@@ -664,6 +664,7 @@ class Batcher:
     def _finish(self, p: Pending, status: str, *, used: bool) -> None:
         self.nonces.release(p.signer, p.nonce, used=used)
         self.intake.known.pop(p.id, None)
+        self.intake.admission.finished(1)
         if status == SUCCEEDED:
             self.stats.succeeded += 1
             _FINAL_SUCCEEDED.observe(time.time() - p.created_at)

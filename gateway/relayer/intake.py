@@ -33,6 +33,7 @@ from gateway.db.tables.relayer import QUEUED
 from gateway.errors import GatewayError
 from gateway.observability.logs import REQUEST_ID
 from gateway.observability.relay_metrics import INTAKE_ACCEPTED, INTAKE_REFUSED, INTAKE_REPEATED
+from gateway.relayer.admission import Admission
 from gateway.relayer.chainview import (
     CANCEL_RECOVERY,
     KIND_NONE,
@@ -101,6 +102,8 @@ class NonceBook:
     def __init__(self) -> None:
         self.chain_next: dict[str, int] = {}
         self.in_flight: dict[str, dict[int, str]] = defaultdict(dict)
+        # Kept alongside: admission control reads it for every submission.
+        self._held = 0
 
     def next_free(self, signer: str) -> int | None:
         base = self.chain_next.get(signer)
@@ -113,15 +116,20 @@ class NonceBook:
         return n
 
     def hold(self, signer: str, nonce: int, rid: str) -> None:
-        self.in_flight[signer][nonce] = rid
+        held = self.in_flight[signer]
+        if nonce not in held:
+            self._held += 1
+        held[nonce] = rid
 
     def held(self) -> int:
-        return sum(len(v) for v in self.in_flight.values())
+        """Requests accepted and not final yet, all signers."""
+        return self._held
 
     def release(self, signer: str, nonce: int, *, used: bool) -> None:
         held = self.in_flight.get(signer)
         if held is not None:
-            held.pop(nonce, None)
+            if held.pop(nonce, None) is not None:
+                self._held -= 1
             if not held:
                 del self.in_flight[signer]
         if used and signer in self.chain_next:
@@ -154,6 +162,11 @@ class RateLimiter:
             self._prune(now)
         return True
 
+    def retry_after(self, key: str, now: float) -> float:
+        """Seconds until the oldest hit of `key` leaves the window (room for another)."""
+        hits = self._hits.get(key)
+        return max(0.0, hits[0][0] + self.window_s - now) if hits else 0.0
+
     def _prune(self, now: float) -> None:
         self._last_prune = now
         for key in [
@@ -181,6 +194,7 @@ class Intake:
         self.nonces = nonces
         self.rate = RateLimiter(settings.rate_limit_per_signer, settings.rate_limit_window_s)
         self.gas_budget = RateLimiter(settings.signer_gas_budget, settings.signer_gas_window_s)
+        self.admission = Admission(settings, nonces.held)
         self.known: dict[str, str] = {}  # id -> status, for requests this replica holds
         self._to_write: asyncio.Queue[Accepted] = asyncio.Queue()
         self._accepted = on_accepted
@@ -191,21 +205,29 @@ class Intake:
         self.active = True
 
     async def submit(self, body: object) -> tuple[str, str, bool]:
-        """Validates and persists one request; returns (id, status, newly accepted)."""
+        """Validates and persists one request; returns (id, status, newly accepted). Sheds
+        load first (``Overloaded``), before any of the work a request costs."""
         started = time.perf_counter()
         try:
-            answer = await self._submit(body)
+            answer = await self._admitted(body)
         except BaseException:
             INTAKE_REFUSED.observe(time.perf_counter() - started)
             raise
         (INTAKE_ACCEPTED if answer[2] else INTAKE_REPEATED).observe(time.perf_counter() - started)
         return answer
 
-    async def _submit(self, body: object) -> tuple[str, str, bool]:
+    async def _admitted(self, body: object) -> tuple[str, str, bool]:
         if not self.active:
             raise GatewayError(
                 "NotReady", "this replica is on standby: another one relays (see /readyz)"
             )
+        self.admission.enter()
+        try:
+            return await self._submit(body)
+        finally:
+            self.admission.leave()
+
+    async def _submit(self, body: object) -> tuple[str, str, bool]:
         signed = _parse(body)
         r = signed.request
         if r.value != 0:
@@ -236,8 +258,11 @@ class Intake:
         if status is not None:
             return rid, status, False  # the same request again: same id, run at most once
         if not self.rate.allow(r.from_, now):
+            wait = self.rate.retry_after(r.from_, now)
             raise GatewayError(
-                "RateLimited", "too many requests from this signer", {"signer": r.from_}
+                "RateLimited",
+                "too many requests from this signer",
+                {"signer": r.from_, "retry_after": round(wait, 3)},
             )
         if self._is_recovery_veto(r.to, selector):
             await self._check_signer(r.from_, "cancelRecovery", frozen_ok=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import random
 import secrets
 import threading
 import time
@@ -112,7 +113,8 @@ a 20-deep proof about 170k; gateways refuse more than 400k for residents' functi
 DEFAULT_DEADLINE_S: Final = 600
 """Requests are signed to expire this many seconds after signing."""
 
-_MAX_RETRY_DELAY_S = 5.0
+# A Retry-After longer than this is not waited for (the gateway asks for at most 30 s).
+_MAX_RETRY_AFTER_S = 30.0
 # Final failures that did not consume the forwarder nonce (see the gateway's batcher): the
 # local nonce counter has a hole after them and must be read again from the gateway.
 _NONCE_NOT_USED = frozenset({"RequestExpired", "NonceTooLow", "ForwarderSkipped", "NonceGap"})
@@ -206,6 +208,7 @@ class Operations:
         poll_interval_s: float,
         network: NetworkInfo | None,
         chain_id: int | None,
+        max_backoff_s: float = 5.0,
     ) -> None:
         if network is not None and chain_id is not None and network.chain_id != chain_id:
             raise WrongChain(f"network is chain {network.chain_id}, expected {chain_id}")
@@ -214,6 +217,8 @@ class Operations:
         self.deadline_s = deadline_s
         self.retries = retries
         self.backoff_s = backoff_s
+        self.max_backoff_s = max_backoff_s
+        self._jitter = random.Random()
         self.poll_interval_s = poll_interval_s
         self.expected_chain_id = chain_id
         self.cached_network = network
@@ -237,7 +242,7 @@ class Operations:
             except TransportError as exc:
                 if attempt >= self.retries or not exc.retryable:
                     raise
-                delay = self.backoff_s * 2**attempt
+                delay = self.retry_delay(attempt, None)
             else:
                 if response is None:
                     raise RuntimeError("driver sent no response to an HTTP effect")
@@ -247,9 +252,24 @@ class Operations:
                 if not error.retryable or attempt >= self.retries:
                     raise error
                 hint = error.retry_after if isinstance(error, GatewayUnavailableError) else None
-                delay = self.backoff_s * 2**attempt if hint is None else hint
+                if hint is not None and hint > _MAX_RETRY_AFTER_S:
+                    raise error
+                delay = self.retry_delay(attempt, hint)
             attempt += 1
-            yield Sleep(min(delay, _MAX_RETRY_DELAY_S))
+            yield Sleep(delay)
+
+    def retry_delay(self, attempt: int, retry_after: float | None) -> float:
+        """Seconds before retry number ``attempt + 1``: exponential backoff capped at
+        ``max_backoff_s`` with jitter (between half and all of it, so clients refused together
+        do not come back together), and never sooner than the gateway's Retry-After.
+
+        Retrying is safe for every request: a submission is sent again with the same signed
+        body, whose id the gateway answers with (stored or not), so it runs at most once."""
+        ceiling = min(self.max_backoff_s, self.backoff_s * 2**attempt)
+        delay = self._jitter.uniform(ceiling / 2, ceiling)
+        if retry_after is not None:
+            delay = max(delay, retry_after + self._jitter.uniform(0, self.backoff_s))
+        return delay
 
     def get(self, path: str, params: Sequence[tuple[str, str]] = ()) -> Op[object]:
         response = yield from self.exchange(Http("GET", path, tuple(params)))
@@ -797,6 +817,7 @@ class ClientBase:
         poll_interval_s: float,
         network: NetworkInfo | None,
         chain_id: int | None,
+        max_backoff_s: float = 5.0,
     ) -> None:
         self._ops = Operations(
             key,
@@ -807,6 +828,7 @@ class ClientBase:
             poll_interval_s=poll_interval_s,
             network=network,
             chain_id=chain_id,
+            max_backoff_s=max_backoff_s,
         )
 
     @property

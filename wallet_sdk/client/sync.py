@@ -70,6 +70,10 @@ class DongneClient(ClientBase):
     Thread-safe: calls from several threads pipeline their requests with distinct nonces.
     ``network`` skips the ``/v1/network`` request (e.g. when cached by the app); ``chain_id``
     refuses a gateway serving another chain. ``transport`` is passed to ``httpx.Client``.
+    Retryable answers (503 ``Overloaded`` and other unavailable codes, 429 ``RateLimited``,
+    transport errors) are retried up to ``retries`` times, never sooner than Retry-After, with
+    jittered exponential backoff from ``backoff_s`` capped at ``max_backoff_s``; a submission
+    is resent as the same signed request, so it runs at most once.
     """
 
     def __init__(
@@ -82,6 +86,7 @@ class DongneClient(ClientBase):
         timeout: float = 10.0,
         retries: int = 2,
         backoff_s: float = 0.2,
+        max_backoff_s: float = 5.0,
         poll_interval_s: float = 0.2,
         network: NetworkInfo | None = None,
         chain_id: int | None = None,
@@ -93,6 +98,7 @@ class DongneClient(ClientBase):
             deadline_s=deadline_s,
             retries=retries,
             backoff_s=backoff_s,
+            max_backoff_s=max_backoff_s,
             poll_interval_s=poll_interval_s,
             network=network,
             chain_id=chain_id,

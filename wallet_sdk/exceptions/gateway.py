@@ -53,6 +53,7 @@ __all__ = [
     "NonceTooLow",
     "NotFound",
     "NotReady",
+    "Overloaded",
     "PayloadTooLarge",
     "PaymentProviderUnavailable",
     "PaymentRefused",
@@ -470,6 +471,21 @@ class RelayerBusy(GatewayUnavailableError):
     """The relayer holds as many requests as it may: retry after a moment."""
 
     default_status = 503
+
+
+@register_error("Overloaded")
+class Overloaded(GatewayUnavailableError):
+    """The gateway sheds load: its intake is full or its backlog would take too long to drain.
+    Nothing was stored: send the same signed request again after ``retry_after`` seconds (the
+    clients do, with backoff), which cannot run it twice."""
+
+    default_status = 503
+    arguments = (
+        Argument("reason", "reason", "string"),
+        Argument("retry_after", "retry_after_s", "uint64"),
+    )
+    reason: str
+    retry_after_s: int
 
 
 @register_error("NodeUnavailable")

@@ -18,6 +18,7 @@ DONGNE = [sys.executable, "-m", "gateway.cli"]
 COMMANDS = [
     ["up"],
     ["reindex"],
+    ["indexer"],
     ["login"],
     ["logout"],
     ["whoami"],

@@ -83,7 +83,7 @@ def test_the_request_id_is_stored_with_the_request_across_a_restart(
     op.register(manifest.registry, [payer.address], "citizen")
     op.send(world.siheung, encode_issue(payer.address, 10_000, 9_000), "issue")
     op.send_many([(relayer.address, b"", 10**18)], "fund")
-    env = world.net.gateway_env(f"sqlite:///{tmp_path / 'restart.db'}", run_indexer="false")
+    env = world.net.gateway_env(f"sqlite:///{tmp_path / 'restart.db'}", embedded_indexer="false")
     env["DONGNE_RELAYER_KEYS"] = f'["0x{bytes(relayer.key).hex()}"]'
     request_id = "restart-" + secrets.token_hex(8)
     parked = {**env, "DONGNE_BATCH_INTERVAL_MS": "600000"}  # accepts, never batches

@@ -469,3 +469,15 @@ def chain(built_chain: Net) -> Iterator[Net]:
 
 def holders(net: Net) -> Sequence[str]:
     return [net.wallets[n].address for n in WALLET_NAMES]
+
+
+def activity(net: Net, blocks: int, variant: int) -> None:
+    """``blocks`` blocks of payments and gifts (one transaction each, automine)."""
+    w = net.wallets
+    for n in range(blocks):
+        if n % 2:
+            # A fresh payment id each time: a non-zero id is a single-use invoice.
+            paid_id = pid(100_000 + 1000 * variant + n)
+            net.act("c1", "pay", w["m1"].address, 100 + variant + n, paid_id, [])
+        else:
+            net.act("c2", "gift", w["c3"].address, 10 + variant + n)

@@ -32,6 +32,7 @@ from .conftest import (
     REWARD_PROGRAM,
     ZERO,
     Net,
+    activity,
     count,
     dump,
     payment_record,
@@ -45,18 +46,6 @@ STRANGER = to_checksum_address("0x" + "cd" * 20)
 
 def _by(engine: Engine, table: str, **where: object) -> list[Any]:
     return [r for r in rows(engine, table) if all(getattr(r, k) == v for k, v in where.items())]
-
-
-def _activity(net: Net, blocks: int, variant: int) -> None:
-    """``blocks`` blocks of payments and gifts (one transaction each, automine)."""
-    w = net.wallets
-    for n in range(blocks):
-        if n % 2:
-            # A fresh payment id each time: a non-zero id is a single-use invoice.
-            paid_id = pid(100_000 + 1000 * variant + n)
-            net.act("c1", "pay", w["m1"].address, 100 + variant + n, paid_id, [])
-        else:
-            net.act("c2", "gift", w["c3"].address, 10 + variant + n)
 
 
 def _reindexed(net: Net, engine: Engine) -> dict[str, list[tuple[object, ...]]]:
@@ -338,7 +327,7 @@ class IndexerTests:
         live = chain.indexer(engine, batch_blocks=1)  # one block a range, as when following
         live.sync_once()
         for n in range(6):
-            _activity(chain, 2, variant=n)
+            activity(chain, 2, variant=n)
             live.sync_once()
         chain.act("operator", "register", NEWCOMER, 1, contract=chain.registry)
         live.sync_once()
@@ -387,11 +376,11 @@ class IndexerTests:
         indexer.sync_once()
         (closed,) = _by(engine, "index_programs", program_id=4)
         assert closed.closed
-        _activity(chain, depth - 9, variant=1)
+        activity(chain, depth - 9, variant=1)
         indexer.sync_once()
         assert chain.head() == fork_point + depth
         assert chain.node.revert(snapshot)
-        _activity(chain, replacement, variant=2)
+        activity(chain, replacement, variant=2)
         report = indexer.sync_once()
         assert report.reorg_depth == depth
         assert report.to_block == chain.head() == fork_point + replacement

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from eth_abi.abi import decode as abi_decode
+from eth_utils.crypto import keccak
 
 from chain.protocol.calls import encode_issue, encode_pay
 from chain.protocol.forwarder import (
@@ -25,6 +27,7 @@ from tests.fixtures.databases import BACKENDS, gateway_database_url
 from tests.fixtures.wallets import Wallet, new_wallet
 
 RESTAURANT = 56111
+EXECUTED = "0x" + keccak(text="ExecutedForwardRequest(address,uint256,bool)").hex()
 
 
 @pytest.fixture(scope="package")
@@ -116,3 +119,20 @@ def wait_final(client: httpx.Client, request_id: str, timeout: float = 30.0) -> 
         if time.monotonic() > deadline:
             raise AssertionError(f"request {request_id} not final: {state}")
         time.sleep(0.1)
+
+
+def executions(people: People, signer: str) -> list[tuple[int, bool]]:
+    """(nonce, success) of every ExecutedForwardRequest of `signer` on chain."""
+    logs = people.network.operator.rpc.get_logs(
+        {
+            "address": people.network.manifest.forwarder,
+            "fromBlock": "0x0",
+            "toBlock": "latest",
+            "topics": [EXECUTED, "0x" + "00" * 12 + signer[2:].lower()],
+        }
+    )
+    out = []
+    for log in logs:
+        nonce, success = abi_decode(["uint256", "bool"], bytes.fromhex(str(log["data"])[2:]))
+        out.append((int(nonce), bool(success)))
+    return out

@@ -16,9 +16,7 @@ from gateway.devnet.localnet import LocalNetwork
 from gateway.devnet.process import GatewayProcess
 from tests.fixtures.wallets import new_wallet
 
-from .conftest import People, wait_final
-
-EXECUTED = "0x" + keccak(text="ExecutedForwardRequest(address,uint256,bool)").hex()
+from .conftest import People, executions, wait_final
 
 
 def balance_of(people: People, token: str, holder: str) -> int:
@@ -26,23 +24,6 @@ def balance_of(people: People, token: str, holder: str) -> int:
     raw = people.network.operator.rpc.eth_call({"to": token, "data": "0x" + data.hex()})
     (value,) = abi_decode(["uint256"], raw)
     return int(value)
-
-
-def executions(people: People, signer: str) -> list[tuple[int, bool]]:
-    """(nonce, success) of every ExecutedForwardRequest of `signer` on chain."""
-    logs = people.network.operator.rpc.get_logs(
-        {
-            "address": people.network.manifest.forwarder,
-            "fromBlock": "0x0",
-            "toBlock": "latest",
-            "topics": [EXECUTED, "0x" + "00" * 12 + signer[2:].lower()],
-        }
-    )
-    out = []
-    for log in logs:
-        nonce, success = abi_decode(["uint256", "bool"], bytes.fromhex(str(log["data"])[2:]))
-        out.append((int(nonce), bool(success)))
-    return out
 
 
 def test_pay_is_relayed_and_reaches_success(gateway: GatewayProcess, people: People) -> None:

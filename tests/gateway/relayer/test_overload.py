@@ -1,0 +1,165 @@
+"""Admission control over real HTTP: a saturated relayer answers 503 ``Overloaded`` with
+Retry-After at once, stores nothing for what it refused, and everything it accepted (or that
+is sent again later) becomes final exactly once on chain; the SDK backs off and gets in."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from chain.protocol.forwarder import signed_request_from_json
+from gateway.devnet.localnet import LocalNetwork
+from gateway.devnet.process import GatewayProcess
+from wallet_sdk.client import DongneClient
+from wallet_sdk.keys import LocalKey
+
+from .conftest import People, executions, wait_final
+
+NONCES = 6  # per citizen, all sent at once
+
+
+def start_gateway(
+    network: LocalNetwork, database_url: str, tmp_path: Path, **limits: str
+) -> GatewayProcess:
+    env = network.gateway_env(
+        database_url,
+        batch_interval_ms="100",
+        poll_interval_s="0.1",
+        embedded_indexer="false",  # nothing here reads the index: a replica that only relays
+        **limits,
+    )
+    return GatewayProcess(env, log_path=tmp_path / "gateway.log")
+
+
+@pytest.fixture
+def tight_gateway(
+    network: LocalNetwork, database_url: str, tmp_path: Path
+) -> Iterator[GatewayProcess]:
+    """An intake that checks two submissions at a time."""
+    with start_gateway(network, database_url, tmp_path, intake_max_in_flight="2") as gw:
+        yield gw
+
+
+@pytest.fixture
+def backlogged_gateway(network: LocalNetwork, tmp_path: Path) -> Iterator[GatewayProcess]:
+    """A backlog limit of one request: one accepted and not final refuses the next."""
+    url = f"sqlite:///{tmp_path / 'gateway.db'}"
+    limits = {"max_backlog_s": "1", "min_drain_per_s": "1", "drain_window_s": "60"}
+    with start_gateway(network, url, tmp_path, **limits) as gw:
+        yield gw
+
+
+async def burst(url: str, bodies: list[dict[str, str]]) -> list[tuple[httpx.Response, float]]:
+    """Every body at once; each answer with its latency."""
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+
+        async def one(body: dict[str, str]) -> tuple[httpx.Response, float]:
+            sent = time.perf_counter()
+            response = await client.post("/v1/requests", json=body)
+            return response, time.perf_counter() - sent
+
+        return await asyncio.gather(*(one(b) for b in bodies))
+
+
+def test_a_burst_is_shed_with_retry_after_and_every_accepted_request_runs_once(
+    tight_gateway: GatewayProcess, people: People
+) -> None:
+    bodies = {
+        (c.address, n): people.pay(c, 1_000, n) for c in people.citizens for n in range(NONCES)
+    }
+    answers = asyncio.run(burst(tight_gateway.url, list(bodies.values())))
+    by_key = dict(zip(bodies, answers, strict=True))
+    refused = {k: (r, s) for k, (r, s) in by_key.items() if r.status_code == 503}
+    accepted = {k: r.json()["id"] for k, (r, _) in by_key.items() if r.status_code == 202}
+    assert accepted, "the intake accepted nothing"
+    assert refused, "a burst of 24 into an intake of 2 shed nothing"
+    assert len(accepted) + len(refused) == len(bodies), [r.text for r, _ in answers]
+    for response, seconds in refused.values():
+        problem = response.json()
+        assert problem["code"] == "Overloaded"
+        assert problem["retryable"] is True
+        assert problem["args"]["reason"] == "intake_full"
+        assert int(response.headers["retry-after"]) == problem["args"]["retry_after"] >= 1
+        assert seconds < 1.0  # answered before any check (the bench holds it to 50 ms)
+
+    with httpx.Client(base_url=tight_gateway.url) as client:
+        # Nothing was stored for a refused request: it is unknown until sent again.
+        some_refused = next(iter(refused))
+        resent = client.post("/v1/requests", json=bodies[some_refused])
+        while resent.status_code == 503:  # honour Retry-After, as the SDK does
+            time.sleep(float(resent.headers["retry-after"]))
+            resent = client.post("/v1/requests", json=bodies[some_refused])
+        assert resent.status_code == 202, resent.text
+        accepted[some_refused] = resent.json()["id"]
+        # The refused rest through the SDK's retry path (the signed body resent as it is).
+        for key in refused.keys() - accepted.keys():
+            wallet = next(c for c in people.citizens if c.address == key[0])
+            sdk = DongneClient(tight_gateway.url, LocalKey(wallet.key), retries=8, backoff_s=0.1)
+            with sdk:
+                accepted[key] = sdk.submit_signed(signed_request_from_json(bodies[key])).id
+        # An accepted request sent again is the same request: same id, never a second run.
+        again = client.post("/v1/requests", json=bodies[next(iter(accepted))])
+        while again.status_code == 503:
+            time.sleep(float(again.headers["retry-after"]))
+            again = client.post("/v1/requests", json=bodies[next(iter(accepted))])
+        assert again.json()["id"] == accepted[next(iter(accepted))]
+        for rid in accepted.values():
+            assert wait_final(client, rid)["status"] == "succeeded"
+    for citizen in people.citizens:
+        runs = Counter(nonce for nonce, ok in executions(people, citizen.address) if ok)
+        assert runs == dict.fromkeys(range(NONCES), 1), citizen.address
+
+
+class Recorder(httpx.HTTPTransport):
+    """A real HTTP transport that notes every answer's status and Retry-After."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.answers: list[tuple[int, str | None, float]] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = super().handle_request(request)
+        if request.method == "POST":
+            status = response.status_code
+            self.answers.append((status, response.headers.get("retry-after"), time.monotonic()))
+        return response
+
+
+def test_the_sdk_backs_off_on_overloaded_and_gets_in(
+    backlogged_gateway: GatewayProcess, people: People
+) -> None:
+    first, second = people.citizens[0], people.citizens[1]
+    with httpx.Client(base_url=backlogged_gateway.url) as client:
+        held = client.post("/v1/requests", json=people.pay(first, 1_000, 0))
+        assert held.status_code == 202, held.text
+        recorder = Recorder()
+        sdk = DongneClient(
+            backlogged_gateway.url,
+            LocalKey(second.key),
+            retries=8,
+            backoff_s=0.1,
+            max_backoff_s=1.0,
+            transport=recorder,
+        )
+        with sdk:
+            submission = sdk.submit_signed(signed_request_from_json(people.pay(second, 1_000, 0)))
+            state = sdk.wait(submission, timeout=30)
+        assert wait_final(client, held.json()["id"])["status"] == "succeeded"
+    assert state.status == "succeeded"
+    statuses = [status for status, _, _ in recorder.answers]
+    assert statuses[0] == 503, recorder.answers
+    assert statuses[-1] == 202, recorder.answers
+    assert set(statuses[:-1]) == {503}
+    # Each retry came no sooner than the Retry-After the refusal before it asked for.
+    for (_, retry_after, at), (_, _, next_at) in zip(
+        recorder.answers, recorder.answers[1:], strict=False
+    ):
+        assert retry_after is not None
+        assert next_at - at >= float(retry_after) - 0.05
+    assert [n for n, ok in executions(people, second.address) if ok] == [0]
