@@ -20,7 +20,10 @@ from importlib.metadata import PackageNotFoundError, version
 import typer
 from typer.exceptions import TyperException
 
-from gateway.cli import city_admin  # noqa: F401 - adds the city's staff commands to `city`
+from gateway.cli import (
+    city_admin,  # noqa: F401 - adds the city's staff commands to `city`
+    merchant_admin,  # noqa: F401 - adds the registrar's commands to `merchant`
+)
 from gateway.cli.audit import audit
 from gateway.cli.banksim import bank_sim
 from gateway.cli.city import city
@@ -30,7 +33,6 @@ from gateway.cli.invoice import invoice
 from gateway.cli.keys import api_key
 from gateway.cli.merchant import merchant
 from gateway.cli.onboarding import importer
-from gateway.cli import merchant_admin  # noqa: F401 - adds the registrar's commands to `merchant`
 from gateway.cli.program import program
 from gateway.cli.reward import reward
 from gateway.cli.rules import rules

@@ -30,13 +30,13 @@ from wallet_sdk.client.models import (
     order_pockets,
 )
 from wallet_sdk.client.operations import DEFAULT_DEADLINE_S, DEFAULT_GAS, sign_forward_request
+from wallet_sdk.client.purchases import PurchaseOrder, VirtualAccount
 from wallet_sdk.client.registry import (
     DirectoryEntry,
     DirectoryPage,
     MerchantApplication,
     MerchantProfile,
 )
-from wallet_sdk.client.purchases import PurchaseOrder, VirtualAccount
 from wallet_sdk.client.sync import DongneClient
 
 __all__ = [

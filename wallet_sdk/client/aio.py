@@ -53,8 +53,8 @@ from wallet_sdk.client.operations import (
     request_id_of,
     transport_error,
 )
-from wallet_sdk.client.registry import DirectoryPage, MerchantApplication, MerchantProfile
 from wallet_sdk.client.purchases import PurchaseOrder
+from wallet_sdk.client.registry import DirectoryPage, MerchantApplication, MerchantProfile
 from wallet_sdk.exceptions.base import TransportError
 from wallet_sdk.keys import LocalKey
 from wallet_sdk.qr import PaymentRequest

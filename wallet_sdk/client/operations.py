@@ -47,17 +47,17 @@ from wallet_sdk.client.models import (
     order_pockets,
     parse_invoices,
 )
+from wallet_sdk.client.purchases import (
+    PurchaseOrder,
+    parse_purchase_order,
+    parse_purchase_orders,
+)
 from wallet_sdk.client.registry import (
     DirectoryPage,
     MerchantApplication,
     MerchantProfile,
     parse_directory,
     parse_profile,
-)
-from wallet_sdk.client.purchases import (
-    PurchaseOrder,
-    parse_purchase_order,
-    parse_purchase_orders,
 )
 from wallet_sdk.client.signin import siwe_message
 from wallet_sdk.client.wire import (

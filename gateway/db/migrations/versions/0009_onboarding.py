@@ -1,7 +1,7 @@
 """bulk onboarding: import jobs (file digest, counters, cursor) and their per-row errors
 
 Revision ID: 0009_onboarding
-Revises: 0007_registry
+Revises: 0008_relay_request_trace
 Create Date: 2026-12-06
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_onboarding"
-down_revision = "0007_registry"
+down_revision = "0008_relay_request_trace"
 branch_labels = None
 depends_on = None
 

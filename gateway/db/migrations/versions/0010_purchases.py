@@ -1,7 +1,7 @@
 """in-app voucher purchases: the city's sale discount, purchase orders, webhook events
 
 Revision ID: 0010_purchases
-Revises: 0007_registry
+Revises: 0009_onboarding
 Create Date: 2026-12-06
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_purchases"
-down_revision = "0007_registry"
+down_revision = "0009_onboarding"
 branch_labels = None
 depends_on = None
 

@@ -2,7 +2,7 @@
 payout lines (merchants' redemptions and residents' refunds' cash, held without an account)
 
 Revision ID: 0011_settlement
-Revises: 0007_registry
+Revises: 0010_purchases
 Create Date: 2026-12-06
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011_settlement"
-down_revision = "0007_registry"
+down_revision = "0010_purchases"
 branch_labels = None
 depends_on = None
 
