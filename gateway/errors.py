@@ -59,6 +59,9 @@ GATEWAY_CODES: dict[str, int] = {
     # and a review only from the state that allows it (args.status is the current one).
     "MerchantApplicationExists": 409,
     "MerchantApplicationState": 409,
+    # The wallet is not (yet) verified as a merchant in the identity registry: a KYC registrar
+    # registers it first (a citizen's or institution's wallet never becomes a merchant).
+    "MerchantNotVerified": 409,
     "PayloadTooLarge": 413,
     "RateLimited": 429,
     "SignerThrottled": 429,  # the signer's gas budget for the window is spent
