@@ -75,6 +75,9 @@ GATEWAY_CODES: dict[str, int] = {
     "WebhookRejected": 401,  # a provider webhook whose HMAC or timestamp does not check out
     "PaymentRefused": 502,  # the payment provider refused to open a virtual account
     "PaymentProviderUnavailable": 503,  # the provider is unreachable: retry, same key
+    # The wallet is not (yet) verified as a merchant in the identity registry: a KYC registrar
+    # registers it first (a citizen's or institution's wallet never becomes a merchant).
+    "MerchantNotVerified": 409,
     "PayloadTooLarge": 413,
     "RateLimited": 429,
     "SignerThrottled": 429,  # the signer's gas budget for the window is spent

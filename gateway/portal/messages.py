@@ -337,6 +337,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "신청 상태상 할 수 없는 작업입니다.",
         "The application's state does not allow this.",
     ),
+    "problem.MerchantNotVerified": (
+        "가맹점 지갑으로 실명 확인(KYC) 등록이 되지 않았습니다.",
+        "The wallet is not verified (KYC) as a merchant's.",
+    ),
     "problem.WalletError": ("지갑이 요청을 거부했습니다.", "The wallet refused the request."),
 }
 

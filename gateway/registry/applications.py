@@ -18,6 +18,7 @@ from sqlalchemy import Connection, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from chain.protocol.calls import encode_register_merchant
+from gateway.db.tables import index as t
 from gateway.db.tables.registry import (
     APPLIED,
     APPROVED,
@@ -93,6 +94,25 @@ def summary_of(profile: MerchantProfile) -> ApplicationSummary:
     return ApplicationSummary(**{name: getattr(profile, name) for name in names})
 
 
+MERCHANT_KIND = 2  # IIdentityRegistry.Kind.Merchant
+
+
+def identity_kind(conn: Connection, chain_id: int, wallet: str) -> int | None:
+    """The wallet's kind in the identity registry, as indexed (None: not registered)."""
+    i = t.identities.c
+    kind = conn.execute(
+        select(i.kind).where(i.chain_id == chain_id, i.account == wallet.lower())
+    ).scalar()
+    return None if kind is None else int(kind)
+
+
+def _not_verified(wallet: str, why: str) -> GatewayError:
+    return GatewayError(
+        "MerchantNotVerified", f"{wallet} is not a verified merchant wallet: {why}",
+        {"merchant": checksum(wallet)},
+    )  # fmt: skip
+
+
 def _state(profile: MerchantProfile, wanted: str) -> GatewayError:
     return GatewayError(
         "MerchantApplicationState",
@@ -109,7 +129,12 @@ def apply(
     profile: ValidProfile,
     now: float | None = None,
 ) -> MerchantProfile:
-    """A new application (or a new one after a rejection); one open at a time."""
+    """A new application (or a new one after a rejection); one open at a time. A wallet
+    the registry knows as a citizen or an institution is refused at once: a wallet's kind
+    never changes, so it could never be registered."""
+    kind = identity_kind(conn, chain_id, merchant)
+    if kind is not None and kind != MERCHANT_KIND:
+        raise _not_verified(merchant, "it is registered as another kind: apply with a new wallet")
     existing = find_profile(conn, chain_id, token, merchant)
     if existing is not None and existing.status != REJECTED:
         raise GatewayError(
@@ -179,6 +204,9 @@ def approve(
     if profile.status == APPROVED and profile.tier == tier:
         return profile
     status = REGISTERED if profile.on_chain in ON_CHAIN_NAMES else APPROVED
+    if status == APPROVED and identity_kind(conn, chain_id, merchant) != MERCHANT_KIND:
+        # registerMerchant would revert (VoucherNotMerchant): KYC comes first.
+        raise _not_verified(merchant, "a KYC registrar must register it as a merchant first")
     return _review(conn, profile, chain_id, (APPLIED,), "approve it", reviewer, note, now,
                    status=status, tier=tier)  # fmt: skip
 

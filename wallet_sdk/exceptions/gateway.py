@@ -44,6 +44,7 @@ __all__ = [
     "MerchantApplicationExists",
     "MerchantApplicationNotFound",
     "MerchantApplicationState",
+    "MerchantNotVerified",
     "MethodNotAllowed",
     "NodeUnavailable",
     "NonceConflict",
@@ -380,6 +381,15 @@ class MerchantApplicationState(StateConflict):
 
     arguments = (Argument("status", "application_status", "string"),)
     application_status: str  # the application's state (``status`` is the HTTP one)
+
+
+@register_error("MerchantNotVerified")
+class MerchantNotVerified(StateConflict):
+    """The wallet is not registered as a merchant in the identity registry (KYC) yet; a
+    citizen's or institution's wallet never becomes one: apply with a merchant wallet."""
+
+    arguments = (Argument("merchant", "merchant", "address"),)
+    merchant: str
 
 
 @register_error("SettlementWindowOpen")

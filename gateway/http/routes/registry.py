@@ -18,7 +18,7 @@ from gateway.access.policies import Principal
 from gateway.errors import GatewayError
 from gateway.http.access import record_staff_action
 from gateway.http.deps import EngineDep, ManifestDep
-from gateway.http.openapi import codes
+from gateway.http.openapi import CODES_KEY, codes
 from gateway.http.params import ADDRESS_PATTERN, plain_text
 from gateway.http.routes.audit import address, guarded
 from gateway.registry import applications, directory
@@ -101,6 +101,7 @@ def _wallet(request: Request) -> str:
         "InvalidMerchantProfile",
         "InvalidBusinessNumber",
         "MerchantApplicationExists",
+        "MerchantNotVerified",
         "Forbidden",
         "NotFound",
         "DatabaseUnavailable",
@@ -183,7 +184,10 @@ _REVIEW_CODES = codes(
 )
 
 
-@router.post("/{token}/merchant-applications/{merchant}/approve", openapi_extra=_REVIEW_CODES)
+@router.post(
+    "/{token}/merchant-applications/{merchant}/approve",
+    openapi_extra=codes(*_REVIEW_CODES[CODES_KEY], "MerchantNotVerified"),
+)
 def approve_merchant(
     request: Request,
     engine: EngineDep,

@@ -21,7 +21,7 @@ from tests.fixtures.signin import sign_in
 from tests.gateway.http.conftest import until
 
 SHOPS = ("shop", "other_shop", "late_shop", "cli_shop", "sdk_shop", "read_shop")
-PEOPLE = ("registrar", "admin", "citizen", *SHOPS)
+PEOPLE = ("registrar", "admin", "citizen", "unverified", *SHOPS)  # unverified: no KYC yet
 
 
 @dataclass

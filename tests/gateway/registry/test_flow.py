@@ -167,3 +167,18 @@ def test_bad_profiles_are_named_errors(world: RegistryWorld) -> None:
         f"/v1/tokens/{world.siheung}/directory", params={"q": "a\x00b"}
     )
     assert (nul.status_code, nul.json()["code"]) == (400, "InvalidRequest")
+
+
+def test_only_a_verified_merchant_wallet_is_approved(world: RegistryWorld) -> None:
+    applications = f"/v1/tokens/{world.siheung}/merchant-applications"
+    body = application(business_number=business_number("141421356"))
+    # A citizen's wallet never becomes a merchant's: refused when it applies.
+    citizen = world.client("citizen").post(applications, json=body)
+    assert (citizen.status_code, citizen.json()["code"]) == (409, "MerchantNotVerified")
+    # A wallet not registered yet may apply; approval waits for the KYC registrar, since
+    # registerMerchant would revert with VoucherNotMerchant.
+    wallet = world.accounts["unverified"].address
+    assert world.client("unverified").post(applications, json=body).status_code == 201
+    early = world.client("registrar").post(f"{applications}/{wallet}/approve", json={})
+    assert (early.status_code, early.json()["code"]) == (409, "MerchantNotVerified")
+    assert early.json()["args"]["merchant"] == wallet
