@@ -183,6 +183,8 @@ class SettlementFileTests:
         (third,) = run_due(engine, city.chain_id, city.now(), day.cutoffs)
         assert (third.payable, _file(engine, third).lines) == (0, [])
         assert payouts.mark_paid(engine, city.chain_id, next_day.reference) == 2
+        paid_later = merchant_settlements(engine, city.chain_id, city.token, day.held_shop.address)
+        assert [s.status for s in paid_later] == ["paid"]
 
     def test_a_window_that_does_not_reconcile_waits_unpaid(
         self, city: City, engine: Engine
