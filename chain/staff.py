@@ -25,7 +25,7 @@ from chain.protocol.staff import (
     describe_args,
     identify,
 )
-from chain.rpc import JSONObject, RpcClient, RpcError
+from chain.rpc import RpcClient, RpcError
 
 __all__ = [
     "NotAStaffActionError",
@@ -163,7 +163,3 @@ def _values_of(op: StaffOperation, args: tuple[object, ...]) -> dict[str, object
     if op.view is None or op.view[1] is None:
         return {}
     return {op.view[1]: args[0]}
-
-
-def receipt_hash(receipt: JSONObject) -> str:
-    return str(receipt.get("transactionHash"))

@@ -227,7 +227,9 @@ def record_staff_transaction(
             raise GatewayError(
                 "StaffActionUnverified", str(exc), {"tx_hash": body.tx_hash}
             ) from exc
-    request_id = f"tx:{done.tx_hash}"
+    # The transaction's hash is the entry's request id (64 hex digits, the column's width):
+    # what makes a second post of the same transaction find the first entry.
+    request_id = done.tx_hash.removeprefix("0x")
     s = a.staff_log.c
     with engine.connect() as conn:
         seq = conn.execute(select(s.seq).where(s.request_id == request_id)).scalar()

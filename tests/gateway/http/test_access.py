@@ -30,6 +30,7 @@ def _url(path: str, world: World, job_id: str) -> tuple[str, dict[str, str]]:
         "merchant": a["merchant"].address, "program_id": "1", "index": "0", "job_id": job_id,
         "reference": "none", "request_id": "0x" + "00" * 32, "key_id": "0" * 16,
         "order_id": "po_" + "0" * 24, "provider": "banksim",
+        "institution": a["citizen"].address,  # the matrix's person: the subject of SELF routes
     }  # fmt: skip
     if path.startswith("/v1/merchants/{address}/"):
         values["address"] = a["merchant"].address

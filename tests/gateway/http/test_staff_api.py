@@ -173,7 +173,10 @@ def test_only_the_contracts_role_gets_the_call(staff: Staff) -> None:
     anonymous = world.client("anonymous").post(path, json=body)
     assert anonymous.status_code == 401
     for who in ("citizen", "auditor", "program_manager"):
-        refused = world.client(who).post(path, json=body)
+        # Fresh sessions: the fixture's may have expired on a slow machine.
+        client = world.client("anonymous")
+        client.headers.update(sign_in(client, bytes(world.accounts[who].key)))
+        refused = client.post(path, json=body)
         assert refused.status_code == 403, refused.text
         assert refused.json()["code"] == "RoleRequired"
         assert refused.json()["args"]["role"] == "MERCHANT_REGISTRAR_ROLE"
