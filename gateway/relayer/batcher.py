@@ -13,7 +13,7 @@ import contextlib
 import logging
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
@@ -46,7 +46,8 @@ _FINAL_SUCCEEDED = TIME_TO_FINAL.labels(status=SUCCEEDED)
 class Pending:
     id: str
     signed: SignedRequest
-    created_at: float  # accepted at (unix seconds): time to final is measured from here
+    # Accepted at (unix seconds): time to final is measured from here.
+    created_at: float = field(default_factory=time.time)
     attempts: int = 0
     simulated: bool = False  # against the state it runs on (intake's simulation, next in line)
     trace: str | None = None  # the X-Request-ID that brought it (stored with the request)
