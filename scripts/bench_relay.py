@@ -406,7 +406,9 @@ def overload(args: argparse.Namespace) -> dict[str, object]:
         )
         rpc = net.operator.rpc
         forwarder = net.manifest.forwarder
-        with GatewayProcess(env, log_path=workdir / "gateway.log") as gw:
+        gateway = GatewayProcess(env, log_path=workdir / "gateway.log")
+        # A shared machine under load may take more than a minute to import and start it.
+        with gateway.start(timeout=300) as gw:
             first_block = rpc.block_number() + 1
             console.print(f"capacity: offering {args.rate:.0f}/s for {args.capacity_seconds} s")
             # Saturated (a backlog kept by admission control), the batcher drains at its best:

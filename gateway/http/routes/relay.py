@@ -93,7 +93,7 @@ _INTAKE_CODES = (
     "GasTooLow", "DeadlineTooFar", "RequestExpired", "WrongChain", "InvalidSignature",
     "SignerUnregistered", "SignerFrozen", "TargetNotAllowed", "SelectorNotAllowed",
     "NonceTooLow", "NonceConflict", "NonceTooHigh", "RateLimited", "SignerThrottled",
-    "NodeUnavailable", "DatabaseUnavailable", "NotReady", "RelayerBusy",
+    "NodeUnavailable", "DatabaseUnavailable", "NotReady", "RelayerBusy", "Overloaded",
 )  # fmt: skip
 
 
