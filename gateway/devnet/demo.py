@@ -66,6 +66,8 @@ PUBLIC_BODY_BUDGET = 1_000_000
 PUBLIC_BODY_PER_PAYMENT = 300_000
 PUBLIC_BODY_PER_MONTH = 1_000_000
 PUBLIC_BODY_BLOCKED = (56211, 91121, 91249)
+# Seongnam businesses a public body may not pay: a golf course and an entertainment bar.
+SEONGNAM_LEISURE = (("Golf course", 91121, 1), ("Bar", 56211, 0))
 
 # KSIC categories where purchased vouchers are typically refused (DOMAIN.md): department stores,
 # large marts and other large general retail, entertainment bars, online malls. Policy pockets
@@ -116,7 +118,8 @@ def seed_demo(
             for name, category, tier, region in MARKET_SHOPS:
                 shops.append((new("merchant", name, 0), region, category, tier, True))
         else:
-            for name, category, tier in SHOPS:
+            leisure = SEONGNAM_LEISURE if spec is SEONGNAM else ()
+            for name, category, tier in SHOPS + leisure:
                 wallet = new("merchant", f"{spec.name.split()[0]} {name}", spec.region)
                 shops.append((wallet, spec.region, category, tier, False))
     name, category, tier = DELIVERY_APP

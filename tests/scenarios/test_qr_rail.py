@@ -21,7 +21,7 @@ from gateway.devnet.demo import (
     PUBLIC_BODY_PER_MONTH,
     PUBLIC_BODY_PER_PAYMENT,
 )
-from wallet_sdk import DongneClient, LocalKey, PaymentRequest
+from wallet_sdk import DongneClient, PaymentRequest
 from wallet_sdk import exceptions as x
 
 from .closing import audit, funder_report, settle
@@ -36,6 +36,8 @@ CAST = {
     "soyoung": "Citizen 17",  # an employee: ₩100,000 a month, later removed
     "noodles": "Seongnam Noodle house",  # tier 0, KSIC 56111
     "grocery": "Seongnam Grocery",  # tier 1, KSIC 47121
+    "golf": "Seongnam Golf course",  # KSIC 91121, blocked for the body
+    "bar": "Seongnam Bar",  # KSIC 56211, blocked for the body
 }
 
 
@@ -44,8 +46,6 @@ class Rail:
     net: LocalDongne
     people: dict[str, DongneClient] = field(default_factory=dict)
     started: int = 0
-    golf: str = ""
-    bar: str = ""
     spent: int = 0  # by the public body this month
 
     @property
@@ -66,18 +66,6 @@ class Rail:
         )
         self[employee].wait(submission)
         self.spent += amount
-
-
-def the_city_registers_a_golf_course_and_a_bar(r: Rail) -> None:
-    shops = {}
-    for category in (GOLF, BAR):
-        shop = LocalKey.create().address
-        r.net.cli("city", "register", shop, "--kind", "merchant")
-        registered = r.net.cli("city", "merchant", shop, "--region", str(SEONGNAM),
-                               "--category", str(category), "--tier", "0")  # fmt: skip
-        assert registered["category"] == category
-        shops[category] = shop
-    r.golf, r.bar = shops[GOLF], shops[BAR]
 
 
 def the_officer_authorises_employees(r: Rail) -> None:
@@ -104,7 +92,7 @@ def the_employee_limit_refuses_the_next_one(r: Rail) -> None:
 
 
 def blocked_categories_refuse_golf_and_bars(r: Rail) -> None:
-    for shop, category in ((r.golf, GOLF), (r.bar, BAR)):
+    for shop, category in ((r.address("golf"), GOLF), (r.address("bar"), BAR)):
         with pytest.raises(x.VoucherCategoryBlocked) as blocked:
             r["soyoung"].pay_as_employee(r.token, r.address("body"), shop, 30_000)
         assert (blocked.value.merchant, blocked.value.category) == (shop, category)
@@ -147,7 +135,6 @@ def nobody_funds_a_subsidy_and_the_auditor_reconciles(r: Rail) -> None:
 
 
 STORY = (
-    the_city_registers_a_golf_course_and_a_bar,
     the_officer_authorises_employees,
     a_team_lunch_paid_by_qr_with_no_fee,
     the_employee_limit_refuses_the_next_one,
