@@ -27,18 +27,25 @@ from typing import Any
 
 import pytest
 
-from chain.protocol.calls import Reward
+from chain.protocol.calls import FundingShare, Reward, funder_id
 from gateway.devnet.demo import WALKING_BUDGET, WALKING_DAILY_CAP
 from wallet_sdk import DongneClient, LocalKey
 from wallet_sdk import exceptions as x
 from wallet_sdk.client import HistoryItem
 
-from .closing import audit, funder_report, settle
+from .closing import FunderBill, audit, funder_report, settle
 from .conftest import LocalDongne, eventually, play
 from .money import balance, expect_balance, invoice, recipients_csv, ref32, scan_and_pay
 
 SIHEUNG = 41390
 WALKING = 1  # the demo's first Siheung program: walking rewards
+# Gyeonggi's usual split of a city voucher's discount: state 40%, province 30%, city 30%; the
+# cashback is the city's own.
+SIHEUNG_FUNDING = (
+    FundingShare(funder_id("state"), 4_000, 0),
+    FundingShare(funder_id("gyeonggi"), 3_000, 0),
+    FundingShare(funder_id("siheung"), 3_000, 10_000),
+)
 BAR = 56211  # KSIC: entertainment bar (일반유흥 주점업)
 RELIEF_CATEGORIES = "10712,56111,47121"  # bakeries, restaurants, groceries
 YOUTH_RECIPIENTS = 10_000
@@ -111,6 +118,25 @@ def the_city_registers_a_bar(m: Month) -> None:
         "city", "merchant", m.bar, "--region", str(SIHEUNG), "--category", str(BAR), "--tier", "0"
     )
     assert (registered["merchant"], registered["category"]) == (m.bar, BAR)
+
+
+def the_city_proposes_who_funds_discounts(m: Month) -> None:
+    """Siheung adopts its first funding plan: the discount subsidy split among the state,
+    Gyeonggi province and the city, cashback the city's own; visible a day before it applies
+    (it is activated once the month has turned)."""
+    before = m.net.clock.now()
+    m.net.staff.propose_funding_plan(SIHEUNG, SIHEUNG_FUNDING)
+    after = m.net.clock.now()
+
+    def pending() -> dict[str, Any] | None:
+        plan: dict[str, Any] | None = m.net.get(f"/v1/tokens/{m.siheung}/funding")["pending"]
+        return plan
+
+    plan = eventually(pending, "the index shows the proposed plan")
+    assert plan["version"] == 1
+    assert before <= plan["effective_at"] - 86_400 <= after  # Siheung's rules: a day's notice
+    shares = {s["name"]: (s["subsidy_bps"], s["cashback_bps"]) for s in plan["shares"]}
+    assert shares == {"state": (4_000, 0), "gyeonggi": (3_000, 0), "siheung": (3_000, 10_000)}
 
 
 def buy_within_the_cap_until_one_hits_it(m: Month) -> None:
@@ -296,6 +322,7 @@ def the_month_turns_and_the_allowance_expires(m: Month) -> None:
     clock = m.net.clock
     target = max(clock.next_month_start(), m.youth_expiry) + 3_600
     clock.advance(target - clock.now())
+    m.net.staff.activate_funding_plan(SIHEUNG)  # proposed a day's notice ago, and more
     # A new month: Jiwoo may buy again.
     sale = m.net.cli(
         "city", "sell", m.address("jiwoo"), "--region", str(SIHEUNG),
@@ -383,11 +410,19 @@ def a_walker_earns_the_citys_walking_points(m: Month) -> None:
 
 
 def the_funders_see_the_discounts_and_cashback(m: Month) -> None:
-    """Siheung has no funding plan yet: the city's totals are every sale's discount and every
-    cashback net of the cancelled one."""
+    """The totals are every sale's discount and every cashback net of the cancelled one; the
+    plan, in force since the month turned, funds the new month's two discounted sales (Jiwoo's,
+    the son's: ₩10,000 each) 40/30/30 and the son's ₩10,000 cashback to the city."""
     subsidy = DEMO_CITIZENS * 20_000 + OFFICE_SUBSIDY + 50_000 + 7_000 + 10_000 + 10_000
     cashback = 1_200 + 700 + 16_000 + 10_000  # Jiwoo's two, Dohyun's, the son's
-    funder_report(m.net, SIHEUNG, subsidy=subsidy, cashback=cashback, funders={})
+    under_plan = FunderBill(subsidy=10_000 + 10_000, cashback=10_000)
+    funders = {
+        "state": FunderBill(8_000, 0),
+        "gyeonggi": FunderBill(6_000, 0),
+        "siheung": FunderBill(6_000, 10_000),
+    }
+    funder_report(m.net, SIHEUNG, subsidy=subsidy, cashback=cashback, funders=funders,
+                  since_first_plan=under_plan)  # fmt: skip
 
 
 def the_auditor_verifies_the_code_and_reconciles(m: Month) -> None:
@@ -405,6 +440,7 @@ def the_auditor_verifies_the_code_and_reconciles(m: Month) -> None:
 
 STORY: tuple[Callable[[Month], None], ...] = (
     the_city_registers_a_bar,
+    the_city_proposes_who_funds_discounts,
     buy_within_the_cap_until_one_hits_it,
     pay_by_scanning_qr_codes_with_tiered_cashback,
     merchant_cancels_a_payment,
