@@ -18,11 +18,11 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import InitVar, dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import httpx
 import pytest
@@ -35,9 +35,7 @@ from chain.protocol.calls import (
     Reward,
     encode_activate_funding_plan,
     encode_propose_funding_plan,
-    encode_set_institution_blocked_category,
     encode_set_institution_limits,
-    encode_set_platform,
     funder_id,
 )
 from chain.protocol.contracts import encode_function, output_type
@@ -138,18 +136,10 @@ class Staff:
         data = encode_set_institution_limits(institution, per_payment, per_month)
         self._send(region, data, "setInstitutionLimits")
 
-    def block_category_for(self, region: int, institution: str, category: int) -> None:
-        """One institution's own blocked category."""
-        data = encode_set_institution_blocked_category(institution, category, True)
-        self._send(region, data, "setInstitutionBlockedCategory")
-
     def block_category_for_institutions(self, region: int, category: int) -> None:
         """A category blocked for every institution of the city."""
         self._operator.call_function(self._net.token(region), "setInstitutionCategory",
                                      [category, True])  # fmt: skip
-
-    def set_platform(self, region: int, merchant: str, fee_bps: int) -> None:
-        self._send(region, encode_set_platform(merchant, True, fee_bps), "setPlatform")
 
     def suspend_merchant(self, region: int, merchant: str) -> None:
         self._operator.call_function(self._net.token(region), "setMerchantStatus",
@@ -296,6 +286,33 @@ def eventually(check: Callable[[], T | None], what: str, timeout: float = 60.0) 
             return value
         assert time.monotonic() < give_up, f"not in {timeout:.0f}s: {what}"
         time.sleep(0.2)
+
+
+@dataclass
+class Cast:
+    """A scenario's people (personas over the demo's wallets, each with its own wallet app) in
+    one city, and what the story has learned so far (subclasses add their own)."""
+
+    REGION: ClassVar[int]
+    net: LocalDongne
+    names: InitVar[Mapping[str, str]]  # persona -> demo wallet name
+    workdir: Path = Path()  # where the city keeps its recipient lists
+    people: dict[str, DongneClient] = field(init=False)
+    started: int = field(init=False)  # chain time when the story began
+
+    def __post_init__(self, names: Mapping[str, str]) -> None:
+        self.people = {who: self.net.client(name) for who, name in names.items()}
+        self.started = self.net.clock.now()
+
+    @property
+    def token(self) -> str:
+        return self.net.token(self.REGION)
+
+    def __getitem__(self, who: str) -> DongneClient:
+        return self.people[who]
+
+    def address(self, who: str) -> str:
+        return self.people[who].address
 
 
 def play(story: Sequence[Callable[[S], None]], cast: S) -> None:

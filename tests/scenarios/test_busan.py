@@ -10,17 +10,17 @@ each see their share of the cashback; the auditor reconciles and verifies the co
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from gateway.devnet.city_rules import BUSAN_FUNDING, busan_rules
-from wallet_sdk import DongneClient
 from wallet_sdk import exceptions as x
 
 from .closing import FunderBill, audit, funder_report, settle
-from .conftest import LocalDongne, play
+from .conftest import SUSPENDED, Cast, LocalDongne, play
 from .money import expect_balance, history, invoice, recipients_csv, ref32, scan_and_pay
 
 BUSAN = 26000
@@ -42,24 +42,11 @@ CAST = {
 
 
 @dataclass
-class Busan:
-    net: LocalDongne
-    workdir: Path
-    people: dict[str, DongneClient] = field(default_factory=dict)
-    started: int = 0
-    relief: int = 0
+class Busan(Cast):
+    REGION = BUSAN
+    relief: int = 0  # program ids
     youth: int = 0
     cashback: int = 0  # paid so far
-
-    @property
-    def token(self) -> str:
-        return self.net.token(BUSAN)
-
-    def __getitem__(self, who: str) -> DongneClient:
-        return self.people[who]
-
-    def address(self, who: str) -> str:
-        return self.people[who].address
 
 
 def residents_charge_at_face_value(b: Busan) -> None:
@@ -104,22 +91,23 @@ def qr_payments_earn_cashback_by_merchant_tier(b: Busan) -> None:
     b.cashback += small + mid
 
 
+def push_fund(b: Busan, name: str, grant: int, days: int, categories: str) -> dict[str, Any]:
+    """The city's recipient list for one fund (Jun and Eunji), committed and pushed."""
+    rows = [(b.address(who), grant) for who in ("jun", "eunji")]
+    created: dict[str, Any] = b.net.cli(
+        "program", "create", "--region", str(BUSAN),
+        "--csv", str(recipients_csv(b.workdir / f"{name}.csv", rows)),
+        "--days", str(days), "--categories", categories,
+    )  # fmt: skip
+    assert (created["pushed"], created["total"]) == (2, 2 * grant)
+    return created
+
+
 def relief_pushed_to_existing_accounts(b: Busan) -> None:
     """Two funds, each with its own shops and deadline, credited in one batch each to the
     accounts residents already have: no claim, no extra step."""
-    funded = [(b.address(who), RELIEF_GRANT) for who in ("jun", "eunji")]
-    relief = b.net.cli(
-        "program", "create", "--region", str(BUSAN),
-        "--csv", str(recipients_csv(b.workdir / "relief.csv", funded)),
-        "--days", "30", "--categories", RELIEF_CATEGORIES,
-    )  # fmt: skip
-    youth_list = [(b.address(who), YOUTH_GRANT) for who in ("jun", "eunji")]
-    youth = b.net.cli(
-        "program", "create", "--region", str(BUSAN),
-        "--csv", str(recipients_csv(b.workdir / "youth.csv", youth_list)),
-        "--days", "90", "--categories", YOUTH_CATEGORIES,
-    )  # fmt: skip
-    assert (relief["pushed"], youth["pushed"]) == (2, 2)
+    relief = push_fund(b, "relief", RELIEF_GRANT, 30, RELIEF_CATEGORIES)
+    youth = push_fund(b, "youth", YOUTH_GRANT, 90, YOUTH_CATEGORIES)
     assert int(relief["expiry"]) < int(youth["expiry"])
     b.relief, b.youth = int(relief["program_id"]), int(youth["program_id"])
     for who in ("jun", "eunji"):
@@ -168,6 +156,15 @@ def shops_redeem_and_are_settled(b: Busan) -> None:
     settle(b.net, b.token, b.started, redeemed)
 
 
+def a_suspended_shop_takes_no_payments(b: Busan) -> None:
+    """The city suspends a shop (say, under investigation): payments to it are refused."""
+    b.net.staff.suspend_merchant(BUSAN, b.address("noodles"))
+    with pytest.raises(x.VoucherMerchantInactive) as refused:
+        b["mina"].pay(b.token, b.address("noodles"), 5_000)
+    assert (refused.value.merchant, refused.value.merchant_status) == (
+        b.address("noodles"), SUSPENDED)  # fmt: skip
+
+
 def the_state_and_the_city_see_their_share(b: Busan) -> None:
     """No discount was sold, so no subsidy; the cashback splits 40/60 to the won."""
     state, city = (share.cashback_bps for share in BUSAN_FUNDING)
@@ -191,6 +188,7 @@ STORY = (
     relief_pushed_to_existing_accounts,
     funds_spent_soonest_expiring_first_each_by_its_rules,
     shops_redeem_and_are_settled,
+    a_suspended_shop_takes_no_payments,
     the_state_and_the_city_see_their_share,
     the_auditor_reconciles,
 )
@@ -198,6 +196,4 @@ STORY = (
 
 @pytest.mark.slow
 def test_busan_city_currency(dongne: LocalDongne, tmp_path: Path) -> None:
-    b = Busan(dongne, tmp_path, {who: dongne.client(name) for who, name in CAST.items()})
-    b.started = dongne.clock.now()
-    play(STORY, b)
+    play(STORY, Busan(dongne, CAST, tmp_path))

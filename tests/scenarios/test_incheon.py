@@ -16,10 +16,9 @@ import pytest
 
 from chain.protocol.calls import FundingShare, funder_id
 from gateway.devnet.city_rules import DELIVERY_FEE_BPS, INCHEON_FUNDING, incheon_rules
-from wallet_sdk import DongneClient
 
 from .closing import FunderBill, audit, funder_report, settle
-from .conftest import LocalDongne, play
+from .conftest import Cast, LocalDongne, play
 from .money import expect_balance, history, invoice, ref32, scan_and_pay
 
 INCHEON = 28000
@@ -43,21 +42,9 @@ CAST = {
 
 
 @dataclass
-class Incheon:
-    net: LocalDongne
-    people: dict[str, DongneClient] = field(default_factory=dict)
-    started: int = 0
+class Incheon(Cast):
+    REGION = INCHEON
     cashback: list[int] = field(default_factory=lambda: [0])  # per funding plan version
-
-    @property
-    def token(self) -> str:
-        return self.net.token(INCHEON)
-
-    def __getitem__(self, who: str) -> DongneClient:
-        return self.people[who]
-
-    def address(self, who: str) -> str:
-        return self.people[who].address
 
     def earned(self, amount: int) -> None:
         """Cashback paid under the funding plan in force."""
@@ -181,6 +168,4 @@ STORY = (
 
 @pytest.mark.slow
 def test_incheon_stacked_cashback(dongne: LocalDongne) -> None:
-    i = Incheon(dongne, {who: dongne.client(name) for who, name in CAST.items()})
-    i.started = dongne.clock.now()
-    play(STORY, i)
+    play(STORY, Incheon(dongne, CAST))

@@ -10,16 +10,15 @@ every sale's discount; the auditor reconciles and verifies the code.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
 
 from gateway.devnet.city_rules import market_rules
-from wallet_sdk import DongneClient
 from wallet_sdk import exceptions as x
 
 from .closing import FunderBill, audit, funder_report, settle
-from .conftest import LocalDongne, play
+from .conftest import Cast, LocalDongne, play
 from .money import expect_balance, history, ref32, scan_and_pay, static_code
 
 NATIONAL = 0
@@ -37,20 +36,8 @@ CAST = {
 
 
 @dataclass
-class Market:
-    net: LocalDongne
-    people: dict[str, DongneClient] = field(default_factory=dict)
-    started: int = 0
-
-    @property
-    def token(self) -> str:
-        return self.net.token(NATIONAL)
-
-    def __getitem__(self, who: str) -> DongneClient:
-        return self.people[who]
-
-    def address(self, who: str) -> str:
-        return self.people[who].address
+class Market(Cast):
+    REGION = NATIONAL
 
     def pay_at_stall(self, who: str, stall: str, amount: int) -> None:
         """The stall's printed QR code, the amount typed by the buyer."""
@@ -133,6 +120,4 @@ STORY = (
 
 @pytest.mark.slow
 def test_market_voucher_nationwide(dongne: LocalDongne) -> None:
-    m = Market(dongne, {who: dongne.client(name) for who, name in CAST.items()})
-    m.started = dongne.clock.now()
-    play(STORY, m)
+    play(STORY, Market(dongne, CAST))

@@ -11,7 +11,7 @@ shops are settled; nobody funds a subsidy; the auditor reconciles and verifies t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
 
@@ -21,11 +21,11 @@ from gateway.devnet.demo import (
     PUBLIC_BODY_PER_MONTH,
     PUBLIC_BODY_PER_PAYMENT,
 )
-from wallet_sdk import DongneClient, PaymentRequest
+from wallet_sdk import PaymentRequest
 from wallet_sdk import exceptions as x
 
 from .closing import audit, funder_report, settle
-from .conftest import LocalDongne, play
+from .conftest import Cast, LocalDongne, play
 from .money import expect_balance, ref32, static_code
 
 SEONGNAM = 41130
@@ -42,21 +42,9 @@ CAST = {
 
 
 @dataclass
-class Rail:
-    net: LocalDongne
-    people: dict[str, DongneClient] = field(default_factory=dict)
-    started: int = 0
+class Rail(Cast):
+    REGION = SEONGNAM
     spent: int = 0  # by the public body this month
-
-    @property
-    def token(self) -> str:
-        return self.net.token(SEONGNAM)
-
-    def __getitem__(self, who: str) -> DongneClient:
-        return self.people[who]
-
-    def address(self, who: str) -> str:
-        return self.people[who].address
 
     def pay_for_work(self, employee: str, merchant: str, amount: int) -> None:
         """The employee scans the shop's printed QR code and pays from the body's wallet."""
@@ -148,6 +136,4 @@ STORY = (
 
 @pytest.mark.slow
 def test_public_body_expenses_on_the_qr_rail(dongne: LocalDongne) -> None:
-    r = Rail(dongne, {who: dongne.client(name) for who, name in CAST.items()})
-    r.started = dongne.clock.now()
-    play(STORY, r)
+    play(STORY, Rail(dongne, CAST))
