@@ -99,6 +99,6 @@ def audit(net: LocalDongne, token: str) -> None:
     assert report["ok"], report["differences"]
     assert report["total_supply_index"] == report["total_supply_chain"] > 0
     assert report["holders_checked"] > 0
-    code = net.cli("audit", "verify-code")
+    code = net.verify_code()
     assert code["ok"], code["failures"]
     assert {c["status"] for c in code["contracts"]} == {"match"}

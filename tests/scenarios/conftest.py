@@ -195,6 +195,7 @@ class LocalDongne:
     api: httpx.Client  # the gateway, for auditors' reports
     _clients: list[DongneClient] = field(default_factory=list)
     _staff: Staff | None = None
+    _code_report: dict[str, Any] | None = None
 
     @property
     def staff(self) -> Staff:
@@ -246,6 +247,14 @@ class LocalDongne:
         lines = [line for line in result.stderr.splitlines() if line.strip()]
         assert lines, "a failing command must say why"
         return " ".join(lines)
+
+    def verify_code(self) -> dict[str, Any]:
+        """`dongne audit verify-code`, run once per network: nothing upgrades the contracts
+        during the scenarios, so each one's closing check reads the same report (the first run
+        compiles the pinned sources, minutes on a cold cache)."""
+        if self._code_report is None:
+            self._code_report = self.cli("audit", "verify-code")
+        return self._code_report
 
     # -- wallets: the SDK -----------------------------------------------------------------
 
