@@ -38,7 +38,9 @@ def up(
     rpc: Annotated[str | None, typer.Option(help="Use an existing network instead.")] = None,
     port: Annotated[int, typer.Option(help="Gateway port.")] = 8000,
     rpc_port: Annotated[int, typer.Option(help="Local node's JSON-RPC port.")] = 8545,
-    demo: Annotated[bool, typer.Option(help="Seed four municipalities, shops, citizens.")] = False,
+    demo: Annotated[
+        bool, typer.Option(help="Seed five cities (own rules), shops, citizens.")
+    ] = False,
     block_time: Annotated[float, typer.Option(help="Seconds between blocks.")] = 1.0,
     upgrade_delay: Annotated[
         int | None,

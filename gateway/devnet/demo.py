@@ -1,4 +1,9 @@
-"""Demo data for `dongne up --demo`: four municipalities' merchants, citizens and keys.
+"""Demo data for `dongne up --demo`: five municipalities' merchants, citizens and keys.
+
+Each city runs its own program with its own rules (gateway/devnet/city_rules.py): Siheung the
+shared mobile platform with walking rewards, Seongnam the national QR rail with a public
+body's expense wallet, Busan its cashback currency, Incheon its stacked cashback with a
+delivery platform, and the national market voucher stalls in three cities' markets.
 
 Demo keys are random, written to `<data dir>/demo-keys.json` so a wallet app can use them;
 they exist only on the local demo network.
@@ -19,12 +24,24 @@ from chain.operator import Operator, role_id
 from chain.protocol.calls import (
     RewardParams,
     encode_issue,
+    encode_register_merchant,
     encode_set_excluded_category,
+    encode_set_institution_blocked_category,
+    encode_set_institution_limits,
+    encode_set_platform,
 )
 from chain.protocol.contracts import encode_function
-from gateway.devnet.localnet import BUSAN, NATIONAL, SEONGNAM, SIHEUNG, MunicipalitySpec
+from gateway.devnet.city_rules import DELIVERY_FEE_BPS
+from gateway.devnet.localnet import (
+    BUSAN,
+    INCHEON,
+    NATIONAL,
+    SEONGNAM,
+    SIHEUNG,
+    MunicipalitySpec,
+)
 
-DEMO_MUNICIPALITIES: tuple[MunicipalitySpec, ...] = (SIHEUNG, SEONGNAM, BUSAN, NATIONAL)
+DEMO_MUNICIPALITIES: tuple[MunicipalitySpec, ...] = (SIHEUNG, SEONGNAM, BUSAN, INCHEON, NATIONAL)
 
 # (name, KSIC category, revenue tier) per shop; the national voucher's shops are market stores.
 SHOPS = (
@@ -33,7 +50,24 @@ SHOPS = (
     ("Grocery", 47121, 1),
     ("Department store", 47111, 3),
 )
-MARKET_SHOPS = (("Market fish stall", 47215, 0, 41390), ("Market produce stall", 47212, 0, 41130))
+MARKET_SHOPS = (
+    ("Market fish stall", 47215, 0, SIHEUNG.region),
+    ("Market produce stall", 47212, 0, SEONGNAM.region),
+    ("Market dried-fish stall", 47215, 0, BUSAN.region),  # Busan's Jagalchi market
+)
+# Incheon's public delivery app: a platform merchant (KSIC 63120, internet intermediation).
+DELIVERY_APP = ("Incheon Delivery app", 63120, 0)
+
+# The national QR rail's public body, in Seongnam, whose vouchers are sold and paid on that
+# rail: it pays business expenses from one wallet, ₩300,000 a payment and ₩1,000,000 a month
+# at most, never at entertainment bars, golf courses or gambling businesses (KSIC).
+PUBLIC_BODY = "Seongnam Urban Development Corp"
+PUBLIC_BODY_BUDGET = 1_000_000
+PUBLIC_BODY_PER_PAYMENT = 300_000
+PUBLIC_BODY_PER_MONTH = 1_000_000
+PUBLIC_BODY_BLOCKED = (56211, 91121, 91249)
+# Seongnam businesses a public body may not pay: a golf course and an entertainment bar.
+SEONGNAM_LEISURE = (("Golf course", 91121, 1), ("Bar", 56211, 0))
 
 # KSIC categories where purchased vouchers are typically refused (DOMAIN.md): department stores,
 # large marts and other large general retail, entertainment bars, online malls. Policy pockets
@@ -77,15 +111,20 @@ def seed_demo(
 
     people = [new("citizen", f"Citizen {i + 1}") for i in range(citizens)]
     institution = new("institution", "Siheung city office")
+    public_body = new("institution", PUBLIC_BODY, SEONGNAM.region)
     shops: list[tuple[DemoWallet, int, int, int, bool]] = []
     for spec in DEMO_MUNICIPALITIES:
         if spec.region == 0:
             for name, category, tier, region in MARKET_SHOPS:
                 shops.append((new("merchant", name, 0), region, category, tier, True))
         else:
-            for name, category, tier in SHOPS:
+            leisure = SEONGNAM_LEISURE if spec is SEONGNAM else ()
+            for name, category, tier in SHOPS + leisure:
                 wallet = new("merchant", f"{spec.name.split()[0]} {name}", spec.region)
                 shops.append((wallet, spec.region, category, tier, False))
+    name, category, tier = DELIVERY_APP
+    delivery = new("merchant", name, INCHEON.region)
+    shops.append((delivery, INCHEON.region, category, tier, False))
     say("excluding department stores, large marts, entertainment bars and online malls for"
         " purchased money")  # fmt: skip
     exclusions = [
@@ -94,13 +133,24 @@ def seed_demo(
         for category in TYPICAL_EXCLUSIONS
     ]
     operator.send_calls(exclusions, "setExcludedCategory")
-    say(f"registering {len(people)} citizens, 1 institution and {len(shops)} merchants")
+    say(f"registering {len(people)} citizens, 2 institutions and {len(shops)} merchants")
     operator.register(manifest.registry, [p.address for p in people], "citizen")
-    operator.register(manifest.registry, [institution.address], "institution")
+    operator.register(manifest.registry, [institution.address, public_body.address], "institution")
     operator.register(manifest.registry, [s[0].address for s in shops], "merchant")
-    for wallet, region, category, tier, market in shops:
-        token = manifest.token(0 if market else region)
-        operator.register_merchant(token, wallet.address, region, category, tier, market)
+    merchants = [
+        (
+            manifest.token(0 if market else region),
+            encode_register_merchant(wallet.address, region, category, tier, market),
+        )
+        for wallet, region, category, tier, market in shops
+    ]
+    operator.send_calls(merchants, "registerMerchant")
+    incheon = manifest.token(INCHEON.region)
+    say(f"Incheon's delivery app brokers orders for {DELIVERY_FEE_BPS / 100:g}%")
+    operator.send_calls(
+        [(incheon, encode_set_platform(delivery.address, True, DELIVERY_FEE_BPS))], "setPlatform"
+    )
+    _public_body(manifest, operator, public_body.address)
     say("selling each citizen ₩200,000 of Siheung and national vouchers at 10% off")
     sales = []
     for spec in (SIHEUNG, NATIONAL):
@@ -120,6 +170,24 @@ def seed_demo(
     keys_file.write_text(json.dumps([w.__dict__ for w in wallets], indent=2) + "\n")
     keys_file.chmod(0o600)
     return wallets
+
+
+def _public_body(manifest: Manifest, operator: Operator, body: str) -> None:
+    """The public body's expense wallet: its budget (at face value: public money buys no
+    discount), its limits and the categories it may never pay."""
+    token = manifest.token(SEONGNAM.region)
+    calls = [
+        (token, encode_issue(body, PUBLIC_BODY_BUDGET, PUBLIC_BODY_BUDGET)),
+        (
+            token,
+            encode_set_institution_limits(body, PUBLIC_BODY_PER_PAYMENT, PUBLIC_BODY_PER_MONTH),
+        ),
+    ]
+    calls += [
+        (token, encode_set_institution_blocked_category(body, category, True))
+        for category in PUBLIC_BODY_BLOCKED
+    ]
+    operator.send_calls(calls, "public body's budget and limits")
 
 
 def _walking_rewards(manifest: Manifest, operator: Operator) -> int:

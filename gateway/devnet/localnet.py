@@ -9,7 +9,7 @@ account 5 pushes distributions.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from eth_account import Account
@@ -20,8 +20,22 @@ from chain.deploy import Governance, deploy_municipality, deploy_network
 from chain.manifest import Manifest
 from chain.node import LocalNode
 from chain.operator import Operator
-from chain.protocol.calls import Rules, default_rules
+from chain.protocol.calls import (
+    FundingShare,
+    Rules,
+    default_rules,
+    encode_propose_funding_plan,
+    encode_propose_rules,
+)
 from chain.rpc import RpcClient
+from gateway.devnet.city_rules import (
+    BUSAN_FUNDING,
+    INCHEON_FUNDING,
+    MARKET_FUNDING,
+    busan_rules,
+    incheon_rules,
+    market_rules,
+)
 
 RELAYER_KEY_COUNT = 4
 
@@ -32,12 +46,15 @@ class MunicipalitySpec:
     name: str
     symbol: str
     rules: Rules = field(default_factory=default_rules)
+    # Who funds discounts and cashback from the start (none: no plan yet).
+    funding: tuple[FundingShare, ...] = ()
 
 
 SIHEUNG = MunicipalitySpec(41390, "Siheung Voucher", "SHV")
 SEONGNAM = MunicipalitySpec(41130, "Seongnam Love Voucher", "SNV")
-BUSAN = MunicipalitySpec(26000, "Busan Dongbaekjeon", "DBJ")
-NATIONAL = MunicipalitySpec(0, "Onnuri Market Voucher", "ONN")
+BUSAN = MunicipalitySpec(26000, "Busan Dongbaekjeon", "DBJ", busan_rules(), BUSAN_FUNDING)
+INCHEON = MunicipalitySpec(28000, "Incheon e-음 (I-Money)", "IEM", incheon_rules(), INCHEON_FUNDING)
+NATIONAL = MunicipalitySpec(0, "Onnuri Market Voucher", "ONN", market_rules(), MARKET_FUNDING)
 
 
 @dataclass
@@ -86,6 +103,10 @@ def deploy_local(
     operator = Operator(RpcClient(rpc_url), account, manifest.chain_id)
     for spec in municipalities:
         known = spec.region in manifest.municipalities
+        # A funding plan waits out the rules' change delay like any change; a new city's first
+        # plan is part of its founding, so the city starts without the delay, adopts the plan,
+        # then its real rules (taking effect at once, as the delay in force is still zero).
+        founding = replace(spec.rules, change_delay=0) if spec.funding else spec.rules
         deploy_municipality(
             w3,
             account,
@@ -94,12 +115,19 @@ def deploy_local(
             name=spec.name,
             symbol=spec.symbol,
             admin=account.address,
-            rules=spec.rules.as_tuple(),
+            rules=founding.as_tuple(),
             manifest_path=manifest_path,
             progress=progress,
         )
         if not known:
-            operator.grant_roles(manifest.token(spec.region), account.address)
+            token = manifest.token(spec.region)
+            operator.grant_roles(token, account.address)
+            if spec.funding:
+                founding_calls = [
+                    (token, encode_propose_funding_plan(spec.funding)),
+                    (token, encode_propose_rules(spec.rules)),
+                ]
+                operator.send_calls(founding_calls, "founding funding plan and rules")
     return manifest, operator
 
 

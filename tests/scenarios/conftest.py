@@ -1,11 +1,13 @@
-"""A whole local Dongne for a scenario, run the way a newcomer runs it: `dongne up --demo`.
+"""A whole local Dongne for the scenarios, run the way a newcomer runs it: `dongne up --demo`.
 
-The network (anvil, contracts, the four demo municipalities, gateway and indexer) is one
-`dongne up` subprocess; its `--json` summary gives the gateway and the tokens, and the demo
+The network (anvil, contracts, the five demo municipalities, gateway and indexer) is one
+`dongne up` subprocess shared by every scenario of the session; each scenario plays in its own
+city, so they do not meet. Its `--json` summary gives the gateway and the tokens, and the demo
 wallets are read from `<data dir>/demo-keys.json`. City staff act through `dongne` commands
 signed with the operator's key (`DONGNE_DEPLOYER_KEY`); wallets act through the SDK; auditors
-read the gateway's HTTP API. The only direct node access is :class:`ChainClock`: reading the
-latest block's time and moving time forward (a month boundary, a program's expiry).
+read the gateway's HTTP API. Direct node access is limited to :class:`ChainClock` (reading the
+latest block's time, moving time forward) and :class:`Staff`, the one adapter for staff
+operations that have no `dongne` command yet.
 """
 
 from __future__ import annotations
@@ -16,15 +18,29 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import InitVar, dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import httpx
 import pytest
+from eth_abi.abi import decode as abi_decode
+from eth_account import Account
 
+from chain.operator import Operator
+from chain.protocol.calls import (
+    FundingShare,
+    Reward,
+    encode_activate_funding_plan,
+    encode_propose_funding_plan,
+    encode_set_institution_limits,
+    funder_id,
+)
+from chain.protocol.contracts import encode_function, output_type
+from chain.protocol.rewards import sign_reward
+from chain.rpc import RpcClient
 from gateway.devnet.process import free_port
 from tests.fixtures.signin import sign_in
 from wallet_sdk import DongneClient, LocalKey
@@ -43,6 +59,7 @@ UP_TIMEOUT_S = 240.0
 DETACH_AFTER_S = "1200"
 
 T = TypeVar("T")
+S = TypeVar("S")
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +109,81 @@ class ChainClock:
         self._http.close()
 
 
+SUSPENDED = 2  # IVoucherTypes.MerchantStatus.Suspended
+
+
+class Staff:
+    """City staff operations that have no `dongne` command yet, in ONE place.
+
+    TODO(merge): the staff-tools branch brings `dongne merchant suspend|ban|tier`, `dongne city
+    pause|freeze|institution-limits|employee`, `dongne rules show|activate`, `dongne reward ...`;
+    switch each method below to its command (``self._net.cli(...)``) and the scenarios follow.
+    Until then they are the operator's own transactions (:mod:`chain.operator`), as those
+    commands will send them, and reads of the token's views for the funder report.
+    """
+
+    def __init__(self, net: LocalDongne) -> None:
+        self._net = net
+        self._rpc = RpcClient(net.rpc_url)
+        self._operator = Operator(self._rpc, Account.from_key(OPERATOR_KEY), net.chain_id)
+
+    def _send(self, region: int, data: bytes, what: str) -> None:
+        self._operator.send(self._net.token(region), data, what)
+
+    def set_institution_limits(
+        self, region: int, institution: str, per_payment: int, per_month: int
+    ) -> None:
+        data = encode_set_institution_limits(institution, per_payment, per_month)
+        self._send(region, data, "setInstitutionLimits")
+
+    def block_category_for_institutions(self, region: int, category: int) -> None:
+        """A category blocked for every institution of the city."""
+        self._operator.call_function(self._net.token(region), "setInstitutionCategory",
+                                     [category, True])  # fmt: skip
+
+    def suspend_merchant(self, region: int, merchant: str) -> None:
+        self._operator.call_function(self._net.token(region), "setMerchantStatus",
+                                     [merchant, SUSPENDED, 0])  # fmt: skip
+
+    def propose_funding_plan(self, region: int, shares: tuple[FundingShare, ...]) -> None:
+        self._send(region, encode_propose_funding_plan(shares), "proposeFundingPlan")
+
+    def activate_funding_plan(self, region: int) -> None:
+        self._send(region, encode_activate_funding_plan(), "activateFundingPlan")
+
+    def set_employee(
+        self, institution: DongneClient, token: str, employee: str, limit: int
+    ) -> None:
+        """The public body's officer authorises an employee (signed by the institution's key,
+        relayed: ``setEmployee`` is the institution's own call)."""
+        institution.wait(institution.set_employee(token, employee, limit))
+
+    def sign_reward(self, region: int, program_id: int, reward: Reward) -> bytes:
+        """The city's reward service signs an attestation (the demo's operator holds the
+        REWARDER role)."""
+        key = bytes.fromhex(OPERATOR_KEY[2:])
+        return sign_reward(key, self._net.chain_id, self._net.token(region), program_id, reward)
+
+    # -- the token's own views, for the funder report ----------------------------------------
+
+    def _view(self, region: int, function: str, args: list[object]) -> tuple[Any, ...]:
+        data = "0x" + encode_function(function, args).hex()
+        call = {"to": self._net.token(region), "data": data}
+        raw = bytes.fromhex(str(self._rpc.call("eth_call", [call, "latest"]))[2:])
+        types = [output_type(function, 0), output_type(function, 1)]
+        return tuple(abi_decode(types, raw))
+
+    def funding_totals(self, region: int) -> tuple[int, int]:
+        """``fundingTotals()``: (discount subsidies, cashback) since genesis."""
+        subsidy, cashback = self._view(region, "fundingTotals", [])
+        return int(subsidy), int(cashback)
+
+    def funder_totals(self, region: int, funder: str) -> tuple[int, int]:
+        """``funderTotals(funder)``: one funder's (subsidy, cashback) across plan versions."""
+        subsidy, cashback = self._view(region, "funderTotals", [funder_id(funder)])
+        return int(subsidy), int(cashback)
+
+
 @dataclass
 class LocalDongne:
     """A running `dongne up --demo` and the means to act on it as each party would."""
@@ -102,6 +194,15 @@ class LocalDongne:
     clock: ChainClock
     api: httpx.Client  # the gateway, for auditors' reports
     _clients: list[DongneClient] = field(default_factory=list)
+    _staff: Staff | None = None
+    _code_report: dict[str, Any] | None = None
+
+    @property
+    def staff(self) -> Staff:
+        """City staff operations without a `dongne` command yet (see :class:`Staff`)."""
+        if self._staff is None:
+            self._staff = Staff(self)
+        return self._staff
 
     @property
     def gateway(self) -> str:
@@ -147,6 +248,14 @@ class LocalDongne:
         assert lines, "a failing command must say why"
         return " ".join(lines)
 
+    def verify_code(self) -> dict[str, Any]:
+        """`dongne audit verify-code`, run once per network: nothing upgrades the contracts
+        during the scenarios, so each one's closing check reads the same report (the first run
+        compiles the pinned sources, minutes on a cold cache)."""
+        if self._code_report is None:
+            self._code_report = self.cli("audit", "verify-code")
+        return self._code_report
+
     # -- wallets: the SDK -----------------------------------------------------------------
 
     def client(self, key: str | LocalKey) -> DongneClient:
@@ -188,6 +297,42 @@ def eventually(check: Callable[[], T | None], what: str, timeout: float = 60.0) 
         time.sleep(0.2)
 
 
+@dataclass
+class Cast:
+    """A scenario's people (personas over the demo's wallets, each with its own wallet app) in
+    one city, and what the story has learned so far (subclasses add their own)."""
+
+    REGION: ClassVar[int]
+    net: LocalDongne
+    names: InitVar[Mapping[str, str]]  # persona -> demo wallet name
+    workdir: Path = Path()  # where the city keeps its recipient lists
+    people: dict[str, DongneClient] = field(init=False)
+    started: int = field(init=False)  # chain time when the story began
+
+    def __post_init__(self, names: Mapping[str, str]) -> None:
+        self.people = {who: self.net.client(name) for who, name in names.items()}
+        self.started = self.net.clock.now()
+
+    @property
+    def token(self) -> str:
+        return self.net.token(self.REGION)
+
+    def __getitem__(self, who: str) -> DongneClient:
+        return self.people[who]
+
+    def address(self, who: str) -> str:
+        return self.people[who].address
+
+
+def play(story: Sequence[Callable[[S], None]], cast: S) -> None:
+    """Runs a scenario's steps in order, printing where its time goes (shown with -s or on
+    failure)."""
+    for step in story:
+        began = time.monotonic()
+        step(cast)
+        print(f"{step.__name__}: {time.monotonic() - began:.1f}s")
+
+
 def _summary(proc: subprocess.Popen[bytes], out: Path, err: Path) -> dict[str, Any]:
     """Waits for `dongne up --json`'s summary on stdout (the network is then up)."""
     give_up = time.monotonic() + UP_TIMEOUT_S
@@ -217,9 +362,10 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def dongne(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalDongne]:
-    """`dongne up --demo` on fresh ports and a fresh data directory, for one module."""
+    """`dongne up --demo` on fresh ports and a fresh data directory, for every scenario: each
+    plays in its own city (one network start instead of five)."""
     workdir = tmp_path_factory.mktemp("dongne-up")
     data_dir = workdir / "dongne"
     out, err = workdir / "up.out", workdir / "up.err"

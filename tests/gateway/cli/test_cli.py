@@ -152,18 +152,18 @@ def test_up_demo_starts_everything_and_resumes_with_its_state(tmp_path: Path) ->
     first = run(*args, *ports)
     assert first.returncode == 0, first.stderr
     summary = json.loads(first.stdout)
-    assert set(summary["municipalities"]) == {"0", "26000", "41130", "41390"}
-    assert summary["demo_wallets"] == 35
+    assert set(summary["municipalities"]) == {"0", "26000", "28000", "41130", "41390"}
+    assert summary["demo_wallets"] == 44
     assert summary["bank_simulator"].startswith("http://127.0.0.1:")  # in-app sales' SIMULATOR
     # The portal's URL carries this run's demo secret, which the demo wallets require.
     portal, _, secret = summary["portal"].partition("?demo=")
     assert portal == summary["gateway"] + "/portal"
     assert len(secret) >= 40
-    # The portal's demo wallets: the 35, and the local operator as the city's staff.
+    # The portal's demo wallets: the 44, and the local operator as the city's staff.
     assert (data / "portal-demo-keys.json").stat().st_mode & 0o777 == 0o600
     offered = json.loads((data / "portal-demo-keys.json").read_text())
     assert [w["role"] for w in offered].count("staff") == 1
-    assert len(offered) == 36
+    assert len(offered) == 45
     assert "deployed VoucherFactory" in first.stderr
     second = run(*args, *ports)
     assert second.returncode == 0, second.stderr
@@ -190,7 +190,7 @@ def test_up_demo_on_a_shared_network_writes_and_serves_no_demo_keys(tmp_path: Pa
         )  # fmt: skip
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
-    assert summary["demo_wallets"] == 35
+    assert summary["demo_wallets"] == 44
     assert summary["portal"] == summary["gateway"] + "/portal"  # no secret: nothing to open
     assert summary["bank_simulator"] is None  # a shared network gets no simulated bank
     assert not (data / "portal-demo-keys.json").exists()
