@@ -296,7 +296,9 @@ async def offer(
                     ready.append(i)
             elif status in (429, 503):
                 result.refuse_ms.append(ms)
-                result.refused[str(payload.get("code", status))] += 1
+                code = str(payload.get("code", status))
+                reason = (payload.get("args") or {}).get("reason")  # Overloaded's: which limit
+                result.refused[f"{code}:{reason}" if reason else code] += 1
                 result.retry_after[str(retry)] += 1
                 loop.call_later(float(retry or 1), ready.append, i)
             else:  # a bug in the bench or the relayer: that wallet stops

@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -41,6 +42,12 @@ class Relayer:
     lease: Lease
     _tasks: list[asyncio.Task[None]]
     _batching: asyncio.Task[None] | None = None
+    # The lease is renewed on its own thread: behind the intake's and batcher's database
+    # work in the shared pool, a saturated relayer renewed it too late, lost it to itself
+    # and stopped relaying (seen in bench_relay --overload).
+    _lease_thread: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="relay-lease")
+    )
 
     @classmethod
     def build(
@@ -70,7 +77,8 @@ class Relayer:
         """Holds (or renews) the batcher lease and runs the batcher while it does; steps down
         to standby, forgetting its in-memory work, the moment it does not."""
         try:
-            held = await asyncio.to_thread(self.lease.acquire)
+            loop = asyncio.get_running_loop()
+            held = await loop.run_in_executor(self._lease_thread, self.lease.acquire)
         except Exception as exc:  # database unreachable: keep the current role for now
             log.warning("batcher lease not renewed: %s", exc)
             return
