@@ -5,9 +5,10 @@ The network (anvil, contracts, the five demo municipalities, gateway and indexer
 city, so they do not meet. Its `--json` summary gives the gateway and the tokens, and the demo
 wallets are read from `<data dir>/demo-keys.json`. City staff act through `dongne` commands
 signed with the operator's key (`DONGNE_DEPLOYER_KEY`); wallets act through the SDK; auditors
-read the gateway's HTTP API. Direct node access is limited to :class:`ChainClock` (reading the
-latest block's time, moving time forward) and :class:`Staff`, the one adapter for staff
-operations that have no `dongne` command yet.
+read the gateway's HTTP API; residents pay their in-app orders by a deposit to the bank
+simulator `dongne up` runs. Direct node access is limited to :class:`ChainClock` (reading the
+latest block's time, moving time forward); :class:`Staff` is the one adapter for staff
+operations (their `dongne` commands).
 """
 
 from __future__ import annotations
@@ -27,9 +28,8 @@ from typing import Any, ClassVar, TypeVar
 
 import httpx
 import pytest
-from eth_account import Account
 
-from chain.protocol.calls import FundingShare, Reward
+from chain.protocol.calls import FundingShare, Reward, funder_name
 from chain.protocol.rewards import sign_reward
 from gateway.devnet.process import free_port
 from tests.fixtures.signin import sign_in
@@ -107,9 +107,8 @@ class Staff:
     """City staff operations, in ONE place: each is its `dongne` staff command (signed with the
     operator's key, recorded in the staff log by the gateway), or the city's own services.
 
-    Two have no `dongne` command yet: proposing a funding plan (its shares have no staff-table
-    parameter kind) is the operator's own transaction, and the walking app's attestation is
-    signed by the city's reward service (off chain, not a transaction).
+    The walking app's attestation is no staff transaction: the city's reward service signs it
+    off chain (:meth:`sign_reward`) and the walker claims it through the SDK.
     """
 
     def __init__(self, net: LocalDongne) -> None:
@@ -134,14 +133,8 @@ class Staff:
         assert done["staff_log"]["seq"], done  # recorded in the hash-chained staff log
 
     def propose_funding_plan(self, region: int, shares: tuple[FundingShare, ...]) -> None:
-        from chain.operator import Operator
-        from chain.protocol.calls import encode_propose_funding_plan
-        from chain.rpc import RpcClient
-
-        operator = Operator(RpcClient(self._net.rpc_url), Account.from_key(OPERATOR_KEY),
-                            self._net.chain_id)  # fmt: skip
-        operator.send(self._net.token(region), encode_propose_funding_plan(shares),
-                      "proposeFundingPlan")  # fmt: skip
+        given = [f"{funder_name(s.funder)}:{s.subsidy_bps}:{s.cashback_bps}" for s in shares]
+        self._run(region, "city", "funding-propose", *(f"--shares={g}" for g in given))
 
     def activate_funding_plan(self, region: int) -> None:
         self._run(region, "city", "funding-activate")

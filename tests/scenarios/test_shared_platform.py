@@ -25,16 +25,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from chain.protocol.calls import FundingShare, Reward, funder_id
 from gateway.devnet.demo import WALKING_BUDGET, WALKING_DAILY_CAP
 from wallet_sdk import LocalKey
 from wallet_sdk import exceptions as x
-from wallet_sdk.client import HistoryItem
+from wallet_sdk.client import HistoryItem, MerchantApplication
 
-from .closing import FunderBill, audit, file_bank_accounts, funder_report, settle
-from .conftest import Cast, LocalDongne, eventually, play
+from .closing import (
+    BANK,
+    FunderBill,
+    audit,
+    business_number,
+    file_bank_accounts,
+    funder_report,
+    settle,
+)
+from .conftest import Cast, LocalDongne, bank_account, eventually, play
 from .money import balance, expect_balance, invoice, recipients_csv, ref32, scan_and_pay
 
 SIHEUNG = 41390
@@ -98,17 +107,37 @@ def shop_invoice(m: Month, merchant: str, amount: int, label: str) -> str:
 # ------------------------------------------------------------------------------ the month
 
 
-def the_city_registers_a_bar(m: Month) -> None:
-    """An entertainment bar joins (the demo city excludes its category for purchased money, as
-    real cities do)."""
-    # TODO(merge): merchant registry - the bar applies and the city approves it
-    # (`dongne merchant apply/approve`), with its business number and bank account.
-    m.bar = LocalKey.create().address
-    m.net.cli("city", "register", m.bar, "--kind", "merchant")
-    registered = m.net.cli(
-        "city", "merchant", m.bar, "--region", str(SIHEUNG), "--category", str(BAR), "--tier", "0"
-    )
-    assert (registered["merchant"], registered["category"]) == (m.bar, BAR)
+def a_bar_applies_and_the_city_approves_it(m: Month) -> None:
+    """An entertainment bar applies in the registry with its business number and bank account;
+    after KYC the city approves it (registered on chain) and it appears in the public
+    directory without its private fields (the demo city excludes its category for purchased
+    money, as real cities do)."""
+    key = LocalKey.create()
+    m.bar = key.address
+    m.net.cli("city", "register", m.bar, "--kind", "merchant")  # the KYC registrar first
+    application = MerchantApplication(
+        business_name="달빛 Bar", business_number=business_number(m.bar),
+        address="시흥시 정왕동 1", legal_dong="4139013200", category=BAR,
+        latitude=37.345, longitude=126.736, phone="031-000-0000", email="bar@example.kr",
+        bank_code=BANK, bank_account=bank_account(m.bar), account_holder="달빛",
+    )  # fmt: skip
+    applied = m.net.client(key).apply_as_merchant(m.siheung, application)
+    assert (applied.merchant, applied.status) == (m.bar, "applied")
+    approved = m.net.cli("merchant", "approve", m.bar, "--region", str(SIHEUNG), "--tier", "0",
+                         "--gateway", m.net.gateway)  # fmt: skip
+    assert approved["tx_hash"], approved
+
+    def listed() -> dict[str, Any] | None:
+        public = httpx.get(f"{m.net.gateway}/v1/tokens/{m.siheung}/directory",
+                           params={"q": "달빛"}, timeout=30)  # fmt: skip
+        assert public.status_code == 200, public.text
+        items: list[dict[str, Any]] = public.json()["items"]
+        return next((i for i in items if i["merchant"] == m.bar), None)
+
+    entry = eventually(listed, "the bar is in the public directory")
+    assert (entry["business_name"], entry["category"]) == ("달빛 Bar", BAR)
+    private = {"business_number", "bank_code", "bank_account", "account_holder", "phone", "email"}
+    assert not private & set(entry), entry
 
 
 def shops_and_residents_file_their_bank_accounts(m: Month) -> None:
@@ -434,7 +463,7 @@ def the_auditor_verifies_the_code_and_reconciles(m: Month) -> None:
 
 STORY: tuple[Callable[[Month], None], ...] = (
     shops_and_residents_file_their_bank_accounts,
-    the_city_registers_a_bar,
+    a_bar_applies_and_the_city_approves_it,
     the_city_proposes_who_funds_discounts,
     buy_within_the_cap_until_one_hits_it,
     pay_by_scanning_qr_codes_with_tiered_cashback,
