@@ -131,13 +131,15 @@ include-name = [
   "POST /v1/audit/{{token}}/settlements", "GET /v1/audit/{{token}}/funders",
   "GET /v1/merchants/{{address}}/sales",
   "GET /v1/wallets/{{address}}/payment-requests", "GET /v1/merchants/{{address}}/invoices",
-  "POST /v1/tokens/{{token}}/staff-actions", {staff_calls}
+  "POST /v1/tokens/{{token}}/staff-actions", {staff_calls},
+  "GET /v1/tokens/{{token}}/directory", "POST /v1/tokens/{{token}}/merchant-applications"
 ]
 # Validity these schemas cannot state, rightly refused with 400 when a schema-valid value
 # breaks it: a signed request's deadline, signature and nonce are the chain's; a window's
 # since must be before its until (and the window within the cap); a cursor is one the gateway
 # made; a staff operation's values are its contract's types and the chain's state (a pending
-# rule set to cancel), and a staff transaction is one the chain shows.
+# rule set to cancel), and a staff transaction is one the chain shows; a directory search's
+# point is in Korea, and a business number's tenth digit is its checksum.
 checks.positive_data_acceptance.enabled = false
 """
     )
