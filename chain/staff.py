@@ -50,7 +50,10 @@ def _named(params: list[AbiEntry], values: tuple[object, ...]) -> object:
     out: dict[str, object] = {}
     for i, (param, value) in enumerate(zip(params, values, strict=True)):
         components = param.get("components")
-        if isinstance(components, list) and isinstance(value, tuple):
+        if isinstance(components, list) and str(param.get("type")).endswith("[]"):
+            # An array of structs (a funding plan's shares): each element by its fields.
+            value = [_named(components, item) for item in value]  # type: ignore[attr-defined]
+        elif isinstance(components, list) and isinstance(value, tuple):
             value = _named(components, value)
         elif isinstance(value, bytes):
             value = "0x" + value.hex()

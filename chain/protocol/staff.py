@@ -19,7 +19,7 @@ from typing import Final, Literal
 from eth_abi.abi import decode as abi_decode
 from eth_utils.address import is_address, to_checksum_address
 
-from chain.protocol.calls import CallEncodingError, RewardParams, Rules
+from chain.protocol.calls import CallEncodingError, FundingShare, RewardParams, Rules, funder_id
 from chain.protocol.contracts import encode_function, input_types, selector
 from chain.protocol.hashing import keccak256
 
@@ -51,7 +51,9 @@ sender fills it in (:func:`chain.staff.complete`) before :func:`prepare`."""
 # IVoucherTypes.MerchantStatus
 _ACTIVE, _SUSPENDED, _CANCELLED = 1, 2, 3
 
-Kind = Literal["address", "uint", "bool", "bytes32", "addresses", "role", "rules", "rewards"]
+Kind = Literal[
+    "address", "uint", "bool", "bytes32", "addresses", "role", "rules", "rewards", "shares"
+]
 Contract = Literal["token", "registry"]
 Values = Mapping[str, object]
 
@@ -203,6 +205,11 @@ OPERATIONS: Final[tuple[StaffOperation, ...]] = (
                    lambda _v, _n: (), "activate the pending rules", ("rulesVersion", None)),
     StaffOperation("rules-cancel", "cancelPendingRules", "token", _ADMIN, (),
                    lambda _v, _n: (), "cancel the pending rules", ("pendingRules", None)),
+    StaffOperation("funding-propose", "proposeFundingPlan", "token", _ADMIN,
+                   (Param("shares", "shares", "funder:subsidy_bps:cashback_bps, one per funder; "
+                          "each column adds up to 10000"),),
+                   lambda v, _: (v["shares"],), "propose a funding plan",
+                   ("pendingFundingPlan", None)),
     StaffOperation("funding-activate", "activateFundingPlan", "token", None, (),
                    lambda _v, _n: (), "activate the pending funding plan",
                    ("fundingVersion", None)),
@@ -336,6 +343,26 @@ def _reward_rows(function: str, name: str, value: object) -> list[tuple[object, 
     return rows
 
 
+def _shares(function: str, name: str, value: object) -> list[tuple[object, ...]]:
+    """A funding plan's shares: ``name:subsidy_bps:cashback_bps`` texts (the CLI) or mappings
+    ``{funder, subsidy_bps, cashback_bps}`` (JSON); the funder is its name (``funder_id``)."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list) or not items:
+        raise CallEncodingError(function, f"{name}: expected a non-empty list")
+    shares: list[tuple[object, ...]] = []
+    for item in items:
+        if isinstance(item, str):
+            parts = item.strip().split(":")
+            item = dict(zip(("funder", "subsidy_bps", "cashback_bps"), parts, strict=False))
+        if not isinstance(item, Mapping) or not item.get("funder"):
+            raise CallEncodingError(function, f"{name}: each is funder:subsidy_bps:cashback_bps")
+        funder = funder_id(str(item["funder"]))  # 1-32 bytes, or CallEncodingError
+        subsidy = _uint(function, "subsidy_bps", item.get("subsidy_bps"))
+        cashback = _uint(function, "cashback_bps", item.get("cashback_bps"))
+        shares.append(FundingShare(funder, subsidy, cashback).as_tuple())
+    return shares
+
+
 def _value(function: str, param: Param, value: object) -> object:
     if param.kind == "uint":
         return _uint(function, param.name, value)
@@ -354,6 +381,8 @@ def _value(function: str, param: Param, value: object) -> object:
         return str(value)
     if param.kind == "rules":
         return _rules(function, param.name, value)
+    if param.kind == "shares":
+        return _shares(function, param.name, value)
     return _reward_rows(function, param.name, value)
 
 

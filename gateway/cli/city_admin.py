@@ -50,6 +50,11 @@ for _name, _operation, _doc, _example in (
     ("exclusion-sync", "exclusion-sync", "Re-apply the category exclusions to merchants "
      "registered before the change.",
      "dongne city exclusion-sync --region 41390 --merchants 0xMart... --merchants 0xShop..."),
+    ("funding-propose", "funding-propose", "Propose who funds discounts and cashback: one "
+     "--shares funder:subsidy_bps:cashback_bps per funder (each column adds up to 10000); it "
+     "applies after the city's change delay (`dongne city funding-activate`).",
+     "dongne city funding-propose --region 41390 --shares state:4000:0 --shares "
+     "gyeonggi:3000:0 --shares siheung:3000:10000"),
     ("funding-activate", "funding-activate", "Activate the pending funding plan after its "
      "delay.", "dongne city funding-activate --region 41390"),
     ("funding-cancel", "funding-cancel", "Cancel the pending funding plan.",

@@ -150,6 +150,7 @@ def staff_record(
 
 _POSITIONAL = frozenset({"merchant", "account", "institution"})
 _TYPES: dict[str, type] = {"uint": int, "bool": bool, "address": str, "role": str}
+_LISTS = ("addresses", "shares")  # repeated options: --merchants A --merchants B
 
 
 def _cli_param(param: Param) -> inspect.Parameter:
@@ -162,7 +163,7 @@ def _cli_param(param: Param) -> inspect.Parameter:
         info = typer.Option(f"{flag}/--not-{param.name}" if param.kind == "bool" else flag,
                             help=help_)  # fmt: skip
         default = None if param.default is None or param.default == KEEP else param.default
-    base: Any = list[str] if param.kind == "addresses" else _TYPES.get(param.kind, str)
+    base: Any = list[str] if param.kind in _LISTS else _TYPES.get(param.kind, str)
     optional = default is None and param.name not in _POSITIONAL and param.kind != "bool"
     annotation = Annotated[base | None if optional else base, info]  # type: ignore[valid-type]
     return inspect.Parameter(param.name, inspect.Parameter.KEYWORD_ONLY, default=default,
@@ -184,7 +185,7 @@ def staff_command(app: typer.Typer, name: str, operation: str, doc: str, example
     from chain.protocol.staff import operation as find
 
     op = find(operation)
-    params = [_cli_param(p) for p in op.params if p.kind in (*_TYPES, "addresses")]
+    params = [_cli_param(p) for p in op.params if p.kind in (*_TYPES, *_LISTS)]
     params += [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=d, annotation=a)
                for n, a, d in _COMMON]  # fmt: skip
 

@@ -145,6 +145,9 @@ def up(
             # In-app sales on the local network only: a BANK SIMULATOR in this process, and
             # the operator's key (it holds ISSUER_ROLE here) as every city's sales agent.
             bank = _start_bank_simulator(env, bank_port, port, operator_key)
+            # The simulator's API needs its secret: a developer (or a test) playing the
+            # resident's bank transfer reads it here, owner-only (docs/bank-sim.md).
+            _write_private(data_dir / "bank-sim.json", {"url": bank.url, "secret": bank.secret})
         gateway = GatewayProcess(env, port=port, log_path=data_dir / "gateway.log").start()
         portal_url = gateway.url + "/portal"
         if demo_secret is not None:
@@ -165,6 +168,9 @@ def up(
             "demo_keys": str(data_dir / "demo-keys.json") if wallets else None,
             "demo_wallets": len(wallets),
             "bank_simulator": bank.url if bank is not None else None,
+            "bank_simulator_credentials": (
+                str(data_dir / "bank-sim.json") if bank is not None else None
+            ),
         }
 
         def render() -> None:
@@ -209,12 +215,16 @@ def _portal_demo_keys(data_dir: Path, wallets: Sequence[object], staff_key: str 
         address = Account.from_key(staff_key).address
         entries.insert(0, {"role": "staff", "name": "City staff (every role)", "region": None,
                            "address": address, "private_key": staff_key})  # fmt: skip
-    path = data_dir / "portal-demo-keys.json"
-    # Created owner-only from the first byte (no window where others may read the keys).
+    return _write_private(data_dir / "portal-demo-keys.json", entries)
+
+
+def _write_private(path: Path, content: object) -> Path:
+    """Writes ``content`` as JSON, owner-only from the first byte (no window where others may
+    read the secrets in it)."""
     path.unlink(missing_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as out:
-        out.write(json.dumps(entries, indent=2) + "\n")
+        out.write(json.dumps(content, indent=2) + "\n")
     return path
 
 

@@ -5,13 +5,15 @@ The network (anvil, contracts, the five demo municipalities, gateway and indexer
 city, so they do not meet. Its `--json` summary gives the gateway and the tokens, and the demo
 wallets are read from `<data dir>/demo-keys.json`. City staff act through `dongne` commands
 signed with the operator's key (`DONGNE_DEPLOYER_KEY`); wallets act through the SDK; auditors
-read the gateway's HTTP API. Direct node access is limited to :class:`ChainClock` (reading the
-latest block's time, moving time forward) and :class:`Staff`, the one adapter for staff
-operations that have no `dongne` command yet.
+read the gateway's HTTP API; residents pay their in-app orders by a deposit to the bank
+simulator `dongne up` runs. Direct node access is limited to :class:`ChainClock` (reading the
+latest block's time, moving time forward); :class:`Staff` is the one adapter for staff
+operations (their `dongne` commands).
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import signal
@@ -26,24 +28,13 @@ from typing import Any, ClassVar, TypeVar
 
 import httpx
 import pytest
-from eth_abi.abi import decode as abi_decode
-from eth_account import Account
 
-from chain.operator import Operator
-from chain.protocol.calls import (
-    FundingShare,
-    Reward,
-    encode_activate_funding_plan,
-    encode_propose_funding_plan,
-    encode_set_institution_limits,
-    funder_id,
-)
-from chain.protocol.contracts import encode_function, output_type
+from chain.protocol.calls import FundingShare, Reward, funder_name
 from chain.protocol.rewards import sign_reward
-from chain.rpc import RpcClient
 from gateway.devnet.process import free_port
 from tests.fixtures.signin import sign_in
 from wallet_sdk import DongneClient, LocalKey
+from wallet_sdk.client import PurchaseOrder
 
 DONGNE = [sys.executable, "-m", "gateway.cli"]
 # anvil's dev account 0: on the local demo network the operator holding every municipal role.
@@ -113,43 +104,40 @@ SUSPENDED = 2  # IVoucherTypes.MerchantStatus.Suspended
 
 
 class Staff:
-    """City staff operations that have no `dongne` command yet, in ONE place.
+    """City staff operations, in ONE place: each is its `dongne` staff command (signed with the
+    operator's key, recorded in the staff log by the gateway), or the city's own services.
 
-    TODO(merge): the staff-tools branch brings `dongne merchant suspend|ban|tier`, `dongne city
-    pause|freeze|institution-limits|employee`, `dongne rules show|activate`, `dongne reward ...`;
-    switch each method below to its command (``self._net.cli(...)``) and the scenarios follow.
-    Until then they are the operator's own transactions (:mod:`chain.operator`), as those
-    commands will send them, and reads of the token's views for the funder report.
+    The walking app's attestation is no staff transaction: the city's reward service signs it
+    off chain (:meth:`sign_reward`) and the walker claims it through the SDK.
     """
 
     def __init__(self, net: LocalDongne) -> None:
         self._net = net
-        self._rpc = RpcClient(net.rpc_url)
-        self._operator = Operator(self._rpc, Account.from_key(OPERATOR_KEY), net.chain_id)
 
-    def _send(self, region: int, data: bytes, what: str) -> None:
-        self._operator.send(self._net.token(region), data, what)
+    def _run(self, region: int, *command: str) -> dict[str, Any]:
+        return self._net.cli(*command, "--region", str(region), "--gateway", self._net.gateway)
 
     def set_institution_limits(
         self, region: int, institution: str, per_payment: int, per_month: int
     ) -> None:
-        data = encode_set_institution_limits(institution, per_payment, per_month)
-        self._send(region, data, "setInstitutionLimits")
+        self._run(region, "city", "institution-limits", institution,
+                  "--per-payment", str(per_payment), "--per-month", str(per_month))  # fmt: skip
 
     def block_category_for_institutions(self, region: int, category: int) -> None:
         """A category blocked for every institution of the city."""
-        self._operator.call_function(self._net.token(region), "setInstitutionCategory",
-                                     [category, True])  # fmt: skip
+        self._run(region, "city", "institution-category", "--category", str(category),
+                  "--blocked")  # fmt: skip
 
     def suspend_merchant(self, region: int, merchant: str) -> None:
-        self._operator.call_function(self._net.token(region), "setMerchantStatus",
-                                     [merchant, SUSPENDED, 0])  # fmt: skip
+        done = self._run(region, "merchant", "suspend", merchant)
+        assert done["staff_log"]["seq"], done  # recorded in the hash-chained staff log
 
     def propose_funding_plan(self, region: int, shares: tuple[FundingShare, ...]) -> None:
-        self._send(region, encode_propose_funding_plan(shares), "proposeFundingPlan")
+        given = [f"{funder_name(s.funder)}:{s.subsidy_bps}:{s.cashback_bps}" for s in shares]
+        self._run(region, "city", "funding-propose", *(f"--shares={g}" for g in given))
 
     def activate_funding_plan(self, region: int) -> None:
-        self._send(region, encode_activate_funding_plan(), "activateFundingPlan")
+        self._run(region, "city", "funding-activate")
 
     def set_employee(
         self, institution: DongneClient, token: str, employee: str, limit: int
@@ -164,24 +152,29 @@ class Staff:
         key = bytes.fromhex(OPERATOR_KEY[2:])
         return sign_reward(key, self._net.chain_id, self._net.token(region), program_id, reward)
 
-    # -- the token's own views, for the funder report ----------------------------------------
+    def sale_discount(self, token: str, discount_bps: int) -> httpx.Response:
+        """The city's in-app sale discount (checked against the rules on chain)."""
+        return self._net.api.put(f"/v1/tokens/{token}/sale-settings",
+                                 json={"discount_bps": discount_bps})  # fmt: skip
 
-    def _view(self, region: int, function: str, args: list[object]) -> tuple[Any, ...]:
-        data = "0x" + encode_function(function, args).hex()
-        call = {"to": self._net.token(region), "data": data}
-        raw = bytes.fromhex(str(self._rpc.call("eth_call", [call, "latest"]))[2:])
-        types = [output_type(function, 0), output_type(function, 1)]
-        return tuple(abi_decode(types, raw))
+    def import_csv(self, kind: str, region: int | None, header: str, rows: list[list[str]]) -> None:
+        """`dongne import residents|merchants`: one command for the city's whole list (their
+        bank accounts among the columns); every row must be taken."""
+        path = self._net.data_dir / f"import-{kind}-{region}-{len(rows)}-{time.time_ns()}.csv"
+        with path.open("w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(header.split(","))
+            writer.writerows(rows)
+        where = ["--region", str(region)] if region is not None else []  # residents: network
+        done = self._net.cli("import", kind, str(path), *where,
+                             "--database-url", self._net.database_url)  # fmt: skip
+        assert (done["rows"], done["failed"]) == (len(rows), 0), done
 
-    def funding_totals(self, region: int) -> tuple[int, int]:
-        """``fundingTotals()``: (discount subsidies, cashback) since genesis."""
-        subsidy, cashback = self._view(region, "fundingTotals", [])
-        return int(subsidy), int(cashback)
 
-    def funder_totals(self, region: int, funder: str) -> tuple[int, int]:
-        """``funderTotals(funder)``: one funder's (subsidy, cashback) across plan versions."""
-        subsidy, cashback = self._view(region, "funderTotals", [funder_id(funder)])
-        return int(subsidy), int(cashback)
+def bank_account(wallet: str) -> str:
+    """A wallet's bank account number in the scenarios (12 digits derived from the address),
+    so that a settlement line is checked against the account its payee filed."""
+    return f"{int(wallet, 16) % 10**12:012d}"
 
 
 @dataclass
@@ -220,6 +213,10 @@ class LocalDongne:
     def manifest(self) -> Path:
         return self.data_dir / "manifest.json"
 
+    @property
+    def database_url(self) -> str:
+        return f"sqlite:///{(self.data_dir / 'gateway.db').resolve()}"
+
     def token(self, region: int) -> str:
         return str(self.summary["municipalities"][str(region)]["token"])
 
@@ -228,7 +225,10 @@ class LocalDongne:
     def run_cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         """`dongne <args> --rpc ... --manifest ... --json` with the operator's key."""
         command = [*DONGNE, *args, "--rpc", self.rpc_url, "--manifest", str(self.manifest)]
-        env = {**os.environ, "DONGNE_DEPLOYER_KEY": OPERATOR_KEY}
+        # Staff commands sign in to the gateway for the staff log: their session is this
+        # network's, kept beside its data.
+        env = {**os.environ, "DONGNE_DEPLOYER_KEY": OPERATOR_KEY,
+               "XDG_CONFIG_HOME": str(self.data_dir / "config")}  # fmt: skip
         return subprocess.run(
             [*command, "--json"], capture_output=True, text=True, timeout=300, env=env
         )
@@ -267,6 +267,22 @@ class LocalDongne:
         client = DongneClient(self.gateway, key, deadline_s=DEADLINE_S, poll_interval_s=0.1)
         self._clients.append(client)
         return client
+
+    def buy(self, client: DongneClient, token: str, face: int) -> PurchaseOrder:
+        """The resident buys ``face`` won in the app and pays the order's virtual account from
+        their bank (a deposit to the BANK SIMULATOR); the sales agent then issues on chain."""
+        order = client.buy(token, face)
+        assert order.virtual_account is not None, order
+        assert order.virtual_account.amount == order.price
+        bank = json.loads(Path(self.summary["bank_simulator_credentials"]).read_text())
+        deposit = httpx.post(
+            f"{bank['url']}/v1/virtual-accounts/{order.virtual_account.payment_id}/deposit",
+            json={}, headers={"Authorization": f"Bearer {bank['secret']}"}, timeout=30,
+        )  # fmt: skip
+        assert deposit.status_code == 200, deposit.text
+        done = client.wait_purchase(order)
+        assert (done.state, done.deposited, done.face) == ("issued", order.price, face)
+        return done
 
     # -- auditors: the gateway's API ------------------------------------------------------
 

@@ -16,8 +16,9 @@ import pytest
 
 from chain.protocol.calls import FundingShare, funder_id
 from gateway.devnet.city_rules import DELIVERY_FEE_BPS, INCHEON_FUNDING, incheon_rules
+from wallet_sdk import exceptions as x
 
-from .closing import FunderBill, audit, funder_report, settle
+from .closing import FunderBill, audit, file_bank_accounts, funder_report, settle
 from .conftest import Cast, LocalDongne, play
 from .money import expect_balance, history, invoice, ref32, scan_and_pay
 
@@ -52,20 +53,14 @@ class Incheon(Cast):
 
 
 def residents_charge_up_to_the_monthly_cap(i: Incheon) -> None:
-    # TODO(merge): in-app purchase - residents charge in the app from their bank account
-    # (SDK `buy(token, face)` against the bank simulator) instead of a sales agent's `sell`.
+    """In the app at face value (Incheon pays cashback, no discount), from residents' bank
+    accounts; the cap refuses the order before any money moves."""
+    assert i.net.staff.sale_discount(i.token, 0).status_code == 200
     charges = {"hyejin": RULES.monthly_purchase_cap, "dongwook": 300_000, "yerin": 200_000}
     for who, face in charges.items():
-        sale = i.net.cli(
-            "city", "sell", i.address(who), "--region", str(INCHEON),
-            "--face", str(face), "--paid", str(face),
-        )  # fmt: skip
-        assert sale["subsidy"] == 0
-    reason = i.net.cli_error(
-        "city", "sell", i.address("hyejin"), "--region", str(INCHEON),
-        "--face", "10000", "--paid", "10000",
-    )  # fmt: skip
-    assert "VoucherMonthlyPurchaseCapExceeded" in reason
+        assert i.net.buy(i[who], i.token, face).price == face
+    with pytest.raises(x.VoucherMonthlyPurchaseCapExceeded):
+        i["hyejin"].buy(i.token, 10_000)
     for who, face in charges.items():
         expect_balance(i[who], i.token, face)
 
@@ -124,6 +119,9 @@ def an_order_through_the_delivery_app(i: Incheon) -> None:
 
 
 def shops_and_the_app_are_settled(i: Incheon) -> None:
+    shops = {i.address("noodles"): 56111, i.address("grocery"): 47121,
+             i.address("bakery"): 10712, i.address("delivery"): 63120}  # fmt: skip
+    file_bank_accounts(i.net, INCHEON, shops)
     redeemed = {
         i.address("noodles"): 210_000 + 29_700,
         i.address("grocery"): 150_000,
@@ -147,7 +145,7 @@ def each_funder_owes_its_share_to_the_won(i: Incheon) -> None:
     assert bills == {"incheon": 18_830 + 1_800, "incheon-namdong": 8_070 + 1_200}
     funders = {name: FunderBill(0, owed) for name, owed in bills.items()}
     funder_report(i.net, INCHEON, subsidy=0, cashback=sum(i.cashback), funders=funders,
-                  merchant_extras=20_000 - 19_000)  # fmt: skip
+                  since=i.started, merchant_extras=20_000 - 19_000)  # fmt: skip
 
 
 def the_auditor_reconciles(i: Incheon) -> None:

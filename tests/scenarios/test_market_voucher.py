@@ -17,7 +17,7 @@ import pytest
 from gateway.devnet.city_rules import market_rules
 from wallet_sdk import exceptions as x
 
-from .closing import FunderBill, audit, funder_report, settle
+from .closing import FunderBill, audit, file_bank_accounts, funder_report, settle
 from .conftest import Cast, LocalDongne, play
 from .money import expect_balance, history, ref32, scan_and_pay, static_code
 
@@ -46,15 +46,13 @@ class Market(Cast):
 
 
 def sold_within_the_discount_bounds(m: Market) -> None:
-    """15% off is the deepest discount; 20% is refused."""
-    # TODO(merge): in-app purchase - bought in the app at the discount (SDK `buy(token, face)`
-    # against the bank simulator) instead of a sales agent's `sell`.
-    sale = m.net.cli("city", "sell", m.address("minseo"), "--region", str(NATIONAL),
-                     "--face", "100000", "--paid", "85000")  # fmt: skip
-    assert sale["subsidy"] == 100_000 * RULES.max_discount_bps // 10_000 == 15_000
-    reason = m.net.cli_error("city", "sell", m.address("minseo"), "--region", str(NATIONAL),
-                             "--face", "100000", "--paid", "80000")  # fmt: skip
-    assert "VoucherDiscountOutOfBounds" in reason
+    """15% off is the deepest discount the app may sell at; 20% is refused. Minseo buys in
+    the app and pays from her bank account."""
+    refused = m.net.staff.sale_discount(m.token, 2_000)
+    assert refused.json()["code"] == "VoucherDiscountOutOfBounds", refused.text
+    assert m.net.staff.sale_discount(m.token, RULES.max_discount_bps).status_code == 200
+    order = m.net.buy(m["minseo"], m.token, 100_000)
+    assert 100_000 - order.price == 100_000 * RULES.max_discount_bps // 10_000 == 15_000
     expect_balance(m["minseo"], m.token, DEMO_FACE + 100_000)
 
 
@@ -81,7 +79,7 @@ def cash_refund_refused_at_59_percent_paid_at_60(m: Market) -> None:
     assert (early.value.spent_bps, early.value.required_bps) == (5_900, RULES.refund_threshold_bps)
     m.pay_at_stall("hana", "fish", 2_000)
     m["hana"].wait(m["hana"].refund(m.token))
-    # TODO(merge): settlement to bank accounts - the refund's cash goes to Hana's bank account.
+    # The refund's cash goes to Hana's bank account in the settlement (see the stalls').
     expect_balance(m["hana"], m.token, 0)
     remaining = DEMO_FACE - 120_000
     subsidy = remaining * (DEMO_FACE - DEMO_PAID) // DEMO_FACE
@@ -93,15 +91,18 @@ def cash_refund_refused_at_59_percent_paid_at_60(m: Market) -> None:
 def stalls_are_settled(m: Market) -> None:
     redeemed = {m.address("fish"): 52_000, m.address("produce"): 40_000,
                 m.address("dried"): 28_000}  # fmt: skip
+    stalls = {m.address(who): 47_211 for who in ("fish", "produce", "dried")}
+    file_bank_accounts(m.net, NATIONAL, stalls, (m.address("hana"),))
     for who in ("fish", "produce", "dried"):
         m[who].wait(m[who].redeem(m.token, redeemed[m.address(who)], ref32(f"onnuri/{who}")))
-    settle(m.net, m.token, m.started, redeemed)
+    settle(m.net, m.token, m.started, redeemed, refunds={m.address("hana"): 72_000})
 
 
 def the_state_pays_every_discount(m: Market) -> None:
     subsidy = DEMO_CITIZENS * (DEMO_FACE - DEMO_PAID) + 15_000
     funder_report(m.net, NATIONAL, subsidy=subsidy, cashback=0,
-                  funders={"state": FunderBill(subsidy, 0)})  # fmt: skip
+                  funders={"state": FunderBill(subsidy, 0)}, since=m.started,
+                  in_window={"state": FunderBill(15_000, 0)})  # fmt: skip
 
 
 def the_auditor_reconciles(m: Market) -> None:

@@ -24,7 +24,7 @@ from gateway.devnet.demo import (
 from wallet_sdk import PaymentRequest
 from wallet_sdk import exceptions as x
 
-from .closing import audit, funder_report, settle
+from .closing import audit, file_bank_accounts, funder_report, settle
 from .conftest import Cast, LocalDongne, play
 from .money import expect_balance, ref32, static_code
 
@@ -111,6 +111,8 @@ def a_removed_employee_can_no_longer_pay(r: Rail) -> None:
 
 def shops_are_settled_in_full(r: Rail) -> None:
     redeemed = {r.address("noodles"): 150_000, r.address("grocery"): 250_000}
+    file_bank_accounts(r.net, SEONGNAM, {r.address("noodles"): 56111,
+                                         r.address("grocery"): 47121})  # fmt: skip
     for who in ("noodles", "grocery"):
         r[who].wait(r[who].redeem(r.token, redeemed[r.address(who)], ref32(f"seongnam/{who}")))
     settle(r.net, r.token, r.started, redeemed)
@@ -118,7 +120,7 @@ def shops_are_settled_in_full(r: Rail) -> None:
 
 def nobody_funds_a_subsidy_and_the_auditor_reconciles(r: Rail) -> None:
     """Public money is bought at face value and earns no cashback: nothing for any funder."""
-    funder_report(r.net, SEONGNAM, subsidy=0, cashback=0, funders={})
+    funder_report(r.net, SEONGNAM, subsidy=0, cashback=0, funders={}, since=r.started)
     audit(r.net, r.token)
 
 

@@ -25,16 +25,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from chain.protocol.calls import FundingShare, Reward, funder_id
 from gateway.devnet.demo import WALKING_BUDGET, WALKING_DAILY_CAP
 from wallet_sdk import LocalKey
 from wallet_sdk import exceptions as x
-from wallet_sdk.client import HistoryItem
+from wallet_sdk.client import HistoryItem, MerchantApplication
 
-from .closing import FunderBill, audit, funder_report, settle
-from .conftest import Cast, LocalDongne, eventually, play
+from .closing import (
+    BANK,
+    FunderBill,
+    audit,
+    business_number,
+    file_bank_accounts,
+    funder_report,
+    settle,
+)
+from .conftest import Cast, LocalDongne, bank_account, eventually, play
 from .money import balance, expect_balance, invoice, recipients_csv, ref32, scan_and_pay
 
 SIHEUNG = 41390
@@ -98,17 +107,45 @@ def shop_invoice(m: Month, merchant: str, amount: int, label: str) -> str:
 # ------------------------------------------------------------------------------ the month
 
 
-def the_city_registers_a_bar(m: Month) -> None:
-    """An entertainment bar joins (the demo city excludes its category for purchased money, as
-    real cities do)."""
-    # TODO(merge): merchant registry - the bar applies and the city approves it
-    # (`dongne merchant apply/approve`), with its business number and bank account.
-    m.bar = LocalKey.create().address
-    m.net.cli("city", "register", m.bar, "--kind", "merchant")
-    registered = m.net.cli(
-        "city", "merchant", m.bar, "--region", str(SIHEUNG), "--category", str(BAR), "--tier", "0"
-    )
-    assert (registered["merchant"], registered["category"]) == (m.bar, BAR)
+def a_bar_applies_and_the_city_approves_it(m: Month) -> None:
+    """An entertainment bar applies in the registry with its business number and bank account;
+    after KYC the city approves it (registered on chain) and it appears in the public
+    directory without its private fields (the demo city excludes its category for purchased
+    money, as real cities do)."""
+    key = LocalKey.create()
+    m.bar = key.address
+    m.net.cli("city", "register", m.bar, "--kind", "merchant")  # the KYC registrar first
+    application = MerchantApplication(
+        business_name="달빛 Bar", business_number=business_number(m.bar),
+        address="시흥시 정왕동 1", legal_dong="4139013200", category=BAR,
+        latitude=37.345, longitude=126.736, phone="031-000-0000", email="bar@example.kr",
+        bank_code=BANK, bank_account=bank_account(m.bar), account_holder="달빛",
+    )  # fmt: skip
+    applied = m.net.client(key).apply_as_merchant(m.siheung, application)
+    assert (applied.merchant, applied.status) == (m.bar, "applied")
+    approved = m.net.cli("merchant", "approve", m.bar, "--region", str(SIHEUNG), "--tier", "0",
+                         "--gateway", m.net.gateway)  # fmt: skip
+    assert approved["tx_hash"], approved
+
+    def listed() -> dict[str, Any] | None:
+        public = httpx.get(f"{m.net.gateway}/v1/tokens/{m.siheung}/directory",
+                           params={"q": "달빛"}, timeout=30)  # fmt: skip
+        assert public.status_code == 200, public.text
+        items: list[dict[str, Any]] = public.json()["items"]
+        return next((i for i in items if i["merchant"] == m.bar), None)
+
+    entry = eventually(listed, "the bar is in the public directory")
+    assert (entry["business_name"], entry["category"]) == ("달빛 Bar", BAR)
+    private = {"business_number", "bank_code", "bank_account", "account_holder", "phone", "email"}
+    assert not private & set(entry), entry
+
+
+def shops_and_residents_file_their_bank_accounts(m: Month) -> None:
+    """The city imports its shops' and residents' bank accounts (one list each): what the
+    settlement pays shops' redemptions and residents' refunds to."""
+    shops = {m.address("bakery"): 10712, m.address("noodles"): 56111,
+             m.address("grocery"): 47121}  # fmt: skip
+    file_bank_accounts(m.net, SIHEUNG, shops, (m.address("dohyun"),))
 
 
 def the_city_proposes_who_funds_discounts(m: Month) -> None:
@@ -131,24 +168,17 @@ def the_city_proposes_who_funds_discounts(m: Month) -> None:
 
 
 def buy_within_the_cap_until_one_hits_it(m: Month) -> None:
-    """Sales agents sell discounted vouchers; the monthly purchase cap stops the one too many."""
-    # TODO(merge): in-app purchase - residents buy at the 10% discount in the app from their
-    # bank account (SDK `buy(token, face)` against the bank simulator), not from an agent.
-    jiwoo, minjun = m.address("jiwoo"), m.address("minjun")
-    sale = m.net.cli(
-        "city", "sell", jiwoo, "--region", str(SIHEUNG), "--face", "500000", "--paid", "450000"
-    )
-    assert (sale["face"], sale["paid"], sale["subsidy"]) == (500_000, 450_000, 50_000)
-    sale = m.net.cli(
-        "city", "sell", minjun, "--region", str(SIHEUNG), "--face", "100000", "--paid", "93000"
-    )
-    assert sale["subsidy"] == 7_000
+    """Residents buy in the app at the city's 10% discount, paying the order's virtual account
+    from their bank; the monthly purchase cap stops the one too many before any money moves."""
+    discount = m.net.get(f"/v1/tokens/{m.siheung}/sale-settings")
+    assert (discount["discount_bps"], discount["on_sale"]) == (1_000, True)
+    order = m.net.buy(m["jiwoo"], m.siheung, 500_000)
+    assert (order.price, order.discount_bps) == (450_000, 1_000)
+    assert m.net.buy(m["minjun"], m.siheung, 100_000).price == 90_000
     # Jiwoo has bought 200,000 + 500,000 = the ₩700,000 cap this month; 250,000 more passes
     # it (even if the month turned since the demo's sale).
-    reason = m.net.cli_error(
-        "city", "sell", jiwoo, "--region", str(SIHEUNG), "--face", "250000", "--paid", "225000"
-    )
-    assert "VoucherMonthlyPurchaseCapExceeded" in reason
+    with pytest.raises(x.VoucherMonthlyPurchaseCapExceeded):
+        m["jiwoo"].buy(m.siheung, 250_000)
     expect_balance(m["jiwoo"], m.siheung, 700_000)
     expect_balance(m["minjun"], m.siheung, 300_000)
 
@@ -221,7 +251,7 @@ def refund_after_eighty_percent_spent(m: Month) -> None:
     m["dohyun"].wait(m["dohyun"].pay(m.siheung, m.address("noodles"), 20_000))
     expect_balance(m["dohyun"], m.siheung, 40_000 + 16_000)  # what is left + cashback
     m["dohyun"].wait(m["dohyun"].refund(m.siheung))
-    # TODO(merge): settlement to bank accounts - the refund's cash goes to Dohyun's account.
+    # The refund's cash goes to Dohyun's bank account in the settlement (see the closing).
     expect_balance(m["dohyun"], m.siheung, 16_000)  # cashback is not refunded
     (refund,) = [i for i in m["dohyun"].history(token=m.siheung).items if i.kind == "refund"]
     assert (refund.amount, refund.details["cash"]) == (40_000, 36_000)
@@ -235,7 +265,8 @@ def merchants_redeem_and_the_bank_gets_its_file(m: Month) -> None:
     m["grocery"].wait(m["grocery"].redeem(m.siheung, 10_000, ref32("grocery/week-1")))
     expect_balance(m["noodles"], m.siheung, 0)
     settle(m.net, m.siheung, m.started, {m.address("noodles"): noodles,
-                                         m.address("grocery"): 10_000})  # fmt: skip
+                                         m.address("grocery"): 10_000},
+           refunds={m.address("dohyun"): 36_000})  # fmt: skip
 
 
 def youth_allowance_to_ten_thousand(m: Month) -> None:
@@ -405,7 +436,7 @@ def the_funders_see_the_discounts_and_cashback(m: Month) -> None:
     """The totals are every sale's discount and every cashback net of the cancelled one; the
     plan, in force since the month turned, funds the new month's two discounted sales (Jiwoo's,
     the son's: ₩10,000 each) 40/30/30 and the son's ₩10,000 cashback to the city."""
-    subsidy = DEMO_CITIZENS * 20_000 + OFFICE_SUBSIDY + 50_000 + 7_000 + 10_000 + 10_000
+    subsidy = DEMO_CITIZENS * 20_000 + OFFICE_SUBSIDY + 50_000 + 10_000 + 10_000 + 10_000
     cashback = 1_200 + 700 + 16_000 + 10_000  # Jiwoo's two, Dohyun's, the son's
     under_plan = FunderBill(subsidy=10_000 + 10_000, cashback=10_000)
     funders = {
@@ -414,7 +445,7 @@ def the_funders_see_the_discounts_and_cashback(m: Month) -> None:
         "siheung": FunderBill(6_000, 10_000),
     }
     funder_report(m.net, SIHEUNG, subsidy=subsidy, cashback=cashback, funders=funders,
-                  since_first_plan=under_plan)  # fmt: skip
+                  since=m.started, since_first_plan=under_plan)  # fmt: skip
 
 
 def the_auditor_verifies_the_code_and_reconciles(m: Month) -> None:
@@ -431,7 +462,8 @@ def the_auditor_verifies_the_code_and_reconciles(m: Month) -> None:
 
 
 STORY: tuple[Callable[[Month], None], ...] = (
-    the_city_registers_a_bar,
+    shops_and_residents_file_their_bank_accounts,
+    a_bar_applies_and_the_city_approves_it,
     the_city_proposes_who_funds_discounts,
     buy_within_the_cap_until_one_hits_it,
     pay_by_scanning_qr_codes_with_tiered_cashback,

@@ -38,7 +38,7 @@ T = TypeVar("T")
 class StaffParam(BaseModel):
     name: str
     kind: str = Field(description="address | uint | bool | bytes32 | addresses | role | rules | "
-                      "rewards")  # fmt: skip
+                      "rewards | shares")  # fmt: skip
     help: str
     default: JsonValue = Field(description="null: required")
 

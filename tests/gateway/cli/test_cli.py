@@ -155,6 +155,13 @@ def test_up_demo_starts_everything_and_resumes_with_its_state(tmp_path: Path) ->
     assert set(summary["municipalities"]) == {"0", "26000", "28000", "41130", "41390"}
     assert summary["demo_wallets"] == 44
     assert summary["bank_simulator"].startswith("http://127.0.0.1:")  # in-app sales' SIMULATOR
+    # Its secret, owner-only, so that a developer can play the resident's transfer (the
+    # scenarios found that nobody could: it was random and never shown).
+    credentials = Path(summary["bank_simulator_credentials"])
+    assert credentials.stat().st_mode & 0o777 == 0o600
+    bank = json.loads(credentials.read_text())
+    assert bank["url"] == summary["bank_simulator"]
+    assert len(bank["secret"]) >= 16
     # The portal's URL carries this run's demo secret, which the demo wallets require.
     portal, _, secret = summary["portal"].partition("?demo=")
     assert portal == summary["gateway"] + "/portal"
@@ -193,6 +200,7 @@ def test_up_demo_on_a_shared_network_writes_and_serves_no_demo_keys(tmp_path: Pa
     assert summary["demo_wallets"] == 44
     assert summary["portal"] == summary["gateway"] + "/portal"  # no secret: nothing to open
     assert summary["bank_simulator"] is None  # a shared network gets no simulated bank
+    assert summary["bank_simulator_credentials"] is None
     assert not (data / "portal-demo-keys.json").exists()
 
 

@@ -23,6 +23,7 @@ from eth_account.signers.local import LocalAccount
 from typer.main import get_command
 from typer.testing import CliRunner
 
+from chain.protocol.calls import funder_id
 from chain.protocol.staff import operation, role_id
 from chain.sender import TransactionFailed
 from chain.staff import read_state
@@ -128,6 +129,12 @@ def _staff_table(city: City) -> list[tuple[list[str], Callable[[], bool]]]:
         assert isinstance(found, dict)
         return int(found["rules"]["monthlyPurchaseCap"]) if found["effectiveAt"] else 0
 
+    def pending_plan() -> list[tuple[str, int, int]]:
+        found = city.state("funding-propose")
+        assert isinstance(found, dict)
+        shares = found["shares"] if found["effectiveAt"] else []
+        return [(s["funder"], s["subsidyBps"], s["cashbackBps"]) for s in shares]
+
     return [
         (["merchant", "suspend", shop], lambda: merchant()["status"] == 2),
         (["merchant", "reactivate", shop], lambda: merchant()["status"] == 1),
@@ -148,6 +155,13 @@ def _staff_table(city: City) -> list[tuple[list[str], Callable[[], bool]]]:
         (["city", "exclusions", "--category", "47111", "--excluded"],
          lambda: city.call("isCategoryExcluded", 47111) is True),
         (["city", "exclusion-sync", "--merchants", shop], lambda: merchant()["status"] == 1),
+        # A plan of two funders (the staff log's before/after read its shares, an array of
+        # structs, field by field).
+        (["city", "funding-propose", "--shares", "siheung:6000:10000", "--shares",
+          "gyeonggi:4000:0"], lambda: pending_plan() == [
+            ("0x" + funder_id("siheung").hex(), 6_000, 10_000),
+            ("0x" + funder_id("gyeonggi").hex(), 4_000, 0)]),
+        (["city", "funding-cancel"], lambda: pending_plan() == []),
         (["rules", "propose", "--set", "monthly_purchase_cap=500000"],
          lambda: pending_cap() == 500_000),
         (["rules", "cancel"], lambda: pending_cap() == 0),
