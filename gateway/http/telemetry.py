@@ -15,7 +15,12 @@ import time
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.observability.http_metrics import HTTP_REQUESTS, HTTP_SECONDS, UNMATCHED_ROUTE
+from gateway.observability.http_metrics import (
+    HTTP_REQUESTS,
+    HTTP_SECONDS,
+    PREFLIGHT_ROUTE,
+    UNMATCHED_ROUTE,
+)
 from gateway.observability.logs import REQUEST_ID, new_request_id
 
 __all__ = ["REQUEST_ID_HEADER", "Telemetry"]
@@ -80,7 +85,10 @@ class Telemetry:
             return path
         endpoint = scope.get("endpoint")
         if endpoint is None:
-            return UNMATCHED_ROUTE
+            preflight = scope["method"] == "OPTIONS" and any(
+                name == b"access-control-request-method" for name, _ in scope["headers"]
+            )
+            return PREFLIGHT_ROUTE if preflight else UNMATCHED_ROUTE
         template = self._templates.get(endpoint)
         if template is None:
             routes = getattr(scope.get("app"), "routes", ())

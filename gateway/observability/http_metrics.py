@@ -6,10 +6,12 @@ from prometheus_client import Counter, Histogram
 
 from gateway.observability.registry import REGISTRY
 
-__all__ = ["HTTP_REQUESTS", "HTTP_SECONDS", "UNMATCHED_ROUTE"]
+__all__ = ["HTTP_REQUESTS", "HTTP_SECONDS", "PREFLIGHT_ROUTE", "UNMATCHED_ROUTE"]
 
 # A path no route matched (404s, scanners): one label value, whatever was asked.
 UNMATCHED_ROUTE = "<unmatched>"
+# A CORS preflight answered by the CORS middleware before routing: no route, yet not a miss.
+PREFLIGHT_ROUTE = "<preflight>"
 
 HTTP_REQUESTS = Counter(
     "dongne_http_requests", "HTTP requests answered, by method, route template and status",

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from chain.anchors import latest_anchor
 from chain.rpc import NodeUnavailableError, RpcClient, RpcError
 from gateway import queries
-from gateway.access import api_keys, data_log, staff_log
+from gateway.access import api_keys, data_log, signin, staff_log
 from gateway.access import roles as roles_module
 from gateway.access.policies import Principal
 from gateway.access.signin import Session
@@ -38,7 +38,9 @@ class NonceOut(BaseModel):
 
 
 class LoginIn(BaseModel):
-    message: str = Field(max_length=4096, description="the EIP-4361 message, as signed")
+    message: str = Field(
+        max_length=signin.MAX_MESSAGE_CHARS, description="the EIP-4361 message, as signed"
+    )
     signature: str = Field(max_length=200, description="its personal_sign signature, 0x-hex")
 
 
