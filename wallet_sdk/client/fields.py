@@ -47,6 +47,19 @@ class Fields:
     def optional_integer(self, key: str) -> int | None:
         return None if self.raw(key) is None else self.integer(key)
 
+    def number(self, key: str) -> float:
+        """A JSON number (a time in seconds, a coordinate, a distance), or an integer as above."""
+        value = self.raw(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        try:
+            return float(self.integer(key))
+        except UnexpectedResponseError:
+            raise self._fail(key, "a number") from None
+
+    def optional_number(self, key: str) -> float | None:
+        return None if self.raw(key) is None else self.number(key)
+
     def flag(self, key: str, default: bool = False) -> bool:
         value = self.raw(key)
         if value is None:

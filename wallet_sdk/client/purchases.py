@@ -69,13 +69,6 @@ class PurchaseOrder:
         return error_for(code, detail, {"state": self.state})
 
 
-def _number(fields: Fields, key: str) -> float:
-    value = fields.raw(key)
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    return float(fields.integer(key))
-
-
 def parse_purchase_order(body: object) -> PurchaseOrder:
     fields = Fields(body, "purchase order")
     raw_account = fields.raw("virtual_account")
@@ -88,7 +81,7 @@ def parse_purchase_order(body: object) -> PurchaseOrder:
             account_number=a.text("account_number"),
             holder=a.text("holder"),
             amount=a.integer("amount"),
-            expires_at=_number(a, "expires_at"),
+            expires_at=a.number("expires_at"),
         )
     return PurchaseOrder(
         id=fields.text("id"),
@@ -105,8 +98,8 @@ def parse_purchase_order(body: object) -> PurchaseOrder:
         refund_id=fields.optional_text("refund_id"),
         error_code=fields.optional_text("error_code"),
         error_detail=fields.optional_text("error_detail"),
-        created_at=_number(fields, "created_at"),
-        updated_at=_number(fields, "updated_at"),
+        created_at=fields.number("created_at"),
+        updated_at=fields.number("updated_at"),
     )
 
 

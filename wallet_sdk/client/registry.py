@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from wallet_sdk.client.fields import Fields
-from wallet_sdk.exceptions.base import UnexpectedResponseError
 
 __all__ = [
     "DirectoryEntry",
@@ -73,15 +72,6 @@ class DirectoryPage:
     next_cursor: str | None
 
 
-def _number(fields: Fields, key: str) -> float | None:
-    value = fields.raw(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise UnexpectedResponseError(f"{fields.what}: {key} is not a number")
-    return float(value)
-
-
 def parse_profile(body: object) -> MerchantProfile:
     f = Fields(body, "merchant profile")
     application = MerchantApplication(
@@ -90,8 +80,8 @@ def parse_profile(body: object) -> MerchantProfile:
         address=f.text("address"),
         legal_dong=f.text("legal_dong"),
         category=f.integer("category"),
-        latitude=_number(f, "latitude"),
-        longitude=_number(f, "longitude"),
+        latitude=f.optional_number("latitude"),
+        longitude=f.optional_number("longitude"),
         market=f.flag("market"),
         phone=f.optional_text("phone"),
         email=f.optional_text("email"),
@@ -122,10 +112,10 @@ def parse_directory(body: object) -> DirectoryPage:
                 address=f.text("address"),
                 legal_dong=f.text("legal_dong"),
                 category=f.integer("category"),
-                latitude=_number(f, "latitude"),
-                longitude=_number(f, "longitude"),
+                latitude=f.optional_number("latitude"),
+                longitude=f.optional_number("longitude"),
                 market=f.flag("market"),
-                distance_m=_number(f, "distance_m"),
+                distance_m=f.optional_number("distance_m"),
             )
         )
     return DirectoryPage(tuple(items), page.optional_text("next_cursor"))
