@@ -97,13 +97,23 @@ class Accepted:
 
 
 class NonceBook:
-    """Per signer: the forwarder's next nonce (as last seen) and the requests in flight."""
+    """Per signer: the forwarder's next nonce (as last seen) and the requests in flight.
+
+    A request whose nonce is past a gap (an earlier nonce never accepted: refused as
+    ``Overloaded``, or not sent yet) is *parked*: it cannot run until the gap is filled.
+    Admission control counts only the runnable rest as backlog. Counting parked requests
+    wedged the relayer (bench_relay, 1,500/s offered): wallets whose nonce k was shed had
+    k+1.. accepted and parked, the backlog never drained, so every submission was shed,
+    including the nonce-k resends that would have unparked them.
+    """
 
     def __init__(self) -> None:
         self.chain_next: dict[str, int] = {}
         self.in_flight: dict[str, dict[int, str]] = defaultdict(dict)
-        # Kept alongside: admission control reads it for every submission.
+        # Kept alongside: admission control reads them for every submission.
         self._held = 0
+        self._parked: dict[str, int] = {}
+        self._parked_total = 0
 
     def next_free(self, signer: str) -> int | None:
         base = self.chain_next.get(signer)
@@ -115,15 +125,29 @@ class NonceBook:
             n += 1
         return n
 
+    def see(self, signer: str, chain_next: int) -> None:
+        """The forwarder's next nonce for ``signer``, as just read from the chain."""
+        self.chain_next[signer] = chain_next
+        self._recount(signer)
+
     def hold(self, signer: str, nonce: int, rid: str) -> None:
         held = self.in_flight[signer]
         if nonce not in held:
             self._held += 1
         held[nonce] = rid
+        self._recount(signer)
 
     def held(self) -> int:
         """Requests accepted and not final yet, all signers."""
         return self._held
+
+    def parked(self) -> int:
+        """Held requests behind a nonce gap, all signers."""
+        return self._parked_total
+
+    def runnable(self) -> int:
+        """Held requests that can run once their turn comes (the admission backlog)."""
+        return self._held - self._parked_total
 
     def release(self, signer: str, nonce: int, *, used: bool) -> None:
         held = self.in_flight.get(signer)
@@ -134,6 +158,22 @@ class NonceBook:
                 del self.in_flight[signer]
         if used and signer in self.chain_next:
             self.chain_next[signer] = max(self.chain_next[signer], nonce + 1)
+        self._recount(signer)
+
+    def _recount(self, signer: str) -> None:
+        """O(the signer's pipeline, <= MAX_PIPELINE): requests past the first gap."""
+        held = self.in_flight.get(signer)
+        base = self.chain_next.get(signer)
+        parked = 0
+        if held and base is not None:
+            n = base
+            while n in held:
+                n += 1
+            parked = sum(1 for k in held if k > n)
+        before = self._parked.pop(signer, 0)
+        if parked:
+            self._parked[signer] = parked
+        self._parked_total += parked - before
 
 
 class RateLimiter:
@@ -194,7 +234,7 @@ class Intake:
         self.nonces = nonces
         self.rate = RateLimiter(settings.rate_limit_per_signer, settings.rate_limit_window_s)
         self.gas_budget = RateLimiter(settings.signer_gas_budget, settings.signer_gas_window_s)
-        self.admission = Admission(settings, nonces.held)
+        self.admission = Admission(settings, nonces.runnable)
         self.known: dict[str, str] = {}  # id -> status, for requests this replica holds
         self._to_write: asyncio.Queue[Accepted] = asyncio.Queue()
         self._accepted = on_accepted
@@ -410,7 +450,7 @@ class Intake:
         if signer not in self.nonces.chain_next or nonce < self.nonces.chain_next[signer]:
             # First sight of the signer, or a nonce below what we saw: ask the forwarder.
             try:
-                self.nonces.chain_next[signer] = await self.view.forwarder_nonce(signer)
+                self.nonces.see(signer, await self.view.forwarder_nonce(signer))
             except NodeUnavailableError as exc:
                 raise GatewayError("NodeUnavailable", str(exc)) from None
         base = self.nonces.chain_next[signer]

@@ -176,6 +176,7 @@ async def next_nonce(
             nonce = await relayer.view.forwarder_nonce(signer)
         except (NodeUnavailableError, RpcError) as exc:
             raise GatewayError("NodeUnavailable", f"cannot read the nonce: {exc}") from None
-        relayer.nonces.chain_next.setdefault(signer, nonce)
+        if signer not in relayer.nonces.chain_next:
+            relayer.nonces.see(signer, nonce)
         nonce = relayer.next_nonce(signer) or nonce
     return JSONBytes({"address": signer, "nonce": str(nonce)})

@@ -163,3 +163,36 @@ def test_the_sdk_backs_off_on_overloaded_and_gets_in(
         assert retry_after is not None
         assert next_at - at >= float(retry_after) - 0.05
     assert [n for n, ok in executions(people, second.address) if ok] == [0]
+
+
+def test_requests_parked_behind_a_nonce_gap_do_not_shut_the_door(
+    backlogged_gateway: GatewayProcess, people: People
+) -> None:
+    """Replays bench_relay's wedge: a wallet's nonce 0 was shed, its nonce 1 accepted and
+    parked behind the gap. Counted as backlog, the parked request (which cannot drain) made
+    every later submission ``Overloaded``, the resent nonce 0 that would unpark it included:
+    1,372 accepted requests never became final and 87,475 submissions were refused."""
+    gapped, other = people.citizens[0], people.citizens[1]
+    with httpx.Client(base_url=backlogged_gateway.url) as client:
+
+        def submit(body: dict[str, str]) -> httpx.Response:
+            return client.post("/v1/requests", json=body)
+
+        parked = submit(people.pay(gapped, 1_000, 1))
+        assert parked.status_code == 202, parked.text
+        metrics = client.get("/metrics").text
+        assert "dongne_relay_parked_requests 1.0" in metrics
+        # The backlog allows one request: the parked one is not it.
+        first = submit(people.pay(other, 1_000, 0))
+        assert first.status_code == 202, first.text
+        assert wait_final(client, first.json()["id"])["status"] == "succeeded"
+        filler = submit(people.pay(gapped, 1_000, 0))
+        while filler.status_code == 503:  # the wallet honours Retry-After
+            time.sleep(float(filler.headers["retry-after"]))
+            filler = submit(people.pay(gapped, 1_000, 0))
+        assert filler.status_code == 202, filler.text
+        for response in (filler, parked):
+            assert wait_final(client, response.json()["id"])["status"] == "succeeded"
+        assert "dongne_relay_parked_requests 0.0" in client.get("/metrics").text
+    assert sorted(executions(people, gapped.address)) == [(0, True), (1, True)]
+    assert executions(people, other.address) == [(0, True)]
