@@ -5,6 +5,7 @@ is sent again later) becomes final exactly once on chain; the SDK backs off and 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -196,3 +197,19 @@ def test_requests_parked_behind_a_nonce_gap_do_not_shut_the_door(
         assert "dongne_relay_parked_requests 0.0" in client.get("/metrics").text
     assert sorted(executions(people, gapped.address)) == [(0, True), (1, True)]
     assert executions(people, other.address) == [(0, True)]
+
+
+def test_entering_a_started_gateway_runs_one_process(network: LocalNetwork, tmp_path: Path) -> None:
+    """`with process.start(timeout=...) as gw` (the relay benchmarks' form) used to start a
+    second uvicorn, which took the relayer lease, failed to bind the port and died, leaving
+    the first running for ever: an orphan per benchmark run, polling a stopped node."""
+    gateway = start_gateway(network, f"sqlite:///{tmp_path / 'gateway.db'}", tmp_path)
+    started = gateway.start()
+    assert started.proc is not None
+    first = started.proc.pid
+    with started as entered:
+        assert entered.proc is not None
+        assert entered.proc.pid == first
+        assert httpx.get(entered.url + "/healthz").status_code == 200
+    with pytest.raises(ProcessLookupError):
+        os.kill(first, 0)
