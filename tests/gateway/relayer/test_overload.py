@@ -57,8 +57,10 @@ def backlogged_gateway(network: LocalNetwork, tmp_path: Path) -> Iterator[Gatewa
 
 
 async def burst(url: str, bodies: list[dict[str, str]]) -> list[tuple[httpx.Response, float]]:
-    """Every body at once; each answer with its latency."""
-    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+    """Every body at once, as a browser wallet on the gateway's own origin would send them;
+    each answer with its latency."""
+    headers = {"Origin": url}
+    async with httpx.AsyncClient(base_url=url, timeout=30, headers=headers) as client:
 
         async def one(body: dict[str, str]) -> tuple[httpx.Response, float]:
             sent = time.perf_counter()
@@ -88,6 +90,14 @@ def test_a_burst_is_shed_with_retry_after_and_every_accepted_request_runs_once(
         assert problem["args"]["reason"] == "intake_full"
         assert int(response.headers["retry-after"]) == problem["args"]["retry_after"] >= 1
         assert seconds < 1.0  # answered before any check (the bench holds it to 50 ms)
+        # Answered by the outermost layer, yet as every answer: an id, and readable by the
+        # browser wallet that sent it.
+        assert response.headers["x-request-id"]
+        assert response.headers["access-control-allow-origin"] == tight_gateway.url
+    metrics = httpx.get(tight_gateway.url + "/metrics").text
+    counted = 'dongne_http_requests_total{{method="POST",route="/v1/requests",status="503"}}'
+    line = next(x for x in metrics.splitlines() if x.startswith(counted))
+    assert float(line.split()[-1]) >= len(refused)
 
     with httpx.Client(base_url=tight_gateway.url) as client:
         # Nothing was stored for a refused request: it is unknown until sent again.
