@@ -318,6 +318,23 @@ def measure_capacity(
     return capacity, warm
 
 
+def offer_and_wait(
+    rpc: RpcClient,
+    forwarder: str,
+    url: str,
+    wallets: list[Wallet],
+    bodies: list[list[bytes]],
+    rate: float,
+    seconds: float,
+    what: str,
+) -> tuple[Offered, Counter[tuple[str, int]]]:
+    """Offers `rate` for `seconds`, then waits for what it accepted to run on chain."""
+    first = rpc.block_number() + 1
+    console.print(f"{what}: offering {rate:.0f}/s for {seconds:g} s")
+    load = asyncio.run(offer(url, wallets, bodies, rate, seconds))
+    return load, wait_executed(rpc, forwarder, first, load, timeout=180)
+
+
 def start_bench(
     prefix: str, args: argparse.Namespace, wallets: int
 ) -> tuple[Path, LocalNetwork, list[Wallet], list[str], str]:
@@ -388,11 +405,10 @@ def sustained(args: argparse.Namespace) -> dict[str, object]:
                 rpc, forwarder, gw.url, first_wallets, bodies[0], args.rate, args.seconds
             )
             warm_runs = wait_executed(rpc, forwarder, first_block, warm, timeout=180)
-            rate = 0.7 * capacity
-            second_block = rpc.block_number() + 1
-            console.print(f"at 70%: offering {rate:.0f}/s for {args.steady_seconds:g} s")
-            load = asyncio.run(offer(gw.url, second_wallets, bodies[1], rate, args.steady_seconds))
-            runs = wait_executed(rpc, forwarder, second_block, load, timeout=180)
+            load, runs = offer_and_wait(
+                rpc, forwarder, gw.url, second_wallets, bodies[1], 0.7 * capacity,
+                args.steady_seconds, "at 70%",
+            )  # fmt: skip
             warm_states, _ = relayer_states(db, list(warm.accepted))
             states, finals = relayer_states(db, list(load.accepted))
         console.print("baseline: naive relay")
@@ -460,11 +476,10 @@ def overload(args: argparse.Namespace) -> dict[str, object]:
             capacity, warm = measure_capacity(
                 rpc, forwarder, gw.url, first_wallets, bodies[0], args.rate, args.capacity_seconds
             )
-            offered = 2 * capacity
-            second_block = rpc.block_number() + 1
-            console.print(f"overload: offering {offered:.0f}/s (2x) for {args.duration} s")
-            load = asyncio.run(offer(gw.url, second_wallets, bodies[1], offered, args.duration))
-            runs = wait_executed(rpc, forwarder, second_block, load, timeout=180)
+            load, runs = offer_and_wait(
+                rpc, forwarder, gw.url, second_wallets, bodies[1], 2 * capacity, args.duration,
+                "overload (2x)",
+            )  # fmt: skip
             final_states, _ = relayer_states(db, list(load.accepted))
     finally:
         net.stop()
