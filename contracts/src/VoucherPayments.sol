@@ -49,7 +49,6 @@ abstract contract VoucherPayments is VoucherBase {
     /// @dev The region lock and the payer's and merchant's standing, before any state changes.
     function _checkPayment(address payer, address merchant)
         internal
-        view
         returns (bool citizen, Merchant storage m, uint256 extraBps)
     {
         _requireNotPaused();
@@ -97,7 +96,7 @@ abstract contract VoucherPayments is VoucherBase {
         inv.status = InvoiceStatus.Paid;
     }
 
-    function _platformFeeBps(address platform) private view returns (uint256) {
+    function _platformFeeBps(address platform) private returns (uint256) {
         Merchant storage p = _s().merchants[platform];
         if (!p.platform || p.status != MerchantStatus.Active) revert VoucherNotPlatform(platform);
         if (_requireIdentity(platform) != IIdentityRegistry.Kind.Merchant) {
@@ -258,7 +257,7 @@ abstract contract VoucherPayments is VoucherBase {
         if (bps == 0) return 0;
         uint24 month = KstCalendar.monthOf(block.timestamp);
         if (a.month != month) {
-            a.month = month;
+            a.month = uint16(month);
             a.monthPurchased = 0;
             a.monthCashbackBase = 0;
         }
