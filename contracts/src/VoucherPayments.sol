@@ -144,7 +144,7 @@ abstract contract VoucherPayments is VoucherBase {
         // The payer's slot is read once and written once: a payment changes up to five of
         // its fields (balance, month, cashback base, other-in, sequence), and separate
         // storage writes cost ~1,000 gas more.
-        Account memory a = $.accounts[rec.payer];
+        Account memory a = _loadAccount($.accounts[rec.payer]);
         if (remaining > 0) {
             Rules storage r = _rules(); // once: the lookup hashes the version's mapping key
             uint8 capTier = r.revenueCapTier;
@@ -173,7 +173,7 @@ abstract contract VoucherPayments is VoucherBase {
         }
         uint256 seq = a.paymentSeq;
         a.paymentSeq = uint32(seq + 1);
-        $.accounts[rec.payer] = a;
+        _storeAccount($.accounts[rec.payer], a);
         rec.seq = seq;
         $.payments[rec.payer][seq % PAYMENT_RING] = keccak256(abi.encode(merchant, rec));
     }
