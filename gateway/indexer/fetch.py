@@ -9,7 +9,7 @@ hash differs from a header read in the same range abort the range.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -38,21 +38,28 @@ class Header:
 
 @dataclass(slots=True)
 class FetchedRange:
-    """Blocks ``first``..``last`` read and decoded: everything needed to write them."""
+    """Blocks ``first``..``last`` read and decoded: everything needed to write them.
+
+    One ``eth_getLogs`` answer with many logs comes as several parts, cut after a block with
+    logs (see ``RangeFetcher.fetch``), so that writing starts while the rest is decoded. The
+    first part of an answer carries what concerns all of it: ``span`` (the blocks asked),
+    ``log_count`` and ``new_tokens``; the other parts have ``span`` 0.
+    """
 
     first: int
     last: int
     head: int
-    headers: dict[int, Header]
-    logs: list[RawLog]
+    headers: dict[int, Header]  # the headers read for blocks first..last
     blocks: dict[str, tuple[int, int]] = field(default_factory=dict)  # hash -> (number, time)
     new_tokens: list[str] = field(default_factory=list)
     events: list[DecodedEvent] = field(default_factory=list)
     log_count: int = 0
+    span: int = 0
+    end_hash: str = ""
 
     @property
     def end(self) -> BlockRef:
-        return BlockRef(self.last, self.headers[self.last].hash)
+        return BlockRef(self.last, self.end_hash)
 
     @property
     def hashes(self) -> dict[int, str]:
@@ -60,6 +67,9 @@ class FetchedRange:
         kept = {number: header.hash for number, header in self.headers.items()}
         kept.update((number, block_hash) for block_hash, (number, _) in self.blocks.items())
         return kept
+
+
+Emit = Callable[[FetchedRange], None]
 
 
 class RangeFetcher:
@@ -70,36 +80,61 @@ class RangeFetcher:
     """
 
     def __init__(
-        self, rpc: RpcClient, decoder: EventDecoder, network: Sequence[str], factory: str
+        self,
+        rpc: RpcClient,
+        decoder: EventDecoder,
+        network: Sequence[str],
+        factory: str,
+        part_logs: int = 5_000,
     ) -> None:
         self.rpc = rpc
         self.decoder = decoder
         self._network = [address.lower() for address in network]
         self._factory = factory.lower()
+        self.part_logs = max(1, part_logs)
 
-    def fetch(self, first: int, last: int, head: int, tokens: Sequence[str]) -> FetchedRange:
+    def fetch(self, first: int, last: int, head: int, tokens: Sequence[str], emit: Emit) -> None:
+        """Reads blocks ``first``..``last`` and hands them to ``emit`` decoded, in one or more
+        parts in chain order: a part ends after a block with logs once it holds
+        ``part_logs`` logs (a block is never split), the last part at ``last``. The first part
+        is cut at a quarter of that, so the writer waits for a quarter's decoding only; the
+        others are larger, as each part costs a commit (and SQLite's WAL writes the pages a
+        commit touched again at each commit)."""
         # Near the head every block's hash is kept, so a walk back finds the exact ancestor.
         wanted = {first, last, *range(max(first, head - REORG_WINDOW + 1), last + 1)}
-        fetched = FetchedRange(first, last, head, self.headers(wanted), [])
-        fetched.logs, fetched.new_tokens = self._logs(first, last, tokens)
-        self._blocks(fetched)
-        self._decode(fetched)
-        return fetched
-
-    def _decode(self, fetched: FetchedRange) -> None:
+        headers = self.headers(wanted)
+        logs, new_tokens = self._logs(first, last, tokens)
+        blocks = self._blocks(logs, headers)
         decode = self.decoder.decode
-        blocks = fetched.blocks
-        events = fetched.events
+        part = FetchedRange(first, last, head, {}, new_tokens=new_tokens)
+        part.log_count, part.span = len(logs), last - first + 1
+        in_part, cut_at = 0, max(1, self.part_logs // 4)
         previous, number, stamp = "", 0, 0
-        for entry in fetched.logs:
-            if entry["blockHash"] != previous:
-                previous = entry["blockHash"]
-                number, stamp = blocks[previous]
+        for entry in logs:
+            block_hash = entry["blockHash"]
+            if block_hash != previous:
+                if in_part >= cut_at:  # cut after the previous block, as one follows
+                    part.last, part.end_hash = number, previous
+                    emit(self._close(part, headers))
+                    part, in_part, cut_at = (
+                        FetchedRange(number + 1, last, head, {}),
+                        0,
+                        self.part_logs,
+                    )
+                previous = block_hash
+                number, stamp = blocks[block_hash]
+                part.blocks[block_hash] = (number, stamp)
             event = decode(entry, number, stamp)
             if event is not None:
-                events.append(event)
-        fetched.log_count = len(fetched.logs)
-        fetched.logs = []  # the raw JSON is several times the size of the rows
+                part.events.append(event)
+            in_part += 1
+        part.end_hash = headers[last].hash
+        emit(self._close(part, headers))
+
+    @staticmethod
+    def _close(part: FetchedRange, headers: dict[int, Header]) -> FetchedRange:
+        part.headers = {n: h for n, h in headers.items() if part.first <= n <= part.last}
+        return part
 
     def _logs(self, first: int, last: int, tokens: Sequence[str]) -> tuple[list[RawLog], list[str]]:
         """The range's logs in chain order, including those of tokens deployed inside it."""
@@ -131,13 +166,13 @@ class RangeFetcher:
         logs = cast(list[RawLog], self.rpc.get_logs(query))
         return [entry for entry in logs if not entry.get("removed")]
 
-    def _blocks(self, fetched: FetchedRange) -> None:
-        """Number and time of every block with logs; times from the logs where the node
-        includes them (``blockTimestamp``), else from headers."""
-        headers, blocks = fetched.headers, fetched.blocks
+    def _blocks(self, logs: list[RawLog], headers: dict[int, Header]) -> dict[str, tuple[int, int]]:
+        """Number and time of every block with logs (hash -> (number, time)); times from the
+        logs where the node includes them (``blockTimestamp``), else from headers."""
+        blocks: dict[str, tuple[int, int]] = {}
         missing: dict[str, int] = {}
         previous = ""
-        for entry in fetched.logs:
+        for entry in logs:
             block_hash = entry["blockHash"]
             if block_hash == previous:
                 continue  # logs come grouped by block
@@ -161,6 +196,7 @@ class RangeFetcher:
                 blocks[block_hash] = (number, read[number].timestamp)
         if len({number for number, _ in blocks.values()}) != len(blocks):
             raise ChainMovedError("two forks' logs in one answer")
+        return blocks
 
     def headers(self, numbers: Iterable[int]) -> dict[int, Header]:
         """Headers by number, in one batch; a missing block means the chain moved."""
