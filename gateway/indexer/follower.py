@@ -276,16 +276,18 @@ class Indexer:
                     self._span = max(1, self._span // 2)
                     ahead.restart(block)
                     continue
-                if fetched.span:  # the first part of an answer
-                    if parent is not None and fetched.headers[block].parent != parent.hash:
-                        log.info("block %d no longer follows block %d", block, block - 1)
-                        break
-                    self._resize(fetched.span, fetched.log_count)
-                    if fetched.new_tokens:
-                        # Ranges already asked for miss the new tokens' logs: ask again.
-                        tokens.extend(fetched.new_tokens)
-                        ahead.restart(fetched.first + fetched.span)
-                    ahead.fill()  # the node works on the next ranges while this one is written
+                # A request's first part: its first block's header was read before its logs.
+                header = fetched.headers.get(block)
+                if parent is not None and header is not None and header.parent != parent.hash:
+                    log.info("block %d no longer follows block %d", block, block - 1)
+                    break
+                if fetched.new_tokens:
+                    # Ranges already asked for miss the new tokens' logs: ask again.
+                    tokens.extend(fetched.new_tokens)
+                    ahead.restart(fetched.range_last + 1)
+                if fetched.span:  # the range's last part
+                    self._resize(fetched.span, fetched.range_logs)
+                ahead.fill()  # the node works on the next ranges while this one is written
                 try:
                     self.store.write_range(
                         fetched.events, parent, fetched.end, head, fetched.hashes
