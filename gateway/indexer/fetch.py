@@ -99,20 +99,30 @@ class RangeFetcher:
         self._factory = factory.lower()
         self.part_logs = max(1, part_logs)
 
-    def fetch(self, first: int, last: int, head: int, tokens: Sequence[str], emit: Emit) -> None:
+    def fetch(
+        self,
+        first: int,
+        last: int,
+        head: int,
+        tokens: Sequence[str],
+        emit: Emit,
+        split: bool = True,
+    ) -> None:
         """Reads blocks ``first``..``last`` and hands them to ``emit`` decoded, in parts, in
         chain order.
 
-        The first request asks a quarter of the range: after a quiet stretch a range is large,
-        and if its blocks turn busy the writer waits for a quarter of it rather than all of it.
-        The next requests are sized from the answers' density (the rest in one request if it
-        was quiet). Each answer is handed over as its own parts (see ``_answer``).
+        With ``split`` (a span sized from quiet ranges) the first request asks a quarter of the
+        range: after a quiet stretch a range is large, and if its blocks turn busy the writer
+        waits for a quarter of it rather than all of it. The next requests are sized from the
+        answers' density (the rest in one request if it was quiet). Each answer is handed over
+        as its own parts (see ``_answer``).
         """
         tokens = list(tokens)  # tokens found in one request are asked in the next ones
-        start, step, logs = first, max(1, (last - first + 1) // 4), 0
+        span = last - first + 1
+        start, step, logs = first, max(1, span // 4) if split else span, 0
         while start <= last:
             end = min(last, start + step - 1)
-            quarter = start == first  # the range's first part: cut small (see _answer)
+            quarter = split and start == first  # the range's first part: cut small
             count, found, final = self._answer(start, end, head, tokens, last, quarter, emit)
             tokens.extend(found)
             logs += count

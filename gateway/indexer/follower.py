@@ -144,8 +144,10 @@ class _Prefetch:
             asked = _Asked()
             fetch = self._indexer.fetcher.fetch
             tokens = tuple(self._tokens)
+            # A span sized from sparse ranges may meet busy blocks: ask it a quarter first.
+            split = not self._indexer._dense
             asked.future = self._pool.submit(
-                fetch, self._next, last, self._head, tokens, asked.parts.put
+                fetch, self._next, last, self._head, tokens, asked.parts.put, split
             )
             # The end of the range (or its failure) is a None after its parts.
             asked.future.add_done_callback(asked.finished)
@@ -221,6 +223,7 @@ class Indexer:
             rpc, self.decoder, network, manifest.factory, part_logs=max_range_logs
         )
         self._span = min(_FIRST_SPAN, self.batch_blocks)
+        self._dense = False  # whether the span was sized from a busy range
         self._chain_checked = False
         # Read by /metrics and /readyz from the event loop while the indexer's thread writes.
         self._head: int | None = None
@@ -354,9 +357,10 @@ class Indexer:
 
     def _resize(self, span: int, logs: int) -> None:
         """Aim each range at ``max_range_logs`` logs, within ``batch_blocks`` blocks."""
+        self._dense = logs >= self.max_range_logs // 4
         if logs > self.max_range_logs:
             self._span = max(1, span * self.max_range_logs // logs)
-        elif logs < self.max_range_logs // 4 and span >= self._span:
+        elif not self._dense and span >= self._span:
             self._span = min(self.batch_blocks, span * 2)
 
     # -- chain identity and reorgs --------------------------------------------------------------
