@@ -468,7 +468,10 @@ def follow(args: argparse.Namespace) -> dict[str, object]:
 
         sampler = threading.Thread(target=sample, daemon=True)
         # A shared machine under load may take more than a minute to import and start it.
-        with GatewayProcess(env, log_path=workdir / "gateway.log").start(timeout=300) as gw:
+        # (start() once: `with gateway.start()` would start a second process on enter.)
+        gateway = GatewayProcess(env, log_path=workdir / "gateway.log")
+        try:
+            gw = gateway.start(timeout=300)
             sampler.start()
             # The relayer's capacity as bench_relay --overload measures it: saturated, the
             # requests made final per second of chain time, from a third into the offer.
@@ -492,6 +495,9 @@ def follow(args: argparse.Namespace) -> dict[str, object]:
             wait_executed(rpc, forwarder, first_block, load, timeout=120)
             stop.set()
             sampler.join()
+        finally:
+            stop.set()
+            gateway.stop()
         blocks = rpc.block_number() - first_block
         engine.dispose()
     finally:
