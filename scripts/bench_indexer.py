@@ -13,19 +13,33 @@ mining off, then mined into large blocks, as a busy production network would sea
 The last line printed is one JSON object (``name``, ``metrics``, ``baselines``, ``ratios``).
 
     FOUNDRY_OUT=out .venv/bin/python scripts/bench_indexer.py [--grants 200000] [--smoke]
+
+``--follow`` measures instead how closely ``dongne indexer`` (its own process, following)
+keeps up with the head while relayed payments flow: a gateway (no embedded indexer) on an
+interval-mining anvil is first saturated to measure the relayer's capacity (as
+``bench_relay.py --overload`` does, with its setup, pre-signing and offers), then offered 70%
+of it (or ``--follow-rate``) for ``--follow-seconds``; the indexer's lag, the head
+(``eth_blockNumber``) minus its checkpoint in the shared database, is sampled every 0.1 s.
+Reports ``metrics.follow_lag_blocks_max`` and ``_p99`` (the bound in issue 17: 2 blocks),
+with name ``indexer_follow``.
+
+    FOUNDRY_OUT=out .venv/bin/python scripts/bench_indexer.py --follow [--follow-seconds 60]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import io
 import json
+import math
 import os
 import secrets
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -284,9 +298,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3, help="rounds of measurements (median)")
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--smoke", action="store_true", help="small sizes, one run (< 1 min)")
+    parser.add_argument("--follow", action="store_true", help="lag while payments are relayed")
+    parser.add_argument(
+        "--follow-rate", type=float, default=None, help="payments/s (default 70%% of capacity)"
+    )
+    parser.add_argument("--follow-seconds", type=float, default=60.0)
+    parser.add_argument("--follow-wallets", type=int, default=3000)
+    parser.add_argument("--follow-offer", type=float, default=1500.0, help="capacity: offered/s")
+    parser.add_argument("--capacity-seconds", type=float, default=20.0)
+    parser.add_argument("--expected", type=float, default=800.0, help="capacity to sign for")
+    parser.add_argument("--block-time", type=float, default=1.0, help="--follow: seconds")
+    parser.add_argument("--database-url", default=None, help="--follow: default a SQLite file")
     args = parser.parse_args(argv)
     if args.smoke:
         args.grants, args.payments, args.gifts, args.runs = 5_000, 200, 100, 1
+        args.follow_seconds, args.follow_wallets, args.follow_offer = 5.0, 200, 200.0
+        args.capacity_seconds, args.expected = 3.0, 200.0
+    if args.follow:
+        result = follow(args)
+        print(json.dumps(result))
+        return 0
 
     with LocalNode(accounts=1 + CITIZENS + MERCHANTS, block_gas_limit=GAS_LIMIT) as node:
         t0 = time.monotonic()
@@ -362,6 +393,150 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(json.dumps(result))
     return 0
+
+
+def follow(args: argparse.Namespace) -> dict[str, object]:
+    """The indexer's lag behind the head while payments are relayed (see the docstring)."""
+    # bench_relay's load: its wallets, merchants and vouchers, pre-signed requests, open-loop
+    # offers honouring Retry-After, and its capacity measure (this directory is on sys.path
+    # when run as a script).
+    from bench_relay import offer, presign_wallets, setup, steady_rate, wait_executed
+
+    from chain.protocol.forwarder import ForwarderDomain
+    from gateway.db import create_engine_for
+    from gateway.db.tables.index import checkpoints
+    from gateway.devnet.localnet import SIHEUNG, start_local_network
+    from gateway.devnet.process import GatewayProcess
+
+    workdir = Path(tempfile.mkdtemp(prefix="dongne-bench-follow-"))
+    net = start_local_network(workdir, (SIHEUNG,), block_time=args.block_time,
+                              block_gas_limit=GAS_LIMIT)  # fmt: skip
+    indexer: subprocess.Popen[bytes] | None = None
+    samples: dict[str, list[int]] = {"capacity": [], "follow": []}
+    try:
+        wallets = args.follow_wallets
+        everyone, shops, token = setup(net, 2 * wallets, 20)
+        domain = ForwarderDomain(net.manifest.chain_id, net.manifest.forwarder)
+        phases = (args.capacity_seconds, args.follow_seconds)
+        nonces = [math.ceil(args.expected * seconds / wallets * 1.5) + 2 for seconds in phases]
+        console.print(f"pre-signing {sum(nonces) * wallets} requests")
+        groups = (everyone[:wallets], everyone[wallets:])
+        bodies = [
+            presign_wallets(domain, token, group, shops, n)
+            for group, n in zip(groups, nonces, strict=True)
+        ]
+        database_url = args.database_url or f"sqlite:///{workdir / 'gateway.db'}"
+        engine = create_engine_for(database_url)  # migrated before either process starts
+        env = net.gateway_env(
+            database_url,
+            batch_max_requests="300",
+            batch_interval_ms="100",
+            rate_limit_per_signer="1000",
+            embedded_indexer="false",
+        )
+        command = [sys.executable, "-m", "gateway.cli", "indexer", "--json"]
+        options = ["--database-url", database_url, "--rpc", net.rpc_url]
+        options += ["--manifest", str(net.manifest_path)]
+        indexer = subprocess.Popen(
+            [*command, *options],
+            stdout=subprocess.DEVNULL,
+            stderr=open(workdir / "indexer.log", "wb"),  # noqa: SIM115 (closed with the process)
+        )
+        rpc = net.operator.rpc
+        forwarder = net.manifest.forwarder
+        select_checkpoint = checkpoints.select().with_only_columns(checkpoints.c.block_number)
+
+        def lag() -> int | None:
+            with engine.connect() as conn:
+                indexed = conn.execute(select_checkpoint).scalar()
+            return None if indexed is None else rpc.block_number() - int(indexed)
+
+        deadline = time.monotonic() + 300
+        while (behind := lag()) is None or behind > 1:  # caught up with the setup first
+            if time.monotonic() > deadline or indexer.poll() is not None:
+                raise RuntimeError(f"the indexer did not catch up: {workdir / 'indexer.log'}")
+            time.sleep(0.2)
+        phase = ["capacity"]
+        stop = threading.Event()
+
+        def sample() -> None:
+            while not stop.is_set():
+                behind = lag()
+                if behind is not None:
+                    samples[phase[0]].append(behind)
+                stop.wait(0.1)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        # A shared machine under load may take more than a minute to import and start it.
+        # (start() once: `with gateway.start()` would start a second process on enter.)
+        gateway = GatewayProcess(env, log_path=workdir / "gateway.log")
+        try:
+            gw = gateway.start(timeout=300)
+            sampler.start()
+            # The relayer's capacity as bench_relay --overload measures it: saturated, the
+            # requests made final per second of chain time, from a third into the offer.
+            first_block = rpc.block_number() + 1
+            console.print(f"capacity: offering {args.follow_offer:.0f}/s for {phases[0]} s")
+            marks: list[int] = []
+            loop = asyncio.new_event_loop()
+            loop.call_later(phases[0] / 3, lambda: marks.append(rpc.block_number()))
+            warm = loop.run_until_complete(
+                offer(gw.url, groups[0], bodies[0], args.follow_offer, phases[0])
+            )
+            loop.close()
+            steady_end = rpc.block_number()
+            wait_executed(rpc, forwarder, first_block, warm, timeout=120)
+            capacity, _ = steady_rate(rpc, forwarder, marks[0], steady_end)
+            rate = args.follow_rate or 0.7 * capacity
+            console.print(f"capacity {capacity:.0f}/s; following at {rate:.0f}/s for {phases[1]} s")
+            first_block = rpc.block_number() + 1
+            phase[0] = "follow"
+            load = asyncio.run(offer(gw.url, groups[1], bodies[1], rate, phases[1]))
+            wait_executed(rpc, forwarder, first_block, load, timeout=120)
+            stop.set()
+            sampler.join()
+        finally:
+            stop.set()
+            gateway.stop()
+        blocks = rpc.block_number() - first_block
+        engine.dispose()
+    finally:
+        if indexer is not None:
+            indexer.terminate()
+            indexer.wait(30)
+        net.stop()
+    ordered = sorted(samples["follow"])
+    if not ordered:
+        raise RuntimeError("no lag sample")
+    worst = ordered[-1]
+    p99 = ordered[min(len(ordered) - 1, math.ceil(0.99 * len(ordered)) - 1)]
+    at_capacity = max(samples["capacity"], default=None)
+    console.print(
+        f"lag over {len(ordered)} samples: max {worst}, p99 {p99} blocks"
+        f" (max {at_capacity} while saturated)"
+    )
+    return {
+        "name": "indexer_follow",
+        "metrics": {
+            "follow_lag_blocks_max": worst,
+            "follow_lag_blocks_p99": p99,
+            "follow_lag_blocks_p50": ordered[len(ordered) // 2],
+            "follow_lag_blocks_max_at_capacity": at_capacity,
+            "samples": len(ordered),
+            "blocks": blocks,
+            "capacity_per_s": round(capacity, 1),
+            "offered_per_s": round(load.sends / load.window, 1),
+            "accepted_per_s": round(len(load.accepted) / load.window, 1),
+            "refused": dict(load.refused),
+            "seconds": round(load.window, 1),
+            "block_time_s": args.block_time,
+            "database": "postgresql" if database_url.startswith("postgres") else "sqlite",
+            "load_average_1m": round(os.getloadavg()[0], 2),
+            "cpus": os.cpu_count(),
+        },
+        "baselines": {"lag_bound_blocks": 2, "relay_capacity_per_s": round(capacity, 1)},
+        "ratios": {"follow_lag_max_vs_bound": round(worst / 2, 3)},
+    }
 
 
 def _postgres_target(rpc_url: str, manifest: Path) -> Callable[[], float] | None:

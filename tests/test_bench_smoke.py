@@ -146,3 +146,13 @@ def test_bench_indexer_smoke() -> None:
     assert ratios.keys() >= {"sqlite_vs_raw", "postgres_vs_raw"}
     # PostgreSQL's figure is None where no server answers (the bench says so on stderr).
     assert_positive_ratios({k: v for k, v in ratios.items() if v is not None})
+
+
+def test_bench_indexer_follow_smoke() -> None:
+    result = run_smoke("bench_indexer.py", "--follow")
+    assert result["name"] == "indexer_follow"
+    metrics = result["metrics"]
+    assert isinstance(metrics, dict)
+    assert metrics.keys() >= {"follow_lag_blocks_max", "follow_lag_blocks_p99"}
+    assert metrics["samples"] > 0
+    assert_positive_ratios(result["ratios"])

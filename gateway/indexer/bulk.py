@@ -1,7 +1,8 @@
 """Bulk inserts at the driver's speed, inside the caller's SQLAlchemy transaction.
 
 SQLAlchemy's executemany spends ~8 µs a row building parameters from dicts. Here each row is
-picked into a tuple in column order (``operator.itemgetter``, in C) and handed to the driver:
+picked into a tuple in column order (``operator.itemgetter``, in C; rows decoded as tuples
+already are taken as they are) and handed to the driver:
 sqlite3's ``executemany``, or PostgreSQL's ``COPY`` in text format, written in large chunks
 rather than row by row (psycopg's ``write_row`` costs ~6 µs a row in Python).
 """
@@ -10,14 +11,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain, islice
 from operator import itemgetter
+from typing import cast
 
 from sqlalchemy import JSON, Connection, Integer, String, Table, Text
 
 from gateway.db.tables import index as t
-from gateway.indexer.decode import Row
+from gateway.indexer.decode import Row, Values
 
 __all__ = ["bulk_insert"]
 
@@ -67,13 +69,13 @@ class _TableWriter:
             for column in table.columns
         )
 
-    def values(self, rows: Iterable[Row]) -> list[tuple[object, ...]]:
+    def values(self, rows: Iterable[Row | Values]) -> list[Values]:
         pick = self.pick
         if not self.json:
-            return [pick(row) for row in rows]
+            return [row if type(row) is tuple else pick(row) for row in rows]
         out = []
         for row in rows:
-            values = list(pick(row))
+            values = list(row if type(row) is tuple else pick(row))
             for i in self.json:
                 values[i] = None if values[i] is None else json.dumps(values[i])
             out.append(tuple(values))
@@ -92,8 +94,9 @@ class _TableWriter:
 _WRITERS = {table.name: _TableWriter(table) for table in t.ALL_TABLES}
 
 
-def bulk_insert(conn: Connection, table: Table, rows: list[Row]) -> None:
-    """Inserts ``rows`` (dicts with every column of ``table``) in ``conn``'s transaction."""
+def bulk_insert(conn: Connection, table: Table, rows: Sequence[Row | Values]) -> None:
+    """Inserts ``rows`` (dicts with every column of ``table``, or tuples of them in column
+    order) in ``conn``'s transaction."""
     writer = _WRITERS[table.name]
     driver = conn.connection.driver_connection
     if conn.dialect.name == "sqlite":
@@ -115,4 +118,6 @@ def bulk_insert(conn: Connection, table: Table, rows: list[Row]) -> None:
             for text in writer.copy_text(writer.values(rows)):
                 copy.write(text)
     else:
-        conn.execute(table.insert(), rows)
+        names = [column.name for column in table.columns]
+        dicts = [dict(zip(names, row, strict=True)) if type(row) is tuple else row for row in rows]
+        conn.execute(table.insert(), cast(list[Row], dicts))

@@ -1,15 +1,18 @@
 """Reads one range of blocks from the node: headers, the network's logs, block times.
 
-The hashes of the range's first and last blocks are read *before* its logs. If a reorg lands
-while the range is read, the stored checkpoint then carries a hash the chain no longer has, and
-the next sync walks back and indexes again; read after the logs, the checkpoint could carry the
-new fork's hash over logs of the old one, and the mismatch would go unnoticed. Logs whose block
-hash differs from a header read in the same range abort the range.
+A range may be asked in several ``eth_getLogs`` requests. The hashes of each request's first
+and last blocks are read *before* its logs. If a reorg lands while the range is read, the
+stored checkpoint then carries a hash the chain no longer has, and the next sync walks back and
+indexes again; read after the logs, the checkpoint could carry the new fork's hash over logs of
+the old one, and the mismatch would go unnoticed. Logs whose block hash differs from a header
+read in the same request abort the range; the follower checks that each request's first block
+follows the block written before it (its header's parent), so two requests of one range never
+mix forks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -38,21 +41,31 @@ class Header:
 
 @dataclass(slots=True)
 class FetchedRange:
-    """Blocks ``first``..``last`` read and decoded: everything needed to write them."""
+    """Blocks ``first``..``last`` read and decoded: everything needed to write them.
+
+    A range is asked in one or more requests and each answer cut into parts after a block with
+    logs (see ``RangeFetcher.fetch``), so that writing starts while the rest is read and
+    decoded. A part carries its own logs' count, the tokens its request found
+    (``new_tokens``), the range's last block (``range_last``), and, on the range's last part,
+    the range's size: ``span`` blocks, ``range_logs`` logs (``span`` is 0 on other parts).
+    """
 
     first: int
     last: int
     head: int
-    headers: dict[int, Header]
-    logs: list[RawLog]
+    headers: dict[int, Header]  # the headers read for blocks first..last
+    range_last: int = 0
     blocks: dict[str, tuple[int, int]] = field(default_factory=dict)  # hash -> (number, time)
     new_tokens: list[str] = field(default_factory=list)
     events: list[DecodedEvent] = field(default_factory=list)
     log_count: int = 0
+    span: int = 0
+    range_logs: int = 0
+    end_hash: str = ""
 
     @property
     def end(self) -> BlockRef:
-        return BlockRef(self.last, self.headers[self.last].hash)
+        return BlockRef(self.last, self.end_hash)
 
     @property
     def hashes(self) -> dict[int, str]:
@@ -60,6 +73,9 @@ class FetchedRange:
         kept = {number: header.hash for number, header in self.headers.items()}
         kept.update((number, block_hash) for block_hash, (number, _) in self.blocks.items())
         return kept
+
+
+Emit = Callable[[FetchedRange], None]
 
 
 class RangeFetcher:
@@ -70,36 +86,99 @@ class RangeFetcher:
     """
 
     def __init__(
-        self, rpc: RpcClient, decoder: EventDecoder, network: Sequence[str], factory: str
+        self,
+        rpc: RpcClient,
+        decoder: EventDecoder,
+        network: Sequence[str],
+        factory: str,
+        part_logs: int = 5_000,
     ) -> None:
         self.rpc = rpc
         self.decoder = decoder
         self._network = [address.lower() for address in network]
         self._factory = factory.lower()
+        self.part_logs = max(1, part_logs)
 
-    def fetch(self, first: int, last: int, head: int, tokens: Sequence[str]) -> FetchedRange:
+    def fetch(
+        self,
+        first: int,
+        last: int,
+        head: int,
+        tokens: Sequence[str],
+        emit: Emit,
+        split: bool = True,
+    ) -> None:
+        """Reads blocks ``first``..``last`` and hands them to ``emit`` decoded, in parts, in
+        chain order.
+
+        With ``split`` (a span sized from quiet ranges) the first request asks a quarter of the
+        range: after a quiet stretch a range is large, and if its blocks turn busy the writer
+        waits for a quarter of it rather than all of it. The next requests are sized from the
+        answers' density (the rest in one request if it was quiet). Each answer is handed over
+        as its own parts (see ``_answer``).
+        """
+        tokens = list(tokens)  # tokens found in one request are asked in the next ones
+        span = last - first + 1
+        start, step, logs = first, max(1, span // 4) if split else span, 0
+        while start <= last:
+            end = min(last, start + step - 1)
+            quarter = split and start == first  # the range's first part: cut small
+            count, found, final = self._answer(start, end, head, tokens, last, quarter, emit)
+            tokens.extend(found)
+            logs += count
+            if end == last:  # the range's last part: its size, for the next ranges' spans
+                final.span, final.range_logs = last - first + 1, logs
+            emit(final)
+            step = max(1, (end - start + 1) * self.part_logs // max(count, 1))
+            start = end + 1
+
+    def _answer(
+        self,
+        first: int,
+        last: int,
+        head: int,
+        tokens: Sequence[str],
+        range_last: int,
+        quarter: bool,
+        emit: Emit,
+    ) -> tuple[int, list[str], FetchedRange]:
+        """One ``eth_getLogs`` request, handed to ``emit`` in parts: a part ends after a block
+        with logs once it holds ``part_logs`` logs (a block is never split), the last part at
+        ``last``. With ``quarter`` the first part is cut at a quarter of that, so the writer
+        waits for a quarter's decoding only; the others are larger, as each part costs a commit
+        (and SQLite's WAL writes the pages a commit touched again at each commit). Returns the
+        answer's log count, the tokens it found and its last part, not yet handed over."""
         # Near the head every block's hash is kept, so a walk back finds the exact ancestor.
         wanted = {first, last, *range(max(first, head - REORG_WINDOW + 1), last + 1)}
-        fetched = FetchedRange(first, last, head, self.headers(wanted), [])
-        fetched.logs, fetched.new_tokens = self._logs(first, last, tokens)
-        self._blocks(fetched)
-        self._decode(fetched)
-        return fetched
-
-    def _decode(self, fetched: FetchedRange) -> None:
+        headers = self.headers(wanted)
+        logs, new_tokens = self._logs(first, last, tokens)
+        blocks = self._blocks(logs, headers)
         decode = self.decoder.decode
-        blocks = fetched.blocks
-        events = fetched.events
+        part = FetchedRange(first, last, head, {}, range_last, new_tokens=new_tokens)
+        in_part, cut_at = 0, max(1, self.part_logs // 4) if quarter else self.part_logs
         previous, number, stamp = "", 0, 0
-        for entry in fetched.logs:
-            if entry["blockHash"] != previous:
-                previous = entry["blockHash"]
-                number, stamp = blocks[previous]
+        for entry in logs:
+            block_hash = entry["blockHash"]
+            if block_hash != previous:
+                if in_part >= cut_at:  # cut after the previous block, as one follows
+                    part.last, part.end_hash, part.log_count = number, previous, in_part
+                    emit(self._close(part, headers))
+                    part = FetchedRange(number + 1, last, head, {}, range_last)
+                    in_part, cut_at = 0, self.part_logs
+                previous = block_hash
+                number, stamp = blocks[block_hash]
+                part.blocks[block_hash] = (number, stamp)
             event = decode(entry, number, stamp)
             if event is not None:
-                events.append(event)
-        fetched.log_count = len(fetched.logs)
-        fetched.logs = []  # the raw JSON is several times the size of the rows
+                part.events.append(event)
+            in_part += 1
+        part.end_hash, part.log_count = headers[last].hash, in_part
+        return len(logs), new_tokens, self._close(part, headers)
+
+    @staticmethod
+    def _close(part: FetchedRange, headers: dict[int, Header]) -> FetchedRange:
+        part.headers = {n: h for n, h in headers.items() if part.first <= n <= part.last}
+        return part
 
     def _logs(self, first: int, last: int, tokens: Sequence[str]) -> tuple[list[RawLog], list[str]]:
         """The range's logs in chain order, including those of tokens deployed inside it."""
@@ -131,13 +210,13 @@ class RangeFetcher:
         logs = cast(list[RawLog], self.rpc.get_logs(query))
         return [entry for entry in logs if not entry.get("removed")]
 
-    def _blocks(self, fetched: FetchedRange) -> None:
-        """Number and time of every block with logs; times from the logs where the node
-        includes them (``blockTimestamp``), else from headers."""
-        headers, blocks = fetched.headers, fetched.blocks
+    def _blocks(self, logs: list[RawLog], headers: dict[int, Header]) -> dict[str, tuple[int, int]]:
+        """Number and time of every block with logs (hash -> (number, time)); times from the
+        logs where the node includes them (``blockTimestamp``), else from headers."""
+        blocks: dict[str, tuple[int, int]] = {}
         missing: dict[str, int] = {}
         previous = ""
-        for entry in fetched.logs:
+        for entry in logs:
             block_hash = entry["blockHash"]
             if block_hash == previous:
                 continue  # logs come grouped by block
@@ -161,6 +240,7 @@ class RangeFetcher:
                 blocks[block_hash] = (number, read[number].timestamp)
         if len({number for number, _ in blocks.values()}) != len(blocks):
             raise ChainMovedError("two forks' logs in one answer")
+        return blocks
 
     def headers(self, numbers: Iterable[int]) -> dict[int, Header]:
         """Headers by number, in one batch; a missing block means the chain moved."""

@@ -25,10 +25,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, cast
 
-from gateway.indexer.decode import DecodedEvent, Row
+from gateway.db.tables import index as t
+from gateway.indexer.decode import DecodedEvent, Row, Values
 
 __all__ = [
     "MAX_RECOVERY_HOPS",
+    "VALUES_TABLES",
     "MerchantKey",
     "PaymentKey",
     "ProgramKey",
@@ -44,6 +46,13 @@ ProgramKey = tuple[str, int]  # (token, program id)
 PaymentKey = tuple[str, str, int]  # (token, payer, seq)
 MerchantKey = tuple[str, str]  # (token, merchant)
 WalletKey = tuple[str, str]  # (token, wallet)
+
+# Tables whose rows the fold never reads by name: their events are decoded straight into
+# tuples in column order (``EventDecoder(as_values=...)``). Grants and transfers are most of
+# the volume; a grant's program and amount are read by position.
+VALUES_TABLES = {table.name: [c.name for c in table.columns] for table in (t.grants, t.transfers)}
+_GRANT_PROGRAM = VALUES_TABLES["index_grants"].index("program_id")
+_GRANT_AMOUNT = VALUES_TABLES["index_grants"].index("amount")
 
 _PROVENANCE = ("chain_id", "block_number", "block_hash", "tx_hash", "block_time")
 # Recoveries of one person chain (A to B, then B to C); registrars make each, so a chain is a
@@ -65,7 +74,7 @@ class StateLookup(Protocol):
 class RangeWrite:
     """What one range changes: rows to insert and state rows to replace (keyed)."""
 
-    rows: dict[str, list[Row]] = field(default_factory=dict)
+    rows: dict[str, list[Row | Values]] = field(default_factory=dict)
     identities: dict[str, Row] = field(default_factory=dict)
     merchants: dict[MerchantKey, Row] = field(default_factory=dict)
     programs: dict[ProgramKey, Row] = field(default_factory=dict)
@@ -139,10 +148,12 @@ class _Needs:
 
 
 def _needed_keys(events: Sequence[DecodedEvent]) -> _Needs:
+    """What the events other than grants need (their rows are dicts)."""
     needs = _Needs()
     paid: set[PaymentKey] = set()
-    for name, _, r, address in events:
-        if name in ("Granted", "ProgramClosed", "Rewarded"):
+    for name, _, row, address in events:
+        r = cast(Row, row)
+        if name in ("ProgramClosed", "Rewarded"):
             needs.programs.add((address, cast(int, r["program_id"])))
         elif name == "Paid":
             paid.add((address, cast(str, r["payer"]), cast(int, r["seq"])))
@@ -161,8 +172,27 @@ def _needed_keys(events: Sequence[DecodedEvent]) -> _Needs:
 
 def fold_range(events: Sequence[DecodedEvent], lookup: StateLookup) -> RangeWrite:
     """Rows and state changes of ``events`` (one range, in chain order)."""
-    needs = _needed_keys(events)
+    # Grants are most of a distribution's events and only add to their program's figures,
+    # which commute: they are summed in one pass here and applied once at the end, and only
+    # the other events go through the key collection and the handlers.
+    granted: dict[ProgramKey, list[int]] = {}
+    grant_rows: list[Row | Values] = []
+    others: list[DecodedEvent] = []
+    for event in events:
+        if event[0] == "Granted":
+            values = cast(Values, event[2])
+            key = (event[3], cast(int, values[_GRANT_PROGRAM]))
+            sums = granted.get(key)
+            if sums is None:
+                sums = granted[key] = [0, 0]
+            sums[0] += cast(int, values[_GRANT_AMOUNT])
+            sums[1] += 1
+            grant_rows.append(values)
+        else:
+            others.append(event)
+    needs = _needed_keys(others)
     program_keys = needs.programs
+    program_keys.update(granted)
     payments = lookup.payments(needs.payments) if needs.payments else {}
     # Cancelled payments from earlier ranges name programs we must load too.
     for (token, _, _), payment in payments.items():
@@ -179,22 +209,11 @@ def fold_range(events: Sequence[DecodedEvent], lookup: StateLookup) -> RangeWrit
     fold.out.stored_programs = set(fold.programs)
     handlers = fold.handlers()
     rows = fold.out.rows
-    # Grants are most of a distribution's events and only add to their program's figures,
-    # which commute: they are summed here and applied once, not one handler call each.
-    granted: dict[ProgramKey, list[int]] = {}
-    grant_rows = rows.setdefault("index_grants", [])
-    for name, table, row, address in events:
-        if name == "Granted":
-            key = (address, cast(int, row["program_id"]))
-            sums = granted.get(key)
-            if sums is None:
-                sums = granted[key] = [0, 0]
-            sums[0] += cast(int, row["amount"])
-            sums[1] += 1
-            grant_rows.append(row)
-            continue
+    if grant_rows:
+        rows["index_grants"] = grant_rows
+    for name, table, row, address in others:
         handler = handlers.get(name)
-        if handler is None or handler(row, address):
+        if handler is None or handler(cast(Row, row), address):
             rows.setdefault(table, []).append(row)
     for key, (amount, claims) in granted.items():
         program = fold._touch(key)

@@ -1,9 +1,9 @@
 """The indexer: follows the chain head and writes every network event into SQL.
 
 Blocks are read in ranges (see ``fetch``), decoded (``decode``), folded (``fold``) and written
-with the checkpoint in one transaction per range (``store``). While one range is written, a
-worker thread already fetches and decodes the next. Ranges aim at ``max_range_logs`` logs
-each, within ``batch_blocks`` blocks.
+with the checkpoint in one transaction per part of a range (``store``; a part ends at a block
+boundary). While one part is written, worker threads already decode the next parts and fetch
+the next ranges. Ranges aim at ``max_range_logs`` logs each, within ``batch_blocks`` blocks.
 
 Reorgs: before each sync the checkpoint's hash is compared with the chain's. On a mismatch the
 indexer walks back through the stored recent hashes to the newest block the chain still has,
@@ -13,6 +13,7 @@ deletes every row above it (rebuilding the state those rows changed) and indexes
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections import deque
@@ -26,6 +27,7 @@ from chain.manifest import Manifest
 from chain.rpc import RpcClient, RpcError
 from gateway.indexer.decode import EventDecoder
 from gateway.indexer.fetch import ChainMovedError, FetchedRange, RangeFetcher
+from gateway.indexer.fold import VALUES_TABLES
 from gateway.indexer.store import REORG_WINDOW, CheckpointMovedError, IndexStore
 from gateway.observability.index_metrics import EVENTS_INGESTED
 from gateway.settings import Settings
@@ -103,8 +105,20 @@ class IndexLag:
     seconds: float
 
 
+class _Asked:
+    """One range asked of a worker thread: the parts it hands over, then its end."""
+
+    def __init__(self) -> None:
+        self.parts: queue.SimpleQueue[FetchedRange | None] = queue.SimpleQueue()
+        self.future: Future[None] | None = None
+
+    def finished(self, _: Future[None]) -> None:
+        self.parts.put(None)
+
+
 class _Prefetch:
-    """Ranges asked of the node ahead of the one being written, in chain order."""
+    """Ranges asked of the node ahead of the one being written, in chain order; each comes in
+    parts as it is decoded (see ``RangeFetcher.fetch``)."""
 
     def __init__(
         self,
@@ -121,32 +135,58 @@ class _Prefetch:
         self._target = target
         self._head = head
         self._tokens = tokens  # the caller's list: ranges asked later see tokens it adds
-        self._asked: deque[Future[FetchedRange]] = deque()
+        self._asked: deque[_Asked] = deque()
+        self._current: _Asked | None = None  # the range whose parts are being handed over
 
     def fill(self) -> None:
         while len(self._asked) < self._indexer.prefetch and self._next <= self._target:
             last = min(self._target, self._next + self._indexer._span - 1)
+            asked = _Asked()
             fetch = self._indexer.fetcher.fetch
-            self._asked.append(
-                self._pool.submit(fetch, self._next, last, self._head, tuple(self._tokens))
+            tokens = tuple(self._tokens)
+            # A span sized from sparse ranges may meet busy blocks: ask it a quarter first.
+            split = not self._indexer._dense
+            asked.future = self._pool.submit(
+                fetch, self._next, last, self._head, tokens, asked.parts.put, split
             )
+            # The end of the range (or its failure) is a None after its parts.
+            asked.future.add_done_callback(asked.finished)
+            self._asked.append(asked)
             self._next = last + 1
 
     def next(self) -> FetchedRange:
-        """The next range in order (raising what fetching it raised)."""
-        self.fill()
-        return self._asked.popleft().result()
+        """The next part in order (raising what fetching its range raised)."""
+        while True:
+            if self._current is None:
+                self.fill()
+                self._current = self._asked.popleft()
+            part = self._current.parts.get()
+            if part is not None:
+                return part
+            done, self._current = self._current, None
+            assert done.future is not None
+            done.future.result()  # raises what the fetch raised
 
     def restart(self, first: int) -> None:
-        """Forgets the ranges asked for (their answers are dropped) and goes on at `first`."""
+        """Forgets the ranges asked for after the current one (their answers are dropped) and
+        goes on at `first`."""
         while self._asked:
             asked = self._asked.popleft()
-            if not asked.cancel():
-                asked.add_done_callback(_drop)
+            assert asked.future is not None
+            if not asked.future.cancel():
+                asked.future.add_done_callback(_drop)
         self._next = first
 
+    def abandon(self) -> None:
+        """Drops everything asked, the current range's remaining parts included."""
+        if self._current is not None:
+            assert self._current.future is not None
+            self._current.future.add_done_callback(_drop)
+            self._current = None
+        self.restart(self._target + 1)
 
-def _drop(future: Future[FetchedRange]) -> None:
+
+def _drop(future: Future[None]) -> None:
     """Retrieves a dropped fetch's exception, so that it is not reported as never retrieved."""
     future.exception()
 
@@ -175,10 +215,15 @@ class Indexer:
         self.poll_interval = poll_interval
         self.max_range_logs = max_range_logs
         self.prefetch = max(1, prefetch)
-        self.decoder = EventDecoder(manifest.chain_id)
+        self.decoder = EventDecoder(manifest.chain_id, as_values=VALUES_TABLES)
         network = [manifest.forwarder, manifest.registry, manifest.factory]
-        self.fetcher = RangeFetcher(rpc, self.decoder, network, manifest.factory)
+        # A large answer (the first busy stretch after a quiet one) is written in parts of
+        # max_range_logs, the first one smaller, so writing begins before it is all decoded.
+        self.fetcher = RangeFetcher(
+            rpc, self.decoder, network, manifest.factory, part_logs=max_range_logs
+        )
         self._span = min(_FIRST_SPAN, self.batch_blocks)
+        self._dense = False  # whether the span was sized from a busy range
         self._chain_checked = False
         # Read by /metrics and /readyz from the event loop while the indexer's thread writes.
         self._head: int | None = None
@@ -234,14 +279,17 @@ class Indexer:
                     self._span = max(1, self._span // 2)
                     ahead.restart(block)
                     continue
-                if parent is not None and fetched.headers[block].parent != parent.hash:
+                # A request's first part: its first block's header was read before its logs.
+                header = fetched.headers.get(block)
+                if parent is not None and header is not None and header.parent != parent.hash:
                     log.info("block %d no longer follows block %d", block, block - 1)
                     break
-                self._resize(fetched.last - block + 1, fetched.log_count)
                 if fetched.new_tokens:
                     # Ranges already asked for miss the new tokens' logs: ask again.
                     tokens.extend(fetched.new_tokens)
-                    ahead.restart(fetched.last + 1)
+                    ahead.restart(fetched.range_last + 1)
+                if fetched.span:  # the range's last part
+                    self._resize(fetched.span, fetched.range_logs)
                 ahead.fill()  # the node works on the next ranges while this one is written
                 try:
                     self.store.write_range(
@@ -250,14 +298,15 @@ class Indexer:
                 except CheckpointMovedError as exc:
                     log.warning("range %d-%d not written: %s", block, fetched.last, exc)
                     break
-                ranges, logs = ranges + 1, logs + fetched.log_count
+                ranges += 1 if fetched.span else 0
+                logs += fetched.log_count
                 events += len(fetched.events)
                 EVENTS_INGESTED.inc(len(fetched.events))
                 block, parent = fetched.last + 1, fetched.end
                 if progress is not None:
                     elapsed = time.monotonic() - started
                     progress(Progress(first, fetched.last, target, events, elapsed))
-            ahead.restart(target + 1)  # nothing more is wanted (a break leaves some asked)
+            ahead.abandon()  # nothing more is wanted (a break leaves some asked)
         if ranges == 0 and checkpoint is not None and checkpoint.head != head:
             self.store.record_head(head)
         self._head, self._indexed = head, block - 1
@@ -308,9 +357,10 @@ class Indexer:
 
     def _resize(self, span: int, logs: int) -> None:
         """Aim each range at ``max_range_logs`` logs, within ``batch_blocks`` blocks."""
+        self._dense = logs >= self.max_range_logs // 4
         if logs > self.max_range_logs:
             self._span = max(1, span * self.max_range_logs // logs)
-        elif logs < self.max_range_logs // 4 and span >= self._span:
+        elif not self._dense and span >= self._span:
             self._span = min(self.batch_blocks, span * 2)
 
     # -- chain identity and reorgs --------------------------------------------------------------

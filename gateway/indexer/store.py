@@ -18,7 +18,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from gateway.db.tables import index as t
 from gateway.indexer.bulk import bulk_insert
-from gateway.indexer.decode import DecodedEvent, Row
+from gateway.indexer.decode import DecodedEvent, Row, Values
 from gateway.indexer.fold import (
     MAX_RECOVERY_HOPS,
     MerchantKey,
@@ -212,7 +212,7 @@ class IndexStore:
             self._set_checkpoint(conn, end, head)
         return out
 
-    def _insert(self, conn: Connection, table: Table, rows: list[Row]) -> None:
+    def _insert(self, conn: Connection, table: Table, rows: Sequence[Row | Values]) -> None:
         """One bulk insert per table; the single place rows go in (tests fail it on purpose)."""
         if rows:
             bulk_insert(conn, table, rows)

@@ -346,6 +346,36 @@ class IndexerTests:
         assert seen[-1].events == report.events > 0
         assert "indexing" in console.file.getvalue()
 
+    def test_an_answer_written_in_parts_equals_one_written_whole(
+        self, chain: Net, engine: Engine, other_engine: Engine, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        parted = chain.indexer(engine, batch_blocks=10_000)
+        parted.fetcher.part_logs = 1  # every block with logs ends a part
+        seen: list[Progress] = []
+        report = parted.sync_once(seen.append)
+        assert len(seen) > report.ranges  # answers came in several parts, one commit each
+        assert dump(engine) == _reindexed(chain, other_engine)
+        # Killed between two parts of one answer: the parts written stay, the rest follows.
+        activity(chain, 4, variant=3)
+        before = dump(engine)
+        writes = 0
+        write = IndexStore.write_range
+
+        def dying(store: IndexStore, *args: Any) -> Any:
+            nonlocal writes
+            writes += 1
+            if writes == 2:
+                raise RuntimeError("killed")
+            return write(store, *args)
+
+        monkeypatch.setattr(IndexStore, "write_range", dying)
+        with pytest.raises(RuntimeError, match="killed"):
+            parted.sync_once()
+        assert dump(engine) != before  # the first part is in
+        monkeypatch.setattr(IndexStore, "write_range", write)
+        parted.sync_once()
+        assert dump(engine) == _reindexed(chain, other_engine)
+
     @pytest.mark.parametrize(("depth", "replacement"), [(64, 70), (12, 2)])
     def test_reorg_leaves_the_index_exact(
         self, chain: Net, engine: Engine, other_engine: Engine, depth: int, replacement: int
