@@ -270,13 +270,14 @@ def test_a_locked_database_loses_no_accepted_request(
             assert wait_final(client, again.json()["id"])["status"] == "succeeded"
 
 
-def test_replicas_take_turns_through_the_lease_and_a_deposed_one_writes_nothing(
+def test_replicas_share_the_shards_and_a_killed_ones_are_taken_over(
     network: LocalNetwork, database_url: str, people: People, tmp_path: Path
 ) -> None:
-    """Item 10 replayed: two replicas on one database both took up every unfinished request
-    and overwrote each other's outcomes. Now one holds the batcher lease and relays; the other
-    is on standby (503 NotReady, readiness failing) until the holder stops renewing, then takes
-    over from the database - nothing accepted is lost and nothing runs twice."""
+    """Item 10 replayed, then issue 17: two replicas on one database once both took up every
+    unfinished request and overwrote each other's outcomes; then one relayed and the other
+    stood by. Now both accept, each batches the shards it holds, the same request sent to both
+    is stored and run once, and a killed replica's shards are taken over from the database:
+    nothing accepted is lost and nothing runs twice."""
     env = network.gateway_env(database_url, batch_interval_ms="100", poll_interval_s="0.1",
                               relayer_lease_ttl_s="2")  # fmt: skip
     wallets = people.citizens
@@ -285,22 +286,25 @@ def test_replicas_take_turns_through_the_lease_and_a_deposed_one_writes_nothing(
         GatewayProcess({**env, "DONGNE_REPLICA_ID": "replica-b"}, log_path=tmp_path / "b.log") as b,
     ):
         first, second = httpx.Client(base_url=a.url), httpx.Client(base_url=b.url)
-        assert first.get("/readyz").json()["relaying"] is True
-        standby = second.get("/readyz")
-        assert (standby.status_code, standby.json()["relaying"]) == (503, False)
-        assert problem(second.post("/v1/requests", json=people.pay(wallets[0], 500, 0))) == (
-            503,
-            "NotReady",
-        )
+        everything = list(range(len(network.relayer_keys)))
+        deadline = time.monotonic() + 15
+        while True:  # both relay, and the shards are all held (a handover takes a turn)
+            held = [first.get("/readyz").json()["shards"], second.get("/readyz").json()["shards"]]
+            if all(held) and sorted(held[0] + held[1]) == everything:
+                break
+            assert time.monotonic() < deadline, f"the replicas never shared the shards: {held}"
+            time.sleep(0.2)
         accepted = []
-        for w in wallets:
-            answer = first.post("/v1/requests", json=people.pay(w, 500, 0))
-            assert answer.status_code == 202, answer.text
-            accepted.append(answer.json()["id"])
+        for i, w in enumerate(wallets):
+            signed = people.pay(w, 500, 0)
+            answers = [client.post("/v1/requests", json=signed) for client in (first, second)]
+            assert [r.status_code for r in answers] == [202, 202], [r.text for r in answers]
+            assert answers[0].json()["id"] == answers[1].json()["id"]  # one request, stored once
+            accepted.append(answers[i % 2].json()["id"])
         a.kill()  # mid-work: some of these may still be queued or in flight
         deadline = time.monotonic() + 20
-        while not second.get("/readyz").json()["relaying"]:
-            assert time.monotonic() < deadline, "replica b never took over"
+        while len(second.get("/readyz").json()["shards"]) < len(network.relayer_keys):
+            assert time.monotonic() < deadline, "replica b never took the shards over"
             time.sleep(0.2)
         for w in wallets:
             answer = second.post("/v1/requests", json=people.pay(w, 500, 1))
