@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = 64 * 1024
     max_upload_bytes: int = 256 * 1024 * 1024
     rate_limit_per_signer: int = 50  # requests per window
+    # Submissions of one signer being checked at once (they run one at a time): beyond it
+    # 429 RateLimited, so one signer's flood cannot take every intake slot from the others.
+    intake_max_per_signer: int = 8
     rate_limit_window_s: float = 1.0
 
     # Indexer. At scale it runs as its own process (`dongne indexer`, one per database) and

@@ -324,8 +324,11 @@ class Batcher:
             taken.append(queue.pop(n))
             size += p.encoded_size
             self.next_send[signer] = n + 1
-            if not queue:
-                del self.waiting[signer]
+            # Round robin: a signer served goes to the back of the line, so one with a long
+            # queue cannot keep the front of every batch from the others (issue 17).
+            del self.waiting[signer]
+            if queue:
+                self.waiting[signer] = queue
         return taken
 
     async def _simulate(self, p: Pending) -> bool:

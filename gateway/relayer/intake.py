@@ -215,6 +215,7 @@ class Intake:
         self.shard_of: Callable[[str], int] = lambda _signer: 0
         self.owns: Callable[[int], bool] = lambda _shard: True
         self._signer_locks: dict[str, asyncio.Lock] = {}
+        self._signer_slots: dict[str, int] = {}  # submissions being checked, per signer
         # Set by the relayer once its batcher exists: whether any key can pay for gas.
         self.funded: Callable[[], bool] | None = None
         # False on a standby replica (another holds the batcher lease): it relays nothing.
@@ -245,6 +246,28 @@ class Intake:
 
     async def _submit(self, body: object) -> tuple[str, str, bool]:
         signed = _parse(body)
+        signer = signed.request.from_
+        # Fairness at the door (issue 17): a signer's submissions wait on its lock one at a
+        # time, so a flood from one signer would hold every intake slot while others are
+        # refused Overloaded; it is refused RateLimited beyond its own few slots instead.
+        busy = self._signer_slots.get(signer, 0)
+        if busy >= self.settings.intake_max_per_signer:
+            raise GatewayError(
+                "RateLimited",
+                "too many requests of this signer are being checked",
+                {"signer": signer, "retry_after": 1},
+            )
+        self._signer_slots[signer] = busy + 1
+        try:
+            return await self._checked(signed)
+        finally:
+            left = self._signer_slots[signer] - 1
+            if left:
+                self._signer_slots[signer] = left
+            else:
+                del self._signer_slots[signer]
+
+    async def _checked(self, signed: SignedRequest) -> tuple[str, str, bool]:
         r = signed.request
         if r.value != 0:
             raise GatewayError("InvalidRequest", "value must be 0: vouchers move no ether")

@@ -13,6 +13,10 @@ still needs a poll; an indexed ids-only poll every 50 ms per shard costs little)
 leader batching for everyone (what this replaced: capacity of one process); a shard per
 signer row lock (as many locks as signers: a lease per key-shard is the unit that matters,
 since a key's nonces need one writer).
+
+Known limit: admission control (gateway.relayer.admission) measures the backlog this replica
+holds; a replica holding none of a request's shard stores it without knowing the owner's
+backlog (the owner's own intake still sheds, and the per-signer pipeline bound holds).
 """
 
 from __future__ import annotations

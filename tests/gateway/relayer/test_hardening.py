@@ -339,3 +339,37 @@ def test_a_deposed_lease_holder_writes_nothing(db_engine: Engine) -> None:
     store.fence = new.check
     store.record_batch(batch)
     assert [b.tx_hash for b in store.pending_batches()] == [batch.tx_hash]
+
+
+def test_batch_room_goes_round_robin_between_signers() -> None:
+    """Issue 17, fairness: the batcher takes one request per signer and batch, and a signer
+    served goes to the back of the line; signers that always have more queued used to keep
+    the front of every batch while the ones behind them waited."""
+    from eth_account import Account
+
+    from chain.protocol.forwarder import ForwardRequest, SignedRequest
+    from gateway.relayer.batcher import Batcher, RelayerKey
+    from gateway.relayer.intake import NonceBook
+
+    settings = Settings(simulate=False, batch_max_requests=2)
+    nonces = NonceBook()
+    batcher = Batcher(settings, None, None, None, nonces, None, RelayerKey(Account.create()))  # type: ignore[arg-type]
+    signers = [new_wallet().address for _ in range(3)]
+    for signer in signers:
+        nonces.chain_next[signer] = 0
+        for n in range(5):
+            request = ForwardRequest(signer, signer, 0, 50_000, n, 2**40, b"\x00" * 4)
+            batcher._enqueue(Pending(f"{signer}-{n}", SignedRequest(request, bytes(65))))
+
+    async def two_batches() -> list[list[str]]:
+        batches = []
+        for _ in range(2):
+            taken = await batcher._take(batcher.keys[0], settings.batch_max_requests)
+            for p in taken:  # mined: the signer's next nonce is due
+                nonces.chain_next[p.signer] = p.nonce + 1
+            batches.append([p.signer for p in taken])
+        return batches
+
+    first, second = asyncio.run(two_batches())
+    assert first == signers[:2]
+    assert second == [signers[2], signers[0]]

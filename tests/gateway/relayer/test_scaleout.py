@@ -194,3 +194,48 @@ def test_two_replicas_under_load_one_killed_every_accepted_request_final_once(
     stored = {(r.signer, int(r.nonce)): (r.id, r.status) for r in rows}
     for key, rid in accepted.items():
         assert stored[key] == (rid, "succeeded")
+
+
+def test_replicas_on_one_port_share_it_and_the_relaying(
+    network: LocalNetwork, postgres_url: str, tmp_path: Path
+) -> None:
+    """`dongne gateway --replicas 2`'s machinery: two processes on one SO_REUSEPORT port, each
+    with its own replica id; new connections reach both, both relay shards, a payment sent
+    through the port is final once, and a replica that exits is started again under its id."""
+    from gateway.devnet.process import free_port
+    from gateway.devnet.replicas import ReplicaSet
+
+    op, m = network.operator, network.manifest
+    token = m.token(SIHEUNG.region)
+    wallet, merchant = new_wallet(), new_wallet()
+    op.register(m.registry, [wallet.address], "citizen")
+    op.register(m.registry, [merchant.address], "merchant")
+    op.register_merchant(token, merchant.address, SIHEUNG.region, RESTAURANT, 0, False)
+    op.send_calls([(token, encode_issue(wallet.address, 100_000, 90_000))], "issue")
+    domain = ForwarderDomain(m.chain_id, m.forwarder)
+    env = network.gateway_env(postgres_url, batch_interval_ms="100", poll_interval_s="0.1")
+    with ReplicaSet(env, 2, port=free_port(), base_id="gw", log_dir=tmp_path) as group:
+        seen: dict[str, list[int]] = {}
+        deadline = time.monotonic() + 20
+        while len(seen) < 2 or not all(seen.values()):
+            assert time.monotonic() < deadline, f"not both replicas relaying: {seen}"
+            body = httpx.get(group.url + "/readyz", timeout=2).json()  # a new connection
+            seen[body["replica"]] = body["shards"]
+            time.sleep(0.05)
+        assert set(seen) == {"gw-0", "gw-1"}
+        rid = httpx.post(
+            group.url + "/v1/requests", json=_sign(wallet, domain, token, merchant.address, 0)
+        ).json()["id"]
+        group.kill(0)
+        assert group.restart_exited() == [0]
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                state = httpx.get(f"{group.url}/v1/requests/{rid}", timeout=2).json()
+            except httpx.HTTPError:  # the killed replica's connection, or a restart
+                state = {"status": "?"}
+            if state["status"] in ("succeeded", "failed"):
+                break
+            assert time.monotonic() < deadline, f"not final: {state}"
+            time.sleep(0.2)
+        assert state["status"] == "succeeded"
