@@ -27,7 +27,7 @@ class Shed:
         if scope["type"] == "http" and scope["method"] == "POST":
             path = scope.get("raw_path") or scope["path"].encode()
             relayer: Relayer | None = getattr(scope["app"].state, "relayer", None)
-            if path == _SUBMIT and relayer is not None and relayer.intake.active:
+            if path == _SUBMIT and relayer is not None:
                 refusal = relayer.intake.admission.refusal()
                 if refusal is not None:
                     await problem_response(refusal)(scope, receive, send)

@@ -218,8 +218,6 @@ class Intake:
         self._signer_slots: dict[str, int] = {}  # submissions being checked, per signer
         # Set by the relayer once its batcher exists: whether any key can pay for gas.
         self.funded: Callable[[], bool] | None = None
-        # False on a standby replica (another holds the batcher lease): it relays nothing.
-        self.active = True
 
     async def submit(self, body: object) -> tuple[str, str, bool]:
         """Validates and persists one request; returns (id, status, newly accepted). Sheds
@@ -234,10 +232,6 @@ class Intake:
         return answer
 
     async def _admitted(self, body: object) -> tuple[str, str, bool]:
-        if not self.active:
-            raise GatewayError(
-                "NotReady", "this replica is on standby: another one relays (see /readyz)"
-            )
         self.admission.enter()
         try:
             return await self._submit(body)

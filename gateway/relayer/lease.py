@@ -23,9 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from gateway.db.tables.relayer import leases
 
-__all__ = ["BATCHER", "Lease", "LeaseLostError"]
-
-BATCHER = "batcher"  # the single batcher lease before shards (gateway.relayer.shards)
+__all__ = ["Lease", "LeaseLostError"]
 
 
 class LeaseLostError(RuntimeError):
@@ -37,7 +35,7 @@ class Lease:
     engine: Engine
     owner: str
     ttl_s: float
-    name: str = BATCHER
+    name: str
     epoch: int | None = None  # ours while we hold it
 
     @property

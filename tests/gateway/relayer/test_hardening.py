@@ -322,8 +322,8 @@ def test_a_deposed_lease_holder_writes_nothing(db_engine: Engine) -> None:
     from gateway.relayer.lease import Lease, LeaseLostError
     from gateway.relayer.store import RequestStore, StoredBatch
 
-    old = Lease(db_engine, "replica-a", ttl_s=5)
-    new = Lease(db_engine, "replica-b", ttl_s=5)
+    old = Lease(db_engine, "replica-a", ttl_s=5, name="shard:0")
+    new = Lease(db_engine, "replica-b", ttl_s=5, name="shard:0")
     assert old.acquire(now=1_000.0)
     assert not new.acquire(now=1_001.0)  # held and fresh
     assert old.acquire(now=1_003.0)  # renewed
