@@ -186,6 +186,7 @@ def deploy_network(
         )
     if "VoucherFactory" in deployed:
         manifest.municipalities.clear()  # a new factory knows none of the old tokens
+    _link_registry(deployer, manifest)
     if redeploy_rest or not manifest.compiler:
         # Only what built the code on chain: a kept deployment keeps its compiler record.
         manifest.compiler = compiler_settings().as_dict()
@@ -193,6 +194,21 @@ def deploy_network(
     if manifest_path is not None:
         manifest.save(manifest_path)
     return manifest
+
+
+def _link_registry(deployer: Deployer, manifest: Manifest) -> None:
+    """Points the registry at the factory (once; again after either is redeployed): it then
+    pushes every freeze to the factory's tokens, which only then mirror identities."""
+    registry = deployer.w3.eth.contract(
+        address=to_checksum_address(manifest.registry),
+        abi=deployer.artifact("IdentityRegistry").abi,
+    )
+    factory = to_checksum_address(manifest.factory)
+    if to_checksum_address(registry.functions.factory().call()) == factory:
+        return
+    data = registry.encode_abi("setFactory", args=[factory])
+    deployer.send("link the registry to the factory", registry.address, bytes.fromhex(data[2:]))
+    deployer.say(f"IdentityRegistry pushes freezes to the tokens of {factory}")
 
 
 def _constructor_args(name: str, m: Manifest, operator: str, g: Governance) -> list[object]:

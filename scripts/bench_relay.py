@@ -1,18 +1,22 @@
 """Relay throughput: the whole stack on anvil with interval mining, against two baselines.
 
-Many wallets, requests signed before the clock starts, then submitted over real HTTP to a
-gateway process for a sustained window. Reports accepted/s, final/s, p50/p99 acceptance and
-time-to-final. Baselines in the same run and on the same node settings: a naive relay (one
-forwarder `execute` per request, waiting for each receipt) and raw pre-signed ETH transfers
-sent straight to the node (the node's own ceiling).
+Many wallets, requests signed before the clock starts, then offered over real HTTP to a
+gateway process. Each wallet has one request out at a time, as a wallet app does: accepted, its
+next nonce may go; refused (503 ``Overloaded``), the same body is sent again after Retry-After
+(every send counts as offered). Two phases: offered ``--rate`` for ``--seconds``, the relayer is
+saturated and its capacity is the requests made final per second of chain time
+(``metrics.final_per_s``); then 70% of that for ``--steady-seconds``, where the acceptance
+latency is measured (``metrics.p99_accept_ms_at_70pct``). Every accepted request is checked to
+have run exactly once on chain (``metrics.lost``). Baselines in the same run and on the same
+node settings: a naive relay (one forwarder `execute` per request, waiting for each receipt) and
+raw pre-signed ETH transfers sent straight to the node (the node's own ceiling;
+``ratios.vs_raw_transfers``).
 
     python scripts/bench_relay.py [--seconds 60] [--rate 1500] [--wallets 3000]
 
 ``--overload`` measures admission control instead: the relayer's capacity first (offered
-``--rate`` for ``--capacity-seconds``: the requests made final per second of chain time),
-then twice that offered for ``--duration`` seconds. Each wallet has one request out at a time,
-as a wallet app does; a refused request is sent again after its Retry-After (every send counts
-as offered). It reports accepted/s against capacity, the p99 of refusals and of acceptances,
+``--rate`` for ``--capacity-seconds``), then twice that offered for ``--duration`` seconds. It
+reports accepted/s against capacity, the p99 of refusals and of acceptances,
 and checks that every accepted request ran exactly once on chain (the forwarder's
 ExecutedForwardRequest events) and is final in the relayer's table. ``--smoke`` is a few
 seconds of the same.
@@ -55,6 +59,7 @@ from chain.protocol.forwarder import (
 )
 from chain.rpc import RpcClient
 from chain.sender import Sender
+from gateway.db.tables.relayer import FINAL_STATES
 from gateway.db.tables.relayer import requests as relayer_requests
 from gateway.devnet.localnet import SIHEUNG, LocalNetwork, start_local_network
 from gateway.devnet.process import GatewayProcess
@@ -68,22 +73,6 @@ NAIVE_WALLETS = 100
 class Wallet:
     key: bytes
     address: str
-
-
-@dataclass
-class Sample:
-    sent: float
-    accepted: float
-    request_id: str
-    status: int
-
-
-@dataclass
-class LoadResult:
-    samples: list[Sample] = field(default_factory=list)
-    errors: dict[str, int] = field(default_factory=dict)
-    started: float = 0.0
-    ended: float = 0.0
 
 
 def setup(net: LocalNetwork, wallets: int, merchants: int) -> tuple[list[Wallet], list[str], str]:
@@ -119,71 +108,6 @@ def presign(
     return out
 
 
-async def submit(
-    url: str, rounds: list[list[dict[str, str]]], rate: float, seconds: float
-) -> LoadResult:
-    """Submits round after round at `rate` requests/s for at most `seconds`."""
-    result = LoadResult()
-    bodies = [json.dumps(b).encode() for r in rounds for b in r]
-    connector = aiohttp.TCPConnector(limit=128)
-    sem = asyncio.Semaphore(128)
-    async with aiohttp.ClientSession(connector=connector) as session:
-
-        async def one(body: bytes) -> None:
-            async with sem:
-                sent = time.perf_counter()
-                try:
-                    async with session.post(
-                        url + "/v1/requests",
-                        data=body,
-                        headers={"Content-Type": "application/json"},
-                    ) as response:
-                        payload = await response.json(content_type=None)
-                        status = response.status
-                except aiohttp.ClientError as exc:
-                    result.errors[type(exc).__name__] = result.errors.get(type(exc).__name__, 0) + 1
-                    return
-                done = time.perf_counter()
-                if status == 202:
-                    result.samples.append(Sample(sent, done, str(payload["id"]), status))
-                else:
-                    code = str(payload.get("code", status))
-                    result.errors[code] = result.errors.get(code, 0) + 1
-
-        result.started = time.perf_counter()
-        tasks = []
-        interval = 1.0 / rate
-        next_at = result.started
-        for body in bodies:
-            now = time.perf_counter()
-            if now - result.started > seconds:
-                break
-            if next_at > now:
-                await asyncio.sleep(next_at - now)
-            next_at += interval
-            tasks.append(asyncio.create_task(one(body)))
-        await asyncio.gather(*tasks)
-        result.ended = time.perf_counter()
-    return result
-
-
-async def time_to_final(url: str, sample: list[Sample], timeout: float) -> list[float]:
-    """Polls a sample of requests until final; returns seconds from acceptance to final."""
-    pending = {s.request_id: s for s in sample}
-    finals: list[float] = []
-    deadline = time.perf_counter() + timeout
-    async with aiohttp.ClientSession() as session:
-        while pending and time.perf_counter() < deadline:
-            for rid, s in list(pending.items()):
-                async with session.get(f"{url}/v1/requests/{rid}") as response:
-                    state = await response.json(content_type=None)
-                if state.get("status") in ("succeeded", "failed"):
-                    finals.append(time.perf_counter() - s.accepted)
-                    del pending[rid]
-            await asyncio.sleep(0.05)
-    return finals
-
-
 def executed_per_block(rpc: RpcClient, forwarder: str, first: int, last: int) -> dict[int, int]:
     logs = rpc.get_logs(
         {"address": forwarder, "fromBlock": hex(first), "toBlock": hex(last), "topics": [EXECUTED]}
@@ -193,18 +117,6 @@ def executed_per_block(rpc: RpcClient, forwarder: str, first: int, last: int) ->
         block = int(str(log["blockNumber"]), 16)
         counts[block] = counts.get(block, 0) + 1
     return counts
-
-
-def final_rate(rpc: RpcClient, forwarder: str, first: int, last: int) -> tuple[float, int]:
-    """Executed requests per second of chain time over the blocks that carried them."""
-    counts = executed_per_block(rpc, forwarder, first, last)
-    if not counts:
-        return 0.0, 0
-    lo, hi = min(counts), max(counts)
-    t0 = int(str(rpc.get_block(lo - 1)["timestamp"]), 16)  # type: ignore[index]
-    t1 = int(str(rpc.get_block(hi)["timestamp"]), 16)  # type: ignore[index]
-    total = sum(counts.values())
-    return total / max(t1 - t0, 1), total
 
 
 def naive_relay(net: LocalNetwork, requests: list[dict[str, str]], seconds: float) -> float:
@@ -378,13 +290,171 @@ def steady_rate(rpc: RpcClient, forwarder: str, after: int, last: int) -> tuple[
     return total / max(t1 - t0, 1), total
 
 
-def overload(args: argparse.Namespace) -> dict[str, object]:
-    workdir = Path(tempfile.mkdtemp(prefix="dongne-bench-overload-"))
+def measure_capacity(
+    rpc: RpcClient,
+    forwarder: str,
+    url: str,
+    wallets: list[Wallet],
+    bodies: list[list[bytes]],
+    rate: float,
+    seconds: float,
+) -> tuple[float, Offered]:
+    """Offers `rate` for `seconds`: saturated (a backlog kept by admission control), the batcher
+    drains at its best. The capacity is the requests executed per second of chain time in the
+    blocks from a third into the offer to its end (no ramp, no tail)."""
+    console.print(f"capacity: offering {rate:.0f}/s for {seconds:g} s")
+    marks: list[int] = []
+    loop = asyncio.get_event_loop_policy().new_event_loop()
+    loop.call_later(seconds / 3, lambda: marks.append(rpc.block_number()))
+    warm = loop.run_until_complete(offer(url, wallets, bodies, rate, seconds))
+    loop.close()
+    steady_end = rpc.block_number()
+    first = min(marks) if marks else steady_end
+    capacity, _ = steady_rate(rpc, forwarder, first, steady_end)
+    console.print(
+        f"capacity {capacity:.0f}/s; accepted {len(warm.accepted) / warm.window:.0f}/s,"
+        f" refused {dict(warm.refused)}, errors {dict(warm.errors)}"
+    )
+    return capacity, warm
+
+
+def offer_and_wait(
+    rpc: RpcClient,
+    forwarder: str,
+    url: str,
+    wallets: list[Wallet],
+    bodies: list[list[bytes]],
+    rate: float,
+    seconds: float,
+    what: str,
+) -> tuple[Offered, Counter[tuple[str, int]]]:
+    """Offers `rate` for `seconds`, then waits for what it accepted to run on chain."""
+    first = rpc.block_number() + 1
+    console.print(f"{what}: offering {rate:.0f}/s for {seconds:g} s")
+    load = asyncio.run(offer(url, wallets, bodies, rate, seconds))
+    return load, wait_executed(rpc, forwarder, first, load, timeout=180)
+
+
+def start_bench(
+    prefix: str, args: argparse.Namespace, wallets: int
+) -> tuple[Path, LocalNetwork, list[Wallet], list[str], str]:
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
     net = start_local_network(
         workdir, (SIHEUNG,), block_time=args.block_time, block_gas_limit=args.block_gas_limit
     )
     try:
-        everyone, shops, token = setup(net, 2 * args.wallets, args.merchants)
+        everyone, shops, token = setup(net, wallets, args.merchants)
+    except BaseException:
+        net.stop()
+        raise
+    return workdir, net, everyone, shops, token
+
+
+def gateway_for(
+    net: LocalNetwork, workdir: Path, args: argparse.Namespace
+) -> tuple[str, GatewayProcess]:
+    db = args.database_url or f"sqlite:///{workdir / 'gateway.db'}"
+    env = net.gateway_env(
+        db,
+        batch_max_requests="300",
+        batch_interval_ms="100",
+        rate_limit_per_signer="1000",
+        simulate="false" if args.no_simulate else "true",
+        embedded_indexer="true" if args.indexer else "false",
+    )
+    return db, GatewayProcess(env, log_path=workdir / "gateway.log")
+
+
+def lost_and_not_final(
+    runs: Counter[tuple[str, int]], load: Offered, states: dict[str, int]
+) -> tuple[int, int]:
+    """Accepted requests that did not run exactly once on chain, and those not final in the
+    relayer's table."""
+    wanted = {(signer.lower(), nonce) for signer, nonce in load.accepted.values()}
+    lost = sum(1 for pair in wanted if runs.get(pair, 0) != 1)
+    return lost, len(load.accepted) - states.get("succeeded", 0) - states.get("failed", 0)
+
+
+def sustained(args: argparse.Namespace) -> dict[str, object]:
+    """The relayer saturated for `--seconds` (its capacity), then offered 70% of that for
+    `--steady-seconds` (the acceptance latency a healthy network sees); both baselines after."""
+    workdir, net, everyone, shops, token = start_bench(
+        "dongne-bench-relay-", args, 2 * args.wallets + NAIVE_WALLETS
+    )
+    try:
+        first_wallets = everyone[: args.wallets]
+        second_wallets = everyone[args.wallets : 2 * args.wallets]
+        naive_wallets = everyone[2 * args.wallets :]
+        domain = ForwarderDomain(net.manifest.chain_id, net.manifest.forwarder)
+        nonces = [
+            math.ceil(args.rate * seconds * share / args.wallets * 1.3) + 2
+            for seconds, share in ((args.seconds, 1.0), (args.steady_seconds, 0.7))
+        ]
+        console.print(f"pre-signing {sum(nonces) * args.wallets} requests")
+        bodies = [
+            presign_wallets(domain, token, group, shops, n)
+            for group, n in zip((first_wallets, second_wallets), nonces, strict=True)
+        ]
+        naive_requests = presign(domain, token, naive_wallets, shops, 1)[0]
+        db, gateway = gateway_for(net, workdir, args)
+        rpc = net.operator.rpc
+        forwarder = net.manifest.forwarder
+        with gateway.start(timeout=300) as gw:
+            first_block = rpc.block_number() + 1
+            capacity, warm = measure_capacity(
+                rpc, forwarder, gw.url, first_wallets, bodies[0], args.rate, args.seconds
+            )
+            warm_runs = wait_executed(rpc, forwarder, first_block, warm, timeout=180)
+            load, runs = offer_and_wait(
+                rpc, forwarder, gw.url, second_wallets, bodies[1], 0.7 * capacity,
+                args.steady_seconds, "at 70%",
+            )  # fmt: skip
+            warm_states, _ = relayer_states(db, list(warm.accepted))
+            states, finals = relayer_states(db, list(load.accepted))
+        console.print("baseline: naive relay")
+        naive = naive_relay(net, naive_requests, args.naive_seconds)
+        console.print("baseline: raw transfers")
+        raw = raw_transfers(net, 2_000 if args.smoke else 20_000)
+    finally:
+        net.stop()
+    warm_lost, warm_not_final = lost_and_not_final(warm_runs, warm, warm_states)
+    lost, not_final = lost_and_not_final(runs, load, states)
+    metrics = {
+        "final_per_s": round(capacity, 1),
+        "offered_per_s": round(warm.sends / warm.window, 1),
+        "accepted_per_s": round(len(warm.accepted) / warm.window, 1),
+        "saturated_p50_accept_ms": ms(warm.accept_ms, 0.5),
+        "saturated_p99_accept_ms": ms(warm.accept_ms, 0.99),
+        "saturated_refused": dict(warm.refused),
+        "at_70pct_offered_per_s": round(load.sends / load.window, 1),
+        "at_70pct_accepted_per_s": round(len(load.accepted) / load.window, 1),
+        "p50_accept_ms_at_70pct": ms(load.accept_ms, 0.5),
+        "p99_accept_ms_at_70pct": ms(load.accept_ms, 0.99),
+        "at_70pct_refused": dict(load.refused),
+        "p50_final_s_at_70pct": ms(finals, 0.5),
+        "p99_final_s_at_70pct": ms(finals, 0.99),
+        "lost": warm_lost + lost,
+        "not_final": warm_not_final + not_final,
+        "errors": dict(warm.errors + load.errors),
+        "seconds": round(warm.window, 1),
+        "wallets": args.wallets,
+        "block_time_s": args.block_time,
+        "block_gas_limit": args.block_gas_limit,
+        "database": "postgresql" if db.startswith("postgres") else "sqlite",
+    }
+    baselines = {"naive_relay_per_s": round(naive, 2), "raw_transfer_per_s": round(raw, 1)}
+    ratios = {
+        "vs_naive": round(capacity / naive, 1) if naive else None,
+        "vs_raw_transfers": round(capacity / raw, 3) if raw else None,
+    }
+    return {"name": "relay", "metrics": metrics, "baselines": baselines, "ratios": ratios}
+
+
+def overload(args: argparse.Namespace) -> dict[str, object]:
+    workdir, net, everyone, shops, token = start_bench(
+        "dongne-bench-overload-", args, 2 * args.wallets
+    )
+    try:
         domain = ForwarderDomain(net.manifest.chain_id, net.manifest.forwarder)
         # Nonces enough for `--expected` accepted/s (the capacity, about) spread over every
         # wallet, with room: a wallet that runs out stops (counted in idle_ticks).
@@ -398,50 +468,22 @@ def overload(args: argparse.Namespace) -> dict[str, object]:
             presign_wallets(domain, token, group, shops, n)
             for group, n in zip((first_wallets, second_wallets), nonces, strict=True)
         ]
-        db = args.database_url or f"sqlite:///{workdir / 'gateway.db'}"
-        env = net.gateway_env(
-            db,
-            batch_max_requests="300",
-            batch_interval_ms="100",
-            rate_limit_per_signer="1000",
-            embedded_indexer="true" if args.indexer else "false",
-        )
+        db, gateway = gateway_for(net, workdir, args)
         rpc = net.operator.rpc
         forwarder = net.manifest.forwarder
-        gateway = GatewayProcess(env, log_path=workdir / "gateway.log")
         # A shared machine under load may take more than a minute to import and start it.
         with gateway.start(timeout=300) as gw:
-            first_block = rpc.block_number() + 1
-            console.print(f"capacity: offering {args.rate:.0f}/s for {args.capacity_seconds} s")
-            # Saturated (a backlog kept by admission control), the batcher drains at its best:
-            # blocks from a third into the offer to its end.
-            marks: list[int] = []
-            warmup = asyncio.get_event_loop_policy().new_event_loop()
-            warmup.call_later(args.capacity_seconds / 3, lambda: marks.append(rpc.block_number()))
-            warm = warmup.run_until_complete(
-                offer(gw.url, first_wallets, bodies[0], args.rate, args.capacity_seconds)
+            capacity, warm = measure_capacity(
+                rpc, forwarder, gw.url, first_wallets, bodies[0], args.rate, args.capacity_seconds
             )
-            warmup.close()
-            steady_end = rpc.block_number()
-            wait_executed(rpc, forwarder, first_block, warm, timeout=120)
-            capacity, _ = steady_rate(rpc, forwarder, marks[0], steady_end)
-            console.print(
-                f"capacity {capacity:.0f}/s; accepted {len(warm.accepted) / warm.window:.0f}/s,"
-                f" refused {dict(warm.refused)}, errors {dict(warm.errors)}"
-            )
-            offered = 2 * capacity
-            second_block = rpc.block_number() + 1
-            console.print(f"overload: offering {offered:.0f}/s (2x) for {args.duration} s")
-            load = asyncio.run(offer(gw.url, second_wallets, bodies[1], offered, args.duration))
-            runs = wait_executed(rpc, forwarder, second_block, load, timeout=180)
-            final_states = relayer_states(db, list(load.accepted))
+            load, runs = offer_and_wait(
+                rpc, forwarder, gw.url, second_wallets, bodies[1], 2 * capacity, args.duration,
+                "overload (2x)",
+            )  # fmt: skip
+            final_states, _ = relayer_states(db, list(load.accepted))
     finally:
         net.stop()
-    wanted = {(signer.lower(), nonce) for signer, nonce in load.accepted.values()}
-    lost = sum(1 for pair in wanted if runs.get(pair, 0) != 1)
-    not_final = (
-        len(load.accepted) - final_states.get("succeeded", 0) - final_states.get("failed", 0)
-    )
+    lost, not_final = lost_and_not_final(runs, load, final_states)
     accepted_per_s = len(load.accepted) / load.window
     metrics = {
         "capacity_per_s": round(capacity, 1),
@@ -480,19 +522,26 @@ def ms(values: list[float], q: float) -> float | None:
     return round(percentile(values, q), 2) if values else None
 
 
-def relayer_states(database_url: str, ids: list[str]) -> dict[str, int]:
-    """The relayer's own word on the accepted requests: how many are in each status."""
+def relayer_states(database_url: str, ids: list[str]) -> tuple[dict[str, int], list[float]]:
+    """The relayer's own word on the accepted requests: how many are in each status, and each
+    final one's seconds from acceptance to final (its row's created_at to updated_at)."""
     engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
     states: Counter[str] = Counter()
+    finals: list[float] = []
+    r = relayer_requests.c
     try:
         with engine.connect() as conn:
             for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
-                query = select(relayer_requests.c.status).where(relayer_requests.c.id.in_(chunk))
-                states.update(str(status) for status in conn.execute(query).scalars())
+                query = select(r.status, r.created_at, r.updated_at).where(
+                    r.id.in_(ids[start : start + 500])
+                )
+                for status, created, updated in conn.execute(query):
+                    states[str(status)] += 1
+                    if status in FINAL_STATES:
+                        finals.append(float(updated) - float(created))
     finally:
         engine.dispose()
-    return dict(states)
+    return dict(states), finals
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -513,6 +562,9 @@ def main() -> None:
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--naive-seconds", type=float, default=10.0)
     parser.add_argument(
+        "--steady-seconds", type=float, default=30.0, help="seconds offered at 70%% of capacity"
+    )
+    parser.add_argument(
         "--no-simulate", action="store_true", help="skip the acceptance-time simulation"
     )
     parser.add_argument(
@@ -531,6 +583,7 @@ def main() -> None:
     if args.smoke:
         args.seconds, args.rate, args.wallets = 3.0, 200.0, 200
         args.duration, args.capacity_seconds, args.naive_seconds = 4.0, 3.0, 2.0
+        args.steady_seconds = 3.0
         args.expected = 200.0
     if args.overload:
         result = overload(args)
@@ -538,83 +591,7 @@ def main() -> None:
         print(json.dumps(result))
         return
 
-    workdir = Path(tempfile.mkdtemp(prefix="dongne-bench-relay-"))
-    rounds_needed = int(args.rate * args.seconds / args.wallets) + 2
-    net = start_local_network(
-        workdir, (SIHEUNG,), block_time=args.block_time, block_gas_limit=args.block_gas_limit
-    )
-    try:
-        everyone, shops, token = setup(net, args.wallets + NAIVE_WALLETS, args.merchants)
-        wallets, naive_wallets = everyone[: args.wallets], everyone[args.wallets :]
-        domain = ForwarderDomain(net.manifest.chain_id, net.manifest.forwarder)
-        console.print(f"pre-signing {rounds_needed * len(wallets)} requests")
-        rounds = presign(domain, token, wallets, shops, rounds_needed)
-        naive_requests = presign(domain, token, naive_wallets, shops, 1)[0]
-        db = args.database_url or f"sqlite:///{workdir / 'gateway.db'}"
-        env = net.gateway_env(
-            db,
-            batch_max_requests="300",
-            batch_interval_ms="100",
-            rate_limit_per_signer="1000",
-            simulate="false" if args.no_simulate else "true",
-            embedded_indexer="true" if args.indexer else "false",
-        )
-        rpc = net.operator.rpc
-        first_block = rpc.block_number() + 1
-        with GatewayProcess(env, log_path=workdir / "gateway.log") as gw:
-            console.print(f"submitting at {args.rate:.0f}/s for {args.seconds:.0f} s to {gw.url}")
-            load = asyncio.run(submit(gw.url, rounds, args.rate, args.seconds))
-            sample = load.samples[:: max(1, len(load.samples) // 300)]
-            finals = asyncio.run(time_to_final(gw.url, sample, timeout=120))
-            # Let the rest reach the chain before counting.
-            expected = len(load.samples)
-            deadline = time.time() + 120
-            while time.time() < deadline:
-                if (
-                    sum(
-                        executed_per_block(
-                            rpc, net.manifest.forwarder, first_block, rpc.block_number()
-                        ).values()
-                    )
-                    >= expected
-                ):
-                    break
-                time.sleep(1)
-        last_block = rpc.block_number()
-        final_per_s, executed = final_rate(rpc, net.manifest.forwarder, first_block, last_block)
-        accepted = len(load.samples)
-        window = load.ended - load.started
-        latencies = [(s.accepted - s.sent) * 1000 for s in load.samples]
-        console.print("baseline: naive relay")
-        naive = naive_relay(net, naive_requests, args.naive_seconds)
-        console.print("baseline: raw transfers")
-        raw = raw_transfers(net, 2_000 if args.smoke else 20_000)
-    finally:
-        net.stop()
-
-    metrics = {
-        "offered_per_s": args.rate,
-        "accepted": accepted,
-        "accepted_per_s": round(accepted / window, 1),
-        "executed": executed,
-        "final_per_s": round(final_per_s, 1),
-        "p50_accept_ms": round(percentile(latencies, 0.5), 2),
-        "p99_accept_ms": round(percentile(latencies, 0.99), 2),
-        "p50_final_s": round(percentile(finals, 0.5), 2),
-        "p99_final_s": round(percentile(finals, 0.99), 2),
-        "rejected": load.errors,
-        "seconds": round(window, 1),
-        "wallets": args.wallets,
-        "block_time_s": args.block_time,
-        "block_gas_limit": args.block_gas_limit,
-        "database": "postgresql" if db.startswith("postgres") else "sqlite",
-    }
-    baselines = {"naive_relay_per_s": round(naive, 2), "raw_transfer_per_s": round(raw, 1)}
-    ratios = {
-        "vs_naive": round(final_per_s / naive, 1) if naive else None,
-        "vs_raw_transfers": round(final_per_s / raw, 3) if raw else None,
-    }
-    result = {"name": "relay", "metrics": metrics, "baselines": baselines, "ratios": ratios}
+    result = sustained(args)
     show(result)
     print(json.dumps(result))
 

@@ -113,6 +113,19 @@ def test_bench_observability_smoke() -> None:
     assert_positive_ratios(result["ratios"])
 
 
+def test_bench_relay_smoke() -> None:
+    result = run_smoke("bench_relay.py")
+    assert result["name"] == "relay"
+    metrics = result["metrics"]
+    assert isinstance(metrics, dict)
+    assert metrics.keys() >= {"final_per_s", "p99_accept_ms_at_70pct"}
+    assert isinstance(result["ratios"], dict)
+    assert result["ratios"].keys() >= {"vs_raw_transfers"}
+    # Not a figure but the contract: every accepted request ran once and is final.
+    assert metrics["lost"] == 0
+    assert metrics["not_final"] == 0
+
+
 def test_bench_relay_overload_smoke() -> None:
     result = run_smoke("bench_relay.py", "--overload")
     assert result["name"] == "relay_overload"

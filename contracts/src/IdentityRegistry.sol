@@ -5,6 +5,8 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ERC2771Context} from "@openzeppelin/contracts/metatx/ERC2771Context.sol";
 import {Context} from "@openzeppelin/contracts/utils/Context.sol";
 import {IIdentityRegistry} from "./interfaces/IIdentityRegistry.sol";
+import {IVoucherAdmin} from "./interfaces/IVoucherAdmin.sol";
+import {IVoucherFactory} from "./interfaces/IVoucherFactory.sol";
 
 /// @title IdentityRegistry
 /// @notice One registry for the whole network, written by KYC registrars (the operator and the
@@ -34,6 +36,8 @@ contract IdentityRegistry is IIdentityRegistry, AccessControl, ERC2771Context {
     mapping(address lost => address to) private _recoveredTo;
     mapping(address lost => bool) private _vetoed;
     uint256 private _recoveryDelay;
+    // The factory whose tokens mirror identities; every freeze is pushed to each of them.
+    address private _factory;
 
     constructor(address admin, address forwarder, uint256 recoveryDelay_)
         ERC2771Context(forwarder)
@@ -64,8 +68,20 @@ contract IdentityRegistry is IIdentityRegistry, AccessControl, ERC2771Context {
         if (identity.kind == Kind.None) revert IdentityUnregistered(account);
         address to = _recoveredTo[account];
         if (to != address(0)) revert IdentityRecovered(account, to);
+        bool freezing = frozen && !identity.frozen;
         identity.frozen = frozen;
         emit IdentityFrozenSet(account, frozen, _msgSender());
+        if (freezing) _forgetInTokens(account);
+    }
+
+    /// @inheritdoc IIdentityRegistry
+    function setFactory(address factory_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _factory = factory_;
+    }
+
+    /// @inheritdoc IIdentityRegistry
+    function factory() external view returns (address) {
+        return _factory;
     }
 
     /// @notice Sets the delay between starting and finalising a recovery.
@@ -91,6 +107,7 @@ contract IdentityRegistry is IIdentityRegistry, AccessControl, ERC2771Context {
         if (!l.frozen) {
             l.frozen = true;
             emit IdentityFrozenSet(lost, true, _msgSender());
+            _forgetInTokens(lost);
         }
         emit RecoveryStarted(lost, to, effectiveAt, _msgSender());
     }
@@ -126,8 +143,10 @@ contract IdentityRegistry is IIdentityRegistry, AccessControl, ERC2771Context {
         if (_identities[r.to].frozen) revert IdentityRecoveryInvalid(lost, "frozen");
         delete _pending[lost];
         _recoveredTo[lost] = r.to;
+        bool freezing = !_identities[lost].frozen;
         _identities[lost].frozen = true;
         emit RecoveryFinalized(lost, r.to);
+        if (freezing) _forgetInTokens(lost);
     }
 
     /// @inheritdoc IIdentityRegistry
@@ -161,6 +180,33 @@ contract IdentityRegistry is IIdentityRegistry, AccessControl, ERC2771Context {
         Identity storage ia = _identities[a];
         Identity storage ib = _identities[b];
         return (ia.kind, ia.frozen, ib.kind, ib.frozen);
+    }
+
+    /// @inheritdoc IIdentityRegistry
+    function mirrorableIdentitiesOf(address a, address b, uint32 region)
+        external
+        view
+        returns (Kind kindA, bool frozenA, Kind kindB, bool frozenB, bool mirrorable)
+    {
+        Identity storage ia = _identities[a];
+        Identity storage ib = _identities[b];
+        address factory_ = _factory;
+        mirrorable =
+            factory_ != address(0) && IVoucherFactory(factory_).tokenOf(region) == msg.sender;
+        return (ia.kind, ia.frozen, ib.kind, ib.frozen, mirrorable);
+    }
+
+    /// @dev A wallet being frozen: every token of the factory drops its mirror of it (one that
+    /// has none only reads a slot), so the freeze holds at once in every municipality. Only a
+    /// freeze is pushed: a frozen wallet's movements revert before any mirror is written, so
+    /// no token mirrors it while frozen, and after an unfreeze the next movement asks again.
+    function _forgetInTokens(address account) private {
+        address factory_ = _factory;
+        if (factory_ == address(0)) return;
+        address[] memory tokens = IVoucherFactory(factory_).tokens();
+        for (uint256 i = 0; i < tokens.length; ++i) {
+            IVoucherAdmin(tokens[i]).forgetIdentity(account);
+        }
     }
 
     function _register(address account, Kind kind) private {

@@ -35,6 +35,28 @@ contract VoucherAdmin is IVoucherAdmin, VoucherBase {
         _delegate(_servicesModule);
     }
 
+    /// @inheritdoc IVoucherAdmin
+    /// @dev Here rather than in the core, which is at the EIP-170 limit: it runs once.
+    function initialize(
+        uint32 region_,
+        string calldata name_,
+        string calldata symbol_,
+        address admin,
+        Rules calldata initialRules
+    ) external initializer {
+        __AccessControl_init();
+        _validateRules(initialRules);
+        VoucherStorage storage $ = _s();
+        $.region = region_;
+        $.name = name_;
+        $.symbol = symbol_;
+        $.rulesByVersion[1] = initialRules;
+        $.rulesVersion = 1;
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        emit MunicipalityInitialized(region_, name_, symbol_, admin);
+        emit RulesActivated(1, initialRules);
+    }
+
     // ------------------------------------------------------------------ rules
 
     /// @inheritdoc IVoucherAdmin
@@ -83,6 +105,16 @@ contract VoucherAdmin is IVoucherAdmin, VoucherBase {
     function setPaused(bool paused_) external onlyRole(PAUSER_ROLE) {
         _s().paused = paused_;
         emit PausedSet(paused_, _msgSender());
+    }
+
+    /// @inheritdoc IVoucherAdmin
+    function forgetIdentity(address account) external {
+        // The registry itself, never relayed: a contract cannot sign a forwarded request.
+        if (msg.sender != address(_registry)) {
+            revert IIdentityRegistry.IdentityNotAuthorized(msg.sender);
+        }
+        Account storage a = _s().accounts[account];
+        if (a.identity != 0) a.identity = 0;
     }
 
     /// @inheritdoc IVoucherAdmin

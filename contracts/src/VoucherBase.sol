@@ -38,7 +38,18 @@ abstract contract VoucherBase is IVoucherBase, AccessControlUpgradeable, ERC2771
     /// @dev One slot: everything a payment reads and writes for its payer.
     struct Account {
         uint64 balance; // general pocket (1.8e19 won: beyond any holding)
-        uint24 month; // KST month the two counters below belong to
+        // KST month the two counters below belong to. Was `uint24 month`: a month index is
+        // year * 12 + month - 1 (24,3xx today, < 2^16 until the year 5461, as Employee.month
+        // assumes), so the top byte of every deployed account starts at zero and now holds
+        // `identity`.
+        uint16 month;
+        // The holder's registry kind mirrored here (0: not mirrored, ask the registry), written
+        // by the first movement that checks the holder while it is active. A payment reads this
+        // slot anyway, so an active holder costs no registry call. Safe because the registry
+        // tells every token of the factory to forget a wallet the moment it is frozen (a kind
+        // never changes, and only a frozen wallet can be recovered), and it only lets tokens
+        // mirror once it knows the factory (see IdentityRegistry.forgetInTokens).
+        uint8 identity;
         uint48 monthPurchased;
         uint48 monthCashbackBase;
         uint32 paymentSeq;
@@ -175,23 +186,44 @@ abstract contract VoucherBase is IVoucherBase, AccessControlUpgradeable, ERC2771
         if (_s().paused) revert VoucherPaused();
     }
 
-    /// @dev Reads both parties in one registry call; each must be registered and not frozen.
+    /// @dev Each party must be registered and not frozen: from the mirrors in their account
+    /// slots (which the movement reads anyway) when both are set, otherwise from one registry
+    /// call, whose answer is then mirrored if the registry pushes freezes to this token.
     function _requireIdentities(address a, address b)
         internal
-        view
         returns (IIdentityRegistry.Kind kindA, IIdentityRegistry.Kind kindB)
     {
+        Account storage accountA = _s().accounts[a];
+        Account storage accountB = _s().accounts[b];
+        kindA = IIdentityRegistry.Kind(accountA.identity);
+        kindB = IIdentityRegistry.Kind(accountB.identity);
+        if (kindA != IIdentityRegistry.Kind.None && kindB != IIdentityRegistry.Kind.None) {
+            return (kindA, kindB);
+        }
         bool frozenA;
         bool frozenB;
-        (kindA, frozenA, kindB, frozenB) = _registry.identitiesOf(a, b);
+        bool mirrorable;
+        (kindA, frozenA, kindB, frozenB, mirrorable) =
+            _registry.mirrorableIdentitiesOf(a, b, _s().region);
         _requireActive(a, kindA, frozenA);
         _requireActive(b, kindB, frozenB);
+        if (mirrorable) {
+            accountA.identity = uint8(kindA);
+            accountB.identity = uint8(kindB);
+        }
     }
 
-    function _requireIdentity(address a) internal view returns (IIdentityRegistry.Kind kind) {
+    /// @dev One party, as `_requireIdentities`: a sale or a merchant's registration mirrors
+    /// the wallet, so its first payment already finds it in its slot.
+    function _requireIdentity(address a) internal returns (IIdentityRegistry.Kind kind) {
+        Account storage account = _s().accounts[a];
+        kind = IIdentityRegistry.Kind(account.identity);
+        if (kind != IIdentityRegistry.Kind.None) return kind;
         bool frozen;
-        (kind, frozen) = _registry.identityOf(a);
+        bool mirrorable;
+        (kind, frozen,,, mirrorable) = _registry.mirrorableIdentitiesOf(a, a, _s().region);
         _requireActive(a, kind, frozen);
+        if (mirrorable) account.identity = uint8(kind);
     }
 
     function _requireActive(address account, IIdentityRegistry.Kind kind, bool frozen)
@@ -208,11 +240,37 @@ abstract contract VoucherBase is IVoucherBase, AccessControlUpgradeable, ERC2771
         return uint48(amount);
     }
 
+    /// @dev The whole account slot in one SLOAD: copying the struct field by field costs a
+    /// read per field. The shifts are the field offsets of `Account` (contracts/layout/).
+    function _loadAccount(Account storage s) internal view returns (Account memory a) {
+        uint256 w;
+        assembly {
+            w := sload(s.slot)
+        }
+        a.balance = uint64(w);
+        a.month = uint16(w >> 64);
+        a.identity = uint8(w >> 80);
+        a.monthPurchased = uint48(w >> 88);
+        a.monthCashbackBase = uint48(w >> 136);
+        a.paymentSeq = uint32(w >> 184);
+        a.otherIn = uint40(w >> 216);
+    }
+
+    /// @dev The whole account slot in one SSTORE (field by field it is a read and a write each).
+    function _storeAccount(Account storage s, Account memory a) internal {
+        uint256 w = uint256(a.balance) | uint256(a.month) << 64 | uint256(a.identity) << 80
+            | uint256(a.monthPurchased) << 88 | uint256(a.monthCashbackBase) << 136
+            | uint256(a.paymentSeq) << 184 | uint256(a.otherIn) << 216;
+        assembly {
+            sstore(s.slot, w)
+        }
+    }
+
     /// @dev Starts a new month's counters on the first movement of the month.
     function _rollAccount(Account storage a) internal {
         uint24 month = KstCalendar.monthOf(block.timestamp);
         if (a.month != month) {
-            a.month = month;
+            a.month = uint16(month);
             a.monthPurchased = 0;
             a.monthCashbackBase = 0;
         }

@@ -4,7 +4,7 @@ pragma solidity 0.8.28;
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {BeaconProxy} from "@openzeppelin/contracts/proxy/beacon/BeaconProxy.sol";
 import {IVoucherFactory} from "./interfaces/IVoucherFactory.sol";
-import {VoucherToken} from "./VoucherToken.sol";
+import {IVoucherAdmin} from "./interfaces/IVoucherAdmin.sol";
 
 /// @title VoucherFactory
 /// @notice One call deploys a municipality; the beacon (owned by the operator) upgrades all.
@@ -37,7 +37,7 @@ contract VoucherFactory is IVoucherFactory, AccessControl {
         address existing = _tokenOf[region];
         if (existing != address(0)) revert FactoryRegionTaken(region, existing);
         bytes memory init =
-            abi.encodeCall(VoucherToken.initialize, (region, name, symbol, admin, rules));
+            abi.encodeCall(IVoucherAdmin.initialize, (region, name, symbol, admin, rules));
         token = address(new BeaconProxy(_beacon, init));
         _tokenOf[region] = token;
         _tokens.push(token);

@@ -49,7 +49,6 @@ abstract contract VoucherPayments is VoucherBase {
     /// @dev The region lock and the payer's and merchant's standing, before any state changes.
     function _checkPayment(address payer, address merchant)
         internal
-        view
         returns (bool citizen, Merchant storage m, uint256 extraBps)
     {
         _requireNotPaused();
@@ -97,7 +96,7 @@ abstract contract VoucherPayments is VoucherBase {
         inv.status = InvoiceStatus.Paid;
     }
 
-    function _platformFeeBps(address platform) private view returns (uint256) {
+    function _platformFeeBps(address platform) private returns (uint256) {
         Merchant storage p = _s().merchants[platform];
         if (!p.platform || p.status != MerchantStatus.Active) revert VoucherNotPlatform(platform);
         if (_requireIdentity(platform) != IIdentityRegistry.Kind.Merchant) {
@@ -145,7 +144,7 @@ abstract contract VoucherPayments is VoucherBase {
         // The payer's slot is read once and written once: a payment changes up to five of
         // its fields (balance, month, cashback base, other-in, sequence), and separate
         // storage writes cost ~1,000 gas more.
-        Account memory a = $.accounts[rec.payer];
+        Account memory a = _loadAccount($.accounts[rec.payer]);
         if (remaining > 0) {
             Rules storage r = _rules(); // once: the lookup hashes the version's mapping key
             uint8 capTier = r.revenueCapTier;
@@ -174,7 +173,7 @@ abstract contract VoucherPayments is VoucherBase {
         }
         uint256 seq = a.paymentSeq;
         a.paymentSeq = uint32(seq + 1);
-        $.accounts[rec.payer] = a;
+        _storeAccount($.accounts[rec.payer], a);
         rec.seq = seq;
         $.payments[rec.payer][seq % PAYMENT_RING] = keccak256(abi.encode(merchant, rec));
     }
@@ -258,7 +257,7 @@ abstract contract VoucherPayments is VoucherBase {
         if (bps == 0) return 0;
         uint24 month = KstCalendar.monthOf(block.timestamp);
         if (a.month != month) {
-            a.month = month;
+            a.month = uint16(month);
             a.monthPurchased = 0;
             a.monthCashbackBase = 0;
         }

@@ -34,27 +34,6 @@ contract VoucherToken is VoucherPrograms, VoucherPayments {
         _delegate(_adminModule);
     }
 
-    /// @notice Called once by the factory through the beacon proxy.
-    function initialize(
-        uint32 region_,
-        string calldata name_,
-        string calldata symbol_,
-        address admin,
-        Rules calldata initialRules
-    ) external initializer {
-        __AccessControl_init();
-        _validateRules(initialRules);
-        VoucherStorage storage $ = _s();
-        $.region = region_;
-        $.name = name_;
-        $.symbol = symbol_;
-        $.rulesByVersion[1] = initialRules;
-        $.rulesVersion = 1;
-        _grantRole(DEFAULT_ADMIN_ROLE, admin);
-        emit MunicipalityInitialized(region_, name_, symbol_, admin);
-        emit RulesActivated(1, initialRules);
-    }
-
     // ------------------------------------------------------------------ ERC-20 surface
 
     function totalSupply() external view returns (uint256) {

@@ -6,6 +6,7 @@ import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {UpgradeableBeacon} from "@openzeppelin/contracts/proxy/beacon/UpgradeableBeacon.sol";
 import {Initializable} from "@openzeppelin/contracts-upgradeable/proxy/utils/Initializable.sol";
 import {IIdentityRegistry} from "../src/interfaces/IIdentityRegistry.sol";
+import {IVoucherAdmin} from "../src/interfaces/IVoucherAdmin.sol";
 import {IVoucherBase} from "../src/interfaces/IVoucherBase.sol";
 import {IVoucherFactory} from "../src/interfaces/IVoucherFactory.sol";
 import {IVoucherToken} from "../src/interfaces/IVoucherToken.sol";
@@ -207,21 +208,22 @@ contract VoucherFactoryTest is DongneFixture {
         IVoucherTypes.Rules memory r = defaultRules();
         vm.prank(cityAdmin);
         vm.expectRevert(Initializable.InvalidInitialization.selector);
-        VoucherToken(address(token)).initialize(SIHEUNG, "Hijack", "HJ", address(0xBAD), r);
+        IVoucherAdmin(address(token)).initialize(SIHEUNG, "Hijack", "HJ", address(0xBAD), r);
     }
 
     function test_RevertWhen_initializeProxyTwiceByOperator() public {
         IVoucherTypes.Rules memory r = defaultRules();
         vm.prank(operator);
         vm.expectRevert(Initializable.InvalidInitialization.selector);
-        VoucherToken(address(token)).initialize(SEONGNAM, "Hijack", "HJ", operator, r);
+        IVoucherAdmin(address(token)).initialize(SEONGNAM, "Hijack", "HJ", operator, r);
     }
 
     function test_RevertWhen_initializeImplementation() public {
         IVoucherTypes.Rules memory r = defaultRules();
         vm.prank(address(0xBAD));
         vm.expectRevert(Initializable.InvalidInitialization.selector);
-        implementation.initialize(SIHEUNG, "Hijack", "HJ", address(0xBAD), r);
+        IVoucherAdmin(address(implementation))
+            .initialize(SIHEUNG, "Hijack", "HJ", address(0xBAD), r);
     }
 
     function test_RevertWhen_implementationUsedDirectly() public {
@@ -275,7 +277,7 @@ contract VoucherFactoryTest is DongneFixture {
         IVoucherTypes.Rules memory r = defaultRules();
         vm.prank(address(0xBAD));
         vm.expectRevert();
-        VoucherToken(address(adminModule)).initialize(SIHEUNG, "Hijack", "HJ", address(0xBAD), r);
+        IVoucherAdmin(address(adminModule)).initialize(SIHEUNG, "Hijack", "HJ", address(0xBAD), r);
     }
 
     function test_adminModule_holdsNoState() public view {

@@ -108,7 +108,12 @@ class GatewayProcess:
             self.proc.wait()
 
     def __enter__(self) -> Self:
-        return self.start()
+        # `with process.start(timeout=...)` enters a started process: starting it again here
+        # launched a second uvicorn that took the relayer lease during its startup, then failed
+        # to bind the port and died, and the first one was orphaned (never stopped).
+        if self.proc is None or self.proc.poll() is not None:
+            self.start()
+        return self
 
     def __exit__(
         self,

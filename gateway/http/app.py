@@ -100,9 +100,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodyLimit, max_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes
     )
-    # Outside all but CORS (whose headers a browser needs on a refusal too): a saturated
-    # relayer refuses submissions before anything else runs (gateway.http.shedding).
-    app.add_middleware(Shed)
     if settings.cors_origins:
         # Starlette's middleware answers preflights itself (before routing and policies); the
         # credentials are headers (Bearer, X-API-Key), never cookies.
@@ -114,8 +111,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["x-request-id"],
             max_age=600,
         )
-    # Outermost (added last): its request id and timing cover everything below, 413s included.
+    # Its request id and timing cover everything below, 413s included.
     app.add_middleware(Telemetry, access_log=settings.access_log)
+    # Outermost (added last): a saturated relayer refuses submissions before anything else
+    # runs; the refusal counts and answers for itself (gateway.http.shedding).
+    app.add_middleware(Shed, cors_origins=settings.cors_origins)
     routers = (
         relay.router,
         queries.router,

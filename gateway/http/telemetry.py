@@ -23,7 +23,7 @@ from gateway.observability.http_metrics import (
 )
 from gateway.observability.logs import REQUEST_ID, new_request_id
 
-__all__ = ["REQUEST_ID_HEADER", "Telemetry"]
+__all__ = ["REQUEST_ID_HEADER", "Telemetry", "request_id_of"]
 
 log = logging.getLogger("dongne.http")
 
@@ -48,7 +48,7 @@ class Telemetry:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _request_id(scope)
+        request_id = request_id_of(scope)
         token = REQUEST_ID.set(request_id)
         header = (REQUEST_ID_HEADER, request_id.encode())
         status = 500  # what the server answers if the app raises before answering
@@ -111,7 +111,8 @@ class Telemetry:
         histogram.observe(seconds)
 
 
-def _request_id(scope: Scope) -> str:
+def request_id_of(scope: Scope) -> str:
+    """The client's X-Request-ID when it is short and plain, else a new one."""
     for name, value in scope["headers"]:
         if name == REQUEST_ID_HEADER:
             if _CLIENT_ID.fullmatch(value):

@@ -77,6 +77,11 @@ def _relayer(relayer: Relayer) -> Iterator[CounterMetricFamily | GaugeMetricFami
         "dongne_relay_held_requests", "requests held in memory (queued, parked or in flight)",
         value=relayer.nonces.held(),
     )  # fmt: skip
+    yield GaugeMetricFamily(
+        "dongne_relay_parked_requests",
+        "held requests behind a nonce gap (not counted as backlog by admission control)",
+        value=relayer.nonces.parked(),
+    )
     # One shard per relayer key: a signer's requests always go through the same key.
     depth = GaugeMetricFamily(
         "dongne_relay_queue_depth", "requests waiting to be batched, per shard this replica "

@@ -365,7 +365,7 @@ class Batcher:
         n = self.nonces.chain_next.get(signer)
         if n is None:
             n = await self.view.forwarder_nonce(signer)
-            self.nonces.chain_next[signer] = n
+            self.nonces.see(signer, n)
         return n
 
     async def _expire_waiting(self) -> None:
@@ -595,7 +595,7 @@ class Batcher:
                 block=block,
             )
         chain_next = await self.view.forwarder_nonce(p.signer)
-        self.nonces.chain_next[p.signer] = chain_next
+        self.nonces.see(p.signer, chain_next)
         self.next_send[p.signer] = min(self.next_send.get(p.signer, chain_next), chain_next)
         if chain_next > p.nonce:
             return Outcome.failed(

@@ -108,13 +108,23 @@ class Accepted:
 
 
 class NonceBook:
-    """Per signer: the forwarder's next nonce (as last seen) and the requests in flight."""
+    """Per signer: the forwarder's next nonce (as last seen) and the requests in flight.
+
+    A request whose nonce is past a gap (an earlier nonce never accepted: refused as
+    ``Overloaded``, or not sent yet) is *parked*: it cannot run until the gap is filled.
+    Admission control counts only the runnable rest as backlog. Counting parked requests
+    wedged the relayer (bench_relay, 1,500/s offered): wallets whose nonce k was shed had
+    k+1.. accepted and parked, the backlog never drained, so every submission was shed,
+    including the nonce-k resends that would have unparked them.
+    """
 
     def __init__(self) -> None:
         self.chain_next: dict[str, int] = {}
         self.in_flight: dict[str, dict[int, str]] = defaultdict(dict)
-        # Kept alongside: admission control reads it for every submission.
+        # Kept alongside: admission control reads them for every submission.
         self._held = 0
+        self._parked: dict[str, int] = {}
+        self._parked_total = 0
 
     def next_free(self, signer: str) -> int | None:
         base = self.chain_next.get(signer)
@@ -126,15 +136,35 @@ class NonceBook:
             n += 1
         return n
 
+    def see(self, signer: str, chain_next: int) -> None:
+        """The forwarder's next nonce for ``signer``, as just read from the chain."""
+        self.chain_next[signer] = chain_next
+        self._recount(signer)
+
+    def forget(self, signer: str) -> None:
+        """Drops what was seen of ``signer``'s forwarder nonce (another replica may have
+        relayed it since): the next use asks the chain."""
+        self.chain_next.pop(signer, None)
+        self._recount(signer)
+
     def hold(self, signer: str, nonce: int, rid: str) -> None:
         held = self.in_flight[signer]
         if nonce not in held:
             self._held += 1
         held[nonce] = rid
+        self._recount(signer)
 
     def held(self) -> int:
         """Requests accepted and not final yet, all signers."""
         return self._held
+
+    def parked(self) -> int:
+        """Held requests behind a nonce gap, all signers."""
+        return self._parked_total
+
+    def runnable(self) -> int:
+        """Held requests that can run once their turn comes (the admission backlog)."""
+        return self._held - self._parked_total
 
     def release(self, signer: str, nonce: int, *, used: bool, rid: str | None = None) -> None:
         """Lets go of ``nonce`` (only if ``rid`` holds it, when named: a request adopted from
@@ -147,6 +177,22 @@ class NonceBook:
                 del self.in_flight[signer]
         if used and signer in self.chain_next:
             self.chain_next[signer] = max(self.chain_next[signer], nonce + 1)
+        self._recount(signer)
+
+    def _recount(self, signer: str) -> None:
+        """O(the signer's pipeline, <= MAX_PIPELINE): requests past the first gap."""
+        held = self.in_flight.get(signer)
+        base = self.chain_next.get(signer)
+        parked = 0
+        if held and base is not None:
+            n = base
+            while n in held:
+                n += 1
+            parked = sum(1 for k in held if k > n)
+        before = self._parked.pop(signer, 0)
+        if parked:
+            self._parked[signer] = parked
+        self._parked_total += parked - before
 
 
 class RateLimiter:
@@ -207,7 +253,7 @@ class Intake:
         self.nonces = nonces
         self.rate = RateLimiter(settings.rate_limit_per_signer, settings.rate_limit_window_s)
         self.gas_budget = RateLimiter(settings.signer_gas_budget, settings.signer_gas_window_s)
-        self.admission = Admission(settings, nonces.held)
+        self.admission = Admission(settings, nonces.runnable)
         self.known: dict[str, str] = {}  # id -> status, for requests this replica holds
         self._to_write: asyncio.Queue[Accepted] = asyncio.Queue()
         self._accepted = on_accepted
@@ -362,7 +408,8 @@ class Intake:
         if base is None or not base <= r.nonce <= base + MAX_PIPELINE:
             # Unknown signer, or our view is stale (the owner advances it, not us).
             try:
-                base = self.nonces.chain_next[r.from_] = await self.view.forwarder_nonce(r.from_)
+                base = await self.view.forwarder_nonce(r.from_)
+                self.nonces.see(r.from_, base)
             except NodeUnavailableError as exc:
                 raise GatewayError("NodeUnavailable", str(exc)) from None
         if r.nonce < base or r.nonce > base + MAX_PIPELINE:
@@ -498,7 +545,7 @@ class Intake:
         if signer not in self.nonces.chain_next or nonce < self.nonces.chain_next[signer]:
             # First sight of the signer, or a nonce below what we saw: ask the forwarder.
             try:
-                self.nonces.chain_next[signer] = await self.view.forwarder_nonce(signer)
+                self.nonces.see(signer, await self.view.forwarder_nonce(signer))
             except NodeUnavailableError as exc:
                 raise GatewayError("NodeUnavailable", str(exc)) from None
         base = self.nonces.chain_next[signer]

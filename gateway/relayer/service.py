@@ -136,7 +136,7 @@ class Relayer:
         # What this replica saw of the shard's signers may be stale (another replica relayed
         # them): ask the forwarder again.
         for signer in [s for s in self.nonces.chain_next if self.shard_of(s) == k]:
-            del self.nonces.chain_next[signer]
+            self.nonces.forget(signer)
         store = RequestStore(self.engine, self.view.manifest.chain_id)
         store.fence = self.shards.leases[k].check  # a deposed owner's writes are refused
         batcher = Batcher(self.settings, self.view, self.rpc, store, self.nonces, self.intake,
@@ -213,7 +213,8 @@ class Relayer:
             if n is not None:
                 return n
             base = await self.view.forwarder_nonce(signer)
-            self.nonces.chain_next.setdefault(signer, base)
+            if signer not in self.nonces.chain_next:
+                self.nonces.see(signer, base)
             return self.nonces.next_free(signer) or base
         base = await self.view.forwarder_nonce(signer)
         taken = set(await asyncio.to_thread(self.store.live_nonces, signer, base))

@@ -22,6 +22,7 @@ from chain.deploy import (
 )
 from chain.manifest import NETWORK_CONTRACTS, Manifest
 from chain.node import LocalNode
+from chain.protocol.abi import load_abi
 from chain.protocol.errors import DongneChainError
 from gateway.devnet.localnet import SEONGNAM, SIHEUNG, MunicipalitySpec
 
@@ -89,7 +90,7 @@ def test_deploying_twice_changes_nothing(
     path = tmp_path / "manifest.json"
     first = deploy_all(node, deployer, path, (SIHEUNG, SEONGNAM))
     text, sent, block = path.read_text(), nonce(node, deployer), node.rpc.block_number()
-    assert sent == len(NETWORK_CONTRACTS) + 2
+    assert sent == len(NETWORK_CONTRACTS) + 1 + 2  # + the registry's link to the factory
     assert Manifest.load(path) == first
 
     second = deploy_all(node, deployer, path, (SIHEUNG, SEONGNAM))
@@ -145,7 +146,7 @@ def test_manifest_of_another_chain_starts_fresh(
 
     fresh = deploy_network(web3(node), deployer, path)
     assert fresh.chain_id == node.chain_id
-    assert nonce(node, deployer) == sent + len(NETWORK_CONTRACTS)
+    assert nonce(node, deployer) == sent + len(NETWORK_CONTRACTS) + 1  # + the registry link
     for name in NETWORK_CONTRACTS:
         assert fresh.address(name) != first.address(name)
     assert fresh.municipalities == {}
@@ -168,8 +169,25 @@ def test_replaced_contract_is_redeployed_with_everything_after_it(
     assert again.address("UpgradeableBeacon") != beacon
     assert again.factory != first.factory
     after = NETWORK_CONTRACTS[NETWORK_CONTRACTS.index("UpgradeableBeacon") :]
-    assert nonce(node, deployer) == sent + len(after)  # the beacon and everything after it
+    # The beacon and everything after it, and the kept registry's link to the new factory.
+    assert nonce(node, deployer) == sent + len(after) + 1
+    assert registry_factory(node, again) == again.factory
     assert again.municipalities == {}  # the new factory knows none of the old tokens
+
+
+def registry_factory(node: LocalNode, manifest: Manifest) -> str:
+    """The factory whose tokens the registry pushes freezes to."""
+    registry = web3(node).eth.contract(
+        address=Web3.to_checksum_address(manifest.registry), abi=load_abi("IdentityRegistry")
+    )
+    return str(registry.functions.factory().call())
+
+
+def test_the_registry_pushes_freezes_to_the_factorys_tokens(
+    node: LocalNode, deployer: LocalAccount, tmp_path: Path
+) -> None:
+    manifest = deploy_all(node, deployer, tmp_path / "manifest.json")
+    assert registry_factory(node, manifest) == manifest.factory
 
 
 # ------------------------------------------------------------------------------------------

@@ -91,4 +91,20 @@ interface IIdentityRegistry {
         external
         view
         returns (Kind kindA, bool frozenA, Kind kindB, bool frozenB);
+
+    /// @notice Sets the voucher factory whose tokens this registry tells to forget a wallet the
+    /// moment it is frozen; only then may those tokens mirror identities (the deployment sets it
+    /// once, after deploying the factory).
+    function setFactory(address factory) external;
+
+    /// @notice The factory set by `setFactory` (0: none; tokens then never mirror).
+    function factory() external view returns (address);
+
+    /// @notice As `identitiesOf`, called by a voucher token of `region`: `mirrorable` is true
+    /// when the token is the factory's token of that region, so this registry pushes every
+    /// freeze to it and it may keep the answer in its own storage.
+    function mirrorableIdentitiesOf(address a, address b, uint32 region)
+        external
+        view
+        returns (Kind kindA, bool frozenA, Kind kindB, bool frozenB, bool mirrorable);
 }

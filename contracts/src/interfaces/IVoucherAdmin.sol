@@ -7,6 +7,14 @@ import {IVoucherBase} from "./IVoucherBase.sol";
 /// and views. The core delegates calls it does not know to this module.
 interface IVoucherAdmin is IVoucherBase {
     // ---------------------------------------------------------------- admin
+    /// @notice Called once by the factory through the beacon proxy.
+    function initialize(
+        uint32 region_,
+        string calldata name_,
+        string calldata symbol_,
+        address admin,
+        Rules calldata initialRules
+    ) external;
     /// @notice Proposes new rules, effective after the current rules' change delay.
     function proposeRules(Rules calldata rules) external returns (uint256 version);
     /// @notice Applies pending rules once their time has come; anyone may call.
@@ -17,6 +25,9 @@ interface IVoucherAdmin is IVoucherBase {
     function setInstitutionCategory(uint24 category, bool blocked) external;
     /// @notice Pauses or unpauses every movement of money.
     function setPaused(bool paused) external;
+    /// @notice Called by the identity registry when `account` is frozen: the token drops its
+    /// mirror of the wallet's identity, so its next movement asks the registry again.
+    function forgetIdentity(address account) external;
     /// @notice Sets a public body's per-payment and monthly limits (0: none).
     function setInstitutionLimits(address institution, uint48 perPayment, uint48 perMonth) external;
     /// @notice Blocks or unblocks a KSIC category for one institution.

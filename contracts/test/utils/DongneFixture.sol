@@ -57,6 +57,8 @@ abstract contract DongneFixture is Test {
         beacon = new UpgradeableBeacon(address(implementation), operator);
         factory = new VoucherFactory(address(beacon), operator);
         vm.prank(operator);
+        registry.setFactory(address(factory));
+        vm.prank(operator);
         token = IVoucherToken(
             factory.deployMunicipality(SIHEUNG, "Siheung Voucher", "SHV", cityAdmin, defaultRules())
         );

@@ -5,6 +5,7 @@ is sent again later) becomes final exactly once on chain; the SDK backs off and 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -56,8 +57,10 @@ def backlogged_gateway(network: LocalNetwork, tmp_path: Path) -> Iterator[Gatewa
 
 
 async def burst(url: str, bodies: list[dict[str, str]]) -> list[tuple[httpx.Response, float]]:
-    """Every body at once; each answer with its latency."""
-    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+    """Every body at once, as a browser wallet on the gateway's own origin would send them;
+    each answer with its latency."""
+    headers = {"Origin": url}
+    async with httpx.AsyncClient(base_url=url, timeout=30, headers=headers) as client:
 
         async def one(body: dict[str, str]) -> tuple[httpx.Response, float]:
             sent = time.perf_counter()
@@ -87,6 +90,14 @@ def test_a_burst_is_shed_with_retry_after_and_every_accepted_request_runs_once(
         assert problem["args"]["reason"] == "intake_full"
         assert int(response.headers["retry-after"]) == problem["args"]["retry_after"] >= 1
         assert seconds < 1.0  # answered before any check (the bench holds it to 50 ms)
+        # Answered by the outermost layer, yet as every answer: an id, and readable by the
+        # browser wallet that sent it.
+        assert response.headers["x-request-id"]
+        assert response.headers["access-control-allow-origin"] == tight_gateway.url
+    metrics = httpx.get(tight_gateway.url + "/metrics").text
+    counted = 'dongne_http_requests_total{{method="POST",route="/v1/requests",status="503"}}'
+    line = next(x for x in metrics.splitlines() if x.startswith(counted))
+    assert float(line.split()[-1]) >= len(refused)
 
     with httpx.Client(base_url=tight_gateway.url) as client:
         # Every refusal is counted, by reason, for the dashboards.
@@ -192,3 +203,52 @@ def test_one_signer_flooding_does_not_starve_the_others_of_acceptance(
         assert {status for status, _ in codes[:-1]} <= {202, 429}, codes
         with httpx.Client(base_url=gw.url) as client:
             assert wait_final(client, answers[-1][0].json()["id"])["status"] == "succeeded"
+
+
+def test_requests_parked_behind_a_nonce_gap_do_not_shut_the_door(
+    backlogged_gateway: GatewayProcess, people: People
+) -> None:
+    """Replays bench_relay's wedge: a wallet's nonce 0 was shed, its nonce 1 accepted and
+    parked behind the gap. Counted as backlog, the parked request (which cannot drain) made
+    every later submission ``Overloaded``, the resent nonce 0 that would unpark it included:
+    1,372 accepted requests never became final and 87,475 submissions were refused."""
+    gapped, other = people.citizens[0], people.citizens[1]
+    with httpx.Client(base_url=backlogged_gateway.url) as client:
+
+        def submit(body: dict[str, str]) -> httpx.Response:
+            return client.post("/v1/requests", json=body)
+
+        parked = submit(people.pay(gapped, 1_000, 1))
+        assert parked.status_code == 202, parked.text
+        metrics = client.get("/metrics").text
+        assert "dongne_relay_parked_requests 1.0" in metrics
+        # The backlog allows one request: the parked one is not it.
+        first = submit(people.pay(other, 1_000, 0))
+        assert first.status_code == 202, first.text
+        assert wait_final(client, first.json()["id"])["status"] == "succeeded"
+        filler = submit(people.pay(gapped, 1_000, 0))
+        while filler.status_code == 503:  # the wallet honours Retry-After
+            time.sleep(float(filler.headers["retry-after"]))
+            filler = submit(people.pay(gapped, 1_000, 0))
+        assert filler.status_code == 202, filler.text
+        for response in (filler, parked):
+            assert wait_final(client, response.json()["id"])["status"] == "succeeded"
+        assert "dongne_relay_parked_requests 0.0" in client.get("/metrics").text
+    assert sorted(executions(people, gapped.address)) == [(0, True), (1, True)]
+    assert executions(people, other.address) == [(0, True)]
+
+
+def test_entering_a_started_gateway_runs_one_process(network: LocalNetwork, tmp_path: Path) -> None:
+    """`with process.start(timeout=...) as gw` (the relay benchmarks' form) used to start a
+    second uvicorn, which took the relayer lease, failed to bind the port and died, leaving
+    the first running for ever: an orphan per benchmark run, polling a stopped node."""
+    gateway = start_gateway(network, f"sqlite:///{tmp_path / 'gateway.db'}", tmp_path)
+    started = gateway.start()
+    assert started.proc is not None
+    first = started.proc.pid
+    with started as entered:
+        assert entered.proc is not None
+        assert entered.proc.pid == first
+        assert httpx.get(entered.url + "/healthz").status_code == 200
+    with pytest.raises(ProcessLookupError):
+        os.kill(first, 0)
