@@ -59,11 +59,16 @@ class Settings(BaseSettings):
     # when every key is, and new requests are refused (503) instead of waiting for ever.
     # Zero-gas networks (the permissioned production chain) never check it.
     relayer_min_balance_wei: int = 10**16
-    # Replicas on one database: only the holder of the batcher lease batches and writes final
-    # states; the others accept and store requests, which the holder adopts. A replica id must
-    # be unique per replica and stable across its restarts (a restart then resumes at once).
+    # Replicas on one database (gateway.relayer.shards): signers are split into shards, each
+    # relayed by one key on the replica holding the shard's lease; every replica accepts and
+    # stores, and a shard's owner adopts what others stored. A replica id must be unique per
+    # replica and stable across its restarts (a restart then resumes at once). A dead
+    # replica's shards are taken over within the TTL plus a third of it.
     replica_id: str = Field(default_factory=socket.gethostname)
-    relayer_lease_ttl_s: float = 10.0
+    relayer_lease_ttl_s: float = 5.0
+    # 0: one shard per relayer key (at most that many: a key's nonces need one writer).
+    relayer_shards: int = 0
+    adopt_interval_s: float = 0.05  # how often a shard's owner looks for others' requests
 
     # Distribution pushes: direct grantBatch transactions from their own key (never a relayer
     # key, whose nonces the batcher counts); it holds no role, since the root is the authority.
@@ -73,6 +78,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = 64 * 1024
     max_upload_bytes: int = 256 * 1024 * 1024
     rate_limit_per_signer: int = 50  # requests per window
+    # Submissions of one signer being checked at once (they run one at a time): beyond it
+    # 429 RateLimited, so one signer's flood cannot take every intake slot from the others.
+    intake_max_per_signer: int = 8
     rate_limit_window_s: float = 1.0
 
     # Indexer. At scale it runs as its own process (`dongne indexer`, one per database) and

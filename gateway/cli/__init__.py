@@ -6,6 +6,7 @@ traceback reaches a user unless ``DONGNE_DEBUG=1`` asks for it. A municipality's
 with their own key (`DONGNE_KEY`, or `DONGNE_KEYSTORE` + `DONGNE_PASSWORD`); deploying a city
 and registering identities take the network operator's (`DONGNE_DEPLOYER_*`).
 The commands live by subject: `up` (up, reindex), `indexer` (the indexer as its own process),
+`serve` (`gateway`: the gateway alone, N replicas on one port),
 `city` (+ `city_admin`), `merchant` (+ `merchant_admin`), `import`, `rules`, `program`,
 `invoice`, `reward`, `staff`, `audit`, `bank-sim`; what they share is in `common`, and every
 staff write goes through `staff.run_staff`.
@@ -36,6 +37,7 @@ from gateway.cli.onboarding import importer
 from gateway.cli.program import program
 from gateway.cli.reward import reward
 from gateway.cli.rules import rules
+from gateway.cli.serve import gateway
 from gateway.cli.session import login, logout, whoami
 from gateway.cli.staff import staff
 from gateway.cli.up import reindex, up
@@ -74,6 +76,7 @@ def _root(
 app.command()(up)
 app.command()(reindex)
 app.command()(indexer)
+app.command()(gateway)
 app.command()(login)
 app.command()(logout)
 app.command()(whoami)

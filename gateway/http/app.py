@@ -198,12 +198,12 @@ async def _start_background(
 
 async def _sales_agent(app: FastAPI, purchases: Purchases, settings: Settings) -> None:
     """Runs the sales agent's rounds: at each tick, and at once when a webhook or an order
-    wakes it. Only the replica holding the relayer lease sells, so one key's nonces have
-    one writer."""
+    wakes it. Only the replica holding relayer shard 0 sells, so the sales key's nonces
+    have one writer."""
     wake: asyncio.Event = app.state.purchase_wake
     relayer: Relayer = app.state.relayer
     while True:
-        if relayer.relaying:
+        if relayer.leader:
             try:
                 await asyncio.to_thread(purchases.agent.run_once)
             except Exception:  # a bug or an outage: log it, keep selling at the next tick

@@ -46,7 +46,7 @@ class Shed:
         if scope["type"] == "http" and scope["method"] == "POST":
             path = scope.get("raw_path") or scope["path"].encode()
             relayer: Relayer | None = getattr(scope["app"].state, "relayer", None)
-            if path == _SUBMIT and relayer is not None and relayer.intake.active:
+            if path == _SUBMIT and relayer is not None:
                 started = time.perf_counter()
                 refusal = relayer.intake.admission.refusal()
                 if refusal is not None:

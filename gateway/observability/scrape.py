@@ -26,6 +26,7 @@ _STATS_HELP = {
     "refused_unsent": "requests failed by simulation, never sent",
     "resent": "batch transactions sent again (not mined in time)",
     "dropped": "batch transactions the node refused or replaced (requests requeued)",
+    "adopted": "requests stored by another replica, taken up by their shard's owner here",
     "gas_used": "gas used by mined batches",
 }
 
@@ -46,18 +47,31 @@ class GatewayState(Collector):
 
 
 def _relayer(relayer: Relayer) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
-    batcher = relayer.batcher
-    for f in fields(batcher.stats):
+    stats = relayer.stats  # every shard's, across takeovers: counters never go down
+    for f in fields(stats):
         yield CounterMetricFamily(
-            f"dongne_relay_{f.name}", _STATS_HELP[f.name], value=getattr(batcher.stats, f.name)
+            f"dongne_relay_{f.name}", _STATS_HELP[f.name], value=getattr(stats, f.name)
         )
+    refused = CounterMetricFamily(
+        "dongne_relay_overload_refused", "submissions refused 503 Overloaded, by reason "
+        "(intake_full: too many being checked; backlog: the backlog would not drain in time)",
+        labels=["reason"],
+    )  # fmt: skip
+    for reason, count in relayer.intake.admission.refused.items():
+        refused.add_metric([reason], count)
+    yield refused
     yield GaugeMetricFamily(
-        "dongne_relay_relaying", "1 while this replica holds the batcher lease",
+        "dongne_relay_relaying", "1 while this replica batches at least one shard",
         value=int(relayer.relaying),
     )  # fmt: skip
     yield GaugeMetricFamily(
+        "dongne_relay_shards_held", "shards (relayer keys) this replica batches",
+        value=len(relayer.batchers),
+    )  # fmt: skip
+    batchers = list(relayer.batchers.values())
+    yield GaugeMetricFamily(
         "dongne_relay_in_flight_batches", "batches sent and not yet final",
-        value=len(batcher.in_flight),
+        value=sum(len(b.in_flight) for b in batchers),
     )  # fmt: skip
     yield GaugeMetricFamily(
         "dongne_relay_held_requests", "requests held in memory (queued, parked or in flight)",
@@ -70,19 +84,16 @@ def _relayer(relayer: Relayer) -> Iterator[CounterMetricFamily | GaugeMetricFami
     )
     # One shard per relayer key: a signer's requests always go through the same key.
     depth = GaugeMetricFamily(
-        "dongne_relay_queue_depth", "requests waiting to be batched, per relayer key",
-        labels=["key"],
+        "dongne_relay_queue_depth", "requests waiting to be batched, per shard this replica "
+        "holds (labelled by its relayer key)", labels=["key"],
     )  # fmt: skip
-    waiting = dict.fromkeys((k.address for k in batcher.keys), 0)
-    for signer, queue in list(batcher.waiting.items()):
-        waiting[batcher.key_for(signer).address] += len(queue)
-    for address, count in waiting.items():
-        depth.add_metric([address], count)
+    for b in batchers:
+        depth.add_metric([b.keys[0].address], sum(len(q) for q in list(b.waiting.values())))
     yield depth
     balance = GaugeMetricFamily(
         "dongne_relayer_key_balance_wei", "relayer key balances (last refresh)", labels=["key"]
     )
-    for key in batcher.keys:
+    for key in relayer.keys:
         if key.balance is not None:
             balance.add_metric([key.address], key.balance)
     yield balance

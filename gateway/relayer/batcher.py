@@ -4,6 +4,11 @@ Per signer, requests are sent in nonce order and never with a gap; a signer's re
 through the same relayer key, so their batches are mined in the key's nonce order. A batch is
 stored with its raw bytes before it is sent; a restart resends what the node no longer knows,
 and the forwarder's nonces make any re-execution impossible.
+
+One batcher per shard (gateway.relayer.shards) this replica holds, with the shard's one key;
+its writes are fenced by the shard's lease. Besides what this replica's intake hands it, it
+adopts the shard's requests that other replicas stored (polling the shard's queued ids every
+``adopt_interval_s``: a cheap indexed read, ids only, full rows only for the new ones).
 """
 
 from __future__ import annotations
@@ -99,6 +104,7 @@ class Stats:
     gas_used: int = 0
     refused_unsent: int = 0  # requests that ended failed by simulation, never sent
     dropped: int = 0  # batch transactions the node refused or replaced: their requests requeued
+    adopted: int = 0  # requests another replica stored, taken up by this shard's owner
 
 
 class Batcher:
@@ -110,19 +116,23 @@ class Batcher:
         store: RequestStore,
         nonces: NonceBook,
         intake: Intake,
-        accepted: asyncio.Queue[Accepted],
-        keys: list[LocalAccount],
+        key: RelayerKey,
+        *,
+        shard: int = 0,
+        stats: Stats | None = None,
     ) -> None:
-        if not keys:
-            raise ValueError("the relayer needs at least one key (DONGNE_RELAYER_KEYS)")
         self.settings = settings
         self.view = view
         self.rpc = rpc
         self.store = store
         self.nonces = nonces
         self.intake = intake
-        self.accepted = accepted
-        self.keys = [RelayerKey(k) for k in keys]
+        self.shard = shard
+        self.accepted: asyncio.Queue[Accepted] = asyncio.Queue()
+        self.keys = [key]
+        # Ids this batcher made final lately: an adoption poll that read them still queued
+        # just before they ended must not take them up again.
+        self._done: dict[str, float] = {}
         self.waiting: dict[str, dict[int, Pending]] = defaultdict(dict)
         self.next_send: dict[str, int] = {}
         self.in_flight: dict[str, InFlight] = {}
@@ -130,7 +140,7 @@ class Batcher:
         # batched (and simulated) once the previous one has run, so it is simulated against
         # the state it will execute on and never sent when it must revert.
         self.sending: dict[str, int] = defaultdict(int)
-        self.stats = Stats()
+        self.stats = stats if stats is not None else Stats()
         self._wake = asyncio.Event()
         self._gas_price = 0
         self._block_gas_limit = 30_000_000
@@ -140,24 +150,25 @@ class Batcher:
     def reset(self) -> None:
         """Forgets everything in memory: the lease moved to another replica, which resumes
         this work from the database (nothing of it is written from here any more)."""
-        for p in [p for queue in self.waiting.values() for p in queue.values()]:
-            self.nonces.release(p.signer, p.nonce, used=False)
-        for batch in self.in_flight.values():
-            for p in batch.items:
-                self.nonces.release(p.signer, p.nonce, used=False)
+        held = [p for queue in self.waiting.values() for p in queue.values()]
+        held += [p for batch in self.in_flight.values() for p in batch.items]
+        while not self.accepted.empty():
+            a = self.accepted.get_nowait()
+            held.append(Pending(a.id, a.signed, a.created_at))
+        for p in held:
+            self.nonces.release(p.signer, p.nonce, used=False, rid=p.id)
+            self.intake.known.pop(p.id, None)
         self.waiting.clear()
         self.next_send.clear()
         self.in_flight.clear()
         self.sending.clear()
-        self.intake.known.clear()
         for key in self.keys:
             key.in_flight = 0
-        while not self.accepted.empty():
-            self.accepted.get_nowait()
 
     async def start(self) -> None:
         """Resends what a previous run left in flight, then takes up queued requests."""
-        for batch in await asyncio.to_thread(self.store.pending_batches):
+        key_address = self.keys[0].address
+        for batch in await asyncio.to_thread(self.store.pending_batches, key_address):
             with contextlib.suppress(RpcError, NodeUnavailableError):
                 await self.rpc.call("eth_sendRawTransaction", ["0x" + batch.raw.hex()])
             key = self._key_by_address(batch.relayer)
@@ -170,7 +181,7 @@ class Batcher:
                 self._mark_sent(p)
                 self.sending[p.signer] += 1
         in_batches = {p.id for b in self.in_flight.values() for p in b.items}
-        for stored in await asyncio.to_thread(self.store.unfinished):
+        for stored in await asyncio.to_thread(self.store.unfinished, self.shard):
             if stored.id not in in_batches:
                 self._enqueue(self._recovered(stored))
         for key in self.keys:
@@ -209,7 +220,37 @@ class Batcher:
     # ------------------------------------------------------------------ loops
 
     async def run(self) -> None:
-        await asyncio.gather(self._feed(), self._make_batches(), self._track())
+        await asyncio.gather(self._feed(), self._make_batches(), self._track(), self._adopt())
+
+    async def _adopt(self) -> None:
+        """Takes up the shard's requests stored by other replicas."""
+        while True:
+            await asyncio.sleep(self.settings.adopt_interval_s)
+            try:
+                await self.adopt()
+            except Exception as exc:  # database busy or down: next round
+                log.warning("shard %d: adoption poll failed: %s", self.shard, exc)
+
+    async def adopt(self) -> int:
+        known = self.intake.known
+        ids = await asyncio.to_thread(self.store.queued_ids, self.shard)
+        new = [rid for rid in ids if rid not in known and rid not in self._done]
+        if not new:
+            return 0
+        adopted = 0
+        for stored in await asyncio.to_thread(self.store.load, new):
+            # Checked again: the intake or an earlier poll may have taken it meanwhile.
+            if stored.status != "queued" or stored.id in known or stored.id in self._done:
+                continue
+            self._enqueue(self._recovered(stored))
+            adopted += 1
+        if adopted:
+            self.stats.adopted += adopted
+            self._wake.set()
+        now = time.monotonic()
+        for rid in [r for r, at in self._done.items() if now - at > 60]:
+            del self._done[rid]
+        return adopted
 
     async def _feed(self) -> None:
         while True:
@@ -283,8 +324,11 @@ class Batcher:
             taken.append(queue.pop(n))
             size += p.encoded_size
             self.next_send[signer] = n + 1
-            if not queue:
-                del self.waiting[signer]
+            # Round robin: a signer served goes to the back of the line, so one with a long
+            # queue cannot keep the front of every batch from the others (issue 17).
+            del self.waiting[signer]
+            if queue:
+                self.waiting[signer] = queue
         return taken
 
     async def _simulate(self, p: Pending) -> bool:
@@ -361,8 +405,8 @@ class Batcher:
         return len(self.unfunded()) < len(self.keys)
 
     def key_for(self, signer: str) -> RelayerKey:
-        """The relayer key (the shard) that sends every request of ``signer``."""
-        return self.keys[int(signer, 16) % len(self.keys)]
+        """The relayer key that sends every request of ``signer``: the shard's one key."""
+        return self.keys[0]
 
     def _key_by_address(self, address: str) -> RelayerKey:
         for key in self.keys:
@@ -663,8 +707,9 @@ class Batcher:
             self._wake.set()
 
     def _finish(self, p: Pending, status: str, *, used: bool) -> None:
-        self.nonces.release(p.signer, p.nonce, used=used)
+        self.nonces.release(p.signer, p.nonce, used=used, rid=p.id)
         self.intake.known.pop(p.id, None)
+        self._done[p.id] = time.monotonic()
         self.intake.admission.finished(1)
         if status == SUCCEEDED:
             self.stats.succeeded += 1

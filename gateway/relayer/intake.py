@@ -8,6 +8,14 @@ with the request's own gas when it is next in line (later ones are simulated by 
 when their turn comes). A request that passes is written to the database by a group-commit
 writer (one transaction for everything accepted in the same few milliseconds) and only then
 answered. Nothing a stranger sends can make the relayer pay for a call that must revert.
+
+Any replica accepts (gateway.relayer.shards): a request of a shard this replica holds is also
+held in memory (NonceBook) and handed to that shard's batcher; one of a shard held elsewhere
+gets the same checks against the chain (its nonce against the forwarder's, simulated when next
+in line) and is only stored, queued: the shard's owner adopts it from the database. Across
+replicas the database is the arbiter of a signer's nonces: the unique index on (chain, signer,
+nonce) among requests not failed stores one of two requests racing for a nonce (the other is
+answered ``NonceConflict``), and the same signed request sent to two replicas is one row.
 """
 
 from __future__ import annotations
@@ -59,6 +67,8 @@ class Accepted:
     selector: str
     created_at: float
     future: asyncio.Future[None] = field(repr=False)
+    shard: int = 0  # its signer's (gateway.relayer.shards)
+    held: bool = True  # held in this replica's memory (its shard is ours) or only stored
     simulated: bool = False  # simulated at intake against the state it will run on
     # The HTTP request's id (X-Request-ID) that brought it: the batcher's log line names it
     # beside the batch's tx hash, so one id is followed from the call to the chain.
@@ -93,6 +103,7 @@ class Accepted:
             "created_at": self.created_at,
             "updated_at": self.created_at,
             "http_request_id": self.trace,
+            "shard": self.shard,
         }
 
 
@@ -130,6 +141,12 @@ class NonceBook:
         self.chain_next[signer] = chain_next
         self._recount(signer)
 
+    def forget(self, signer: str) -> None:
+        """Drops what was seen of ``signer``'s forwarder nonce (another replica may have
+        relayed it since): the next use asks the chain."""
+        self.chain_next.pop(signer, None)
+        self._recount(signer)
+
     def hold(self, signer: str, nonce: int, rid: str) -> None:
         held = self.in_flight[signer]
         if nonce not in held:
@@ -149,10 +166,12 @@ class NonceBook:
         """Held requests that can run once their turn comes (the admission backlog)."""
         return self._held - self._parked_total
 
-    def release(self, signer: str, nonce: int, *, used: bool) -> None:
+    def release(self, signer: str, nonce: int, *, used: bool, rid: str | None = None) -> None:
+        """Lets go of ``nonce`` (only if ``rid`` holds it, when named: a request adopted from
+        the database may have taken the nonce over meanwhile)."""
         held = self.in_flight.get(signer)
         if held is not None:
-            if held.pop(nonce, None) is not None:
+            if (rid is None or held.get(nonce) == rid) and held.pop(nonce, None) is not None:
                 self._held -= 1
             if not held:
                 del self.in_flight[signer]
@@ -226,7 +245,7 @@ class Intake:
         view: ChainView,
         store: RequestStore,
         nonces: NonceBook,
-        on_accepted: asyncio.Queue[Accepted],
+        on_accepted: Callable[[Accepted], None],
     ) -> None:
         self.settings = settings
         self.view = view
@@ -238,11 +257,13 @@ class Intake:
         self.known: dict[str, str] = {}  # id -> status, for requests this replica holds
         self._to_write: asyncio.Queue[Accepted] = asyncio.Queue()
         self._accepted = on_accepted
+        # Shards (gateway.relayer.shards): how many, which signer is in which, which are ours.
+        self.shard_of: Callable[[str], int] = lambda _signer: 0
+        self.owns: Callable[[int], bool] = lambda _shard: True
         self._signer_locks: dict[str, asyncio.Lock] = {}
+        self._signer_slots: dict[str, int] = {}  # submissions being checked, per signer
         # Set by the relayer once its batcher exists: whether any key can pay for gas.
         self.funded: Callable[[], bool] | None = None
-        # False on a standby replica (another holds the batcher lease): it relays nothing.
-        self.active = True
 
     async def submit(self, body: object) -> tuple[str, str, bool]:
         """Validates and persists one request; returns (id, status, newly accepted). Sheds
@@ -257,10 +278,6 @@ class Intake:
         return answer
 
     async def _admitted(self, body: object) -> tuple[str, str, bool]:
-        if not self.active:
-            raise GatewayError(
-                "NotReady", "this replica is on standby: another one relays (see /readyz)"
-            )
         self.admission.enter()
         try:
             return await self._submit(body)
@@ -269,6 +286,28 @@ class Intake:
 
     async def _submit(self, body: object) -> tuple[str, str, bool]:
         signed = _parse(body)
+        signer = signed.request.from_
+        # Fairness at the door (issue 17): a signer's submissions wait on its lock one at a
+        # time, so a flood from one signer would hold every intake slot while others are
+        # refused Overloaded; it is refused RateLimited beyond its own few slots instead.
+        busy = self._signer_slots.get(signer, 0)
+        if busy >= self.settings.intake_max_per_signer:
+            raise GatewayError(
+                "RateLimited",
+                "too many requests of this signer are being checked",
+                {"signer": signer, "retry_after": 1},
+            )
+        self._signer_slots[signer] = busy + 1
+        try:
+            return await self._checked(signed)
+        finally:
+            left = self._signer_slots[signer] - 1
+            if left:
+                self._signer_slots[signer] = left
+            else:
+                del self._signer_slots[signer]
+
+    async def _checked(self, signed: SignedRequest) -> tuple[str, str, bool]:
         r = signed.request
         if r.value != 0:
             raise GatewayError("InvalidRequest", "value must be 0: vouchers move no ether")
@@ -323,6 +362,9 @@ class Intake:
             raise GatewayError("RelayerBusy", "the relayer holds as many requests as it may")
         if self.funded is not None and not self.funded():
             raise GatewayError("NotReady", "no relayer key has funds for gas (see /readyz)")
+        shard = self.shard_of(r.from_)
+        if not self.owns(shard):
+            return await self._store_for_owner(signed, selector, rid, shard, now)
         async with self._lock(r.from_):
             try:
                 await self._check_nonce(r.from_, r.nonce, rid)
@@ -339,18 +381,71 @@ class Intake:
             self.nonces.hold(r.from_, r.nonce, rid)
             accepted = Accepted(
                 rid, signed, selector, now, asyncio.get_running_loop().create_future(),
-                simulated=simulated, trace=REQUEST_ID.get(),
+                simulated=simulated, trace=REQUEST_ID.get(), shard=shard,
             )  # fmt: skip
             self.known[rid] = QUEUED
             await self._to_write.put(accepted)
         try:
             await accepted.future
+        except NonceTakenError:
+            self.nonces.release(r.from_, r.nonce, used=False, rid=rid)
+            self.known.pop(rid, None)
+            raise await self._nonce_conflict(r.from_, r.nonce) from None
         except Exception:
-            self.nonces.release(r.from_, r.nonce, used=False)
+            self.nonces.release(r.from_, r.nonce, used=False, rid=rid)
             self.known.pop(rid, None)
             raise GatewayError("DatabaseUnavailable", "the request could not be stored") from None
-        await self._accepted.put(accepted)
+        self._accepted(accepted)
         return rid, QUEUED, True
+
+    async def _store_for_owner(
+        self, signed: SignedRequest, selector: str, rid: str, shard: int, now: float
+    ) -> tuple[str, str, bool]:
+        """A request of a shard another replica holds: checked against the chain, stored
+        queued (its owner adopts it from the database), nothing held here."""
+        r = signed.request
+        base = self.nonces.chain_next.get(r.from_)
+        if base is None or not base <= r.nonce <= base + MAX_PIPELINE:
+            # Unknown signer, or our view is stale (the owner advances it, not us).
+            try:
+                base = await self.view.forwarder_nonce(r.from_)
+                self.nonces.see(r.from_, base)
+            except NodeUnavailableError as exc:
+                raise GatewayError("NodeUnavailable", str(exc)) from None
+        if r.nonce < base or r.nonce > base + MAX_PIPELINE:
+            stored = await asyncio.to_thread(self.store.get, rid)
+            if stored is not None:  # already stored: its state, not the nonce error
+                return rid, stored.status, False
+            if r.nonce < base:
+                raise GatewayError(
+                    "NonceTooLow", "nonce already used", {"nonce": r.nonce, "next": base}
+                )
+            raise GatewayError(
+                "NonceTooHigh", "nonce too far ahead", {"nonce": r.nonce, "next": base}
+            )
+        simulated = self.settings.simulate and r.nonce == base
+        if simulated:
+            await self._simulate(signed)
+        accepted = Accepted(
+            rid, signed, selector, now, asyncio.get_running_loop().create_future(),
+            simulated=simulated, trace=REQUEST_ID.get(), shard=shard, held=False,
+        )  # fmt: skip
+        await self._to_write.put(accepted)
+        try:
+            await accepted.future
+        except NonceTakenError:
+            raise await self._nonce_conflict(r.from_, r.nonce) from None
+        except Exception:
+            raise GatewayError("DatabaseUnavailable", "the request could not be stored") from None
+        return rid, QUEUED, True
+
+    async def _nonce_conflict(self, signer: str, nonce: int) -> GatewayError:
+        holder = await asyncio.to_thread(self.store.live_holder, signer, nonce)
+        return GatewayError(
+            "NonceConflict",
+            "another request holds this nonce",
+            {"nonce": nonce, "request": holder or ""},
+        )
 
     def _lock(self, signer: str) -> asyncio.Lock:
         lock = self._signer_locks.get(signer)
@@ -481,7 +576,7 @@ class Intake:
             while not self._to_write.empty() and len(group) < 1000:
                 group.append(self._to_write.get_nowait())
             try:
-                await asyncio.to_thread(
+                stored = await asyncio.to_thread(
                     self.store.insert_requests, [a.row(chain_id) for a in group]
                 )
             except Exception as exc:  # database down: every waiting request learns it
@@ -490,8 +585,16 @@ class Intake:
                         a.future.set_exception(exc)
                 continue
             for a in group:
-                if not a.future.done():
+                if a.future.done():
+                    continue
+                if a.id in stored:
                     a.future.set_result(None)
+                else:  # another live request (through another replica) holds the nonce
+                    a.future.set_exception(NonceTakenError(a.id))
+
+
+class NonceTakenError(Exception):
+    """The database stored another live request with the same signer and nonce."""
 
 
 def _parse(body: object) -> SignedRequest:

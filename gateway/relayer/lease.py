@@ -1,11 +1,13 @@
-"""The batcher lease: which replica batches, and the fencing token that stops a deposed one.
+"""A named lease: which replica does a single-writer job, and the fencing token that stops a
+deposed holder.
 
-Replicas share one database. Each accepts and stores requests, but only the holder of the
-``batcher`` lease batches, sends and writes outcomes. The holder renews the lease every third of
-its TTL; when it stops (a crash, a partition), another replica takes the lease once it expires,
-with the epoch one higher. Every write of the holder checks, inside its own transaction, that
-the lease is still its own at its epoch (:meth:`Lease.check`): a deposed holder that wakes up
-late - a paused process, a partition healed - writes nothing and steps down.
+Replicas share one database. Each relayer shard (``shard:<k>``, gateway.relayer.shards) and
+the settlement task (``settlement``) are leases: the holder renews its lease every third of
+its TTL; when it stops (a crash, a partition), another replica takes the lease once it
+expires, with the epoch one higher. Every write of the holder checks, inside its own
+transaction, that the lease is still its own at its epoch (:meth:`Lease.check`): a deposed
+holder that wakes up late - a paused process, a partition healed - writes nothing and steps
+down.
 
 A replica restarting under the same ``replica_id`` resumes at once (its earlier self cannot be
 alive beside it), which is why the id must be stable per replica and unique among them.
@@ -21,9 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from gateway.db.tables.relayer import leases
 
-__all__ = ["BATCHER", "Lease", "LeaseLostError"]
-
-BATCHER = "batcher"
+__all__ = ["Lease", "LeaseLostError"]
 
 
 class LeaseLostError(RuntimeError):
@@ -35,7 +35,7 @@ class Lease:
     engine: Engine
     owner: str
     ttl_s: float
-    name: str = BATCHER
+    name: str
     epoch: int | None = None  # ours while we hold it
 
     @property

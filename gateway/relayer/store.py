@@ -102,37 +102,109 @@ class RequestStore:
         if self.fence is not None:
             self.fence(conn)
 
-    def insert_requests(self, rows: Sequence[Mapping[str, object]]) -> None:
-        """Inserts accepted requests in one transaction; an id already stored (a resend
-        racing through another replica) is left as it is. Plain DBAPI executemany: on the
-        hot path SQLAlchemy's per-row parameter processing cost more than the insert."""
+    def insert_requests(self, rows: Sequence[Mapping[str, object]]) -> set[str]:
+        """Inserts accepted requests in one transaction and answers the ids now stored. A row
+        is skipped, not an error, when its id is already stored (the same request through
+        another replica: stored once) or when another live request holds its signer's nonce
+        (the unique index ``ux_relay_requests_live_nonce``: the arbiter across replicas);
+        the caller tells the two apart by the answer. Plain DBAPI executemany: on the hot
+        path SQLAlchemy's per-row parameter processing cost more than the insert."""
         if not rows:
-            return
+            return set()
         marker = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
         columns = list(rows[0].keys())
         sql = (
             f"INSERT INTO {requests.name} ({', '.join(columns)}) "
-            f"VALUES ({', '.join([marker] * len(columns))}) ON CONFLICT (id) DO NOTHING"
+            f"VALUES ({', '.join([marker] * len(columns))}) ON CONFLICT DO NOTHING"
         )
         values = [tuple(_column_value(r[c]) for c in columns) for r in rows]
+        ids = [str(r["id"]) for r in rows]
         with self.engine.begin() as conn:
             conn.exec_driver_sql(sql, values)
+            stored = conn.execute(select(requests.c.id).where(requests.c.id.in_(ids))).scalars()
+            return set(stored)
 
     def get(self, request_id: str) -> StoredRequest | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(requests).where(requests.c.id == request_id)).first()
         return _request(row._mapping) if row is not None else None
 
-    def unfinished(self) -> list[StoredRequest]:
-        """Queued and submitted requests, oldest first: the work a restart resumes."""
+    def unfinished(self, shard: int | None = None) -> list[StoredRequest]:
+        """Queued and submitted requests (of one shard), oldest first: the work a restart or
+        a replica taking the shard over resumes."""
+        query = (
+            select(requests)
+            .where(requests.c.status.in_((QUEUED, SUBMITTED)))
+            .where(requests.c.chain_id == self.chain_id)
+            .order_by(requests.c.created_at)
+        )
+        if shard is not None:
+            query = query.where(requests.c.shard == shard)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [_request(r._mapping) for r in rows]
+
+    def live_holder(self, signer: str, nonce: int) -> str | None:
+        """The id of the request (not failed) that holds ``signer``'s ``nonce``, if any."""
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(requests.c.id)
+                .where(requests.c.chain_id == self.chain_id, requests.c.signer == signer)
+                .where(requests.c.nonce == nonce, requests.c.status != FAILED)
+            ).scalar()
+        return None if found is None else str(found)
+
+    def live_nonces(self, signer: str, since: int) -> list[int]:
+        """``signer``'s nonces from ``since`` on held by requests not final."""
+        with self.engine.connect() as conn:
+            return [
+                int(n)
+                for n in conn.execute(
+                    select(requests.c.nonce)
+                    .where(requests.c.chain_id == self.chain_id, requests.c.signer == signer)
+                    .where(requests.c.nonce >= since)
+                    .where(requests.c.status.in_((QUEUED, SUBMITTED)))
+                ).scalars()
+            ]
+
+    def queued_ids(self, shard: int) -> list[str]:
+        """The ids of a shard's queued requests: the owner adopts those it does not hold yet
+        (accepted by another replica). Ids only: polled every few tens of milliseconds."""
+        with self.engine.connect() as conn:
+            return list(
+                conn.execute(
+                    select(requests.c.id)
+                    .where(requests.c.shard == shard, requests.c.status == QUEUED)
+                    .where(requests.c.chain_id == self.chain_id)
+                ).scalars()
+            )
+
+    def load(self, ids: Sequence[str]) -> list[StoredRequest]:
+        """Rows by id, oldest first (missing ones left out)."""
+        if not ids:
+            return []
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(requests)
-                .where(requests.c.status.in_((QUEUED, SUBMITTED)))
-                .where(requests.c.chain_id == self.chain_id)
-                .order_by(requests.c.created_at)
+                select(requests).where(requests.c.id.in_(ids)).order_by(requests.c.created_at)
             ).all()
         return [_request(r._mapping) for r in rows]
+
+    def assign_shards(self, shard_of: Callable[[str], int]) -> int:
+        """Gives unfinished rows stored before sharding (shard NULL) their shard."""
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                select(requests.c.id, requests.c.signer)
+                .where(requests.c.shard.is_(None))
+                .where(requests.c.status.in_((QUEUED, SUBMITTED)))
+            ).all()
+            if rows:
+                conn.execute(
+                    update(requests)
+                    .where(requests.c.id == bindparam("rid"))
+                    .values(shard=bindparam("k")),
+                    [{"rid": r.id, "k": shard_of(r.signer)} for r in rows],
+                )
+        return len(rows)
 
     def record_batch(self, batch: StoredBatch) -> None:
         """Stores a batch transaction and marks its requests submitted, atomically, before
@@ -157,13 +229,15 @@ class RequestStore:
                 .values(status=SUBMITTED, tx_hash=batch.tx_hash, updated_at=now)
             )
 
-    def pending_batches(self) -> list[StoredBatch]:
+    def pending_batches(self, relayer: str | None = None) -> list[StoredBatch]:
+        """Batches sent and not final (of one relayer key, i.e. one shard)."""
+        query = (
+            select(batches).where(batches.c.status == "pending").order_by(batches.c.submitted_at)
+        )
+        if relayer is not None:
+            query = query.where(batches.c.relayer == relayer)
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(batches)
-                .where(batches.c.status == "pending")
-                .order_by(batches.c.submitted_at)
-            ).all()
+            rows = conn.execute(query).all()
         return [
             StoredBatch(
                 tx_hash=r.tx_hash,

@@ -15,6 +15,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Table,
+    text,
 )
 
 from gateway.db.schema import metadata
@@ -26,6 +27,8 @@ SUBMITTED = "submitted"
 SUCCEEDED = "succeeded"
 FAILED = "failed"
 FINAL_STATES = (SUCCEEDED, FAILED)
+
+_NOT_FAILED = text("status != 'failed'")
 
 requests = Table(
     "relay_requests",
@@ -50,14 +53,29 @@ requests = Table(
     # The X-Request-ID of the HTTP call that brought it (gateway.observability.logs): the
     # batcher's log line names it beside the batch's tx hash, after a restart too.
     Column("http_request_id", String(128), nullable=True),
+    # Its signer's shard (gateway.relayer.shards): the replica holding the shard's lease
+    # relays it, whichever replica accepted it. NULL only on rows stored before sharding.
+    Column("shard", Integer, nullable=True),
     Index("ix_relay_requests_status_created", "status", "created_at"),
+    Index("ix_relay_requests_shard_status", "shard", "status", "created_at"),
+    # The arbiter of "never twice" across replicas: one live request per signer and nonce.
+    Index(
+        "ux_relay_requests_live_nonce",
+        "chain_id",
+        "signer",
+        "nonce",
+        unique=True,
+        sqlite_where=_NOT_FAILED,
+        postgresql_where=_NOT_FAILED,
+    ),
     Index("ix_relay_requests_signer_nonce", "signer", "nonce"),
     Index("ix_relay_requests_tx_hash", "tx_hash"),
 )
 
-# Which replica runs the batcher (name "batcher"): one holder at a time, until `expires_at`
-# unless renewed. `epoch` grows at every change of holder: it fences a deposed holder, whose
-# writes name an old epoch and are refused (gateway.relayer.lease).
+# Leases (gateway.relayer.lease): `shard:<k>` rows say which replica relays shard k, `replica:<id>`
+# rows are the replicas' heartbeats (how many are alive), `settlement` the settlement task's. One
+# holder at a time, until `expires_at` unless renewed. `epoch` grows at every change of holder:
+# it fences a deposed holder, whose writes name an old epoch and are refused.
 leases = Table(
     "relay_leases",
     metadata,

@@ -35,7 +35,8 @@ class Checks(BaseModel):
 
 class Readiness(BaseModel):
     ready: bool
-    relaying: bool
+    relaying: bool = Field(description="this replica batches at least one shard")
+    shards: list[int] = Field(description="the shards (relayer keys) this replica batches")
     replica: str
     unfunded: list[str] = Field(description="relayer keys below the minimum balance")
     key_balances: dict[str, str | None] = Field(description="wei, as decimal strings")
@@ -57,7 +58,7 @@ async def healthz() -> Health:
         503: {
             "model": Readiness,
             "description": "not ready: the node or the database does not answer, the index "
-            "trails the head by more than allowed, this replica is on standby, or no key can "
+            "trails the head by more than allowed, or no key can "
             "pay for gas",
         }
     },
@@ -68,7 +69,6 @@ async def readyz(request: Request) -> Response:
     state = request.app.state
     settings: Settings = state.settings
     relayer: Relayer = state.relayer
-    batcher = relayer.batcher
     probes = await probe(
         state.rpc,
         state.engine,
@@ -77,13 +77,15 @@ async def readyz(request: Request) -> Response:
         max_index_lag_s=settings.ready_max_index_lag_s,
     )
     # Wei exceed JSON's (and orjson's) integers: decimal strings, as the API sends amounts.
-    keys = {k.address: None if k.balance is None else str(k.balance) for k in batcher.keys}
-    ready = probes.ok and batcher.ready() and relayer.relaying
+    keys = {k.address: None if k.balance is None else str(k.balance) for k in relayer.keys}
+    # Any replica accepts (those holding no shard store what the shards' owners relay).
+    ready = probes.ok and relayer.ready()
     body = Readiness(
         ready=ready,
-        relaying=relayer.relaying,  # False on a standby replica: another one relays
-        replica=relayer.lease.owner,
-        unfunded=batcher.unfunded(),
+        relaying=relayer.relaying,
+        shards=sorted(relayer.batchers),
+        replica=relayer.replica_id,
+        unfunded=relayer.unfunded(),
         key_balances=keys,
         checks=Checks(node=probes.node, database=probes.database, indexer=probes.indexer),
         index_lag_blocks=None if probes.lag is None else probes.lag.blocks,

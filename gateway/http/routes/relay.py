@@ -170,13 +170,8 @@ async def next_nonce(
 ) -> JSONBytes:
     """The forwarder nonce a wallet should sign next, counting requests still in flight."""
     signer = to_checksum_address(address)
-    nonce = relayer.next_nonce(signer)
-    if nonce is None:
-        try:
-            nonce = await relayer.view.forwarder_nonce(signer)
-        except (NodeUnavailableError, RpcError) as exc:
-            raise GatewayError("NodeUnavailable", f"cannot read the nonce: {exc}") from None
-        if signer not in relayer.nonces.chain_next:
-            relayer.nonces.see(signer, nonce)
-        nonce = relayer.next_nonce(signer) or nonce
+    try:
+        nonce = await relayer.next_nonce(signer)
+    except (NodeUnavailableError, RpcError) as exc:
+        raise GatewayError("NodeUnavailable", f"cannot read the nonce: {exc}") from None
     return JSONBytes({"address": signer, "nonce": str(nonce)})

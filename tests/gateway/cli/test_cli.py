@@ -19,6 +19,7 @@ COMMANDS = [
     ["up"],
     ["reindex"],
     ["indexer"],
+    ["gateway"],
     ["login"],
     ["logout"],
     ["whoami"],

@@ -270,13 +270,14 @@ def test_a_locked_database_loses_no_accepted_request(
             assert wait_final(client, again.json()["id"])["status"] == "succeeded"
 
 
-def test_replicas_take_turns_through_the_lease_and_a_deposed_one_writes_nothing(
+def test_replicas_share_the_shards_and_a_killed_ones_are_taken_over(
     network: LocalNetwork, database_url: str, people: People, tmp_path: Path
 ) -> None:
-    """Item 10 replayed: two replicas on one database both took up every unfinished request
-    and overwrote each other's outcomes. Now one holds the batcher lease and relays; the other
-    is on standby (503 NotReady, readiness failing) until the holder stops renewing, then takes
-    over from the database - nothing accepted is lost and nothing runs twice."""
+    """Item 10 replayed, then issue 17: two replicas on one database once both took up every
+    unfinished request and overwrote each other's outcomes; then one relayed and the other
+    stood by. Now both accept, each batches the shards it holds, the same request sent to both
+    is stored and run once, and a killed replica's shards are taken over from the database:
+    nothing accepted is lost and nothing runs twice."""
     env = network.gateway_env(database_url, batch_interval_ms="100", poll_interval_s="0.1",
                               relayer_lease_ttl_s="2")  # fmt: skip
     wallets = people.citizens
@@ -285,22 +286,25 @@ def test_replicas_take_turns_through_the_lease_and_a_deposed_one_writes_nothing(
         GatewayProcess({**env, "DONGNE_REPLICA_ID": "replica-b"}, log_path=tmp_path / "b.log") as b,
     ):
         first, second = httpx.Client(base_url=a.url), httpx.Client(base_url=b.url)
-        assert first.get("/readyz").json()["relaying"] is True
-        standby = second.get("/readyz")
-        assert (standby.status_code, standby.json()["relaying"]) == (503, False)
-        assert problem(second.post("/v1/requests", json=people.pay(wallets[0], 500, 0))) == (
-            503,
-            "NotReady",
-        )
+        everything = list(range(len(network.relayer_keys)))
+        deadline = time.monotonic() + 15
+        while True:  # both relay, and the shards are all held (a handover takes a turn)
+            held = [first.get("/readyz").json()["shards"], second.get("/readyz").json()["shards"]]
+            if all(held) and sorted(held[0] + held[1]) == everything:
+                break
+            assert time.monotonic() < deadline, f"the replicas never shared the shards: {held}"
+            time.sleep(0.2)
         accepted = []
-        for w in wallets:
-            answer = first.post("/v1/requests", json=people.pay(w, 500, 0))
-            assert answer.status_code == 202, answer.text
-            accepted.append(answer.json()["id"])
+        for i, w in enumerate(wallets):
+            signed = people.pay(w, 500, 0)
+            answers = [client.post("/v1/requests", json=signed) for client in (first, second)]
+            assert [r.status_code for r in answers] == [202, 202], [r.text for r in answers]
+            assert answers[0].json()["id"] == answers[1].json()["id"]  # one request, stored once
+            accepted.append(answers[i % 2].json()["id"])
         a.kill()  # mid-work: some of these may still be queued or in flight
         deadline = time.monotonic() + 20
-        while not second.get("/readyz").json()["relaying"]:
-            assert time.monotonic() < deadline, "replica b never took over"
+        while len(second.get("/readyz").json()["shards"]) < len(network.relayer_keys):
+            assert time.monotonic() < deadline, "replica b never took the shards over"
             time.sleep(0.2)
         for w in wallets:
             answer = second.post("/v1/requests", json=people.pay(w, 500, 1))
@@ -318,8 +322,8 @@ def test_a_deposed_lease_holder_writes_nothing(db_engine: Engine) -> None:
     from gateway.relayer.lease import Lease, LeaseLostError
     from gateway.relayer.store import RequestStore, StoredBatch
 
-    old = Lease(db_engine, "replica-a", ttl_s=5)
-    new = Lease(db_engine, "replica-b", ttl_s=5)
+    old = Lease(db_engine, "replica-a", ttl_s=5, name="shard:0")
+    new = Lease(db_engine, "replica-b", ttl_s=5, name="shard:0")
     assert old.acquire(now=1_000.0)
     assert not new.acquire(now=1_001.0)  # held and fresh
     assert old.acquire(now=1_003.0)  # renewed
@@ -335,3 +339,37 @@ def test_a_deposed_lease_holder_writes_nothing(db_engine: Engine) -> None:
     store.fence = new.check
     store.record_batch(batch)
     assert [b.tx_hash for b in store.pending_batches()] == [batch.tx_hash]
+
+
+def test_batch_room_goes_round_robin_between_signers() -> None:
+    """Issue 17, fairness: the batcher takes one request per signer and batch, and a signer
+    served goes to the back of the line; signers that always have more queued used to keep
+    the front of every batch while the ones behind them waited."""
+    from eth_account import Account
+
+    from chain.protocol.forwarder import ForwardRequest, SignedRequest
+    from gateway.relayer.batcher import Batcher, RelayerKey
+    from gateway.relayer.intake import NonceBook
+
+    settings = Settings(simulate=False, batch_max_requests=2)
+    nonces = NonceBook()
+    batcher = Batcher(settings, None, None, None, nonces, None, RelayerKey(Account.create()))  # type: ignore[arg-type]
+    signers = [new_wallet().address for _ in range(3)]
+    for signer in signers:
+        nonces.chain_next[signer] = 0
+        for n in range(5):
+            request = ForwardRequest(signer, signer, 0, 50_000, n, 2**40, b"\x00" * 4)
+            batcher._enqueue(Pending(f"{signer}-{n}", SignedRequest(request, bytes(65))))
+
+    async def two_batches() -> list[list[str]]:
+        batches = []
+        for _ in range(2):
+            taken = await batcher._take(batcher.keys[0], settings.batch_max_requests)
+            for p in taken:  # mined: the signer's next nonce is due
+                nonces.chain_next[p.signer] = p.nonce + 1
+            batches.append([p.signer for p in taken])
+        return batches
+
+    first, second = asyncio.run(two_batches())
+    assert first == signers[:2]
+    assert second == [signers[2], signers[0]]

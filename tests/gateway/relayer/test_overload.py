@@ -95,11 +95,19 @@ def test_a_burst_is_shed_with_retry_after_and_every_accepted_request_runs_once(
         assert response.headers["x-request-id"]
         assert response.headers["access-control-allow-origin"] == tight_gateway.url
     metrics = httpx.get(tight_gateway.url + "/metrics").text
-    counted = 'dongne_http_requests_total{{method="POST",route="/v1/requests",status="503"}}'
+    counted = 'dongne_http_requests_total{method="POST",route="/v1/requests",status="503"}'
     line = next(x for x in metrics.splitlines() if x.startswith(counted))
     assert float(line.split()[-1]) >= len(refused)
 
     with httpx.Client(base_url=tight_gateway.url) as client:
+        # Every refusal is counted, by reason, for the dashboards.
+        scrape = client.get("/metrics").text
+        counted = next(
+            float(line.rsplit(" ", 1)[1])
+            for line in scrape.splitlines()
+            if line.startswith('dongne_relay_overload_refused_total{reason="intake_full"}')
+        )
+        assert counted >= len(refused)
         # Nothing was stored for a refused request: it is unknown until sent again.
         some_refused = next(iter(refused))
         resent = client.post("/v1/requests", json=bodies[some_refused])
@@ -174,6 +182,27 @@ def test_the_sdk_backs_off_on_overloaded_and_gets_in(
         assert retry_after is not None
         assert next_at - at >= float(retry_after) - 0.05
     assert [n for n, ok in executions(people, second.address) if ok] == [0]
+
+
+def test_one_signer_flooding_does_not_starve_the_others_of_acceptance(
+    network: LocalNetwork, people: People, tmp_path: Path
+) -> None:
+    """Issue 17, fairness: a signer's submissions are checked one at a time (its nonce lock),
+    so a flood from one signer used to hold every intake slot while it waited, and everyone
+    else was refused Overloaded. A signer now has a few slots of its own (beyond them 429
+    RateLimited, retryable) and another signer's request in the same burst gets in."""
+    url = f"sqlite:///{tmp_path / 'gateway.db'}"
+    limits = {"intake_max_in_flight": "4", "intake_max_per_signer": "2"}
+    flooder, other = people.citizens[0], people.citizens[1]
+    with start_gateway(network, url, tmp_path, **limits) as gw:
+        bodies = [people.pay(flooder, 1_000, n) for n in range(16)]
+        answers = asyncio.run(burst(gw.url, [*bodies, people.pay(other, 1_000, 0)]))
+        codes = [(r.status_code, r.json().get("code")) for r, _ in answers]
+        assert codes[-1] == (202, None), codes
+        assert (429, "RateLimited") in codes[:-1], codes
+        assert {status for status, _ in codes[:-1]} <= {202, 429}, codes
+        with httpx.Client(base_url=gw.url) as client:
+            assert wait_final(client, answers[-1][0].json()["id"])["status"] == "succeeded"
 
 
 def test_requests_parked_behind_a_nonce_gap_do_not_shut_the_door(
