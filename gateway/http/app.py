@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -69,6 +70,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.loop = asyncio.get_running_loop()
         app.state.purchases = build_purchases(settings, engine, manifest.chain_id)
         background = await _start_background(app, settings, manifest, engine)
+        # Everything built so far (the imported libraries, ABIs, schemas, routes) lives as long
+        # as the process: out of the cyclic collector's sight, a full collection scans only
+        # what came after. Measured under bench_relay --overload: a full collection every ~2 s
+        # took 170-280 ms (freeing 10-60 objects), stalling the event loop; frozen, a median
+        # 40 ms (max 130), and the refusals' p99 went from 209 to 51 ms.
+        gc.freeze()
         try:
             yield
         finally:
