@@ -12,12 +12,14 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
 import httpx
+
+__all__ = ["GatewayProcess", "free_port", "stop_processes", "wait_healthy"]
 
 
 def free_port() -> int:
@@ -25,6 +27,36 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+def wait_healthy(url: str, procs: Sequence[subprocess.Popen[bytes]], timeout: float) -> None:
+    """Returns once ``url``'s /healthz answers 200; raises if any of ``procs`` exits first or
+    the time runs out (the caller stops what it started)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        exited = [(i, p.returncode) for i, p in enumerate(procs) if p.poll() is not None]
+        if exited:
+            raise RuntimeError(f"gateway process(es) exited (index, code): {exited}")
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError(f"gateway not ready within {timeout}s")
+
+
+def stop_processes(procs: Iterable[subprocess.Popen[bytes] | None], timeout: float) -> None:
+    """SIGINT to every running process (uvicorn's clean stop: the relayer releases its
+    leases), then SIGKILL to any still running after ``timeout``."""
+    running = [p for p in procs if p is not None and p.poll() is None]
+    for proc in running:
+        proc.send_signal(signal.SIGINT)
+    for proc in running:
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 class GatewayProcess:
@@ -77,29 +109,15 @@ class GatewayProcess:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"gateway exited with {self.proc.returncode}; log: {self.log_path}"
-                )
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"gateway not ready within {timeout}s; log: {self.log_path}")
+        try:
+            wait_healthy(self.url, [self.proc], timeout)
+        except RuntimeError as e:
+            self.stop()
+            raise RuntimeError(f"{e}; log: {self.log_path}") from None
+        return self
 
     def stop(self, timeout: float = 15.0) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_processes([self.proc], timeout)
 
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs, as in a crash."""

@@ -18,17 +18,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
-import httpx
+from gateway.devnet.process import stop_processes, wait_healthy
 
 __all__ = ["ReplicaSet", "reuseport_socket"]
 
@@ -88,21 +86,18 @@ class ReplicaSet:
         return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
 
     def start(self, timeout: float = 60.0) -> Self:
-        for i in range(self.count):
-            self.procs[i] = self._spawn(i)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            dead = [i for i, p in enumerate(self.procs) if p is not None and p.poll() is not None]
-            if dead:
-                self.stop()
-                raise RuntimeError(f"gateway replica(s) {dead} exited; logs in {self.log_dir}")
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"gateway replicas not ready within {timeout}s")
+        procs = [self._spawn(i) for i in range(self.count)]
+        self.procs = list(procs)
+        try:
+            wait_healthy(self.url, procs, timeout)
+        except RuntimeError as e:
+            self.stop()
+            raise RuntimeError(f"{e}; logs in {self.log_dir}") from None
+        return self
+
+    @property
+    def started(self) -> bool:
+        return any(p is not None and p.poll() is None for p in self.procs)
 
     def restart_exited(self) -> list[int]:
         """Starts again, under the same id, every replica that exited; answers which."""
@@ -121,18 +116,11 @@ class ReplicaSet:
             proc.wait()
 
     def stop(self, timeout: float = 15.0) -> None:
-        running = [p for p in self.procs if p is not None and p.poll() is None]
-        for proc in running:
-            proc.send_signal(signal.SIGINT)
-        for proc in running:
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_processes(self.procs, timeout)
 
     def __enter__(self) -> Self:
-        return self.start()
+        # As GatewayProcess: `with replicas.start()` must not start a second set.
+        return self if self.started else self.start()
 
     def __exit__(
         self,
