@@ -4,6 +4,8 @@ Blocks are read in ranges (see ``fetch``), decoded (``decode``), folded (``fold`
 with the checkpoint in one transaction per part of a range (``store``; a part ends at a block
 boundary). While one part is written, worker threads already decode the next parts and fetch
 the next ranges. Ranges aim at ``max_range_logs`` logs each, within ``batch_blocks`` blocks.
+A catch-up into empty bulk tables (a reindex) builds their secondary indexes once, at its end
+(``bulk_indexes``).
 
 Reorgs: before each sync the checkpoint's hash is compared with the chain's. On a mismatch the
 indexer walks back through the stored recent hashes to the newest block the chain still has,
@@ -25,6 +27,7 @@ from sqlalchemy import Engine
 
 from chain.manifest import Manifest
 from chain.rpc import RpcClient, RpcError
+from gateway.indexer.bulk_indexes import BulkIndexes
 from gateway.indexer.decode import EventDecoder
 from gateway.indexer.fetch import ChainMovedError, FetchedRange, RangeFetcher
 from gateway.indexer.fold import VALUES_TABLES
@@ -207,6 +210,7 @@ class Indexer:
         prefetch: int = 2,
     ) -> None:
         self.store = IndexStore(engine, manifest.chain_id)
+        self.bulk_indexes = BulkIndexes(engine)
         self.rpc = rpc
         self.chain_id = manifest.chain_id
         self.start_block = manifest.start_block
@@ -255,6 +259,7 @@ class Indexer:
         """
         started = time.monotonic()
         self._check_chain()
+        self.bulk_indexes.start()
         head = self.rpc.block_number()
         depth = self._handle_reorg(head)
         checkpoint = self.store.checkpoint()
@@ -263,6 +268,7 @@ class Indexer:
         target = head - self.confirmations
         tokens = self.store.tokens()
         block, ranges, logs, events = first, 0, 0, 0
+        busy = max(1, self.max_range_logs // 4)
         with ThreadPoolExecutor(self.prefetch, thread_name_prefix="dongne-index-fetch") as pool:
             ahead = _Prefetch(self, pool, block, target, head, tokens)
             while block <= target:
@@ -291,6 +297,8 @@ class Indexer:
                 if fetched.span:  # the range's last part
                     self._resize(fetched.span, fetched.range_logs)
                 ahead.fill()  # the node works on the next ranges while this one is written
+                if fetched.log_count >= busy:  # a catch-up: into empty tables, index at the end
+                    self.bulk_indexes.busy_part()
                 try:
                     self.store.write_range(
                         fetched.events, parent, fetched.end, head, fetched.hashes
@@ -298,6 +306,7 @@ class Indexer:
                 except CheckpointMovedError as exc:
                     log.warning("range %d-%d not written: %s", block, fetched.last, exc)
                     break
+                self.bulk_indexes.written(len(fetched.events))
                 ranges += 1 if fetched.span else 0
                 logs += fetched.log_count
                 events += len(fetched.events)
@@ -307,6 +316,7 @@ class Indexer:
                     elapsed = time.monotonic() - started
                     progress(Progress(first, fetched.last, target, events, elapsed))
             ahead.abandon()  # nothing more is wanted (a break leaves some asked)
+        self.bulk_indexes.finish()
         if ranges == 0 and checkpoint is not None and checkpoint.head != head:
             self.store.record_head(head)
         self._head, self._indexed = head, block - 1
@@ -318,6 +328,7 @@ class Indexer:
     def reindex(self, progress: ProgressCallback | None = None) -> SyncReport:
         """Deletes this chain's index and rebuilds it from the manifest's start block."""
         self.store.wipe()
+        self.bulk_indexes.wiped()
         self._span = min(_FIRST_SPAN, self.batch_blocks)
         return self.sync_once(progress)
 
