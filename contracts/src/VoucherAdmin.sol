@@ -499,8 +499,7 @@ contract VoucherAdmin is IVoucherAdmin, VoucherBase {
         view
         returns (bool)
     {
-        return
-            _s().payments[record.payer][record.seq % PAYMENT_RING] == _recordHash(merchant, record);
+        return _isOnRecord(merchant, record);
     }
 
     function isCategoryExcluded(uint24 category) external view returns (bool) {

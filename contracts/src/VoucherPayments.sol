@@ -175,7 +175,7 @@ abstract contract VoucherPayments is VoucherBase {
         a.paymentSeq = uint32(seq + 1);
         _storeAccount($.accounts[rec.payer], a);
         rec.seq = seq;
-        $.payments[rec.payer][seq % PAYMENT_RING] = keccak256(abi.encode(merchant, rec));
+        $.payments[rec.payer][seq % PAYMENT_RING] = _recordHash(merchant, rec);
     }
 
     function _emitPayment(address merchant, PaymentRecord memory rec) private {
