@@ -114,6 +114,27 @@ abstract contract VoucherBase is IVoucherBase, AccessControlUpgradeable, ERC2771
         mapping(uint24 category => bool) excludedCategory;
         // The wallets recovered into a wallet: its refund closes their payments too.
         mapping(address to => address[] lost) recoveredFrom;
+        // Appended: a copy of what a payment reads of the rules in force, with the pause flag.
+        PayRules payRules;
+    }
+
+    /// @dev One slot: the fields of the rules in force that every payment reads, and the pause
+    /// flag. A payment reads this one slot where it read two cold ones (the flags' slot for
+    /// `paused` and `rulesVersion`, then the version's rules): ~2,100 gas less per payment.
+    /// `rulesByVersion` and `paused` stay the truth; the admin module rewrites this copy
+    /// whenever either changes (initialize, rules activation, setPaused). On a proxy deployed
+    /// before the field existed its slot is zero, so `mirrored` is false and payments read the
+    /// truth instead until the next setPaused or activation writes the copy.
+    struct PayRules {
+        uint8 revenueCapTier;
+        uint16 cashbackBpsTier0;
+        uint16 cashbackBpsTier1;
+        uint16 cashbackBpsTier2;
+        uint16 cashbackBpsTier3;
+        uint64 cashbackMonthlyBase;
+        uint64 holdingCap;
+        bool paused;
+        bool mirrored;
     }
 
     /// @dev One slot: the ERC-20 total supply and the running totals funders are billed from.
@@ -180,6 +201,45 @@ abstract contract VoucherBase is IVoucherBase, AccessControlUpgradeable, ERC2771
     function _rules() internal view returns (Rules storage) {
         VoucherStorage storage $ = _s();
         return $.rulesByVersion[$.rulesVersion];
+    }
+
+    /// @dev What a payment reads of the rules in force, reverting while paused: the copy in
+    /// one SLOAD (decoded by hand: a struct copy reads the slot once per field; the shifts are
+    /// the field offsets of `PayRules`, contracts/layout/), else the truth it copies.
+    function _payRules() internal view returns (PayRules memory pr) {
+        VoucherStorage storage $ = _s();
+        PayRules storage copy = $.payRules;
+        uint256 w;
+        assembly {
+            w := sload(copy.slot)
+        }
+        if (uint8(w >> 208) != 0) {
+            pr.revenueCapTier = uint8(w);
+            pr.cashbackBpsTier0 = uint16(w >> 8);
+            pr.cashbackBpsTier1 = uint16(w >> 24);
+            pr.cashbackBpsTier2 = uint16(w >> 40);
+            pr.cashbackBpsTier3 = uint16(w >> 56);
+            pr.cashbackMonthlyBase = uint64(w >> 72);
+            pr.holdingCap = uint64(w >> 136);
+            pr.paused = uint8(w >> 200) != 0;
+        } else {
+            pr = _payRulesOf(_rules(), $.paused);
+        }
+        if (pr.paused) revert VoucherPaused();
+    }
+
+    function _payRulesOf(Rules storage r, bool paused_) internal view returns (PayRules memory) {
+        return PayRules({
+            revenueCapTier: r.revenueCapTier,
+            cashbackBpsTier0: r.cashbackBpsTier0,
+            cashbackBpsTier1: r.cashbackBpsTier1,
+            cashbackBpsTier2: r.cashbackBpsTier2,
+            cashbackBpsTier3: r.cashbackBpsTier3,
+            cashbackMonthlyBase: r.cashbackMonthlyBase,
+            holdingCap: r.holdingCap,
+            paused: paused_,
+            mirrored: false
+        });
     }
 
     function _requireNotPaused() internal view {
