@@ -201,17 +201,29 @@ abstract contract VoucherPayments is VoucherBase {
         }
         if (rec.cashback > 0) emit IERC20.Transfer(address(0), rec.payer, rec.cashback);
         if (rec.extra > 0) emit MerchantFunded(merchant, rec.payer, rec.seq, rec.extra);
-        emit Paid(
-            rec.payer,
-            merchant,
-            rec.paymentId,
-            rec.seq,
-            rec.amount,
-            rec.fromGeneral,
-            rec.cashback,
-            rec.programIds,
-            rec.programAmounts
-        );
+        if (rec.programIds.length == 0) {
+            emit Paid(
+                rec.payer,
+                merchant,
+                rec.paymentId,
+                rec.seq,
+                rec.amount,
+                rec.fromGeneral,
+                rec.cashback
+            );
+        } else {
+            emit PaidWithPockets(
+                rec.payer,
+                merchant,
+                rec.paymentId,
+                rec.seq,
+                rec.amount,
+                rec.fromGeneral,
+                rec.cashback,
+                rec.programIds,
+                rec.programAmounts
+            );
+        }
     }
 
     /// @dev Takes from the named pockets in order; returns what is left for the general pocket.
