@@ -29,7 +29,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -59,6 +58,7 @@ from chain.protocol.calls import (
     encode_set_employee,
     encode_set_platform,
 )
+from chain.protocol.calls import paid_record as paid_record_of
 from chain.protocol.contracts import event_topic, input_type
 from chain.protocol.forwarder import (
     ForwarderDomain,
@@ -83,7 +83,7 @@ REQUEST_GAS = 300_000  # the gas a signed request grants its call
 PAYMENT = 1_000  # won; small enough that the monthly cashback base lasts the whole run
 MERCHANT_CATEGORY = 47_190  # KSIC: other retail sale in non-specialised stores
 RULES_TYPE = input_type("proposeRules")
-PAID_TOPIC = event_topic("Paid")
+PAID_TOPIC = event_topic("Paid")  # a payment that names no pockets, as every one here
 TRANSFER_TOPIC = event_topic("Transfer")  # the same event as OpenZeppelin's ERC-20 baseline
 
 console = Console(stderr=True)
@@ -214,24 +214,14 @@ def deadline_of(rpc: RpcClient) -> int:
 
 def paid_record(receipt: Receipt) -> PaymentRecord:
     """The record of the one payment in ``receipt``, as a merchant presents it to cancel."""
-    logs = receipt.logs_with_topic(PAID_TOPIC)
-    if len(logs) != 1:
-        raise BenchError(f"expected one Paid event in {receipt.tx_hash}, got {len(logs)}")
-    topics = _topics(logs[0])
-    types = ["uint256", "uint256", "uint256", "uint256", "uint256[]", "uint256[]"]
-    seq, amount, from_general, cashback, ids, amounts = abi_decode(
-        types, bytes.fromhex(str(logs[0]["data"])[2:])
-    )
-    return PaymentRecord(
-        payer="0x" + topics[1][-40:],
-        seq=seq,
-        payment_id=bytes.fromhex(topics[3][2:]),
-        amount=amount,
-        from_general=from_general,
-        cashback=cashback,
-        program_ids=tuple(ids),
-        program_amounts=tuple(amounts),
-    )
+    records = [
+        record
+        for log in receipt.logs
+        if (record := paid_record_of(_topics(log), bytes.fromhex(str(log["data"])[2:])))
+    ]
+    if len(records) != 1:
+        raise BenchError(f"expected one payment event in {receipt.tx_hash}, got {len(records)}")
+    return records[0]
 
 
 class Municipality:

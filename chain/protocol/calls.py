@@ -12,13 +12,21 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Final, Protocol
 
+from eth_abi.abi import decode as abi_decode
 from eth_abi.exceptions import EncodingError
 
-from chain.protocol.contracts import encode_function, function_signature, selector
+from chain.protocol.contracts import (
+    encode_function,
+    event_data_types,
+    event_topic,
+    function_signature,
+    selector,
+)
 from chain.protocol.errors import DongneChainError
 from chain.protocol.hashing import ZERO_ADDRESS
 
 __all__ = [
+    "PAID_EVENTS",
     "REGISTRY_FUNCTIONS",
     "SELECTORS",
     "SELECTOR_NAMES",
@@ -71,6 +79,7 @@ __all__ = [
     "encode_transfer",
     "funder_id",
     "funder_name",
+    "paid_record",
 ]
 
 Bytes32 = bytes | str
@@ -261,6 +270,33 @@ class PaymentRecord:
             self.fee,
             self.cancelled,
         )
+
+
+# A payment emits exactly one of these: ``Paid`` when it names no program pockets (most do not;
+# the event is 1,024 gas cheaper without the two empty lists), ``PaidWithPockets`` otherwise.
+PAID_EVENTS: Final = ("Paid", "PaidWithPockets")
+
+
+def paid_record(topics: Sequence[str], data: bytes) -> PaymentRecord | None:
+    """The record a ``Paid`` or ``PaidWithPockets`` log carries (``topics`` 0x-hex as
+    ``eth_getLogs`` reports them), or None for any other log. Extra, platform and fee come from
+    the ``MerchantFunded`` and ``PlatformPayment`` events emitted before it."""
+    for name in PAID_EVENTS:
+        if topics[:1] == [event_topic(name)]:
+            values = abi_decode(list(event_data_types(name)), data)
+            seq, amount, from_general, cashback = values[:4]
+            ids, amounts = (values[4], values[5]) if len(values) > 4 else ((), ())
+            return PaymentRecord(
+                payer="0x" + topics[1][-40:],
+                seq=seq,
+                payment_id=bytes.fromhex(topics[3][2:]),
+                amount=amount,
+                from_general=from_general,
+                cashback=cashback,
+                program_ids=tuple(ids),
+                program_amounts=tuple(amounts),
+            )
+    return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,6 +52,7 @@ contract VoucherAdmin is IVoucherAdmin, VoucherBase {
         $.symbol = symbol_;
         $.rulesByVersion[1] = initialRules;
         $.rulesVersion = 1;
+        _mirrorPayRules();
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         emit MunicipalityInitialized(region_, name_, symbol_, admin);
         emit RulesActivated(1, initialRules);
@@ -104,6 +105,7 @@ contract VoucherAdmin is IVoucherAdmin, VoucherBase {
     /// @inheritdoc IVoucherAdmin
     function setPaused(bool paused_) external onlyRole(PAUSER_ROLE) {
         _s().paused = paused_;
+        _mirrorPayRules(); // also how a proxy upgraded from before the copy gets it
         emit PausedSet(paused_, _msgSender());
     }
 
@@ -219,7 +221,17 @@ contract VoucherAdmin is IVoucherAdmin, VoucherBase {
         uint64 version = $.rulesVersion + 1;
         $.rulesVersion = version; // the pending version becomes the current one, kept as is
         $.pendingAt = 0;
+        _mirrorPayRules();
         emit RulesActivated(version, $.rulesByVersion[version]);
+    }
+
+    /// @dev Rewrites the payments' copy of the rules in force and the pause flag (VoucherBase
+    /// `PayRules`): after every change of either.
+    function _mirrorPayRules() private {
+        VoucherStorage storage $ = _s();
+        PayRules memory copy = _payRulesOf(_rules(), $.paused);
+        copy.mirrored = true;
+        $.payRules = copy;
     }
 
     // ------------------------------------------------------------------ merchants
@@ -499,8 +511,7 @@ contract VoucherAdmin is IVoucherAdmin, VoucherBase {
         view
         returns (bool)
     {
-        return
-            _s().payments[record.payer][record.seq % PAYMENT_RING] == _recordHash(merchant, record);
+        return _isOnRecord(merchant, record);
     }
 
     function isCategoryExcluded(uint24 category) external view returns (bool) {

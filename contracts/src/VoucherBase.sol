@@ -114,6 +114,27 @@ abstract contract VoucherBase is IVoucherBase, AccessControlUpgradeable, ERC2771
         mapping(uint24 category => bool) excludedCategory;
         // The wallets recovered into a wallet: its refund closes their payments too.
         mapping(address to => address[] lost) recoveredFrom;
+        // Appended: a copy of what a payment reads of the rules in force, with the pause flag.
+        PayRules payRules;
+    }
+
+    /// @dev One slot: the fields of the rules in force that every payment reads, and the pause
+    /// flag. A payment reads this one slot where it read two cold ones (the flags' slot for
+    /// `paused` and `rulesVersion`, then the version's rules): ~2,100 gas less per payment.
+    /// `rulesByVersion` and `paused` stay the truth; the admin module rewrites this copy
+    /// whenever either changes (initialize, rules activation, setPaused). On a proxy deployed
+    /// before the field existed its slot is zero, so `mirrored` is false and payments read the
+    /// truth instead until the next setPaused or activation writes the copy.
+    struct PayRules {
+        uint8 revenueCapTier;
+        uint16 cashbackBpsTier0;
+        uint16 cashbackBpsTier1;
+        uint16 cashbackBpsTier2;
+        uint16 cashbackBpsTier3;
+        uint64 cashbackMonthlyBase;
+        uint64 holdingCap;
+        bool paused;
+        bool mirrored;
     }
 
     /// @dev One slot: the ERC-20 total supply and the running totals funders are billed from.
@@ -180,6 +201,45 @@ abstract contract VoucherBase is IVoucherBase, AccessControlUpgradeable, ERC2771
     function _rules() internal view returns (Rules storage) {
         VoucherStorage storage $ = _s();
         return $.rulesByVersion[$.rulesVersion];
+    }
+
+    /// @dev What a payment reads of the rules in force, reverting while paused: the copy in
+    /// one SLOAD (decoded by hand: a struct copy reads the slot once per field; the shifts are
+    /// the field offsets of `PayRules`, contracts/layout/), else the truth it copies.
+    function _payRules() internal view returns (PayRules memory pr) {
+        VoucherStorage storage $ = _s();
+        PayRules storage copy = $.payRules;
+        uint256 w;
+        assembly {
+            w := sload(copy.slot)
+        }
+        if (uint8(w >> 208) != 0) {
+            pr.revenueCapTier = uint8(w);
+            pr.cashbackBpsTier0 = uint16(w >> 8);
+            pr.cashbackBpsTier1 = uint16(w >> 24);
+            pr.cashbackBpsTier2 = uint16(w >> 40);
+            pr.cashbackBpsTier3 = uint16(w >> 56);
+            pr.cashbackMonthlyBase = uint64(w >> 72);
+            pr.holdingCap = uint64(w >> 136);
+            pr.paused = uint8(w >> 200) != 0;
+        } else {
+            pr = _payRulesOf(_rules(), $.paused);
+        }
+        if (pr.paused) revert VoucherPaused();
+    }
+
+    function _payRulesOf(Rules storage r, bool paused_) internal view returns (PayRules memory) {
+        return PayRules({
+            revenueCapTier: r.revenueCapTier,
+            cashbackBpsTier0: r.cashbackBpsTier0,
+            cashbackBpsTier1: r.cashbackBpsTier1,
+            cashbackBpsTier2: r.cashbackBpsTier2,
+            cashbackBpsTier3: r.cashbackBpsTier3,
+            cashbackMonthlyBase: r.cashbackMonthlyBase,
+            holdingCap: r.holdingCap,
+            paused: paused_,
+            mirrored: false
+        });
     }
 
     function _requireNotPaused() internal view {
@@ -298,8 +358,103 @@ abstract contract VoucherBase is IVoucherBase, AccessControlUpgradeable, ERC2771
         }
     }
 
-    function _recordHash(address merchant, PaymentRecord calldata record)
+    /// @dev What the payment ring holds for a payment: one keccak over 12 fixed-width words,
+    /// the pocket lists reduced to one word first (zero when none are named, as in most
+    /// payments). Hashing the record with `abi.encode` walked its two dynamic arrays through
+    /// memory on every payment (~230 gas more). The preimage is always 12 words and the
+    /// legacy one (`_legacyRecordHash`) at least 16, so the two can never be confused.
+    function _recordHash(address merchant, PaymentRecord memory r) internal pure returns (bytes32) {
+        bytes32 pockets = r.programIds.length == 0 && r.programAmounts.length == 0
+            ? bytes32(0)
+            : keccak256(abi.encode(r.programIds, r.programAmounts));
+        return _recordWordsHash(
+            merchant,
+            r.payer,
+            r.seq,
+            r.paymentId,
+            r.amount,
+            r.fromGeneral,
+            r.cashback,
+            pockets,
+            r.extra,
+            r.platform,
+            r.fee,
+            r.cancelled
+        );
+    }
+
+    /// @dev `_recordHash` of a record presented in calldata, without copying it to memory.
+    function _presentedRecordHash(address merchant, PaymentRecord calldata r)
         internal
+        pure
+        returns (bytes32)
+    {
+        bytes32 pockets = r.programIds.length == 0 && r.programAmounts.length == 0
+            ? bytes32(0)
+            : keccak256(abi.encode(r.programIds, r.programAmounts));
+        return _recordWordsHash(
+            merchant,
+            r.payer,
+            r.seq,
+            r.paymentId,
+            r.amount,
+            r.fromGeneral,
+            r.cashback,
+            pockets,
+            r.extra,
+            r.platform,
+            r.fee,
+            r.cancelled
+        );
+    }
+
+    function _recordWordsHash(
+        address merchant,
+        address payer,
+        uint256 seq,
+        bytes32 paymentId,
+        uint256 amount,
+        uint256 fromGeneral,
+        uint256 cashback,
+        bytes32 pockets,
+        uint256 extra,
+        address platform,
+        uint256 fee,
+        uint256 cancelled
+    ) private pure returns (bytes32) {
+        return keccak256(
+            abi.encode(
+                merchant,
+                payer,
+                seq,
+                paymentId,
+                amount,
+                fromGeneral,
+                cashback,
+                pockets,
+                extra,
+                platform,
+                fee,
+                cancelled
+            )
+        );
+    }
+
+    /// @dev Whether `record` is the payment the ring holds in its slot. Payments made before
+    /// the ring hash above took effect hold the legacy hash; it is only computed when the
+    /// current one does not match, so it costs current payments nothing.
+    function _isOnRecord(address merchant, PaymentRecord calldata record)
+        internal
+        view
+        returns (bool)
+    {
+        bytes32 stored = _s().payments[record.payer][record.seq % PAYMENT_RING];
+        return stored == _presentedRecordHash(merchant, record)
+            || stored == _legacyRecordHash(merchant, record);
+    }
+
+    function _legacyRecordHash(address merchant, PaymentRecord calldata record)
+        private
         pure
         returns (bytes32)
     {

@@ -20,6 +20,7 @@ abstract contract VoucherPayments is VoucherBase {
         uint256[] memory programIds,
         address platform
     ) internal returns (PaymentRecord memory rec) {
+        PayRules memory pr = _payRules();
         (bool citizen, Merchant storage m, uint256 extraBps) = _checkPayment(payer, merchant);
         uint48 gross = _amount(price);
         // Invoices are single use: a non-zero payment id is spent once per merchant. Plain QR
@@ -41,17 +42,17 @@ abstract contract VoucherPayments is VoucherBase {
             rec.platform = platform;
             rec.fee = rec.amount * _platformFeeBps(platform) / BPS;
         }
-        _settle(merchant, m, rec, citizen);
+        _settle(merchant, m, rec, citizen, pr);
         if (rec.extra != 0) m.extraTotal += uint64(rec.extra);
         _emitPayment(merchant, rec);
     }
 
-    /// @dev The region lock and the payer's and merchant's standing, before any state changes.
+    /// @dev The region lock and the payer's and merchant's standing, before any state changes
+    /// (the pause is checked by `_payRules`, which the payment reads first).
     function _checkPayment(address payer, address merchant)
         internal
         returns (bool citizen, Merchant storage m, uint256 extraBps)
     {
-        _requireNotPaused();
         (IIdentityRegistry.Kind payerKind, IIdentityRegistry.Kind merchantKind) =
             _requireIdentities(payer, merchant);
         if (!_isHolder(payerKind)) revert VoucherEdgeNotAllowed(payer, merchant);
@@ -136,17 +137,20 @@ abstract contract VoucherPayments is VoucherBase {
     }
 
     /// @dev Moves the money (pockets first, then general), credits cashback, records the payment.
-    function _settle(address merchant, Merchant storage m, PaymentRecord memory rec, bool citizen)
-        private
-    {
+    function _settle(
+        address merchant,
+        Merchant storage m,
+        PaymentRecord memory rec,
+        bool citizen,
+        PayRules memory r
+    ) private {
         VoucherStorage storage $ = _s();
-        uint256 remaining = _spendPockets(merchant, m, rec);
+        uint256 remaining = _spendPockets(merchant, m, rec, r.revenueCapTier);
         // The payer's slot is read once and written once: a payment changes up to five of
         // its fields (balance, month, cashback base, other-in, sequence), and separate
         // storage writes cost ~1,000 gas more.
         Account memory a = _loadAccount($.accounts[rec.payer]);
         if (remaining > 0) {
-            Rules storage r = _rules(); // once: the lookup hashes the version's mapping key
             uint8 capTier = r.revenueCapTier;
             // Read side by side so that the optimizer loads the merchant's slot once.
             uint8 tier = m.tier;
@@ -175,7 +179,7 @@ abstract contract VoucherPayments is VoucherBase {
         a.paymentSeq = uint32(seq + 1);
         _storeAccount($.accounts[rec.payer], a);
         rec.seq = seq;
-        $.payments[rec.payer][seq % PAYMENT_RING] = keccak256(abi.encode(merchant, rec));
+        $.payments[rec.payer][seq % PAYMENT_RING] = _recordHash(merchant, rec);
     }
 
     function _emitPayment(address merchant, PaymentRecord memory rec) private {
@@ -197,24 +201,38 @@ abstract contract VoucherPayments is VoucherBase {
         }
         if (rec.cashback > 0) emit IERC20.Transfer(address(0), rec.payer, rec.cashback);
         if (rec.extra > 0) emit MerchantFunded(merchant, rec.payer, rec.seq, rec.extra);
-        emit Paid(
-            rec.payer,
-            merchant,
-            rec.paymentId,
-            rec.seq,
-            rec.amount,
-            rec.fromGeneral,
-            rec.cashback,
-            rec.programIds,
-            rec.programAmounts
-        );
+        if (rec.programIds.length == 0) {
+            emit Paid(
+                rec.payer,
+                merchant,
+                rec.paymentId,
+                rec.seq,
+                rec.amount,
+                rec.fromGeneral,
+                rec.cashback
+            );
+        } else {
+            emit PaidWithPockets(
+                rec.payer,
+                merchant,
+                rec.paymentId,
+                rec.seq,
+                rec.amount,
+                rec.fromGeneral,
+                rec.cashback,
+                rec.programIds,
+                rec.programAmounts
+            );
+        }
     }
 
     /// @dev Takes from the named pockets in order; returns what is left for the general pocket.
-    function _spendPockets(address merchant, Merchant storage m, PaymentRecord memory rec)
-        private
-        returns (uint256 remaining)
-    {
+    function _spendPockets(
+        address merchant,
+        Merchant storage m,
+        PaymentRecord memory rec,
+        uint8 capTier
+    ) private returns (uint256 remaining) {
         address payer = rec.payer;
         uint256[] memory programIds = rec.programIds;
         remaining = rec.amount;
@@ -230,7 +248,6 @@ abstract contract VoucherPayments is VoucherBase {
             if (!_categoryAllowed(id, p, m.category)) {
                 revert ProgramCategoryNotAllowed(id, m.category);
             }
-            uint8 capTier = _rules().revenueCapTier;
             if (m.tier >= capTier && !p.revenueCapWaived) {
                 revert VoucherMerchantOverRevenueCap(merchant, m.tier, capTier);
             }
@@ -246,7 +263,7 @@ abstract contract VoucherPayments is VoucherBase {
 
     /// @dev Cashback by merchant tier on general spending, up to the monthly base, never
     /// pushing the payer over the holding cap.
-    function _cashback(Rules storage r, Account memory a, uint8 tier, uint256 spent)
+    function _cashback(PayRules memory r, Account memory a, uint8 tier, uint256 spent)
         private
         view
         returns (uint256 cashback)

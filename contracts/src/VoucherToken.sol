@@ -137,7 +137,7 @@ contract VoucherToken is VoucherPrograms, VoucherPayments {
         address merchant = _msgSender();
         address payer = record.payer;
         uint256 slot = record.seq % PAYMENT_RING;
-        if ($.payments[payer][slot] != _recordHash(merchant, record)) {
+        if (!_isOnRecord(merchant, record)) {
             revert VoucherPaymentNotFound(payer, record.seq);
         }
         uint256 refundedAt = $.refundedAtSeq[payer];
@@ -154,7 +154,7 @@ contract VoucherToken is VoucherPrograms, VoucherPayments {
         } else {
             PaymentRecord memory rest = record;
             rest.cancelled = upTo;
-            $.payments[payer][slot] = keccak256(abi.encode(merchant, rest));
+            $.payments[payer][slot] = _recordHash(merchant, rest);
         }
         // A recovered wallet's cancellations go to the person's newest wallet.
         address to = payer;

@@ -182,6 +182,12 @@ def _payment(row: Row) -> None:
     row["program_ids"] = ids  # as the payment named them: a cancellation's parts follow these
 
 
+def _plain_payment(row: Row) -> None:
+    """``Paid``: a payment that named no pockets (``PaidWithPockets`` carries the lists)."""
+    row["_ids"], row["_amounts"] = [], []
+    _payment(row)
+
+
 def _cancellation(row: Row) -> None:
     row["returned"] = cast(int, row["from_general"]) - cast(int, row["cashback"])
 
@@ -255,9 +261,13 @@ def _shapes(rules_fields: list[str]) -> dict[str, _Shape]:
                                     _unset(*_MERCHANT, action="status_set")),
         "Issued": _Shape("index_sales", "buyer issuer face paid", derive=_sale),
         # Extra, platform, fee and employee come from the events emitted with it (the fold).
-        "Paid": _Shape("index_payments", f"{_PAYMENT} amount from_general=fromGeneral cashback "
-                       "_ids=programIds _amounts=programAmounts",
-                       _unset("platform", "employee", extra=0, fee=0), derive=_payment),
+        "Paid": _Shape("index_payments", f"{_PAYMENT} amount from_general=fromGeneral cashback",
+                       _unset("platform", "employee", extra=0, fee=0), derive=_plain_payment),
+        "PaidWithPockets": _Shape("index_payments", f"{_PAYMENT} amount "
+                                  "from_general=fromGeneral cashback "
+                                  "_ids=programIds _amounts=programAmounts",
+                                  _unset("platform", "employee", extra=0, fee=0),
+                                  derive=_payment),
         # The payment's program ids, extra part and tx hash are joined by the fold.
         "PaymentCancelled": _Shape("index_cancellations", f"{_PAYMENT} amount "
                                    "cancelled_total=cancelledTotal from_general=fromGeneral "

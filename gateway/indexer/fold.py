@@ -7,9 +7,10 @@ into ranges:
 - identities and merchants: the latest record per account;
 - programs: granted, claimed count and spent, kept equal to the sums over grants and pocket
   moves, and closed/returned from ``ProgramClosed``;
-- payments: a payment spends program pockets (pocket moves); the events emitted with its
-  ``Paid`` in the same transaction (``MerchantFunded``, ``PlatformPayment`` before it,
-  ``EmployeePayment`` after it) complete its row (extra, platform and fee, employee);
+- payments (``Paid``, or ``PaidWithPockets`` when it names pockets): a payment spends program
+  pockets (pocket moves); the events emitted with its ``Paid`` in the same transaction
+  (``MerchantFunded``, ``PlatformPayment`` before it, ``EmployeePayment`` after it) complete its
+  row (extra, platform and fee, employee);
 - cancellations (all or part of a payment, possibly several times): the event carries its parts,
   one per program the payment named, so it is joined to the payment here (from this range or
   the database) for those program ids, the payment's tx hash and the merchant-funded share, and
@@ -25,6 +26,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, cast
 
+from chain.protocol.calls import PAID_EVENTS
 from gateway.db.tables import index as t
 from gateway.indexer.decode import DecodedEvent, Row, Values
 
@@ -155,7 +157,7 @@ def _needed_keys(events: Sequence[DecodedEvent]) -> _Needs:
         r = cast(Row, row)
         if name in ("ProgramClosed", "Rewarded"):
             needs.programs.add((address, cast(int, r["program_id"])))
-        elif name == "Paid":
+        elif name in PAID_EVENTS:
             paid.add((address, cast(str, r["payer"]), cast(int, r["seq"])))
             for pocket in cast(list[dict[str, int]], r["pockets"]):
                 needs.programs.add((address, pocket["program_id"]))
@@ -241,7 +243,7 @@ class _Fold:
             **dict.fromkeys(_MERCHANT_EVENTS, self._merchant),
             "ProgramCreated": self._created,
             "ProgramClosed": self._closed,
-            "Paid": self._paid,
+            **dict.fromkeys(PAID_EVENTS, self._paid),
             "PaymentCancelled": self._cancelled,
             "MerchantFunded": self._merchant_funded,
             "PlatformPayment": self._platform_payment,

@@ -2,9 +2,9 @@
 that name their payer) a wallet has been sent.
 
 An invoice's status is derived from the events, never stored: cancelled once its merchant
-cancelled it (``InvoiceCancelled``), paid once a payment used its id (``Paid`` with that
-payment id at that merchant), expired when neither happened and its expiry has passed, open
-otherwise. So a reorg or a reindex needs nothing but the event tables.
+cancelled it (``InvoiceCancelled``), paid once a payment used its id (``Paid`` or
+``PaidWithPockets`` with that payment id at that merchant), expired when neither happened and
+its expiry has passed, open otherwise. So a reorg or a reindex needs nothing but the event tables.
 """
 
 from __future__ import annotations

@@ -61,7 +61,7 @@ from chain.protocol.calls import (
     encode_sync_merchant_exclusion,
     funder_id,
 )
-from chain.protocol.contracts import encode_function
+from chain.protocol.contracts import encode_function, event_topic
 from chain.protocol.errors import ERROR_CODES, ContractRevert, decode_rpc_error
 from chain.protocol.forwarder import (
     ForwarderDomain,
@@ -98,12 +98,7 @@ _RULES_TYPE = SIGNATURES["proposeRules"].removeprefix("proposeRules(").removesuf
 _REQUEST_TYPE = "(address,address,uint256,uint256,uint48,bytes,bytes)"
 VERIFY_SELECTOR = keccak(text=f"verify({_REQUEST_TYPE})")[:4]
 EXECUTED_TOPIC = "0x" + keccak(text="ExecutedForwardRequest(address,uint256,bool)").hex()
-PAID_TOPIC = (
-    "0x"
-    + keccak(
-        text="Paid(address,address,bytes32,uint256,uint256,uint256,uint256,uint256[],uint256[])"
-    ).hex()
-)
+PAID_TOPIC = event_topic("Paid")  # a payment that names no pockets
 
 # Errors no call to the deployed contracts can raise, and why. Everything else in ERROR_CODES
 # must have a scenario below.

@@ -7,6 +7,7 @@ import {IVoucherToken} from "../../src/interfaces/IVoucherToken.sol";
 import {IVoucherTypes} from "../../src/interfaces/IVoucherTypes.sol";
 import {KstCalendar} from "../../src/libraries/KstCalendar.sol";
 import {Vm} from "../utils/Vm.sol";
+import {PaidLogs} from "../utils/PaidLogs.sol";
 
 /// @notice Drives the money rules of one municipality (invoices and remote payment requests,
 /// merchant-funded extras, platform payments, an excluded category, employee payments, partial
@@ -669,18 +670,9 @@ contract MoneyRulesHandler {
             Vm.Log memory log = logs[i];
             if (log.emitter != address(token)) continue;
             bytes32 topic = log.topics[0];
-            if (topic == IVoucherBase.Paid.selector) {
+            if (PaidLogs.isPaid(log)) {
                 found = true;
-                rec.payer = address(uint160(uint256(log.topics[1])));
-                rec.paymentId = log.topics[3];
-                (
-                    rec.seq,
-                    rec.amount,
-                    rec.fromGeneral,
-                    rec.cashback,
-                    rec.programIds,
-                    rec.programAmounts
-                ) = abi.decode(log.data, (uint256, uint256, uint256, uint256, uint256[], uint256[]));
+                PaidLogs.read(log, rec);
             } else if (topic == IVoucherBase.MerchantFunded.selector) {
                 (, rec.extra) = abi.decode(log.data, (uint256, uint256));
             } else if (topic == IVoucherBase.PlatformPayment.selector) {

@@ -8,6 +8,7 @@ import {IVoucherToken} from "../../src/interfaces/IVoucherToken.sol";
 import {IVoucherTypes} from "../../src/interfaces/IVoucherTypes.sol";
 import {MerkleBuilder} from "../utils/MerkleBuilder.sol";
 import {Vm} from "../utils/Vm.sol";
+import {PaidLogs} from "../utils/PaidLogs.sol";
 
 /// @notice Drives one municipality's voucher token through every kind of movement, only with
 /// calls that must succeed (`fail_on_revert = true`), and keeps a ghost ledger of where every
@@ -833,19 +834,10 @@ contract VoucherHandler {
         Vm.Log[] memory logs = vm.getRecordedLogs();
         for (uint256 i = logs.length; i > 0; --i) {
             Vm.Log memory log = logs[i - 1];
-            if (log.emitter != address(token) || log.topics[0] != IVoucherBase.Paid.selector) {
+            if (log.emitter != address(token) || !PaidLogs.isPaid(log)) {
                 continue;
             }
-            rec.payer = address(uint160(uint256(log.topics[1])));
-            rec.paymentId = log.topics[3];
-            (
-                rec.seq,
-                rec.amount,
-                rec.fromGeneral,
-                rec.cashback,
-                rec.programIds,
-                rec.programAmounts
-            ) = abi.decode(log.data, (uint256, uint256, uint256, uint256, uint256[], uint256[]));
+            PaidLogs.read(log, rec);
             return rec;
         }
         revert HandlerMismatch("no Paid event", 0, 1);

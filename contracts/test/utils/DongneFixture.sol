@@ -14,6 +14,7 @@ import {VoucherServices} from "../../src/VoucherServices.sol";
 import {VoucherToken} from "../../src/VoucherToken.sol";
 import {Test} from "./Test.sol";
 import {Vm} from "./Vm.sol";
+import {PaidLogs} from "./PaidLogs.sol";
 
 /// @notice Deploys the whole network the way production does (forwarder, registry, admin
 /// module, implementation, beacon, factory) and one municipality, Siheung (41390), with
@@ -198,21 +199,10 @@ abstract contract DongneFixture is Test {
         payGeneral(payer, merchant, amount);
         Vm.Log[] memory logs = vm.getRecordedLogs();
         for (uint256 i = 0; i < logs.length; ++i) {
-            if (
-                logs[i].emitter != address(token) || logs[i].topics[0] != IVoucherBase.Paid.selector
-            ) {
+            if (logs[i].emitter != address(token) || !PaidLogs.isPaid(logs[i])) {
                 continue;
             }
-            rec.payer = address(uint160(uint256(logs[i].topics[1])));
-            rec.paymentId = logs[i].topics[3];
-            (
-                rec.seq,
-                rec.amount,
-                rec.fromGeneral,
-                rec.cashback,
-                rec.programIds,
-                rec.programAmounts
-            ) = abi.decode(logs[i].data, (uint256, uint256, uint256, uint256, uint256[], uint256[]));
+            PaidLogs.read(logs[i], rec);
             return rec;
         }
         revert AssertionFailed("no Paid event");

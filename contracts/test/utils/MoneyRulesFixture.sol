@@ -6,6 +6,7 @@ import {IVoucherTypes} from "../../src/interfaces/IVoucherTypes.sol";
 import {DongneFixture} from "./DongneFixture.sol";
 import {MerkleBuilder} from "./MerkleBuilder.sol";
 import {Vm} from "./Vm.sol";
+import {PaidLogs} from "./PaidLogs.sol";
 
 /// @notice State snapshots and skips (Foundry cheatcodes the shared Vm interface does not
 /// declare).
@@ -99,18 +100,9 @@ abstract contract MoneyRulesFixture is DongneFixture {
             Vm.Log memory log = logs[i];
             if (log.emitter != address(token)) continue;
             bytes32 topic = log.topics[0];
-            if (topic == IVoucherBase.Paid.selector) {
+            if (PaidLogs.isPaid(log)) {
                 found = true;
-                rec.payer = address(uint160(uint256(log.topics[1])));
-                rec.paymentId = log.topics[3];
-                (
-                    rec.seq,
-                    rec.amount,
-                    rec.fromGeneral,
-                    rec.cashback,
-                    rec.programIds,
-                    rec.programAmounts
-                ) = abi.decode(log.data, (uint256, uint256, uint256, uint256, uint256[], uint256[]));
+                PaidLogs.read(log, rec);
             } else if (topic == IVoucherBase.MerchantFunded.selector) {
                 (, rec.extra) = abi.decode(log.data, (uint256, uint256));
             } else if (topic == IVoucherBase.PlatformPayment.selector) {

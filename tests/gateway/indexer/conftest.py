@@ -28,6 +28,7 @@ from chain.manifest import Manifest
 from chain.node import LocalNode
 from chain.protocol.abi import load_abi
 from chain.protocol.calls import (
+    PAID_EVENTS,
     FundingShare,
     PaymentRecord,
     Reward,
@@ -412,7 +413,12 @@ def payment_record(net: Net, receipt: Any) -> PaymentRecord:
     """The record a payment's events describe (what a merchant presents to cancel it)."""
     full = net.w3.eth.get_transaction_receipt(receipt["transactionHash"])
     events = net.token.events
-    a = events.Paid().process_receipt(full, errors=DISCARD)[0]["args"]
+    paid = [
+        e
+        for name in PAID_EVENTS
+        for e in getattr(events, name)().process_receipt(full, errors=DISCARD)
+    ]
+    a = paid[0]["args"]
     funded = events.MerchantFunded().process_receipt(full, errors=DISCARD)
     platform = events.PlatformPayment().process_receipt(full, errors=DISCARD)
     return PaymentRecord(
@@ -422,8 +428,8 @@ def payment_record(net: Net, receipt: Any) -> PaymentRecord:
         a["amount"],
         a["fromGeneral"],
         a["cashback"],
-        tuple(a["programIds"]),
-        tuple(a["programAmounts"]),
+        tuple(a.get("programIds", ())),
+        tuple(a.get("programAmounts", ())),
         extra=funded[0]["args"]["extra"] if funded else 0,
         platform=platform[0]["args"]["platform"] if platform else ZERO,
         fee=platform[0]["args"]["fee"] if platform else 0,

@@ -11,6 +11,7 @@ import asyncio
 import secrets
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,15 @@ from eth_abi.abi import encode as abi_encode
 from eth_utils.crypto import keccak
 
 from chain.operator import PROGRAM_CREATED
-from chain.protocol.calls import PaymentRecord, ProgramParams, encode_create_program, encode_pay
+from chain.protocol.calls import (
+    PAID_EVENTS,
+    PaymentRecord,
+    ProgramParams,
+    encode_create_program,
+    encode_pay,
+)
+from chain.protocol.calls import paid_record as chain_paid_record
+from chain.protocol.contracts import event_topic
 from chain.protocol.merkle import Leaf, MerkleTree
 from chain.rpc import RpcClient
 from gateway.devnet.localnet import SIHEUNG, LocalNetwork
@@ -33,12 +42,6 @@ from wallet_sdk.qr import PaymentRequest
 
 from .conftest import RESTAURANT, People
 
-PAID = (
-    "0x"
-    + keccak(
-        text="Paid(address,address,bytes32,uint256,uint256,uint256,uint256,uint256[],uint256[])"
-    ).hex()
-)
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -92,26 +95,18 @@ def paid_record(people: People, state: RequestState, payer: str) -> PaymentRecor
                 "address": people.token,
                 "fromBlock": hex(state.block_number),
                 "toBlock": hex(state.block_number),
-                "topics": [PAID, "0x" + "00" * 12 + payer[2:].lower()],
+                "topics": [
+                    [event_topic(name) for name in PAID_EVENTS],
+                    "0x" + "00" * 12 + payer[2:].lower(),
+                ],
             }
         )
     (log,) = [entry for entry in logs if entry["transactionHash"] == state.tx_hash]
     topics = log["topics"]
     assert isinstance(topics, list)
-    seq, amount, from_general, cashback, program_ids, program_amounts = abi_decode(
-        ["uint256", "uint256", "uint256", "uint256", "uint256[]", "uint256[]"],
-        bytes.fromhex(str(log["data"])[2:]),
-    )
-    return PaymentRecord(
-        payer=payer,
-        seq=seq,
-        payment_id=bytes.fromhex(str(topics[3])[2:]),
-        amount=amount,
-        from_general=from_general,
-        cashback=cashback,
-        program_ids=tuple(program_ids),
-        program_amounts=tuple(program_amounts),
-    )
+    record = chain_paid_record([str(t) for t in topics], bytes.fromhex(str(log["data"])[2:]))
+    assert record is not None
+    return replace(record, payer=payer)
 
 
 def eventually(check: Callable[[], bool], timeout: float = 20.0) -> None:
