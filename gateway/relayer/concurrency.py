@@ -27,6 +27,14 @@ the limit went to 10 at ~250 ms a submission (Little's law: 40/s accepted), batc
 to 5 requests and the capacity fell from ~105/s to 41/s. Tried before and dropped: a floor
 from the drain rate (fed by what the limit lets in, as circular), and one from the measured
 time (it fed on itself: more slots, the loop held longer, longer times, more slots).
+
+Known limit: "short of work" cannot tell a slow node from a busy gateway. At twice the
+capacity with the gateway's own CPU the bottleneck (bench_relay --overload, loaded machine)
+the backlog stayed under half its limit, so the limit stayed at the ceiling and acceptance
+kept the fixed limit's p99 (589 ms); full collections took 76 ms on average there (18 in
+60 s) and 68 of 894 50 ms ticks fired over 50 ms late. The loop's own lag
+(gateway.observability.loop_metrics) would separate the two: shrink on a late loop, hold on
+a slow node.
 """
 
 from __future__ import annotations
