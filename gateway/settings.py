@@ -44,9 +44,14 @@ class Settings(BaseSettings):
     max_held_requests: int = 50_000
     # Admission control (gateway.relayer.admission): when saturated the relayer answers 503
     # Overloaded with Retry-After at once, before checking a signature, instead of queueing
-    # without bound. Submissions being checked and stored at the same time: beyond this the
-    # intake is full (each one waits on the node's simulation and the group commit).
+    # without bound. Submissions being checked and stored at the same time: an adaptive limit
+    # (gateway.relayer.concurrency) between these two keeps the time an accepted one takes
+    # (slot to answer, 90th percentile) near the target while the batcher has work enough;
+    # beyond it the intake is full. Each waits on the node's simulation, the group commit and
+    # the event loop: ~10 are busy at capacity, the rest of a fixed 64 only queued.
     intake_max_in_flight: int = 64
+    intake_min_in_flight: int = 8
+    intake_target_ms: float = 50.0
     # Accepted requests not yet final may take at most this long to drain at the batcher's
     # measured rate (finals per second over the last drain_window_s) ...
     max_backlog_s: float = 5.0

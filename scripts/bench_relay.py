@@ -2,7 +2,8 @@
 
 Many wallets, requests signed before the clock starts, then offered over real HTTP to a
 gateway process. Each wallet has one request out at a time, as a wallet app does: accepted, its
-next nonce may go; refused (503 ``Overloaded``), the same body is sent again after Retry-After
+next nonce may go; refused (503 ``Overloaded``), the same body is sent again after the wait the
+gateway asks for (``args.retry_after_ms``, else Retry-After), as the SDK does
 (every send counts as offered). Two phases: offered ``--rate`` for ``--seconds``, the relayer is
 saturated and its capacity is the requests made final per second of chain time
 (``metrics.final_per_s``); then 70% of that for ``--steady-seconds``, where the acceptance
@@ -36,6 +37,7 @@ import math
 import secrets
 import tempfile
 import time
+import urllib.request
 from collections import Counter, deque
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -43,6 +45,7 @@ from pathlib import Path
 
 import aiohttp
 from eth_account import Account
+from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import create_engine, select
@@ -194,7 +197,7 @@ async def offer(
                     headers={"Content-Type": "application/json"},
                 ) as response:
                     payload = await response.json(content_type=None)
-                    status, retry = response.status, response.headers.get("Retry-After")
+                    status, header = response.status, response.headers.get("Retry-After")
             except aiohttp.ClientError as exc:
                 result.errors[type(exc).__name__] += 1
                 loop.call_later(1.0, ready.append, i)
@@ -209,10 +212,15 @@ async def offer(
             elif status in (429, 503):
                 result.refuse_ms.append(ms)
                 code = str(payload.get("code", status))
-                reason = (payload.get("args") or {}).get("reason")  # Overloaded's: which limit
+                args = payload.get("args") or {}
+                reason = args.get("reason")  # Overloaded's: which limit
                 result.refused[f"{code}:{reason}" if reason else code] += 1
-                result.retry_after[str(retry)] += 1
-                loop.call_later(float(retry or 1), ready.append, i)
+                result.retry_after[str(header)] += 1
+                # As the SDK: the gateway's spread hint in ms when it gives one, else the
+                # header's whole seconds (which sent every refused wallet back together).
+                hint_ms = args.get("retry_after_ms")
+                wait = hint_ms / 1000 if isinstance(hint_ms, int | float) else float(header or 1)
+                loop.call_later(wait, ready.append, i)
             else:  # a bug in the bench or the relayer: that wallet stops
                 result.errors[str(payload.get("code", status))] += 1
 
@@ -365,6 +373,44 @@ def gateway_for(
     return db, GatewayProcess(env, log_path=workdir / "gateway.log")
 
 
+def loop_health(url: str, keep: Path) -> dict[str, float]:
+    """The gateway's own count of what held its event loop so far (its /metrics): full
+    garbage collections and their total time, 50 ms timers that fired over 50 ms late. The
+    whole scrape is kept in ``keep`` (RPC, database and intake timings, to read after)."""
+    text = urllib.request.urlopen(url + "/metrics", timeout=30).read().decode()
+    keep.write_text(text)
+    console.print(f"metrics kept in {keep}")
+    out = {"gc_full": 0.0, "gc_full_s": 0.0, "lag_ticks": 0.0, "lag_over_50ms": 0.0}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.labels.get("generation") == "2":
+                if sample.name == "dongne_gc_pause_seconds_count":
+                    out["gc_full"] = sample.value
+                elif sample.name == "dongne_gc_pause_seconds_sum":
+                    out["gc_full_s"] = sample.value
+            elif sample.name == "dongne_event_loop_lag_seconds_count":
+                out["lag_ticks"] = sample.value
+            elif sample.name == "dongne_event_loop_lag_seconds_bucket":
+                if sample.labels.get("le") == "0.05":
+                    out["lag_over_50ms"] -= sample.value
+                elif sample.labels.get("le") == "+Inf":
+                    out["lag_over_50ms"] += sample.value
+    return out
+
+
+def stalls(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """What held the loop between two :func:`loop_health` readings."""
+    full = after["gc_full"] - before["gc_full"]
+    return {
+        "gc_full_collections": full,
+        "gc_full_mean_ms": round(1000 * (after["gc_full_s"] - before["gc_full_s"]) / full, 1)
+        if full
+        else 0.0,
+        "loop_lag_ticks_over_50ms": after["lag_over_50ms"] - before["lag_over_50ms"],
+        "loop_lag_ticks": after["lag_ticks"] - before["lag_ticks"],
+    }
+
+
 def lost_and_not_final(
     runs: Counter[tuple[str, int]], load: Offered, states: dict[str, int]
 ) -> tuple[int, int]:
@@ -405,10 +451,12 @@ def sustained(args: argparse.Namespace) -> dict[str, object]:
                 rpc, forwarder, gw.url, first_wallets, bodies[0], args.rate, args.seconds
             )
             warm_runs = wait_executed(rpc, forwarder, first_block, warm, timeout=180)
+            health = loop_health(gw.url, workdir / "metrics-saturated.txt")
             load, runs = offer_and_wait(
                 rpc, forwarder, gw.url, second_wallets, bodies[1], 0.7 * capacity,
                 args.steady_seconds, "at 70%",
             )  # fmt: skip
+            steady_stalls = stalls(health, loop_health(gw.url, workdir / "metrics-70pct.txt"))
             warm_states, _ = relayer_states(db, list(warm.accepted))
             states, finals = relayer_states(db, list(load.accepted))
         console.print("baseline: naive relay")
@@ -431,6 +479,7 @@ def sustained(args: argparse.Namespace) -> dict[str, object]:
         "p50_accept_ms_at_70pct": ms(load.accept_ms, 0.5),
         "p99_accept_ms_at_70pct": ms(load.accept_ms, 0.99),
         "at_70pct_refused": dict(load.refused),
+        "at_70pct_stalls": steady_stalls,
         "p50_final_s_at_70pct": ms(finals, 0.5),
         "p99_final_s_at_70pct": ms(finals, 0.99),
         "lost": warm_lost + lost,
@@ -476,10 +525,12 @@ def overload(args: argparse.Namespace) -> dict[str, object]:
             capacity, warm = measure_capacity(
                 rpc, forwarder, gw.url, first_wallets, bodies[0], args.rate, args.capacity_seconds
             )
+            health = loop_health(gw.url, workdir / "metrics-capacity.txt")
             load, runs = offer_and_wait(
                 rpc, forwarder, gw.url, second_wallets, bodies[1], 2 * capacity, args.duration,
                 "overload (2x)",
             )  # fmt: skip
+            overload_stalls = stalls(health, loop_health(gw.url, workdir / "metrics-2x.txt"))
             final_states, _ = relayer_states(db, list(load.accepted))
     finally:
         net.stop()
@@ -501,6 +552,7 @@ def overload(args: argparse.Namespace) -> dict[str, object]:
         "accepted": len(load.accepted),
         "refused": dict(load.refused),
         "retry_after_s": dict(load.retry_after),
+        "stalls": overload_stalls,
         "errors": dict(load.errors),
         "idle_ticks": load.idle_ticks,
         "final_states": final_states,

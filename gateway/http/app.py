@@ -41,6 +41,7 @@ from gateway.http.shedding import Shed
 from gateway.http.telemetry import Telemetry
 from gateway.observability.db_metrics import instrument_engine
 from gateway.observability.logs import configure_logging
+from gateway.observability.loop_metrics import watch_gc, watch_loop_lag
 from gateway.observability.rpc_metrics import observe_rpc
 from gateway.purchase.setup import Purchases, build_purchases
 from gateway.relayer.service import Relayer
@@ -187,11 +188,13 @@ class BodyLimit:
 async def _start_background(
     app: FastAPI, settings: Settings, manifest: Manifest, engine: Engine
 ) -> list[asyncio.Task[None]]:
-    """Starts the indexer's follower unless this replica only relays (``embedded_indexer`` off),
+    """Starts the watch on the event loop's stalls (gateway.observability.loop_metrics), the
+    indexer's follower unless this replica only relays (``embedded_indexer`` off),
     the settlement scheduler where ``settlement_auto`` is on (it runs only while this replica
     holds the settlement lease), and the sales agent where in-app sales are configured
     (``run_sales_agent``)."""
-    tasks: list[asyncio.Task[None]] = []
+    watch_gc()
+    tasks = [asyncio.create_task(watch_loop_lag(), name="loop-lag")]
     if settings.embedded_indexer:
         tasks.append(await start_indexer(app, settings, manifest, engine))
     if settings.settlement_auto:

@@ -60,6 +60,15 @@ def _relayer(relayer: Relayer) -> Iterator[CounterMetricFamily | GaugeMetricFami
     for reason, count in relayer.intake.admission.refused.items():
         refused.add_metric([reason], count)
     yield refused
+    admission = relayer.intake.admission
+    yield GaugeMetricFamily(
+        "dongne_relay_intake_limit", "submissions the intake checks at once before refusing "
+        "(the adaptive limit, aimed at intake_target_ms)", value=admission.limit.limit,
+    )  # fmt: skip
+    yield GaugeMetricFamily(
+        "dongne_relay_intake_in_flight", "submissions being checked and stored now",
+        value=admission.in_flight,
+    )  # fmt: skip
     yield GaugeMetricFamily(
         "dongne_relay_relaying", "1 while this replica batches at least one shard",
         value=int(relayer.relaying),

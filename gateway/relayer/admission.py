@@ -6,24 +6,33 @@ could do, the relayer used to accept everything slowly (p99 over a second, a qua
 offered rate accepted) while a backlog grew that took minutes to become final, and nothing told
 the clients to back off. Two limits are now checked first, for the price of a few comparisons:
 
-- the intake's concurrency: at most ``intake_max_in_flight`` submissions are being checked and
-  stored at once (each waits on the node and the group commit, so more only adds latency);
+- the intake's concurrency: at most as many submissions are being checked and stored at once
+  as an adaptive limit allows (gateway.relayer.concurrency: between ``intake_min_in_flight``
+  and ``intake_max_in_flight``, it keeps their time near ``intake_target_ms`` while the
+  batcher has work enough, see :meth:`Admission.starving`; each waits on the node, the group
+  commit and the one event loop, so beyond what the batcher needs more only adds latency);
 - the backlog: the requests accepted and not final yet, at the rate the batcher makes requests
   final (measured over the last ``drain_window_s``), drain within ``max_backlog_s``.
 
-Beyond either the answer is 503 ``Overloaded`` at once, with ``retry_after``: one second for a
-full intake, or the time the backlog needs to drain back under its limit. Nothing is stored
-for a refused request, so sending the same signed request again is safe.
+Beyond either the answer is 503 ``Overloaded`` at once, with when to come back: about one
+second for a full intake, or the time the backlog needs to drain back under its limit, spread
+at random over half to one and a half times that, so that the wallets refused in the same
+second do not all come back in the same second (a herd, refused again together). HTTP's
+Retry-After is whole seconds, so the spread hint is ``args.retry_after_ms``, which the SDK
+and the benchmark client follow; ``args.retry_after`` (and the header) is it rounded up, for
+any other client. Nothing is stored for a refused request, so sending it again is safe.
 """
 
 from __future__ import annotations
 
 import math
+import random
 import time
 from collections import deque
 from collections.abc import Callable
 
 from gateway.errors import GatewayError
+from gateway.relayer.concurrency import AdaptiveLimit
 from gateway.settings import Settings
 
 __all__ = ["Admission", "DrainRate"]
@@ -73,13 +82,20 @@ class DrainRate:
 class Admission:
     """The gate in front of the intake; ``backlog`` counts requests accepted and not final."""
 
-    def __init__(self, settings: Settings, backlog: Callable[[], int]) -> None:
-        self.max_in_flight = settings.intake_max_in_flight
+    def __init__(
+        self, settings: Settings, backlog: Callable[[], int], *, seed: int | None = None
+    ) -> None:
+        self.limit = AdaptiveLimit(
+            target_s=settings.intake_target_ms / 1000,
+            floor=min(settings.intake_min_in_flight, settings.intake_max_in_flight),
+            ceiling=settings.intake_max_in_flight,
+        )
         self.max_backlog_s = settings.max_backlog_s
         self.drain = DrainRate(settings.drain_window_s, settings.min_drain_per_s)
         self.backlog = backlog
         self.in_flight = 0
         self.refused: dict[str, int] = {"intake_full": 0, "backlog": 0}
+        self._jitter = random.Random(seed)
 
     def enter(self, now: float | None = None) -> None:
         """Takes an intake slot, or raises ``Overloaded``; pair with :meth:`leave`."""
@@ -87,11 +103,12 @@ class Admission:
         if refusal is not None:
             raise refusal
         self.in_flight += 1
+        self.limit.entered(self.in_flight)
 
     def refusal(self, now: float | None = None) -> GatewayError | None:
         """The ``Overloaded`` answer a submission would get now, or None to let it in (a
         check only: the HTTP face sheds with it before even routing the request)."""
-        if self.in_flight >= self.max_in_flight:
+        if self.in_flight >= self.limit.limit:
             detail = f"{self.in_flight} submissions are being checked"
             return self._refuse("intake_full", 1.0, detail)
         at = time.monotonic() if now is None else now
@@ -102,8 +119,18 @@ class Admission:
             return self._refuse("backlog", (excess + 1) / rate, detail)
         return None
 
-    def leave(self) -> None:
+    def leave(self, accepted_in_s: float | None = None, now: float | None = None) -> None:
+        """Gives the slot back; ``accepted_in_s``: the submission was accepted (newly stored)
+        in that many seconds from its slot, which the adaptive limit learns from."""
         self.in_flight -= 1
+        if accepted_in_s is not None:
+            at = time.monotonic() if now is None else now
+            self.limit.sample(accepted_in_s, at, starving=self.starving(at))
+
+    def starving(self, now: float) -> bool:
+        """Whether the batcher is short of work: its backlog under half of what is allowed
+        (then the intake's concurrency is what keeps the capacity, not what costs latency)."""
+        return self.backlog() < 0.5 * self.max_backlog_s * self.drain.per_s(now)
 
     def finished(self, requests: int, now: float | None = None) -> None:
         """The batcher made `requests` final (succeeded or failed)."""
@@ -111,9 +138,12 @@ class Admission:
 
     def _refuse(self, reason: str, wait_s: float, detail: str) -> GatewayError:
         self.refused[reason] += 1
-        retry_after = min(_MAX_RETRY_AFTER_S, max(1, math.ceil(wait_s)))
+        # At least a second's worth, spread: a shorter wait brings the herd back sooner.
+        spread = max(1.0, wait_s) * self._jitter.uniform(0.5, 1.5)
+        retry_after_ms = min(_MAX_RETRY_AFTER_S * 1000, round(spread * 1000))
+        retry_after = math.ceil(retry_after_ms / 1000)
         return GatewayError(
             "Overloaded",
-            f"the relayer is saturated ({detail}): retry after {retry_after} s",
-            {"reason": reason, "retry_after": retry_after},
+            f"the relayer is saturated ({detail}): retry after {retry_after_ms / 1000:g} s",
+            {"reason": reason, "retry_after": retry_after, "retry_after_ms": retry_after_ms},
         )

@@ -785,3 +785,34 @@ def test_own_reads_sign_in_once_and_refresh_an_expired_session() -> None:
     assert seen == ["Bearer token-1", "Bearer token-2", "Bearer token-2"]
     assert fake.log.count("POST /v1/auth/login") == 1
     assert fake.log.count("POST /v1/auth/refresh") == 1
+
+
+def test_overloaded_is_retried_after_the_gateways_spread_hint_not_the_whole_second() -> None:
+    """The gateway spreads the wallets it refuses together over 0.5-1.5 s (``retry_after_ms``);
+    Retry-After, whole seconds, is that rounded up. Following the header sent every wallet
+    refused in one second back in the same second (and a 0.3 s hint back a second later)."""
+    sent: list[float] = []
+
+    def shed_once(request: httpx.Request, signed: SignedRequest | None) -> httpx.Response | None:
+        if signed is None:
+            return None
+        sent.append(time.monotonic())
+        if len(sent) > 1:
+            return None
+        args = {"reason": "intake_full", "retry_after": 1, "retry_after_ms": 300}
+        answer = problem("Overloaded", 503, args)
+        answer.headers["retry-after"] = "1"
+        return answer
+
+    fake = FakeGateway(rules=[shed_once])
+    with fake.client() as client:
+        assert client.gift(TOKEN, MERCHANT, 5).status == "queued"
+    assert len(sent) == 2
+    assert 0.3 <= sent[1] - sent[0] < 0.9
+
+    refused = FakeGateway(rules=[lambda r, s: problem("Overloaded", 503, {
+        "reason": "intake_full", "retry_after": 1, "retry_after_ms": 700})])  # fmt: skip
+    with refused.client(retries=0) as client, pytest.raises(x.Overloaded) as info:
+        client.gift(TOKEN, MERCHANT, 5)
+    assert info.value.retry_after == 0.7
+    assert (info.value.retry_after_ms, info.value.retry_after_s) == (700, 1)

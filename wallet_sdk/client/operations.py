@@ -261,7 +261,8 @@ class Operations:
     def retry_delay(self, attempt: int, retry_after: float | None) -> float:
         """Seconds before retry number ``attempt + 1``: exponential backoff capped at
         ``max_backoff_s`` with jitter (between half and all of it, so clients refused together
-        do not come back together), and never sooner than the gateway's Retry-After.
+        do not come back together), and never sooner than the gateway asks (its problem's
+        ``retry_after_ms``, spread by the gateway, else the Retry-After header).
 
         Retrying is safe for every request: a submission is sent again with the same signed
         body, whose id the gateway answers with (stored or not), so it runs at most once."""

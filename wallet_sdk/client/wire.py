@@ -81,11 +81,19 @@ def problem_error(response: httpx.Response) -> DongneError:
         else:
             error = GatewayError(f"{where}: HTTP {status}", status=status, code=f"HTTP_{status}")
     if isinstance(error, GatewayUnavailableError):
-        error.retry_after = _retry_after(response.headers.get("retry-after"))
+        error.retry_after = _retry_after(response.headers.get("retry-after"), body)
     return error
 
 
-def _retry_after(header: str | None) -> float | None:
+def _retry_after(header: str | None, body: object) -> float | None:
+    """Seconds to wait: the problem's ``args.retry_after_ms`` when it has one (the gateway
+    spreads the wallets it refuses together over a range finer than Retry-After's whole
+    seconds, which is that hint rounded up, for clients that only read headers), else the
+    header."""
+    args = body.get("args") if isinstance(body, Mapping) else None
+    hint = args.get("retry_after_ms") if isinstance(args, Mapping) else None
+    if isinstance(hint, int | float) and not isinstance(hint, bool) and hint >= 0:
+        return hint / 1000
     try:
         return max(0.0, float(header)) if header is not None else None
     except ValueError:

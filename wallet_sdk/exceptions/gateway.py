@@ -486,16 +486,20 @@ class RelayerBusy(GatewayUnavailableError):
 @register_error("Overloaded")
 class Overloaded(GatewayUnavailableError):
     """The gateway sheds load: its intake is full or its backlog would take too long to drain.
-    Nothing was stored: send the same signed request again after ``retry_after`` seconds (the
-    clients do, with backoff), which cannot run it twice."""
+    Nothing was stored: send the same signed request again after ``retry_after_ms``
+    milliseconds (spread by the gateway so that wallets refused together do not return
+    together; ``retry_after_s`` is it in whole seconds, rounded up, as in Retry-After). The
+    clients do, with backoff; it cannot run the request twice."""
 
     default_status = 503
     arguments = (
         Argument("reason", "reason", "string"),
         Argument("retry_after", "retry_after_s", "uint64"),
+        Argument("retry_after_ms", "retry_after_ms", "uint64"),
     )
     reason: str
     retry_after_s: int
+    retry_after_ms: int
 
 
 @register_error("NodeUnavailable")

@@ -5,6 +5,7 @@ is sent again later) becomes final exactly once on chain; the SDK backs off and 
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import time
 from collections import Counter
@@ -89,6 +90,9 @@ def test_a_burst_is_shed_with_retry_after_and_every_accepted_request_runs_once(
         assert problem["retryable"] is True
         assert problem["args"]["reason"] == "intake_full"
         assert int(response.headers["retry-after"]) == problem["args"]["retry_after"] >= 1
+        # The finer hint the clients follow, spread so that a burst does not return together.
+        assert 500 <= problem["args"]["retry_after_ms"] <= 1500
+        assert problem["args"]["retry_after"] == math.ceil(problem["args"]["retry_after_ms"] / 1000)
         assert seconds < 1.0  # answered before any check (the bench holds it to 50 ms)
         # Answered by the outermost layer, yet as every answer: an id, and readable by the
         # browser wallet that sent it.
@@ -111,8 +115,8 @@ def test_a_burst_is_shed_with_retry_after_and_every_accepted_request_runs_once(
         # Nothing was stored for a refused request: it is unknown until sent again.
         some_refused = next(iter(refused))
         resent = client.post("/v1/requests", json=bodies[some_refused])
-        while resent.status_code == 503:  # honour Retry-After, as the SDK does
-            time.sleep(float(resent.headers["retry-after"]))
+        while resent.status_code == 503:  # honour the hint, as the SDK does
+            time.sleep(resent.json()["args"]["retry_after_ms"] / 1000)
             resent = client.post("/v1/requests", json=bodies[some_refused])
         assert resent.status_code == 202, resent.text
         accepted[some_refused] = resent.json()["id"]
@@ -136,17 +140,23 @@ def test_a_burst_is_shed_with_retry_after_and_every_accepted_request_runs_once(
 
 
 class Recorder(httpx.HTTPTransport):
-    """A real HTTP transport that notes every answer's status and Retry-After."""
+    """A real HTTP transport that notes every answer's status, the wait it asked for in
+    seconds (``args.retry_after_ms``, the spread hint) and its Retry-After header."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.answers: list[tuple[int, str | None, float]] = []
+        self.answers: list[tuple[int, float | None, float]] = []
+        self.headers: list[str | None] = []
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         response = super().handle_request(request)
         if request.method == "POST":
-            status = response.status_code
-            self.answers.append((status, response.headers.get("retry-after"), time.monotonic()))
+            status, wait = response.status_code, None
+            if status == 503:
+                response.read()
+                wait = response.json()["args"]["retry_after_ms"] / 1000
+            self.answers.append((status, wait, time.monotonic()))
+            self.headers.append(response.headers.get("retry-after"))
         return response
 
 
@@ -175,12 +185,15 @@ def test_the_sdk_backs_off_on_overloaded_and_gets_in(
     assert statuses[0] == 503, recorder.answers
     assert statuses[-1] == 202, recorder.answers
     assert set(statuses[:-1]) == {503}
-    # Each retry came no sooner than the Retry-After the refusal before it asked for.
-    for (_, retry_after, at), (_, _, next_at) in zip(
-        recorder.answers, recorder.answers[1:], strict=False
+    # Each retry came no sooner than the refusal before it asked for (its spread hint; the
+    # header is that hint rounded up to whole seconds).
+    for (_, wait, at), (_, _, next_at), header in zip(
+        recorder.answers, recorder.answers[1:], recorder.headers, strict=False
     ):
-        assert retry_after is not None
-        assert next_at - at >= float(retry_after) - 0.05
+        assert wait is not None
+        assert header is not None
+        assert int(header) == math.ceil(wait)
+        assert next_at - at >= wait - 0.05
     assert [n for n, ok in executions(people, second.address) if ok] == [0]
 
 
