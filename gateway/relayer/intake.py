@@ -23,8 +23,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from eth_utils.crypto import keccak
 
@@ -238,6 +239,43 @@ class RateLimiter:
         return len(self._hits)
 
 
+class Router(Protocol):
+    """What the intake asks of the relayer it feeds (``gateway.relayer.service.Relayer``)."""
+
+    def shard_of(self, signer: str) -> int:
+        """The shard a signer's requests belong to (``gateway.relayer.shards``)."""
+        ...
+
+    def owns(self, shard: int) -> bool:
+        """Whether this replica relays the shard now (else a request is stored for its owner)."""
+        ...
+
+    def ready(self) -> bool:
+        """Whether a relayer key can pay for gas."""
+        ...
+
+    def route(self, accepted: Accepted) -> None:
+        """Takes a request once it is stored, to relay it."""
+        ...
+
+
+class LoneRouter:
+    """One shard, relayed here, by a funded key, with nothing to hand the request to: an
+    intake on its own (tests that exercise its checks only)."""
+
+    def shard_of(self, signer: str) -> int:
+        return 0
+
+    def owns(self, shard: int) -> bool:
+        return True
+
+    def ready(self) -> bool:
+        return True
+
+    def route(self, accepted: Accepted) -> None:
+        return None
+
+
 class Intake:
     def __init__(
         self,
@@ -245,7 +283,7 @@ class Intake:
         view: ChainView,
         store: RequestStore,
         nonces: NonceBook,
-        on_accepted: Callable[[Accepted], None],
+        router: Router,
     ) -> None:
         self.settings = settings
         self.view = view
@@ -256,14 +294,9 @@ class Intake:
         self.admission = Admission(settings, nonces.runnable)
         self.known: dict[str, str] = {}  # id -> status, for requests this replica holds
         self._to_write: asyncio.Queue[Accepted] = asyncio.Queue()
-        self._accepted = on_accepted
-        # Shards (gateway.relayer.shards): how many, which signer is in which, which are ours.
-        self.shard_of: Callable[[str], int] = lambda _signer: 0
-        self.owns: Callable[[int], bool] = lambda _shard: True
+        self.router = router
         self._signer_locks: dict[str, asyncio.Lock] = {}
         self._signer_slots: dict[str, int] = {}  # submissions being checked, per signer
-        # Set by the relayer once its batcher exists: whether any key can pay for gas.
-        self.funded: Callable[[], bool] | None = None
 
     async def submit(self, body: object) -> tuple[str, str, bool]:
         """Validates and persists one request; returns (id, status, newly accepted). Sheds
@@ -393,10 +426,10 @@ class Intake:
             )
         if self.nonces.held() >= self.settings.max_held_requests:
             raise GatewayError("RelayerBusy", "the relayer holds as many requests as it may")
-        if self.funded is not None and not self.funded():
+        if not self.router.ready():
             raise GatewayError("NotReady", "no relayer key has funds for gas (see /readyz)")
-        shard = self.shard_of(r.from_)
-        if not self.owns(shard):
+        shard = self.router.shard_of(r.from_)
+        if not self.router.owns(shard):
             return await self._store_for_owner(signed, selector, rid, shard, now)
         async with self._lock(r.from_):
             try:
@@ -428,7 +461,7 @@ class Intake:
             self.nonces.release(r.from_, r.nonce, used=False, rid=rid)
             self.known.pop(rid, None)
             raise GatewayError("DatabaseUnavailable", "the request could not be stored") from None
-        self._accepted(accepted)
+        self.router.route(accepted)
         return rid, QUEUED, True
 
     async def _store_for_owner(

@@ -50,12 +50,12 @@ class Relayer:
     rpc: AsyncRpc
     view: ChainView
     store: RequestStore
-    intake: Intake
     nonces: NonceBook
     shards: ShardLeases
     keys: list[RelayerKey]
     stats: Stats = field(default_factory=Stats)  # all shards', across takeovers
     batchers: dict[int, Batcher] = field(default_factory=dict)  # the shards this replica holds
+    intake: Intake = field(init=False)
     _running: dict[int, asyncio.Task[None]] = field(default_factory=dict)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     # Leases are renewed on their own thread: behind the intake's and batchers' database work
@@ -79,16 +79,17 @@ class Relayer:
         store = RequestStore(engine, manifest.chain_id)
         nonces = NonceBook()
         shards = ShardLeases(engine, settings.replica_id, settings.relayer_lease_ttl_s, count)
-        intake = Intake(settings, view, store, nonces, lambda _a: None)
-        relayer = cls(settings, engine, rpc, view, store, intake, nonces, shards, keys)
-        intake._accepted = relayer._route
-        intake.shard_of = relayer.shard_of
-        intake.owns = relayer.batchers.__contains__
-        intake.funded = relayer.ready
-        return relayer
+        return cls(settings, engine, rpc, view, store, nonces, shards, keys)
+
+    def __post_init__(self) -> None:
+        # The intake asks this relayer where each accepted request goes (its Router).
+        self.intake = Intake(self.settings, self.view, self.store, self.nonces, self)
 
     def shard_of(self, signer: str) -> int:
         return shard_of(signer, self.shards.count)
+
+    def owns(self, shard: int) -> bool:
+        return shard in self.batchers
 
     async def start(self) -> None:
         self._tasks = [asyncio.create_task(self.intake.run_writer(), name="relay-writer")]
@@ -96,7 +97,7 @@ class Relayer:
         await self._take_turn()  # a lone replica relays every shard when start returns
         self._tasks.append(asyncio.create_task(self._keep_leases(), name="relay-leases"))
 
-    def _route(self, accepted: Accepted) -> None:
+    def route(self, accepted: Accepted) -> None:
         """Hands a request accepted (and held) here to its shard's batcher; if the shard left
         meanwhile, lets go of it: it is stored, and the shard's new owner adopts it."""
         batcher = self.batchers.get(accepted.shard)

@@ -134,12 +134,12 @@ def test_gas_budget_and_held_requests_are_bounded(
 def test_node_down_during_simulation_is_503_node_unavailable(network: LocalNetwork) -> None:
     """Item 12: a dead node during simulation answered a plain-text 500 (which the SDK took
     as permanent); it is the retryable NodeUnavailable."""
-    from gateway.relayer.intake import Intake, NonceBook
+    from gateway.relayer.intake import Intake, LoneRouter, NonceBook
 
     async def scenario() -> GatewayError:
         dead = AsyncRpc("http://127.0.0.1:9")  # nothing listens on the discard port
         view = ChainView(dead, network.manifest)
-        intake = Intake(Settings(), view, None, NonceBook(), asyncio.Queue())  # type: ignore[arg-type]
+        intake = Intake(Settings(), view, None, NonceBook(), LoneRouter())  # type: ignore[arg-type]
         people_signed = new_wallet()
         from chain.protocol.forwarder import ForwardRequest, SignedRequest
 
