@@ -52,15 +52,13 @@ class _TableWriter:
         self.pick = itemgetter(*names)
         self.json = [i for i, column in enumerate(table.columns) if isinstance(column.type, JSON)]
         listed = ", ".join(names)
-        placeholders = f"({', '.join('?' * len(names))})"
-        self.insert = f"INSERT INTO {table.name} ({listed}) VALUES {placeholders}"
-        # Many rows a statement: sqlite3 releases the GIL once a statement, so executemany
-        # hands the GIL back and forth once a row, and waits for it whenever another thread
-        # runs Python (the fetcher decoding the next range).
+        self._placeholders = f"({', '.join('?' * len(names))})"
+        self._insert_prefix = f"INSERT INTO {table.name} ({listed}) VALUES "
+        # Many rows a statement, the last part's rest too: sqlite3 releases the GIL once a
+        # statement, so executemany hands the GIL back and forth once a row, and waits for it
+        # whenever another thread runs Python (the fetcher decoding the next range).
         self.rows_per_insert = max(1, _SQLITE_VARIABLES // len(names))
-        self.insert_many = f"INSERT INTO {table.name} ({listed}) VALUES " + ", ".join(
-            [placeholders] * self.rows_per_insert
-        )
+        self.insert_many = self.insert_rows(self.rows_per_insert)
         self.copy = f"COPY {table.name} ({listed}) FROM STDIN"
         # Integers and the hex/word String columns the decoder fills never hold NULL, tabs or
         # backslashes, so their COPY text is just str(); Text and JSON columns get escaped.
@@ -73,6 +71,10 @@ class _TableWriter:
         # One %-format a row (one C call): 1.2-1.5 us a grant row against 1.6-2.3 us for
         # "\t".join(map(str, row)), measured on 200k rows.
         self.plain_line = "\t".join(["%s"] * len(names)) + "\n"
+
+    def insert_rows(self, count: int) -> str:
+        """An INSERT of ``count`` rows (parameters in column order, row after row)."""
+        return self._insert_prefix + ", ".join([self._placeholders] * count)
 
     def values(self, rows: Iterable[Row | Values]) -> list[Values]:
         pick = self.pick
@@ -116,7 +118,8 @@ def bulk_insert(conn: Connection, table: Table, rows: Sequence[Row | Values]) ->
                     writer.insert_many, list(chain.from_iterable(values[start : start + step]))
                 )
             if whole < len(values):
-                cursor.executemany(writer.insert, values[whole:])
+                rest = values[whole:]
+                cursor.execute(writer.insert_rows(len(rest)), list(chain.from_iterable(rest)))
         finally:
             cursor.close()
     elif conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
