@@ -38,8 +38,13 @@ from sqlalchemy.schema import SchemaItem
 
 from gateway.db.schema import metadata
 
-ADDRESS = String(42)
-HASH = String(66)
+# Byte-wise comparison (COLLATE "C") on PostgreSQL: hex is ASCII, so byte order is the order
+# any collation gives it, and a catch-up maintains B-trees keyed on these columns (the unique
+# (chain_id, tx_hash, log_index) of every event table) for every row it writes, where the
+# database's default collation goes through strcoll. SQLite compares bytes already (and has no
+# collation named "C"). Migration 0013_index_hex_collation.
+ADDRESS = String(42).with_variant(String(42, collation="C"), "postgresql")
+HASH = String(66).with_variant(String(66, collation="C"), "postgresql")
 
 EVENT_COLUMNS = ("chain_id", "block_number", "block_hash", "tx_hash", "log_index", "block_time")
 """Columns every event table starts with, in this order."""
