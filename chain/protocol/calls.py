@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
+from functools import cache
 from typing import Final, Protocol
 
 from eth_abi.abi import decode as abi_decode
@@ -18,12 +19,13 @@ from eth_abi.exceptions import EncodingError
 from chain.protocol.contracts import (
     encode_function,
     event_data_types,
+    event_signature,
     event_topic,
     function_signature,
     selector,
 )
 from chain.protocol.errors import DongneChainError
-from chain.protocol.hashing import ZERO_ADDRESS
+from chain.protocol.hashing import ZERO_ADDRESS, keccak256
 
 __all__ = [
     "PAID_EVENTS",
@@ -277,12 +279,23 @@ class PaymentRecord:
 PAID_EVENTS: Final = ("Paid", "PaidWithPockets")
 
 
+@cache
+def legacy_paid_topic() -> str:
+    """topic0 of ``Paid`` as the token emitted it before the gas diet (issue 17): exactly
+    ``PaidWithPockets``' fields under the name ``Paid``. A network upgraded from that version
+    holds such logs, and their payments can still be cancelled (the ring's legacy hash)."""
+    signature = "Paid" + event_signature("PaidWithPockets").removeprefix("PaidWithPockets")
+    return "0x" + keccak256(signature.encode()).hex()
+
+
 def paid_record(topics: Sequence[str], data: bytes) -> PaymentRecord | None:
     """The record a ``Paid`` or ``PaidWithPockets`` log carries (``topics`` 0x-hex as
     ``eth_getLogs`` reports them), or None for any other log. Extra, platform and fee come from
     the ``MerchantFunded`` and ``PlatformPayment`` events emitted before it."""
     for name in PAID_EVENTS:
-        if topics[:1] == [event_topic(name)]:
+        if topics[:1] == [event_topic(name)] or (
+            name == "PaidWithPockets" and topics[:1] == [legacy_paid_topic()]
+        ):
             values = abi_decode(list(event_data_types(name)), data)
             seq, amount, from_general, cashback = values[:4]
             ids, amounts = (values[4], values[5]) if len(values) > 4 else ((), ())

@@ -470,16 +470,18 @@ class EventDecoder:
             abi_signature(e): e for abi in abis.values() for e in abi if e.get("type") == "event"
         }
         shapes = _shapes(_rules_fields(events.values()))
-        self._plans: dict[str, _Plan] = {
-            "0x" + keccak(text=signature).hex(): _compile(
-                entry,
-                shapes[str(entry["name"])],
-                chain_id,
-                as_values.get(shapes[str(entry["name"])].table),
-            )
+        kept = {
+            signature: (entry, shapes[str(entry["name"])])
             for signature, entry in events.items()
             # Initialized, Approval, MunicipalityInitialized...: nothing to keep.
             if str(entry["name"]) in shapes and not entry.get("anonymous")
+        }
+        kept.update(_legacy_events(events.values(), shapes))
+        self._plans: dict[str, _Plan] = {
+            "0x" + keccak(text=signature).hex(): _compile(
+                entry, shape, chain_id, as_values.get(shape.table)
+            )
+            for signature, (entry, shape) in kept.items()
         }
         self._readers = {topic: plan.read for topic, plan in self._plans.items()}
         self._lowered: dict[str, str] = {}  # emitter address as received -> lowercase
@@ -504,6 +506,21 @@ class EventDecoder:
         if lowered is None:  # the one field the spec lets nodes checksum
             lowered = self._lowered[address] = address.lower()
         return read(log, topics, block_number, block_time, lowered)
+
+
+def _legacy_events(
+    events: Iterable[AbiEntry], shapes: Mapping[str, _Shape]
+) -> dict[str, tuple[AbiEntry, _Shape]]:
+    """Events an earlier version of the token emitted, which a network upgraded from it still
+    holds in its old blocks (a reindex, a new database, a catch-up read them): by signature,
+    with the shape to decode them with. Until the gas diet (issue 17) ``Paid`` carried the
+    pocket lists: exactly ``PaidWithPockets``' fields, under the name ``Paid``, so its entry is
+    derived from the committed ABI rather than kept as a copy."""
+    for entry in events:
+        if entry["name"] == "PaidWithPockets":
+            legacy: AbiEntry = {**entry, "name": "Paid"}
+            return {abi_signature(legacy): (legacy, shapes["PaidWithPockets"])}
+    return {}
 
 
 def _rules_fields(events: Iterable[AbiEntry]) -> list[str]:

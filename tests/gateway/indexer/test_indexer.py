@@ -564,3 +564,44 @@ def test_indexer_refuses_a_node_of_another_chain(built_chain: Net, sqlite_engine
     other = type(manifest)(chain_id=1, operator=manifest.operator, contracts=manifest.contracts)
     with pytest.raises(Exception, match="chain"):
         Indexer(sqlite_engine, built_chain.rpc, other).sync_once()
+
+
+def test_a_payment_logged_before_the_paid_split_is_still_indexed() -> None:
+    """Review of issue 17's gas diet: ``Paid`` lost its two pocket lists (they moved to
+    ``PaidWithPockets``), which changed its topic; a network upgraded from the previous
+    version holds payments logged as the old 9-field ``Paid``, and a reindex skipped every one
+    of them silently. They decode into the same row as a ``PaidWithPockets``."""
+    from eth_abi.abi import encode as abi_encode
+
+    payer, merchant = "0x" + "11" * 20, "0x" + "22" * 20
+    payment_id = "0x" + "33" * 32
+    types = "address,address,bytes32,uint256,uint256,uint256,uint256,uint256[],uint256[]"
+    topic = "0x" + keccak(text=f"Paid({types})").hex()
+    log = {
+        "address": "0x" + "44" * 20,
+        "topics": [topic, "0x" + "00" * 12 + payer[2:], "0x" + "00" * 12 + merchant[2:],
+                   payment_id],
+        "data": "0x" + abi_encode(
+            ["uint256", "uint256", "uint256", "uint256", "uint256[]", "uint256[]"],
+            [7, 10_000, 4_000, 40, [3, 5], [6_000, 0]],
+        ).hex(),
+        "blockHash": "0x" + "55" * 32,
+        "transactionHash": "0x" + "66" * 32,
+        "logIndex": "0x2",
+    }  # fmt: skip
+    decoded = EventDecoder(31337).decode(log, 9, 1_700_000_000)  # type: ignore[arg-type]
+    assert decoded is not None
+    assert decoded.table == "index_payments"
+    row = decoded.row
+    assert isinstance(row, dict)
+    assert (row["payer"], row["merchant"], row["seq"]) == (payer, merchant, 7)
+    assert (row["amount"], row["from_general"], row["cashback"]) == (10_000, 4_000, 40)
+    assert row["from_pockets"] == 6_000
+    assert row["pockets"] == [{"program_id": 3, "amount": 6_000}]
+    assert row["program_ids"] == [3, 5]
+    # The tooling reads the same record from a receipt (to cancel such a payment).
+    from chain.protocol.calls import paid_record
+
+    record = paid_record(log["topics"], bytes.fromhex(log["data"][2:]))
+    assert record is not None
+    assert (record.seq, record.amount, record.program_ids) == (7, 10_000, (3, 5))
