@@ -124,7 +124,10 @@ abstract contract VoucherBase is IVoucherBase, AccessControlUpgradeable, ERC2771
     /// `rulesByVersion` and `paused` stay the truth; the admin module rewrites this copy
     /// whenever either changes (initialize, rules activation, setPaused). On a proxy deployed
     /// before the field existed its slot is zero, so `mirrored` is false and payments read the
-    /// truth instead until the next setPaused or activation writes the copy.
+    /// truth instead until the next setPaused or activation writes the copy. An implementation
+    /// without the copy (a rollback) changes the truth and leaves a trusted copy stale, so every
+    /// beacon upgrade calls `mirrorPayRules` on every city in its timelock batch
+    /// (chain/upgrades.py): no payment runs between the upgrade and the rewrite.
     struct PayRules {
         uint8 revenueCapTier;
         uint16 cashbackBpsTier0;
