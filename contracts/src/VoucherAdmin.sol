@@ -110,6 +110,13 @@ contract VoucherAdmin is IVoucherAdmin, VoucherBase {
     }
 
     /// @inheritdoc IVoucherAdmin
+    /// @dev Permissionless: it only copies state the roles already set, so a caller can
+    /// neither choose what is written nor make it differ from the truth.
+    function mirrorPayRules() external {
+        _mirrorPayRules();
+    }
+
+    /// @inheritdoc IVoucherAdmin
     function forgetIdentity(address account) external {
         // The registry itself, never relayed: a contract cannot sign a forwarded request.
         if (msg.sender != address(_registry)) {

@@ -124,7 +124,10 @@ abstract contract VoucherBase is IVoucherBase, AccessControlUpgradeable, ERC2771
     /// `rulesByVersion` and `paused` stay the truth; the admin module rewrites this copy
     /// whenever either changes (initialize, rules activation, setPaused). On a proxy deployed
     /// before the field existed its slot is zero, so `mirrored` is false and payments read the
-    /// truth instead until the next setPaused or activation writes the copy.
+    /// truth instead until the next setPaused or activation writes the copy. An implementation
+    /// without the copy (a rollback) changes the truth and leaves a trusted copy stale, so every
+    /// beacon upgrade calls `mirrorPayRules` on every city in its timelock batch
+    /// (chain/upgrades.py): no payment runs between the upgrade and the rewrite.
     struct PayRules {
         uint8 revenueCapTier;
         uint16 cashbackBpsTier0;
@@ -383,31 +386,6 @@ abstract contract VoucherBase is IVoucherBase, AccessControlUpgradeable, ERC2771
         );
     }
 
-    /// @dev `_recordHash` of a record presented in calldata, without copying it to memory.
-    function _presentedRecordHash(address merchant, PaymentRecord calldata r)
-        internal
-        pure
-        returns (bytes32)
-    {
-        bytes32 pockets = r.programIds.length == 0 && r.programAmounts.length == 0
-            ? bytes32(0)
-            : keccak256(abi.encode(r.programIds, r.programAmounts));
-        return _recordWordsHash(
-            merchant,
-            r.payer,
-            r.seq,
-            r.paymentId,
-            r.amount,
-            r.fromGeneral,
-            r.cashback,
-            pockets,
-            r.extra,
-            r.platform,
-            r.fee,
-            r.cancelled
-        );
-    }
-
     function _recordWordsHash(
         address merchant,
         address payer,
@@ -442,15 +420,17 @@ abstract contract VoucherBase is IVoucherBase, AccessControlUpgradeable, ERC2771
 
     /// @dev Whether `record` is the payment the ring holds in its slot. Payments made before
     /// the ring hash above took effect hold the legacy hash; it is only computed when the
-    /// current one does not match, so it costs current payments nothing.
+    /// current one does not match, so it costs current payments nothing. The presented record
+    /// is copied to memory so that one function hashes records: a few hundred gas, on
+    /// cancellations only.
     function _isOnRecord(address merchant, PaymentRecord calldata record)
         internal
         view
         returns (bool)
     {
         bytes32 stored = _s().payments[record.payer][record.seq % PAYMENT_RING];
-        return stored == _presentedRecordHash(merchant, record)
-            || stored == _legacyRecordHash(merchant, record);
+        return
+            stored == _recordHash(merchant, record) || stored == _legacyRecordHash(merchant, record);
     }
 
     function _legacyRecordHash(address merchant, PaymentRecord calldata record)

@@ -4,6 +4,7 @@ pragma solidity 0.8.28;
 import {IVoucherBase} from "../src/interfaces/IVoucherBase.sol";
 import {IVoucherTypes} from "../src/interfaces/IVoucherTypes.sol";
 import {DongneFixture} from "./utils/DongneFixture.sol";
+import {VoucherWithoutPayRules} from "./utils/VoucherWithoutPayRules.sol";
 
 /// @notice The payments' one-slot copy of the rules in force and the pause flag
 /// (VoucherBase `PayRules`): kept in step with both, and not needed on a proxy upgraded from
@@ -86,6 +87,74 @@ contract VoucherPayRulesTest is DongneFixture {
         applyRules(r);
         IVoucherTypes.PaymentRecord memory rec = payGeneralRecord(citizen, shop, 10_000);
         assertEq(rec.cashback, 500, "cashback up to the new holding cap only");
+    }
+
+    // ------------------------------------------------------------------ rollback
+
+    function test_mirrorPayRules_byAnyoneChangesNothingWhenInStep() public {
+        bytes32 before = _copy();
+        vm.prank(address(0xBEEF)); // no role
+        token.mirrorPayRules();
+        token.mirrorPayRules();
+        assertEq(_copy(), before, "idempotent");
+    }
+
+    function test_mirrorPayRules_writesTheCopyOfAnOlderProxy() public {
+        _dropTheCopy();
+        token.mirrorPayRules();
+        assertTrue(_copy() != bytes32(0), "written");
+        IVoucherTypes.PaymentRecord memory rec = payGeneralRecord(citizen, shop, 10_000);
+        assertEq(rec.cashback, 1000, "10% from the copy");
+    }
+
+    /// @dev The review finding: the copy was written under this version, the pause happened
+    /// under a rolled-back implementation that does not know the copy, and the beacon came back
+    /// to this very implementation. The upgrade as chain/upgrades.py batches it re-mirrors, so
+    /// the pause holds.
+    function test_RevertWhen_pausedUnderARollback() public {
+        vm.prank(pauser);
+        token.setPaused(false); // the copy, written under this version
+        address current = beacon.implementation();
+        _rollBackTo(address(new VoucherWithoutPayRules(address(forwarder), registry)));
+        vm.prank(pauser);
+        VoucherWithoutPayRules(address(token)).setPaused(true);
+        _upgradeAsTheTimelockBatch(current);
+
+        assertTrue(token.paused(), "the truth");
+        vm.prank(citizen);
+        vm.expectRevert(IVoucherBase.VoucherPaused.selector);
+        token.pay(shop, 1000, bytes32(0), new uint256[](0));
+    }
+
+    /// @dev The same with rules: proposed under this version, activated under the rollback.
+    function test_pay_usesTheRulesActivatedUnderARollback() public {
+        IVoucherTypes.Rules memory r = defaultRules();
+        r.cashbackBpsTier0 = 300;
+        vm.prank(cityAdmin);
+        token.proposeRules(r);
+        address current = beacon.implementation();
+        _rollBackTo(address(new VoucherWithoutPayRules(address(forwarder), registry)));
+        vm.warp(block.timestamp + r.changeDelay);
+        VoucherWithoutPayRules(address(token)).activateRules();
+        _upgradeAsTheTimelockBatch(current);
+
+        assertEq(token.rules().cashbackBpsTier0, 300, "the truth");
+        IVoucherTypes.PaymentRecord memory rec = payGeneralRecord(citizen, shop, 10_000);
+        assertEq(rec.cashback, 300, "3% of the rules in force, not the old 10%");
+    }
+
+    /// @dev What the timelock batch of chain/upgrades.py runs, in one transaction: the beacon's
+    /// upgrade, then the re-mirror of every city.
+    function _upgradeAsTheTimelockBatch(address implementation_) private {
+        vm.prank(operator);
+        beacon.upgradeTo(implementation_);
+        token.mirrorPayRules();
+    }
+
+    /// @dev Back to an implementation without `mirrorPayRules`: nothing to re-mirror there.
+    function _rollBackTo(address implementation_) private {
+        vm.prank(operator);
+        beacon.upgradeTo(implementation_);
     }
 
     function _copy() private view returns (bytes32) {

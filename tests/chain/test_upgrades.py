@@ -12,12 +12,21 @@ from pathlib import Path
 import pytest
 from web3 import Web3
 
+from chain.artifacts import forge_build
 from chain.deploy import LOCAL_UPGRADE_DELAY, Deployer
 from chain.protocol.calls import encode_issue
 from chain.protocol.contracts import encode_function
+from chain.protocol.errors import decode_revert
+from chain.rpc import RpcClient, RpcError
 from chain.sender import TransactionFailed
-from chain.upgrades import execute_upgrade, pending_upgrades, schedule_upgrade, upgrade_call
-from gateway.devnet.localnet import SIHEUNG, start_local_network
+from chain.upgrades import (
+    execute_upgrade,
+    pending_upgrades,
+    schedule_upgrade,
+    upgrade_batch,
+    upgrade_call,
+)
+from gateway.devnet.localnet import SEONGNAM, SIHEUNG, LocalNetwork, start_local_network
 
 
 def _implementation(rpc: object, beacon: str) -> str:
@@ -74,6 +83,68 @@ def test_an_upgrade_waits_in_the_timelock_and_auditors_see_it(tmp_path: Path) ->
         balance = encode_function("balanceOf", [citizen])
         raw = rpc.eth_call({"to": token, "data": "0x" + balance.hex()})
         assert int.from_bytes(raw) == 50_000  # the city's money survived the upgrade
+    finally:
+        if net.node is not None:
+            net.node.stop()
+
+
+def _pay_refusal(rpc: RpcClient, token: str) -> str:
+    """The custom error a payment in `token` reverts with, from the first check it fails."""
+    data = encode_function("pay", ["0x" + "cd" * 20, 1000, bytes(32), []])
+    try:
+        rpc.eth_call({"from": "0x" + "ab" * 20, "to": token, "data": "0x" + data.hex()})
+    except RpcError as error:
+        return decode_revert(str(error.data)).name
+    return "none"
+
+
+def _run(net: LocalNetwork, implementation: str) -> list[tuple[str, bytes]]:
+    """Schedules the upgrade through chain.upgrades, waits out the delay and executes it;
+    answers the batch it scheduled (as the timelock hashed it)."""
+    op, m, rpc = net.operator, net.manifest, net.operator.rpc
+    calls = upgrade_batch(rpc, m, implementation)
+    op_id = schedule_upgrade(op, m, implementation)
+    hashed = encode_function(
+        "hashOperationBatch",
+        [[t for t, _ in calls], [0] * len(calls), [d for _, d in calls], bytes(32), bytes(32)],
+        "DongneTimelock",
+    )
+    assert rpc.eth_call({"to": m.address("DongneTimelock"), "data": "0x" + hashed.hex()}) == op_id
+    rpc.call("evm_increaseTime", [LOCAL_UPGRADE_DELAY + 1])
+    assert net.node is not None
+    net.node.mine()
+    execute_upgrade(op, m, implementation)
+    assert _implementation(rpc, m.address("UpgradeableBeacon")) == implementation
+    return calls
+
+
+def test_an_upgrade_re_mirrors_every_city_after_a_rollback_paused_them(tmp_path: Path) -> None:
+    """Review finding replayed: a rollback to an implementation without the payments' copy of
+    the pause flag pauses every city; the upgrade back (to the very same implementation)
+    must not let payments trust the copy written before the rollback."""
+    forge_build(paths=["contracts/test/utils/VoucherWithoutPayRules.sol"])
+    net = start_local_network(tmp_path / "net", (SIHEUNG, SEONGNAM))
+    try:
+        op, m, rpc = net.operator, net.manifest, net.operator.rpc
+        beacon, current = m.address("UpgradeableBeacon"), m.address("VoucherToken")
+        tokens = [m.token(SIHEUNG.region), m.token(SEONGNAM.region)]
+        for token in tokens:
+            op.send(token, encode_function("setPaused", [False]), "setPaused")  # writes the copy
+            assert _pay_refusal(rpc, token) == "VoucherUnregistered"  # past the pause check
+        w3 = Web3(Web3.HTTPProvider(net.rpc_url))
+        old = Deployer(w3, op.account).deploy("VoucherWithoutPayRules", [m.forwarder, m.registry])
+
+        # Back to the old implementation: it has no re-mirror, so the batch is the upgrade alone.
+        assert [t for t, _ in _run(net, old.address)] == [beacon]
+        for token in tokens:
+            op.send(token, encode_function("setPaused", [True]), "setPaused under the old one")
+
+        calls = _run(net, current)
+        assert [t for t, _ in calls] == [beacon, *tokens]
+        mirror = encode_function("mirrorPayRules", [])
+        assert [d for _, d in calls[1:]] == [mirror, mirror]
+        for token in tokens:
+            assert _pay_refusal(rpc, token) == "VoucherPaused"
     finally:
         if net.node is not None:
             net.node.stop()

@@ -25,6 +25,12 @@ interface IVoucherAdmin is IVoucherBase {
     function setInstitutionCategory(uint24 category, bool blocked) external;
     /// @notice Pauses or unpauses every movement of money.
     function setPaused(bool paused) external;
+    /// @notice Rewrites the payments' copy of the rules in force and the pause flag from the
+    /// truth (`rules()`, `paused()`); anyone may call, and calling it again changes nothing.
+    /// Every beacon upgrade runs it for every city in the same timelock batch: an
+    /// implementation without the copy (a rollback) may have paused or changed the rules
+    /// without rewriting it.
+    function mirrorPayRules() external;
     /// @notice Called by the identity registry when `account` is frozen: the token drops its
     /// mirror of the wallet's identity, so its next movement asks the registry again.
     function forgetIdentity(address account) external;
