@@ -24,10 +24,11 @@ from gateway.indexer.decode import Row, Values
 __all__ = ["bulk_insert"]
 
 _COPY_ROWS = 20_000  # rows per COPY write: a few MB of text
-# Parameters per statement: SQLite's default limit (32,766 since 3.32, 999 before). At the
-# limit rather than 10,000, a third as many statements a part: writer-only CPU on 216k
+# Parameters per statement: the connection's own limit (SQLITE_LIMIT_VARIABLE_NUMBER: 32,766
+# by default since 3.32, 999 before, what the build or the application set), up to 32,766.
+# 32,766 rather than 10,000, a third as many statements a part: writer-only CPU on 216k
 # decoded events 1.99 -> 1.78 s (mean of 4 alternating pairs, load ~4.4), lower in 7 of 7.
-_SQLITE_VARIABLES = 32_766 if sqlite3.sqlite_version_info >= (3, 32) else 999
+_SQLITE_VARIABLES = 32_766
 # PostgreSQL's COPY text format: tab-separated, \N for NULL, backslash escapes.
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
@@ -57,8 +58,8 @@ class _TableWriter:
         # Many rows a statement, the last part's rest too: sqlite3 releases the GIL once a
         # statement, so executemany hands the GIL back and forth once a row, and waits for it
         # whenever another thread runs Python (the fetcher decoding the next range).
-        self.rows_per_insert = max(1, _SQLITE_VARIABLES // len(names))
-        self.insert_many = self.insert_rows(self.rows_per_insert)
+        self._columns = len(names)
+        self._inserts: dict[int, str] = {}
         self.copy = f"COPY {table.name} ({listed}) FROM STDIN"
         # Integers and the hex/word String columns the decoder fills never hold NULL, tabs or
         # backslashes, so their COPY text is just str(); Text and JSON columns get escaped.
@@ -72,9 +73,20 @@ class _TableWriter:
         # "\t".join(map(str, row)), measured on 200k rows.
         self.plain_line = "\t".join(["%s"] * len(names)) + "\n"
 
+    def rows_per_insert(self, variables: int) -> int:
+        """Rows a statement may hold with ``variables`` parameters at most (our cap too)."""
+        return max(1, min(variables, _SQLITE_VARIABLES) // self._columns)
+
     def insert_rows(self, count: int) -> str:
         """An INSERT of ``count`` rows (parameters in column order, row after row)."""
         return self._insert_prefix + ", ".join([self._placeholders] * count)
+
+    def insert_full(self, count: int) -> str:
+        """``insert_rows(count)`` for a statement's full size, kept (one per limit met)."""
+        statement = self._inserts.get(count)
+        if statement is None:
+            statement = self._inserts[count] = self.insert_rows(count)
+        return statement
 
     def values(self, rows: Iterable[Row | Values]) -> list[Values]:
         pick = self.pick
@@ -109,14 +121,14 @@ def bulk_insert(conn: Connection, table: Table, rows: Sequence[Row | Values]) ->
     driver = conn.connection.driver_connection
     if conn.dialect.name == "sqlite":
         values = writer.values(rows)
-        step = writer.rows_per_insert
+        sqlite = cast(sqlite3.Connection, driver)
+        step = writer.rows_per_insert(sqlite.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
         whole = len(values) - len(values) % step
-        cursor = driver.cursor()  # type: ignore[union-attr]
+        insert_many = writer.insert_full(step)
+        cursor = sqlite.cursor()
         try:
             for start in range(0, whole, step):
-                cursor.execute(
-                    writer.insert_many, list(chain.from_iterable(values[start : start + step]))
-                )
+                cursor.execute(insert_many, list(chain.from_iterable(values[start : start + step])))
             if whole < len(values):
                 rest = values[whole:]
                 cursor.execute(writer.insert_rows(len(rest)), list(chain.from_iterable(rest)))

@@ -17,26 +17,43 @@ between). On PostgreSQL building blocks only writes to the table, which only the
 writes. Unique keys are never dropped: they guard the index against a row written twice.
 While the indexes are missing, the API still answers, by scanning the rows indexed so far.
 
-A crash while they are dropped leaves them missing until an indexer starts again: its first
-sync builds every missing one before anything else.
+A sync that fails (the node, an error writing) builds them before it raises. A crash while
+they are dropped (or a failure that the build fails too, the database gone) leaves them missing
+until the next sync, of this indexer or one started later: it builds every missing one before
+anything else.
+
+PostgreSQL: ``DROP INDEX`` takes the table's ACCESS EXCLUSIVE lock, which waits for every open
+transaction that read the table, and every new reader queues behind it. So the drop waits at
+most ``LOCK_TIMEOUT_MS``; a table it cannot lock that quickly keeps its indexes (the sync writes
+it as a follower would). Two indexers building the missing indexes at once (both restarted
+after a crash) would both pass ``IF NOT EXISTS`` and one fail on the catalog's unique key: each
+build holds a transaction-level advisory lock on the schema and index name, so the second one
+waits for the first to commit and then finds the index there.
 """
 
 from __future__ import annotations
 
 import logging
 
-from sqlalchemy import Connection, Engine, Index, Table, inspect, literal, select
+from sqlalchemy import Connection, Engine, Index, Table, inspect, literal, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.schema import CreateIndex, DropIndex
 
 from gateway.db.tables import index as t
 from gateway.indexer.fold import VALUES_TABLES
 
-__all__ = ["ROWS_CAP", "BulkIndexes"]
+__all__ = ["LOCK_TIMEOUT_MS", "ROWS_CAP", "BulkIndexes"]
 
 log = logging.getLogger("dongne.indexer")
 
 ROWS_CAP = 500_000
 """Events written with the indexes dropped before they are built again (see the docstring)."""
+
+LOCK_TIMEOUT_MS = 500
+"""PostgreSQL: how long a drop waits for its table's lock (readers queue behind it meanwhile)."""
+
+_LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a lock_timeout that ran out
+_BUILD_LOCK = 0x646E6978  # "dnix": the advisory lock class of index builds (two-key form)
 
 _BULK_TABLES = tuple(table for table in t.ALL_TABLES if table.name in VALUES_TABLES)
 
@@ -50,9 +67,12 @@ class BulkIndexes:
     """Drops and builds the bulk tables' secondary indexes around a catch-up (one per
     indexer; see the module's docstring)."""
 
-    def __init__(self, engine: Engine, rows_cap: int = ROWS_CAP) -> None:
+    def __init__(
+        self, engine: Engine, rows_cap: int = ROWS_CAP, lock_timeout_ms: int = LOCK_TIMEOUT_MS
+    ) -> None:
         self._engine = engine
         self.rows_cap = rows_cap
+        self.lock_timeout_ms = lock_timeout_ms
         self._dropped: list[Index] = []
         self._rows = 0
         self._checked = False  # whether this process built the indexes a crash left missing
@@ -76,16 +96,31 @@ class BulkIndexes:
         """A sync met a busy part: drops the indexes of the bulk tables that are empty."""
         if not self._maybe_empty or self._dropped:
             return
-        with self._engine.begin() as conn:
-            empty = [table for table in _BULK_TABLES if self._empty(conn, table)]
-            self._maybe_empty = False  # rows follow; only a wipe empties the tables again
-            for table in empty:
-                for ix in _secondary(table):
-                    conn.execute(DropIndex(ix, if_exists=True))
-                    self._dropped.append(ix)
+        self._maybe_empty = False  # rows follow; only a wipe empties the tables again
+        for table in _BULK_TABLES:
+            self._dropped.extend(self._drop_if_empty(table))
         self._rows = 0
         if self._dropped:
             log.info("catching up into empty tables: indexes %s built at the end", self.dropped)
+
+    def _drop_if_empty(self, table: Table) -> list[Index]:
+        """Drops ``table``'s secondary indexes if it is empty and its lock comes quickly (one
+        transaction a table: a table whose lock does not come keeps its indexes)."""
+        indexes = _secondary(table)
+        try:
+            with self._engine.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    conn.execute(text(f"SET LOCAL lock_timeout = {int(self.lock_timeout_ms)}"))
+                if not indexes or not self._empty(conn, table):
+                    return []
+                for ix in indexes:
+                    conn.execute(DropIndex(ix, if_exists=True))
+        except OperationalError as exc:
+            if getattr(exc.orig, "sqlstate", None) != _LOCK_NOT_AVAILABLE:
+                raise
+            log.info("%s is being read: its indexes stay during this catch-up", table.name)
+            return []
+        return indexes
 
     def written(self, events: int) -> None:
         """Counts events written while indexes are dropped; builds them at ``rows_cap``."""
@@ -94,10 +129,26 @@ class BulkIndexes:
             if self._rows >= self.rows_cap:
                 self.build()
 
-    def finish(self) -> None:
-        """After a sync: builds the indexes it dropped."""
-        if self._dropped:
+    def finish(self, *, failed: bool = False) -> None:
+        """After a sync, one that ``failed`` too: builds the indexes it dropped.
+
+        After a failure a build that fails as well (the database is gone) is logged, not
+        raised: the caller must see the sync's own error, and the next sync's ``start`` builds
+        them."""
+        if not self._dropped:
+            return
+        if not failed:
             self.build()
+            return
+        try:
+            self.build()
+        except Exception as exc:
+            log.warning(
+                "indexes %s not built after a failed sync (%s: %s); the next sync builds them",
+                self.dropped,
+                type(exc).__name__,
+                exc,
+            )
 
     def build(self) -> None:
         """Creates every missing secondary index of the bulk tables."""
@@ -110,6 +161,11 @@ class BulkIndexes:
             for ix in _secondary(table):
                 if ix.name not in present:
                     with self._engine.begin() as conn:  # one at a time: see the docstring
+                        if conn.dialect.name == "postgresql":
+                            # Another indexer building it waits here, or this one for it.
+                            key = "hashtext(current_schema() || '.' || :name)"
+                            lock = f"SELECT pg_advisory_xact_lock(:kind, {key})"
+                            conn.execute(text(lock), {"kind": _BUILD_LOCK, "name": ix.name})
                         conn.execute(CreateIndex(ix, if_not_exists=True))
         self._dropped.clear()
 

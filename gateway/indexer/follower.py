@@ -269,53 +269,59 @@ class Indexer:
         tokens = self.store.tokens()
         block, ranges, logs, events = first, 0, 0, 0
         busy = max(1, self.max_range_logs // 4)
-        with ThreadPoolExecutor(self.prefetch, thread_name_prefix="dongne-index-fetch") as pool:
-            ahead = _Prefetch(self, pool, block, target, head, tokens)
-            while block <= target:
-                try:
-                    fetched = ahead.next()
-                except ChainMovedError as exc:
-                    log.info("chain moved while reading from block %d (%s)", block, exc)
-                    break
-                except RpcError as exc:
-                    if self._span == 1:
-                        raise
-                    # Nodes cap eth_getLogs answers (Besu: blocks, geth-likes: results).
-                    log.info("eth_getLogs from block %d refused (%s); halving", block, exc)
-                    self._span = max(1, self._span // 2)
-                    ahead.restart(block)
-                    continue
-                # A request's first part: its first block's header was read before its logs.
-                header = fetched.headers.get(block)
-                if parent is not None and header is not None and header.parent != parent.hash:
-                    log.info("block %d no longer follows block %d", block, block - 1)
-                    break
-                if fetched.new_tokens:
-                    # Ranges already asked for miss the new tokens' logs: ask again.
-                    tokens.extend(fetched.new_tokens)
-                    ahead.restart(fetched.range_last + 1)
-                if fetched.span:  # the range's last part
-                    self._resize(fetched.span, fetched.range_logs)
-                ahead.fill()  # the node works on the next ranges while this one is written
-                if fetched.log_count >= busy:  # a catch-up: into empty tables, index at the end
-                    self.bulk_indexes.busy_part()
-                try:
-                    self.store.write_range(
-                        fetched.events, parent, fetched.end, head, fetched.hashes
-                    )
-                except CheckpointMovedError as exc:
-                    log.warning("range %d-%d not written: %s", block, fetched.last, exc)
-                    break
-                self.bulk_indexes.written(len(fetched.events))
-                ranges += 1 if fetched.span else 0
-                logs += fetched.log_count
-                events += len(fetched.events)
-                EVENTS_INGESTED.inc(len(fetched.events))
-                block, parent = fetched.last + 1, fetched.end
-                if progress is not None:
-                    elapsed = time.monotonic() - started
-                    progress(Progress(first, fetched.last, target, events, elapsed))
-            ahead.abandon()  # nothing more is wanted (a break leaves some asked)
+        try:
+            with ThreadPoolExecutor(self.prefetch, thread_name_prefix="dongne-index-fetch") as pool:
+                ahead = _Prefetch(self, pool, block, target, head, tokens)
+                while block <= target:
+                    try:
+                        fetched = ahead.next()
+                    except ChainMovedError as exc:
+                        log.info("chain moved while reading from block %d (%s)", block, exc)
+                        break
+                    except RpcError as exc:
+                        if self._span == 1:
+                            raise
+                        # Nodes cap eth_getLogs answers (Besu: blocks, geth-likes: results).
+                        log.info("eth_getLogs from block %d refused (%s); halving", block, exc)
+                        self._span = max(1, self._span // 2)
+                        ahead.restart(block)
+                        continue
+                    # A request's first part: its first block's header was read before its logs.
+                    header = fetched.headers.get(block)
+                    if parent is not None and header is not None and header.parent != parent.hash:
+                        log.info("block %d no longer follows block %d", block, block - 1)
+                        break
+                    if fetched.new_tokens:
+                        # Ranges already asked for miss the new tokens' logs: ask again.
+                        tokens.extend(fetched.new_tokens)
+                        ahead.restart(fetched.range_last + 1)
+                    if fetched.span:  # the range's last part
+                        self._resize(fetched.span, fetched.range_logs)
+                    ahead.fill()  # the node works on the next ranges while this one is written
+                    if fetched.log_count >= busy:  # a catch-up: into empty tables, index at the end
+                        self.bulk_indexes.busy_part()
+                    try:
+                        self.store.write_range(
+                            fetched.events, parent, fetched.end, head, fetched.hashes
+                        )
+                    except CheckpointMovedError as exc:
+                        log.warning("range %d-%d not written: %s", block, fetched.last, exc)
+                        break
+                    self.bulk_indexes.written(len(fetched.events))
+                    ranges += 1 if fetched.span else 0
+                    logs += fetched.log_count
+                    events += len(fetched.events)
+                    EVENTS_INGESTED.inc(len(fetched.events))
+                    block, parent = fetched.last + 1, fetched.end
+                    if progress is not None:
+                        elapsed = time.monotonic() - started
+                        progress(Progress(first, fetched.last, target, events, elapsed))
+                ahead.abandon()  # nothing more is wanted (a break leaves some asked)
+        except Exception:
+            # Not left missing until the next sync: the API reads meanwhile (the next sync
+            # still builds what this one could not).
+            self.bulk_indexes.finish(failed=True)
+            raise
         self.bulk_indexes.finish()
         if ranges == 0 and checkpoint is not None and checkpoint.head != head:
             self.store.record_head(head)

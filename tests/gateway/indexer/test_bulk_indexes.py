@@ -5,19 +5,21 @@ indexer never drops them. Each class runs on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, event, inspect
+from sqlalchemy import Engine, event, inspect, text
 
 import gateway.db.tables  # noqa: F401  (every table on the metadata)
 from gateway.db import metadata
 from gateway.db.tables import index as t
 from gateway.indexer import Progress
+from gateway.indexer.bulk_indexes import BulkIndexes
 from gateway.indexer.store import IndexStore
 from tests.fixtures.databases import PostgresBackend, SQLiteBackend
 
@@ -101,23 +103,62 @@ class BulkIndexTests:
         assert _present(engine) == BULK
         assert dump(engine) == _reindexed(chain, other_engine)
 
+    def test_a_sync_failing_midway_leaves_the_indexes_present(
+        self, chain: Net, engine: Engine, other_engine: Engine, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        indexer = chain.indexer(engine, max_range_logs=4)
+        write = IndexStore.write_range
+        seen: list[dict[str, set[str]]] = []
+
+        def failing(store: IndexStore, *args: Any) -> Any:
+            # Fails once both bulk tables hold rows, their indexes dropped.
+            if count(engine, "index_grants") and count(engine, "index_transfers"):
+                seen.append(_present(engine))
+                raise RuntimeError("node gone")
+            return write(store, *args)
+
+        monkeypatch.setattr(IndexStore, "write_range", failing)
+        with _drops(engine) as dropped, pytest.raises(RuntimeError, match="node gone"):
+            indexer.sync_once()
+        assert len(dropped) == 3
+        assert seen == [{table: set() for table in BULK}]  # dropped when it failed
+        assert _present(engine) == BULK  # and built before the error reached the caller
+        assert _matches_migrations(engine)
+        monkeypatch.setattr(IndexStore, "write_range", write)
+        with _drops(engine) as dropped:
+            indexer.sync_once()
+        assert dropped == []
+        assert _present(engine) == BULK
+        assert dump(engine) == _reindexed(chain, other_engine)
+
     def test_a_crash_with_the_indexes_dropped_is_repaired_by_the_next_sync(
         self, chain: Net, engine: Engine, other_engine: Engine, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         indexer = chain.indexer(engine, max_range_logs=4)
         write = IndexStore.write_range
+        build = BulkIndexes.build
+        killed: list[bool] = []
 
         def dying(store: IndexStore, *args: Any) -> Any:
             # Killed once both bulk tables hold rows, their indexes dropped.
             if count(engine, "index_grants") and count(engine, "index_transfers"):
+                killed.append(True)
                 raise RuntimeError("killed")
             return write(store, *args)
 
+        def dead(bulk: BulkIndexes) -> None:
+            # The database went with the process: the build after the failure fails too.
+            if killed:
+                raise RuntimeError("database gone")
+            build(bulk)
+
         monkeypatch.setattr(IndexStore, "write_range", dying)
-        with pytest.raises(RuntimeError, match="killed"):
+        monkeypatch.setattr(BulkIndexes, "build", dead)
+        with pytest.raises(RuntimeError, match="killed"):  # the sync's error, not the build's
             indexer.sync_once()
         assert _present(engine) == {table: set() for table in BULK}  # the crash left them out
         monkeypatch.setattr(IndexStore, "write_range", write)
+        monkeypatch.setattr(BulkIndexes, "build", build)
         # A new process: its first sync builds them before writing (its tables are not empty).
         with _drops(engine) as dropped:
             chain.indexer(engine, max_range_logs=4).sync_once()
@@ -125,6 +166,42 @@ class BulkIndexTests:
         assert _present(engine) == BULK
         assert _matches_migrations(engine)
         assert dump(engine) == _reindexed(chain, other_engine)
+
+    def test_two_indexers_building_the_missing_indexes_at_once_both_succeed(
+        self, engine: Engine
+    ) -> None:
+        dropping = BulkIndexes(engine)
+        dropping.busy_part()  # the tables are empty: all three dropped
+        assert len(dropping.dropped) == 3
+        # Both restarted after a crash: each saw them missing, and each creates one while the
+        # other's is not committed yet (held open here until the other one has run too).
+        both = threading.Barrier(2)
+
+        def hold(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            if statement.lstrip().upper().startswith("CREATE INDEX"):
+                with suppress(threading.BrokenBarrierError):
+                    both.wait(timeout=2)
+
+        failures: list[BaseException] = []
+
+        def restart() -> None:
+            try:
+                BulkIndexes(engine).start()
+            except BaseException as exc:
+                failures.append(exc)
+
+        event.listen(engine, "after_cursor_execute", hold)
+        try:
+            threads = [threading.Thread(target=restart) for _ in range(2)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=60)
+        finally:
+            event.remove(engine, "after_cursor_execute", hold)
+        assert failures == []
+        assert _present(engine) == BULK
+        assert _matches_migrations(engine)
 
     def test_the_indexes_are_built_again_at_the_row_cap(
         self, chain: Net, engine: Engine, other_engine: Engine
@@ -153,4 +230,35 @@ class TestBulkIndexesSQLite(BulkIndexTests, SQLiteBackend):
 
 
 class TestBulkIndexesPostgres(BulkIndexTests, PostgresBackend):
-    pass
+    def test_a_table_being_read_keeps_its_indexes_instead_of_waiting(
+        self, chain: Net, engine: Engine, other_engine: Engine
+    ) -> None:
+        # A long reader (a report, an export) holds the grants table's ACCESS SHARE lock: DROP
+        # INDEX would wait for it to end, and every new reader of the table behind the drop.
+        indexer = chain.indexer(engine, max_range_logs=4)
+        done = threading.Event()
+        failures: list[BaseException] = []
+        during: list[dict[str, set[str]]] = []
+
+        def sync() -> None:
+            try:
+                indexer.sync_once(lambda _: during.append(_present(engine)))
+            except BaseException as exc:
+                failures.append(exc)
+            done.set()
+
+        with engine.connect() as reader, _drops(engine) as dropped:
+            reader.execute(text("SELECT count(*) FROM index_grants")).scalar_one()  # in its txn
+            thread = threading.Thread(target=sync)
+            thread.start()
+            finished = done.wait(timeout=30)
+            reader.rollback()  # the reader ends (lets a blocked drop through)
+            thread.join(timeout=60)
+        assert finished, "the sync waited for the reader"
+        assert failures == []
+        assert len(dropped) == 3  # the grants' index tried too, given up after the timeout
+        assert during
+        assert all(present["index_grants"] == BULK["index_grants"] for present in during)
+        assert {"index_grants": BULK["index_grants"], "index_transfers": set()} in during
+        assert _present(engine) == BULK
+        assert dump(engine) == _reindexed(chain, other_engine)

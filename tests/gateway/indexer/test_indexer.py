@@ -4,9 +4,11 @@ crashes mid-range, municipalities found mid-range. Each class runs on SQLite and
 from __future__ import annotations
 
 import io
+import sqlite3
 import threading
 import time
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -14,13 +16,14 @@ from alembic.migration import MigrationContext
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from rich.console import Console
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 
 import gateway.db.tables  # noqa: F401  (every table on the metadata)
 from chain.protocol.abi import load_abi
 from chain.protocol.calls import Reward, encode_cancel_payment, encode_reward_batch, funder_id
 from gateway.cli.progress import rich_progress
-from gateway.db import metadata
+from gateway.db import create_engine_for, metadata
+from gateway.db.tables import index as index_tables
 from gateway.indexer import Indexer, Progress, ReorgTooDeepError
 from gateway.indexer.decode import INDEXED_CONTRACTS, EventDecoder
 from gateway.indexer.store import BlockRef, CheckpointMovedError, IndexStore
@@ -540,7 +543,28 @@ class IndexerTests:
 
 
 class TestIndexerSQLite(IndexerTests, SQLiteBackend):
-    pass
+    def test_statements_fit_the_connections_parameter_limit(
+        self, chain: Net, tmp_path: Path, other_engine: Engine
+    ) -> None:
+        # A build (or an application) may set SQLITE_LIMIT_VARIABLE_NUMBER below the default:
+        # here the widest table's one row, so any statement of two rows or more would fail.
+        limit = max(len(table.columns) for table in index_tables.ALL_TABLES)
+        engine = create_engine_for(f"sqlite:///{tmp_path / 'limited.db'}")
+
+        def lower(connection: sqlite3.Connection, _record: Any) -> None:
+            connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, limit)
+
+        event.listen(engine, "connect", lower)
+        engine.dispose()  # the migration's connections had the default limit
+        try:
+            with engine.connect() as conn:
+                driver = cast(sqlite3.Connection, conn.connection.driver_connection)
+                assert driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) == limit
+            assert chain.indexer(engine, max_range_logs=4).sync_once().events > 0
+            assert count(engine, "index_grants") > 1
+            assert dump(engine) == _reindexed(chain, other_engine)
+        finally:
+            engine.dispose()
 
 
 class TestIndexerPostgres(IndexerTests, PostgresBackend):

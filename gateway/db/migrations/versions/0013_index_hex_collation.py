@@ -13,6 +13,13 @@ The columns are those of the ``index_*`` tables typed ``VARCHAR(42)`` (an addres
 One ``ALTER TABLE`` a table: PostgreSQL rebuilds that table's indexes on them once (the rows
 stay as they are: the type is the same). SQLite: nothing to do.
 
+Operations: on PostgreSQL each ``ALTER TABLE`` holds the table's ACCESS EXCLUSIVE lock until the
+migration commits (all of it runs in one transaction), so every ``index_*`` table is unreadable
+from its rebuild to the end: the API's reads and the indexer wait. A few seconds on a small
+index; on a large one (millions of grants and transfers) minutes: upgrade a large database in a
+maintenance window, with the gateway replicas and the indexer stopped (see the README's
+"Upgrading the gateway's database").
+
 Revision ID: 0013_index_hex_collation
 Revises: 0012_relay_shards
 Create Date: 2026-12-06
