@@ -135,6 +135,10 @@ class BulkIndexes:
         After a failure a build that fails as well (the database is gone) is logged, not
         raised: the caller must see the sync's own error, and the next sync's ``start`` builds
         them."""
+        if failed:
+            # What failed may have dropped indexes it never counted (a DROP committed, its
+            # answer lost): the next start asks the catalog again.
+            self._checked = False
         if not self._dropped:
             return
         if not failed:

@@ -19,8 +19,9 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
@@ -119,6 +120,17 @@ class _Asked:
         self.parts.put(None)
 
 
+@contextmanager
+def _unwaited(pool: ThreadPoolExecutor) -> Iterator[None]:
+    """Shuts ``pool`` down on the way out without waiting for the fetches still running: after
+    a break or an error none is wanted, and with the node down each would hold the failed
+    sync (and the rebuild of its indexes) an RPC timeout. Their answers are dropped."""
+    try:
+        yield
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
 class _Prefetch:
     """Ranges asked of the node ahead of the one being written, in chain order; each comes in
     parts as it is decoded (see ``RangeFetcher.fetch``)."""
@@ -140,6 +152,12 @@ class _Prefetch:
         self._tokens = tokens  # the caller's list: ranges asked later see tokens it adds
         self._asked: deque[_Asked] = deque()
         self._current: _Asked | None = None  # the range whose parts are being handed over
+
+    def __enter__(self) -> _Prefetch:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.abandon()  # nothing more is wanted (a break or an error leaves some asked)
 
     def fill(self) -> None:
         while len(self._asked) < self._indexer.prefetch and self._next <= self._target:
@@ -270,8 +288,8 @@ class Indexer:
         block, ranges, logs, events = first, 0, 0, 0
         busy = max(1, self.max_range_logs // 4)
         try:
-            with ThreadPoolExecutor(self.prefetch, thread_name_prefix="dongne-index-fetch") as pool:
-                ahead = _Prefetch(self, pool, block, target, head, tokens)
+            pool = ThreadPoolExecutor(self.prefetch, thread_name_prefix="dongne-index-fetch")
+            with _Prefetch(self, pool, block, target, head, tokens) as ahead, _unwaited(pool):
                 while block <= target:
                     try:
                         fetched = ahead.next()
@@ -316,7 +334,6 @@ class Indexer:
                     if progress is not None:
                         elapsed = time.monotonic() - started
                         progress(Progress(first, fetched.last, target, events, elapsed))
-                ahead.abandon()  # nothing more is wanted (a break leaves some asked)
         except Exception:
             # Not left missing until the next sync: the API reads meanwhile (the next sync
             # still builds what this one could not).
