@@ -148,3 +148,29 @@ def test_an_upgrade_re_mirrors_every_city_after_a_rollback_paused_them(tmp_path:
     finally:
         if net.node is not None:
             net.node.stop()
+
+
+def test_an_upgrade_scheduled_as_one_call_before_batches_still_executes(tmp_path: Path) -> None:
+    """A network may hold an upgrade the previous tooling scheduled with ``schedule`` (no
+    batch, no re-mirror): execute_upgrade finds it in the schedule and runs it as it was."""
+    net = start_local_network(tmp_path / "net", (SIHEUNG,))
+    try:
+        op, m, rpc = net.operator, net.manifest, net.operator.rpc
+        beacon, timelock = m.address("UpgradeableBeacon"), m.address("DongneTimelock")
+        w3 = Web3(Web3.HTTPProvider(net.rpc_url))
+        v2 = Deployer(w3, op.account).deploy(
+            "VoucherToken", [m.forwarder, m.registry, m.address("VoucherAdmin")]
+        )
+        args = [beacon, 0, upgrade_call(v2.address), bytes(32), bytes(32), LOCAL_UPGRADE_DELAY]
+        op.send(timelock, encode_function("schedule", args, "DongneTimelock"), "schedule")
+        [pending] = pending_upgrades(rpc, m)
+        assert (pending.implementation, pending.state) == (v2.address, "waiting")
+        rpc.call("evm_increaseTime", [LOCAL_UPGRADE_DELAY + 1])
+        assert net.node is not None
+        net.node.mine()
+        execute_upgrade(op, m, v2.address)
+        assert _implementation(rpc, beacon) == v2.address
+        assert pending_upgrades(rpc, m) == []
+    finally:
+        if net.node is not None:
+            net.node.stop()
