@@ -18,7 +18,7 @@ from functools import cache
 from pathlib import Path
 
 from chain.protocol.errors import DongneChainError
-from chain.toolchain import project_root, tool_path
+from chain.toolchain import executable, project_root
 
 
 class ArtifactMissingError(DongneChainError, FileNotFoundError):
@@ -50,7 +50,8 @@ def forge_build(*, paths: Sequence[str] = (), quiet: bool = True) -> Path:
     """Runs `forge build [paths]` in the project root (a no-op when nothing changed) and
     returns the artifact directory."""
     result = subprocess.run(
-        [str(tool_path("forge")), "build", *paths],
+        # forge itself: its npm launcher exits 0 whatever forge returns.
+        [str(executable("forge")), "build", *paths],
         cwd=project_root(),
         capture_output=quiet,
         text=True,

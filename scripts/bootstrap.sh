@@ -71,6 +71,8 @@ if ! stamp_ok .venv/.dongne-stamp pyproject.toml; then
   touch .venv/.dongne-stamp
 fi
 
-# forge's cache makes this a no-op when no contract changed.
+# forge's cache makes this a no-op when no contract changed. forge itself, not its npm
+# launcher, which exits 0 whatever forge returns (a contract that does not compile passed).
 echo "bootstrap: forge build"
-node_modules/.bin/forge build >/dev/null
+"$(.venv/bin/python -c 'from chain.toolchain import executable; print(executable("forge"))')" \
+  build >/dev/null

@@ -19,6 +19,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from chain.toolchain import executable
+
 ROOT = Path(__file__).resolve().parents[1]
 SNAPSHOT = ROOT / "contracts" / "layout" / "VoucherStorage.json"
 PROBE = "VoucherStorageLayout"  # contracts/test/layout/StorageLayouts.sol
@@ -28,7 +30,7 @@ Layout = dict[str, list[dict[str, Any]]]
 
 def current_layout() -> Layout:
     """Every struct reachable from the namespace: its fields as label, slot, offset, type."""
-    forge = ROOT / "node_modules" / ".bin" / "forge"
+    forge = executable("forge")  # not its npm launcher, which exits 0 whatever forge returns
     raw = subprocess.run(
         [str(forge), "inspect", PROBE, "storageLayout", "--json"],
         cwd=ROOT, capture_output=True, text=True, check=True,
