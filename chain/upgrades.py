@@ -11,11 +11,17 @@ every city token the factory knows. Payments trust a copy of the rules and the p
 (VoucherBase ``PayRules``) that only this code version writes; an implementation without it (a
 rollback) may have paused or changed the rules meanwhile, so the copy is rewritten in the same
 transaction as the upgrade, before any payment can run under it.
+
+Those re-mirrors are the only calls an upgrade batch may carry: :func:`execute_upgrade` refuses
+a batch with any other call (a proposer could otherwise hide, say, ``updateDelay(0)`` behind an
+upgrade auditors read as "beacon -> implementation") or one that misses a city the factory
+deployed after it was scheduled; :func:`pending_upgrades` shows every call of an operation.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
@@ -23,12 +29,19 @@ from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
 from chain.manifest import Manifest
+from chain.protocol.abi import CONTRACTS, abi_signature, load_abi
 from chain.protocol.contracts import encode_function, event_data_types, event_topic, selector
+from chain.protocol.errors import DongneChainError
 from chain.rpc import RpcClient, RpcError
 from chain.sender import Sender
 
 __all__ = [
+    "ImplementationWithoutCodeError",
+    "OtherCall",
     "PendingUpgrade",
+    "UnexpectedUpgradeCallError",
+    "UpgradeMissesCitiesError",
+    "UpgradeRefusedError",
     "batch_operation_id",
     "execute_upgrade",
     "operation_id",
@@ -49,6 +62,62 @@ _SCHEDULED_DATA = event_data_types("CallScheduled", TIMELOCK)
 _STATES = {0: "unset", 1: "waiting", 2: "ready", 3: "done"}
 
 
+class ImplementationWithoutCodeError(DongneChainError, ValueError):
+    """An upgrade to an address with no code: the beacon would refuse it once the delay has
+    passed, and a probe for ``mirrorPayRules`` there answers "present" (a call to an empty
+    account succeeds)."""
+
+    def __init__(self, implementation: str) -> None:
+        super().__init__(f"no contract code at {implementation}: not an implementation")
+        self.implementation = implementation
+
+
+class UpgradeRefusedError(DongneChainError, RuntimeError):
+    """:func:`execute_upgrade` will not run the scheduled operation `operation_id` (0x-hex)."""
+
+    def __init__(self, operation_id: str, reason: str) -> None:
+        super().__init__(f"refusing upgrade operation {operation_id}: {reason}")
+        self.operation_id = operation_id
+
+
+class UnexpectedUpgradeCallError(UpgradeRefusedError):
+    """The batch carries a call that is not the ``mirrorPayRules()`` of a city token: call
+    `index` (0-based) to `target`, function `selector` (0x-hex, 4 bytes)."""
+
+    def __init__(self, operation_id: str, index: int, target: str, selector: str) -> None:
+        super().__init__(
+            operation_id,
+            f"call {index} ({selector} on {target}) is not a city's mirrorPayRules(); an upgrade "
+            "batch carries nothing else (cancel it and check who scheduled it)",
+        )
+        self.index = index
+        self.target = target
+        self.selector = selector
+
+
+class UpgradeMissesCitiesError(UpgradeRefusedError):
+    """The factory lists city tokens (`missing`) the batch does not re-mirror: deployed after it
+    was scheduled. Their payments would trust a copy of the rules the upgrade did not rewrite."""
+
+    def __init__(self, operation_id: str, missing: tuple[str, ...]) -> None:
+        super().__init__(
+            operation_id,
+            f"{len(missing)} city token(s) deployed since it was scheduled are not re-mirrored "
+            f"by it ({', '.join(missing)}); cancel it and schedule the upgrade again",
+        )
+        self.missing = missing
+
+
+@dataclass(frozen=True)
+class OtherCall:
+    """A call of a pending operation that is neither its upgrade nor a city's re-mirror."""
+
+    target: str
+    selector: str  # 0x-hex, 4 bytes
+    function: str | None  # its signature, when a committed ABI has the selector
+    contract: str | None  # the manifest's name for `target`, if it is one of ours
+
+
 @dataclass(frozen=True)
 class PendingUpgrade:
     operation_id: str
@@ -57,6 +126,9 @@ class PendingUpgrade:
     state: str  # waiting (before its time) or ready (an executor may run it now)
     ready_at: int  # unix seconds
     scheduled_block: int
+    calls: tuple[tuple[str, str], ...]  # every call of the operation: (target, 0x calldata)
+    re_mirrors: int  # calls that are mirrorPayRules() on a city token the factory lists
+    other_calls: tuple[OtherCall, ...]  # anything else besides the beacon call shown: suspect
 
 
 def upgrade_call(implementation: str) -> bytes:
@@ -88,11 +160,11 @@ def upgrade_batch(
     """The calls of an upgrade, in order: the beacon's ``upgradeTo``, then ``mirrorPayRules`` on
     every city token the factory knows. Without the re-mirror when `implementation` lacks
     that entry (a rollback to an older version): it would revert the whole batch there."""
+    if not rpc.get_code(to_checksum_address(implementation)):
+        raise ImplementationWithoutCodeError(to_checksum_address(implementation))
     calls = [(manifest.address(BEACON), upgrade_call(implementation))]
     if _has_mirror(rpc, implementation):
-        raw = _call(rpc, manifest.factory, "tokens", [], FACTORY)
-        (tokens,) = abi_decode(["address[]"], raw)
-        calls += [(to_checksum_address(token), _MIRROR) for token in tokens]
+        calls += [(token, _MIRROR) for token in _city_tokens(rpc, manifest)]
     return calls
 
 
@@ -117,23 +189,58 @@ def execute_upgrade(
 ) -> None:
     """Runs the scheduled upgrade to `implementation` whose delay has passed (reverts with the
     timelock's error ``TimelockUnexpectedOperationState`` before). Its calls are read back from
-    the schedule, not rebuilt: a city deployed since is not in the batch it committed to."""
+    the schedule, not rebuilt, and checked: besides the upgrade, only ``mirrorPayRules()`` on
+    city tokens (:class:`UnexpectedUpgradeCallError`), and, when `implementation` has that
+    entry, on every city the factory lists now (:class:`UpgradeMissesCitiesError`: a city
+    deployed since scheduling is not in the batch the timelock committed to). A pending batch
+    that fails the check is passed over for a sound one to the same implementation; with none,
+    the first refusal is raised."""
     rpc, timelock = executor.rpc, manifest.address(TIMELOCK)
     wanted = (to_checksum_address(manifest.address(BEACON)), upgrade_call(implementation))
     execute = _execute_call([wanted], salt, batched=True)  # unscheduled: the timelock says so
+    refusal: UpgradeRefusedError | None = None
+    cities: list[str] | None = None  # read once, on the first pending candidate
+    mirrors = False
     for op, (calls, _block) in _scheduled(rpc, manifest).items():
         if calls[:1] != [wanted]:
             continue
         if op == batch_operation_id(calls, salt):
-            execute = _execute_call(calls, salt, batched=True)
+            batched = True
         elif len(calls) == 1 and op == operation_id(*calls[0], salt):
-            execute = _execute_call(calls, salt, batched=False)  # from before batches
+            batched = False  # from before batches
         else:
             continue
         state = int.from_bytes(_call(rpc, timelock, "getOperationState", [op]))
-        if _STATES.get(state) in ("waiting", "ready"):
-            break  # else done, or cancelled: a later one may be pending
+        if _STATES.get(state) not in ("waiting", "ready"):
+            continue  # done, or cancelled: a later one may be pending
+        if cities is None:
+            cities, mirrors = _city_tokens(rpc, manifest), _has_mirror(rpc, implementation)
+        try:
+            _check_batch("0x" + op.hex(), calls, cities, mirrors=mirrors)
+        except UpgradeRefusedError as error:
+            refusal = refusal or error
+            continue
+        execute = _execute_call(calls, salt, batched=batched)
+        break
+    else:
+        if refusal is not None:
+            raise refusal
     executor.send(timelock, execute, "execute upgrade")
+
+
+def _check_batch(
+    op: str, calls: list[tuple[str, bytes]], cities: list[str], *, mirrors: bool
+) -> None:
+    """Refuses `calls` (an upgrade first) unless every later call is a city's re-mirror and,
+    when the implementation has it (`mirrors`), every city in `cities` is re-mirrored."""
+    known = set(cities)
+    for index, (target, data) in enumerate(calls[1:], start=1):
+        if data != _MIRROR or target not in known:
+            raise UnexpectedUpgradeCallError(op, index, target, "0x" + data[:4].hex())
+    mirrored = {target for target, _ in calls[1:]}
+    missing = tuple(city for city in cities if city not in mirrored)
+    if mirrors and missing:
+        raise UpgradeMissesCitiesError(op, missing)
 
 
 def _execute_call(calls: list[tuple[str, bytes]], salt: bytes, *, batched: bool) -> bytes:
@@ -147,27 +254,57 @@ def _execute_call(calls: list[tuple[str, bytes]], salt: bytes, *, batched: bool)
 
 def pending_upgrades(rpc: RpcClient, manifest: Manifest) -> list[PendingUpgrade]:
     """Every operation on the timelock that calls the beacon (an upgrade, in a batch or alone)
-    and is neither done nor cancelled: one entry per operation, for its first beacon call."""
+    and is neither done nor cancelled: one entry per operation, for its first beacon call, with
+    all its calls, how many re-mirror a city, and every other call (which an upgrade does not
+    make: :func:`execute_upgrade` refuses it, but an executor could run it by hand)."""
     timelock = manifest.address(TIMELOCK)
     beacon = manifest.address(BEACON).lower()
+    cities: set[str] | None = None
     found: list[PendingUpgrade] = []
     for op, (calls, block) in _scheduled(rpc, manifest).items():
-        beacon_calls = [data for target, data in calls if target.lower() == beacon]
-        if not beacon_calls:
+        first = next((i for i, (target, _) in enumerate(calls) if target.lower() == beacon), None)
+        if first is None:
             continue
         state = _STATES.get(int.from_bytes(_call(rpc, timelock, "getOperationState", [op])), "?")
         if state not in ("waiting", "ready"):
             continue  # done, or cancelled (a cancelled operation is unset again)
+        if cities is None:
+            cities = set(_city_tokens(rpc, manifest))
         ready_at = int.from_bytes(_call(rpc, timelock, "getTimestamp", [op]))
-        data = beacon_calls[0]
+        data = calls[first][1]
         implementation = None
         if data[:4] == _UPGRADE_TO:
             (address,) = abi_decode(["address"], data[4:])
             implementation = to_checksum_address(address)
+        rest = calls[:first] + calls[first + 1 :]
+        re_mirrors = sum(1 for t, d in rest if d == _MIRROR and t in cities)
+        others = tuple(
+            _other_call(manifest, t, d) for t, d in rest if not (d == _MIRROR and t in cities)
+        )
         found.append(
             PendingUpgrade("0x" + op.hex(), implementation, "0x" + data.hex(), state, ready_at,
-                           block)
+                           block, tuple((t, "0x" + d.hex()) for t, d in calls), re_mirrors,
+                           others)
         )  # fmt: skip
+    return found
+
+
+def _other_call(manifest: Manifest, target: str, data: bytes) -> OtherCall:
+    names: dict[str, str] = {
+        to_checksum_address(c.address): name for name, c in manifest.contracts.items()
+    }
+    return OtherCall(target, "0x" + data[:4].hex(), _signatures().get(data[:4]), names.get(target))
+
+
+@cache
+def _signatures() -> dict[bytes, str]:
+    """Selector -> function signature, over every committed ABI."""
+    found: dict[bytes, str] = {}
+    for contract in CONTRACTS:
+        for entry in load_abi(contract):
+            if entry["type"] == "function":
+                signature = abi_signature(entry)
+                found.setdefault(keccak(text=signature)[:4], signature)
     return found
 
 
@@ -198,9 +335,18 @@ def _scheduled(
     return {op: ([c[i] for i in sorted(c)], blocks[op]) for op, c in calls.items()}
 
 
+def _city_tokens(rpc: RpcClient, manifest: Manifest) -> list[str]:
+    """Every city token the factory has deployed, checksummed."""
+    (tokens,) = abi_decode(["address[]"], _call(rpc, manifest.factory, "tokens", [], FACTORY))
+    return [to_checksum_address(token) for token in tokens]
+
+
 def _has_mirror(rpc: RpcClient, implementation: str) -> bool:
     """Whether `implementation` has ``mirrorPayRules``: called on the implementation itself
-    (its own empty storage; an eth_call writes nothing), it reverts only if absent."""
+    (its own empty storage; an eth_call writes nothing), it reverts only if absent. An address
+    without code has nothing, though a call to it succeeds: checked first."""
+    if not rpc.get_code(to_checksum_address(implementation)):
+        return False
     try:
         rpc.eth_call({"to": to_checksum_address(implementation), "data": "0x" + _MIRROR.hex()})
     except RpcError as error:

@@ -420,10 +420,11 @@ abstract contract VoucherBase is IVoucherBase, AccessControlUpgradeable, ERC2771
 
     /// @dev Whether `record` is the payment the ring holds in its slot. Payments made before
     /// the ring hash above took effect hold the legacy hash; it is only computed when the
-    /// current one does not match, so it costs current payments nothing. The presented record
-    /// is copied to memory so that one function hashes records: a few hundred gas, on
-    /// cancellations only.
-    function _isOnRecord(address merchant, PaymentRecord calldata record)
+    /// current one does not match, so it costs current payments nothing. It takes the record in
+    /// memory so that one function hashes records: `cancelPayment` copies the presented record
+    /// once and reuses the copy for the remainder of a partial cancel (the legacy hash is the
+    /// same from memory: `abi.encode` does not depend on where the struct lives).
+    function _isOnRecord(address merchant, PaymentRecord memory record)
         internal
         view
         returns (bool)
@@ -433,7 +434,7 @@ abstract contract VoucherBase is IVoucherBase, AccessControlUpgradeable, ERC2771
             stored == _recordHash(merchant, record) || stored == _legacyRecordHash(merchant, record);
     }
 
-    function _legacyRecordHash(address merchant, PaymentRecord calldata record)
+    function _legacyRecordHash(address merchant, PaymentRecord memory record)
         private
         pure
         returns (bytes32)

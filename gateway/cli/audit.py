@@ -283,7 +283,10 @@ def audit_upgrades(
     manifest = Manifest.load(manifest_path)
     with RpcClient(rpc) as client:
         pending = run_action(lambda: pending_upgrades(client, manifest))
-    data = {"pending": [dataclasses.asdict(p) for p in pending]}
+    # An upgrade batch carries the beacon call and city re-mirrors only; anything else could
+    # change the timelock or the beacon's owner behind a line that reads "beacon -> impl".
+    suspect = [p for p in pending if p.other_calls]
+    data = {"pending": [dataclasses.asdict(p) for p in pending], "ok": not suspect}
 
     def render() -> None:
         if not pending:
@@ -292,9 +295,26 @@ def audit_upgrades(
         for p in pending:
             when = datetime.fromtimestamp(p.ready_at, kst).strftime("%Y-%m-%d %H:%M KST")
             what = p.implementation or f"call {p.calldata[:10]}"
-            console.print(f"{p.state}: beacon -> {what}, may run from {when} ({p.operation_id})")
+            mirrors = f" +{p.re_mirrors} city re-mirrors" if p.re_mirrors else ""
+            console.print(
+                f"{p.state}: beacon -> {what}{mirrors}, may run from {when} ({p.operation_id})",
+                markup=False,
+                soft_wrap=True,
+            )
+            for call in p.other_calls:
+                target = f"{call.target} ({call.contract})" if call.contract else call.target
+                function = call.function or "unknown function"
+                console.print(
+                    f"  WARNING: it also calls {target} {function} [{call.selector}]: not part "
+                    "of an upgrade",
+                    style="bold red",
+                    markup=False,
+                    soft_wrap=True,
+                )
 
     emit(data, as_json, render)
+    if suspect:
+        raise typer.Exit(1)
 
 
 @audit.command("anchor-log")

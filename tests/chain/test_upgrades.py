@@ -13,13 +13,16 @@ import pytest
 from web3 import Web3
 
 from chain.artifacts import forge_build
-from chain.deploy import LOCAL_UPGRADE_DELAY, Deployer
+from chain.deploy import LOCAL_UPGRADE_DELAY, Deployer, deploy_municipality
 from chain.protocol.calls import encode_issue
 from chain.protocol.contracts import encode_function
 from chain.protocol.errors import decode_revert
 from chain.rpc import RpcClient, RpcError
 from chain.sender import TransactionFailed
 from chain.upgrades import (
+    ImplementationWithoutCodeError,
+    UnexpectedUpgradeCallError,
+    UpgradeMissesCitiesError,
     execute_upgrade,
     pending_upgrades,
     schedule_upgrade,
@@ -150,27 +153,151 @@ def test_an_upgrade_re_mirrors_every_city_after_a_rollback_paused_them(tmp_path:
             net.node.stop()
 
 
-def test_an_upgrade_scheduled_as_one_call_before_batches_still_executes(tmp_path: Path) -> None:
+def _wait_out_the_delay(net: LocalNetwork) -> None:
+    net.operator.rpc.call("evm_increaseTime", [LOCAL_UPGRADE_DELAY + 1])
+    assert net.node is not None
+    net.node.mine()
+
+
+def _min_delay(rpc: RpcClient, timelock: str) -> int:
+    data = encode_function("getMinDelay", [], "DongneTimelock")
+    return int.from_bytes(rpc.eth_call({"to": timelock, "data": "0x" + data.hex()}))
+
+
+def test_execute_refuses_a_batch_hiding_another_call_and_the_audit_flags_it(
+    tmp_path: Path,
+) -> None:
+    """Review finding replayed: a proposer schedules an upgrade batch that also sets the
+    timelock's delay to zero. execute_upgrade ran it (its first call is the upgrade and its hash
+    matched) while the audit showed only "beacon -> implementation"."""
+    net = start_local_network(tmp_path / "net", (SIHEUNG,))
+    try:
+        op, m, rpc = net.operator, net.manifest, net.operator.rpc
+        beacon, timelock = m.address("UpgradeableBeacon"), m.address("DongneTimelock")
+        token = m.token(SIHEUNG.region)
+        w3 = Web3(Web3.HTTPProvider(net.rpc_url))
+        v2 = Deployer(w3, op.account).deploy(
+            "VoucherToken", [m.forwarder, m.registry, m.address("VoucherAdmin")]
+        )
+        hidden = encode_function("updateDelay", [0], "DongneTimelock")
+        calls = [
+            (beacon, upgrade_call(v2.address)),
+            (token, encode_function("mirrorPayRules", [])),
+            (timelock, hidden),
+        ]
+        schedule = encode_function(
+            "scheduleBatch",
+            [[t for t, _ in calls], [0, 0, 0], [d for _, d in calls], bytes(32), bytes(32),
+             LOCAL_UPGRADE_DELAY],
+            "DongneTimelock",
+        )  # fmt: skip
+        op.send(timelock, schedule, "schedule a batch with a hidden call")
+
+        [pending] = pending_upgrades(rpc, m)
+        assert pending.implementation == v2.address
+        assert pending.calls == tuple((t, "0x" + d.hex()) for t, d in calls)
+        assert pending.re_mirrors == 1
+        [other] = pending.other_calls
+        assert (other.target, other.contract) == (timelock, "DongneTimelock")
+        assert (other.selector, other.function) == ("0x" + hidden[:4].hex(), "updateDelay(uint256)")
+        audit = [sys.executable, "-m", "gateway.cli", "audit", "upgrades", "--rpc", net.rpc_url,
+                 "--manifest", str(net.manifest_path)]  # fmt: skip
+        shown = subprocess.run(audit, capture_output=True, text=True, timeout=120)
+        assert shown.returncode == 1, shown.stderr
+        text = " ".join(shown.stdout.split())
+        assert f"beacon -> {v2.address} +1 city re-mirrors" in text
+        assert f"WARNING: it also calls {timelock} (DongneTimelock) updateDelay(uint256)" in text
+        as_json = subprocess.run([*audit, "--json"], capture_output=True, text=True, timeout=120)
+        assert as_json.returncode == 1, as_json.stderr
+        report = json.loads(as_json.stdout)
+        assert report["ok"] is False
+        assert report["pending"][0]["other_calls"][0]["function"] == "updateDelay(uint256)"
+
+        _wait_out_the_delay(net)
+        with pytest.raises(UnexpectedUpgradeCallError) as refused:
+            execute_upgrade(op, m, v2.address)
+        assert (refused.value.index, refused.value.target) == (2, timelock)
+        assert _implementation(rpc, beacon) == m.address("VoucherToken")
+        assert _min_delay(rpc, timelock) == LOCAL_UPGRADE_DELAY
+    finally:
+        if net.node is not None:
+            net.node.stop()
+
+
+def test_execute_refuses_a_batch_that_misses_a_city_deployed_since(tmp_path: Path) -> None:
+    """Review finding replayed: a city deployed after the upgrade was scheduled is not in the
+    batch, so the upgrade would leave its payments' copy of the rules un-rewritten."""
+    net = start_local_network(tmp_path / "net", (SIHEUNG,))
+    try:
+        op, m, rpc = net.operator, net.manifest, net.operator.rpc
+        beacon = m.address("UpgradeableBeacon")
+        w3 = Web3(Web3.HTTPProvider(net.rpc_url))
+        v2 = Deployer(w3, op.account).deploy(
+            "VoucherToken", [m.forwarder, m.registry, m.address("VoucherAdmin")]
+        )
+        schedule_upgrade(op, m, v2.address)
+        seongnam = deploy_municipality(
+            w3, op.account, m, region=SEONGNAM.region, name=SEONGNAM.name,
+            symbol=SEONGNAM.symbol, admin=op.account.address, rules=SEONGNAM.rules.as_tuple(),
+        ).token  # fmt: skip
+        _wait_out_the_delay(net)
+        with pytest.raises(UpgradeMissesCitiesError, match="schedule the upgrade again") as missed:
+            execute_upgrade(op, m, v2.address)
+        assert missed.value.missing == (seongnam,)
+        assert _implementation(rpc, beacon) == m.address("VoucherToken")
+
+        # Rescheduled, the new batch covers both cities; the stale one is passed over.
+        schedule_upgrade(op, m, v2.address, salt=b"\x01" * 32)
+        _wait_out_the_delay(net)
+        execute_upgrade(op, m, v2.address, salt=b"\x01" * 32)
+        assert _implementation(rpc, beacon) == v2.address
+    finally:
+        if net.node is not None:
+            net.node.stop()
+
+
+def test_an_upgrade_to_an_address_without_code_is_refused(tmp_path: Path) -> None:
+    """Review finding replayed: the probe for mirrorPayRules answered "present" for an address
+    with no code (an eth_call to an empty account succeeds), and the upgrade was scheduled."""
+    net = start_local_network(tmp_path / "net", (SIHEUNG,))
+    try:
+        op, m, rpc = net.operator, net.manifest, net.operator.rpc
+        empty = Web3.to_checksum_address("0x" + "12" * 20)
+        with pytest.raises(ImplementationWithoutCodeError) as refused:
+            schedule_upgrade(op, m, empty)
+        assert refused.value.implementation == empty
+        assert pending_upgrades(rpc, m) == []
+    finally:
+        if net.node is not None:
+            net.node.stop()
+
+
+def test_an_upgrade_scheduled_as_one_call_before_batches(tmp_path: Path) -> None:
     """A network may hold an upgrade the previous tooling scheduled with ``schedule`` (no
-    batch, no re-mirror): execute_upgrade finds it in the schedule and runs it as it was."""
+    batch, no re-mirror): execute_upgrade finds it in the schedule. To an implementation
+    without the payments' copy it runs as it was; to one with it, it is refused (nothing would
+    rewrite the cities' copies) and must be scheduled again."""
+    forge_build(paths=["contracts/test/utils/VoucherWithoutPayRules.sol"])
     net = start_local_network(tmp_path / "net", (SIHEUNG,))
     try:
         op, m, rpc = net.operator, net.manifest, net.operator.rpc
         beacon, timelock = m.address("UpgradeableBeacon"), m.address("DongneTimelock")
         w3 = Web3(Web3.HTTPProvider(net.rpc_url))
-        v2 = Deployer(w3, op.account).deploy(
-            "VoucherToken", [m.forwarder, m.registry, m.address("VoucherAdmin")]
-        )
-        args = [beacon, 0, upgrade_call(v2.address), bytes(32), bytes(32), LOCAL_UPGRADE_DELAY]
-        op.send(timelock, encode_function("schedule", args, "DongneTimelock"), "schedule")
-        [pending] = pending_upgrades(rpc, m)
-        assert (pending.implementation, pending.state) == (v2.address, "waiting")
-        rpc.call("evm_increaseTime", [LOCAL_UPGRADE_DELAY + 1])
-        assert net.node is not None
-        net.node.mine()
-        execute_upgrade(op, m, v2.address)
-        assert _implementation(rpc, beacon) == v2.address
-        assert pending_upgrades(rpc, m) == []
+        deployer = Deployer(w3, op.account)
+        old = deployer.deploy("VoucherWithoutPayRules", [m.forwarder, m.registry])
+        v2 = deployer.deploy("VoucherToken", [m.forwarder, m.registry, m.address("VoucherAdmin")])
+        for implementation in (old.address, v2.address):
+            args = [beacon, 0, upgrade_call(implementation), bytes(32), bytes(32),
+                    LOCAL_UPGRADE_DELAY]  # fmt: skip
+            op.send(timelock, encode_function("schedule", args, "DongneTimelock"), "schedule")
+        pending = {p.implementation: p.state for p in pending_upgrades(rpc, m)}
+        assert pending == {old.address: "waiting", v2.address: "waiting"}
+        _wait_out_the_delay(net)
+        execute_upgrade(op, m, old.address)
+        assert _implementation(rpc, beacon) == old.address
+        with pytest.raises(UpgradeMissesCitiesError, match="schedule the upgrade again"):
+            execute_upgrade(op, m, v2.address)
+        assert _implementation(rpc, beacon) == old.address
     finally:
         if net.node is not None:
             net.node.stop()
