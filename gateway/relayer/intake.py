@@ -250,6 +250,12 @@ class Router(Protocol):
         """Whether this replica relays the shard now (else a request is stored for its owner)."""
         ...
 
+    def tenure(self, shard: int) -> int | None:
+        """Which of this replica's turns at relaying the shard is current: a number that
+        changes every time it starts relaying it (and forgets the nonces it saw of its
+        signers); None while it does not relay it."""
+        ...
+
     def ready(self) -> bool:
         """Whether a relayer key can pay for gas."""
         ...
@@ -268,6 +274,9 @@ class LoneRouter:
 
     def owns(self, shard: int) -> bool:
         return True
+
+    def tenure(self, shard: int) -> int | None:
+        return 0
 
     def ready(self) -> bool:
         return True
@@ -385,20 +394,30 @@ class Intake:
         try:
             return await self._checked_on_chain(signed, selector, rid, now, ahead)
         finally:
-            if ahead is not None and not ahead.done():
-                ahead.cancel()  # refused before the nonce check: not needed
-            elif ahead is not None and not ahead.cancelled():
-                ahead.exception()  # retrieved: an unread failure would be logged as a bug
+            task = None if ahead is None else ahead.task
+            if task is not None and not task.done():
+                task.cancel()  # refused before the nonce check: not needed
+            elif task is not None and not task.cancelled():
+                task.exception()  # retrieved: an unread failure would be logged as a bug
 
-    def _nonce_ahead(self, signer: str) -> asyncio.Task[int] | None:
+    def _nonce_ahead(self, signer: str) -> NonceAhead | None:
         """The forwarder's nonce of a signer this replica has not seen yet, asked now, while
         the identity check waits on the node too, rather than after it. Issue 17: at 70% of
         capacity nearly every request in bench_relay is its wallet's first in a while, and
         each eth_call in a row is one more chance to wait out the node building a block (the
-        acceptance p99 followed the eth_call tail, not the event loop)."""
+        acceptance p99 followed the eth_call tail, not the event loop).
+
+        Only for a shard relayed here (another's is stored by ``_store_for_owner``, which
+        asks again anyway), and tagged with the shard's tenure: a read that was on its way
+        while the shard was taken over (``forget``) may predate the old owner's last batch,
+        and a stale nonce parks the request behind a gap that is not there."""
         if signer in self.nonces.chain_next:
             return None
-        return asyncio.create_task(self.view.forwarder_nonce(signer))
+        shard = self.router.shard_of(signer)
+        tenure = self.router.tenure(shard)
+        if tenure is None:
+            return None
+        return NonceAhead(asyncio.create_task(self.view.forwarder_nonce(signer)), tenure)
 
     async def _checked_on_chain(
         self,
@@ -406,7 +425,7 @@ class Intake:
         selector: str,
         rid: str,
         now: float,
-        ahead: asyncio.Task[int] | None,
+        ahead: NonceAhead | None,
     ) -> tuple[str, str, bool]:
         r = signed.request
         if self._is_recovery_veto(r.to, selector):
@@ -433,7 +452,7 @@ class Intake:
             return await self._store_for_owner(signed, selector, rid, shard, now)
         async with self._lock(r.from_):
             try:
-                await self._check_nonce(r.from_, r.nonce, rid, ahead)
+                await self._check_nonce(r.from_, r.nonce, rid, shard, ahead)
             except GatewayError as problem:
                 # A request already finished (or held by another replica) has a used or held
                 # nonce: answer with its stored state rather than the nonce error.
@@ -608,17 +627,15 @@ class Intake:
         # answers with its precise custom error.
 
     async def _check_nonce(
-        self, signer: str, nonce: int, rid: str, ahead: asyncio.Task[int] | None = None
+        self, signer: str, nonce: int, rid: str, shard: int, ahead: NonceAhead | None = None
     ) -> None:
         if signer not in self.nonces.chain_next or nonce < self.nonces.chain_next[signer]:
             # First sight of the signer (its nonce asked ahead, unless another request of it
             # has been seen since), or a nonce below what we saw: ask the forwarder.
+            if signer in self.nonces.chain_next:
+                ahead = None
             try:
-                if ahead is not None and signer not in self.nonces.chain_next:
-                    seen = await ahead
-                else:
-                    seen = await self.view.forwarder_nonce(signer)
-                self.nonces.see(signer, seen)
+                self.nonces.see(signer, await self._forwarder_nonce(signer, shard, ahead))
             except NodeUnavailableError as exc:
                 raise GatewayError("NodeUnavailable", str(exc)) from None
         base = self.nonces.chain_next[signer]
@@ -635,6 +652,23 @@ class Intake:
             raise GatewayError(
                 "NonceTooHigh", "nonce too far ahead", {"nonce": nonce, "next": base}
             )
+
+    async def _forwarder_nonce(self, signer: str, shard: int, ahead: NonceAhead | None) -> int:
+        """The signer's forwarder nonce, read within one tenure of its shard: a read that
+        was on its way while the shard was taken over is read again (see _nonce_ahead)."""
+        if ahead is not None and ahead.tenure != self.router.tenure(shard):
+            ahead = None  # started before a takeover: its answer may predate it
+        for _ in range(3):  # a takeover per read is not a steady state: the third one stands
+            tenure: int | None
+            if ahead is not None:
+                tenure, seen = ahead.tenure, await ahead.task
+                ahead = None
+            else:
+                tenure = self.router.tenure(shard)
+                seen = await self.view.forwarder_nonce(signer)
+            if tenure == self.router.tenure(shard):
+                break
+        return seen
 
     def _is_next(self, signer: str, nonce: int) -> bool:
         """Only a request next in line is simulated: later ones depend on earlier ones."""
@@ -664,6 +698,15 @@ class Intake:
                     a.future.set_result(None)
                 else:  # another live request (through another replica) holds the nonce
                     a.future.set_exception(NonceTakenError(a.id))
+
+
+@dataclass(frozen=True)
+class NonceAhead:
+    """A forwarder nonce read started before the signer's lock (Intake._nonce_ahead), with
+    the tenure of the signer's shard it was started in."""
+
+    task: asyncio.Task[int]
+    tenure: int
 
 
 class NonceTakenError(Exception):
