@@ -8,6 +8,10 @@ the request behind a nonce gap that was not there: parked, unsimulated, until th
 read again. Replayed here on a real intake against the package's anvil, the interleaving held
 by events: the identity check (batched with the nonce read ahead) is held until the old owner
 has executed the signer's previous request on chain and the shard has changed hands.
+
+The request's simulation, asked in that same batch (issue 17), ran on the state before the old
+owner's batch too: it is not used either (a payment that the earlier one left no money for
+would be relayed to revert, at the relayer's cost).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from chain.rpc_async import AsyncRpc
 from gateway.db import create_engine_for
 from gateway.db.tables.relayer import QUEUED
 from gateway.devnet.localnet import LocalNetwork
+from gateway.errors import GatewayError
 from gateway.relayer.chainview import ChainView
 from gateway.relayer.intake import Accepted, Intake, NonceBook
 from gateway.relayer.store import RequestStore
@@ -73,16 +78,27 @@ class TakenOver:
         self.routed.append(accepted)
 
 
-@pytest.mark.parametrize("owned", [True, False], ids=["retaken", "taken"])
-def test_a_nonce_read_before_a_takeover_is_not_used_after_it(
-    network: LocalNetwork, people: People, tmp_path: Path, owned: bool
-) -> None:
+Outcome = tuple[str, TakenOver, NonceBook] | GatewayError
+
+
+def _across_a_takeover(
+    network: LocalNetwork,
+    people: People,
+    tmp_path: Path,
+    *,
+    owned: bool,
+    first: int = 1_000,
+    then: int = 1_000,
+) -> Outcome:
+    """Nonce 1 of a citizen (paying ``then``) submitted while the old owner relays nonce 0
+    (paying ``first``) and the shard changes hands: the status it is accepted with, or the
+    refusal."""
     m, wallet = network.manifest, people.citizens[0]
-    relayed_by_old_owner = signed_request_from_json(people.pay(wallet, 1_000, 0))
-    second = people.pay(wallet, 1_000, 1)
+    relayed_by_old_owner = signed_request_from_json(people.pay(wallet, first, 0))
+    second = people.pay(wallet, then, 1)
     engine = create_engine_for(f"sqlite:///{tmp_path / 'gateway.db'}")
 
-    async def scenario() -> tuple[str, bool, TakenOver, NonceBook]:
+    async def scenario() -> Outcome:
         rpc = AsyncRpc(network.rpc_url)
         view = HeldIdentity(rpc, m)
         view.read, view.release = asyncio.Event(), asyncio.Event()
@@ -92,7 +108,7 @@ def test_a_nonce_read_before_a_takeover_is_not_used_after_it(
         writer = asyncio.create_task(intake.run_writer())
         try:
             submitted = asyncio.create_task(intake.submit(second))
-            await view.read.wait()  # the nonce asked ahead (if it was) is answered: 0
+            await view.read.wait()  # what was asked ahead with it is answered: nonce 0
             # Meanwhile the old owner relays nonce 0, and this replica takes the shard.
             await asyncio.to_thread(
                 network.operator.send_calls,
@@ -101,19 +117,41 @@ def test_a_nonce_read_before_a_takeover_is_not_used_after_it(
             )
             router.take_over()
             view.release.set()
-            _rid, status, new = await submitted
+            try:
+                _rid, status, new = await submitted
+            except GatewayError as refused:
+                return refused
             assert new
-            return status, new, router, nonces
+            return status, router, nonces
         finally:
             writer.cancel()
             await rpc.close()
 
     try:
-        status, _new, router, nonces = asyncio.run(scenario())
+        return asyncio.run(scenario())
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("owned", [True, False], ids=["retaken", "taken"])
+def test_a_nonce_read_before_a_takeover_is_not_used_after_it(
+    network: LocalNetwork, people: People, tmp_path: Path, owned: bool
+) -> None:
+    outcome = _across_a_takeover(network, people, tmp_path, owned=owned)
+    assert not isinstance(outcome, GatewayError), outcome
+    status, router, nonces = outcome
     assert status == QUEUED
     # Checked against the forwarder's nonce after the takeover: next in line, not parked.
-    assert nonces.chain_next[wallet.address] == 1
+    assert nonces.chain_next[people.citizens[0].address] == 1
     assert nonces.parked() == 0
     assert [a.simulated for a in router.routed] == [True]
+
+
+def test_a_simulation_asked_before_the_earlier_request_ran_is_not_used(
+    network: LocalNetwork, people: People, tmp_path: Path
+) -> None:
+    # The old owner's payment spends the whole ₩100,000 (₩10,000 comes back as cashback): a
+    # payment of ₩20,000 must revert after it, so it is refused, though it passed before it.
+    outcome = _across_a_takeover(network, people, tmp_path, owned=True, first=100_000, then=20_000)
+    assert isinstance(outcome, GatewayError), outcome
+    assert (outcome.code, outcome.status) == ("VoucherInsufficientBalance", 422)
