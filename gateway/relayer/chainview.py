@@ -151,6 +151,10 @@ class ChainView:
         )
         return int.from_bytes(raw[:32], "big")
 
+    def knows_token(self, address: str) -> bool:
+        """Whether ``address`` is a municipal token already known (no call to the node)."""
+        return address in self._targets
+
     async def is_municipal_token(self, address: str) -> bool:
         if address in self._targets:
             return True

@@ -29,6 +29,7 @@ from typing import Protocol
 
 from eth_utils.crypto import keccak
 
+from chain.protocol.errors import ContractRevert
 from chain.protocol.forwarder import (
     InvalidSignatureError,
     RequestFormatError,
@@ -250,6 +251,12 @@ class Router(Protocol):
         """Whether this replica relays the shard now (else a request is stored for its owner)."""
         ...
 
+    def tenure(self, shard: int) -> int | None:
+        """Which of this replica's turns at relaying the shard is current: a number that
+        changes every time it starts relaying it (and forgets the nonces it saw of its
+        signers); None while it does not relay it."""
+        ...
+
     def ready(self) -> bool:
         """Whether a relayer key can pay for gas."""
         ...
@@ -268,6 +275,9 @@ class LoneRouter:
 
     def owns(self, shard: int) -> bool:
         return True
+
+    def tenure(self, shard: int) -> int | None:
+        return 0
 
     def ready(self) -> bool:
         return True
@@ -381,24 +391,55 @@ class Intake:
                 "too many requests from this signer",
                 {"signer": r.from_, "retry_after": round(wait, 3)},
             )
-        ahead = self._nonce_ahead(r.from_)
+        ahead = self._ahead(signed, selector)
         try:
             return await self._checked_on_chain(signed, selector, rid, now, ahead)
         finally:
-            if ahead is not None and not ahead.done():
-                ahead.cancel()  # refused before the nonce check: not needed
-            elif ahead is not None and not ahead.cancelled():
-                ahead.exception()  # retrieved: an unread failure would be logged as a bug
+            for task in () if ahead is None else (ahead.nonce, ahead.simulation):
+                if task is not None and not task.done():
+                    task.cancel()  # refused before it was needed, or not next in line
+                elif task is not None and not task.cancelled():
+                    task.exception()  # retrieved: an unread failure would be logged as a bug
 
-    def _nonce_ahead(self, signer: str) -> asyncio.Task[int] | None:
-        """The forwarder's nonce of a signer this replica has not seen yet, asked now, while
-        the identity check waits on the node too, rather than after it. Issue 17: at 70% of
-        capacity nearly every request in bench_relay is its wallet's first in a while, and
-        each eth_call in a row is one more chance to wait out the node building a block (the
-        acceptance p99 followed the eth_call tail, not the event loop)."""
-        if signer in self.nonces.chain_next:
+    def _ahead(self, signed: SignedRequest, selector: str) -> Ahead | None:
+        """The forwarder's nonce of a signer this replica has not seen yet, and the request's
+        simulation when it will likely be needed, asked now: AsyncRpc coalesces the calls
+        made in one turn of the loop, so they share the identity check's JSON-RPC batch, one
+        round trip to the node instead of up to three in a row. Issue 17: at 70% of capacity
+        nearly every request in bench_relay is its wallet's first in a while, and each
+        eth_call in a row is one more chance to wait out the node building a block (the
+        acceptance p99 followed the eth_call tail, not the event loop).
+
+        Only for a shard relayed here (another's is stored by ``_store_for_owner``, which
+        asks again anyway), and tagged with the shard's tenure: a read that was on its way
+        while the shard was taken over (``forget``) may predate the old owner's last batch,
+        and a stale nonce parks the request behind a gap that is not there.
+
+        The simulation is asked for a resident's function to a known municipal token (its
+        gas is the resident's small limit: a stranger cannot make the node run a staff-sized
+        call) next in line as far as this replica knows. It always comes with a nonce read
+        asked just before it, in the same batch: its answer is used only if that nonce is the
+        request's (the state it ran on holds every earlier request of the signer) and the
+        request is still next in line once its nonce is checked; its errors are raised only
+        then, so every check before it keeps its own code."""
+        r = signed.request
+        tenure = self.router.tenure(self.router.shard_of(r.from_))
+        if tenure is None:
             return None
-        return asyncio.create_task(self.view.forwarder_nonce(signer))
+        seen = r.from_ in self.nonces.chain_next
+        trial = (
+            self.settings.simulate
+            and selector in USER_SELECTORS
+            and self.view.knows_token(r.to)
+            and (not seen or self._is_next(r.from_, r.nonce))
+        )
+        if seen and not trial:
+            return None
+        nonce = asyncio.create_task(self.view.forwarder_nonce(r.from_))
+        simulation = None
+        if trial:
+            simulation = asyncio.create_task(self.view.simulate(r.from_, r.to, r.data, r.gas))
+        return Ahead(tenure, nonce, simulation)
 
     async def _checked_on_chain(
         self,
@@ -406,7 +447,7 @@ class Intake:
         selector: str,
         rid: str,
         now: float,
-        ahead: asyncio.Task[int] | None,
+        ahead: Ahead | None,
     ) -> tuple[str, str, bool]:
         r = signed.request
         if self._is_recovery_veto(r.to, selector):
@@ -433,7 +474,7 @@ class Intake:
             return await self._store_for_owner(signed, selector, rid, shard, now)
         async with self._lock(r.from_):
             try:
-                await self._check_nonce(r.from_, r.nonce, rid, ahead)
+                await self._check_nonce(r.from_, r.nonce, rid, shard, ahead)
             except GatewayError as problem:
                 # A request already finished (or held by another replica) has a used or held
                 # nonce: answer with its stored state rather than the nonce error.
@@ -443,7 +484,7 @@ class Intake:
                 raise problem from None
             simulated = self.settings.simulate and self._is_next(r.from_, r.nonce)
             if simulated:
-                await self._simulate(signed)
+                await self._simulate(signed, await _trial(ahead, r.nonce))
             self.nonces.hold(r.from_, r.nonce, rid)
             accepted = Accepted(
                 rid, signed, selector, now, asyncio.get_running_loop().create_future(),
@@ -545,12 +586,18 @@ class Intake:
                 {"field": "data", "max": size_limit},
             )
 
-    async def _simulate(self, signed: SignedRequest) -> None:
+    async def _simulate(
+        self, signed: SignedRequest, trial: asyncio.Task[ContractRevert | None] | None = None
+    ) -> None:
         """Raises the custom error the request would revert with, GasTooLow when its own gas
-        does not cover the call, NodeUnavailable when the node cannot say."""
+        does not cover the call, NodeUnavailable when the node cannot say. ``trial``: the
+        same simulation, asked ahead on a state that holds the signer's earlier requests."""
         r = signed.request
         try:
-            revert = await self.view.simulate(r.from_, r.to, r.data, r.gas)
+            if trial is not None:
+                revert = await trial
+            else:
+                revert = await self.view.simulate(r.from_, r.to, r.data, r.gas)
         except GasExhausted:
             raise GatewayError(
                 "GasTooLow", f"the call needs more than the {r.gas} gas signed", {"gas": r.gas}
@@ -608,17 +655,15 @@ class Intake:
         # answers with its precise custom error.
 
     async def _check_nonce(
-        self, signer: str, nonce: int, rid: str, ahead: asyncio.Task[int] | None = None
+        self, signer: str, nonce: int, rid: str, shard: int, ahead: Ahead | None = None
     ) -> None:
         if signer not in self.nonces.chain_next or nonce < self.nonces.chain_next[signer]:
             # First sight of the signer (its nonce asked ahead, unless another request of it
             # has been seen since), or a nonce below what we saw: ask the forwarder.
+            if signer in self.nonces.chain_next:
+                ahead = None
             try:
-                if ahead is not None and signer not in self.nonces.chain_next:
-                    seen = await ahead
-                else:
-                    seen = await self.view.forwarder_nonce(signer)
-                self.nonces.see(signer, seen)
+                self.nonces.see(signer, await self._forwarder_nonce(signer, shard, ahead))
             except NodeUnavailableError as exc:
                 raise GatewayError("NodeUnavailable", str(exc)) from None
         base = self.nonces.chain_next[signer]
@@ -635,6 +680,23 @@ class Intake:
             raise GatewayError(
                 "NonceTooHigh", "nonce too far ahead", {"nonce": nonce, "next": base}
             )
+
+    async def _forwarder_nonce(self, signer: str, shard: int, ahead: Ahead | None) -> int:
+        """The signer's forwarder nonce, read within one tenure of its shard: a read that
+        was on its way while the shard was taken over is read again (see _nonce_ahead)."""
+        if ahead is not None and ahead.tenure != self.router.tenure(shard):
+            ahead = None  # started before a takeover: its answer may predate it
+        for _ in range(3):  # a takeover per read is not a steady state: the third one stands
+            tenure: int | None
+            if ahead is not None:
+                tenure, seen = ahead.tenure, await ahead.nonce
+                ahead = None
+            else:
+                tenure = self.router.tenure(shard)
+                seen = await self.view.forwarder_nonce(signer)
+            if tenure == self.router.tenure(shard):
+                break
+        return seen
 
     def _is_next(self, signer: str, nonce: int) -> bool:
         """Only a request next in line is simulated: later ones depend on earlier ones."""
@@ -664,6 +726,28 @@ class Intake:
                     a.future.set_result(None)
                 else:  # another live request (through another replica) holds the nonce
                     a.future.set_exception(NonceTakenError(a.id))
+
+
+@dataclass(frozen=True)
+class Ahead:
+    """Reads started before the signer's lock (Intake._ahead), with the tenure of the
+    signer's shard they were started in."""
+
+    tenure: int
+    nonce: asyncio.Task[int]  # the forwarder's, asked first
+    simulation: asyncio.Task[ContractRevert | None] | None  # asked just after it
+
+
+async def _trial(ahead: Ahead | None, nonce: int) -> asyncio.Task[ContractRevert | None] | None:
+    """The simulation asked ahead, if it ran on a state where ``nonce`` was the signer's next
+    (the nonce read just before it says so), else None: simulate now."""
+    if ahead is None or ahead.simulation is None:
+        return None
+    try:
+        ran_at = await ahead.nonce
+    except (NodeUnavailableError, RpcError):
+        return None
+    return ahead.simulation if ran_at == nonce else None
 
 
 class NonceTakenError(Exception):

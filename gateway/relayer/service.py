@@ -57,6 +57,7 @@ class Relayer:
     batchers: dict[int, Batcher] = field(default_factory=dict)  # the shards this replica holds
     intake: Intake = field(init=False)
     _running: dict[int, asyncio.Task[None]] = field(default_factory=dict)
+    _tenures: dict[int, int] = field(default_factory=dict)  # per shard, one more a start
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     # Leases are renewed on their own thread: behind the intake's and batchers' database work
     # in the shared pool, a saturated relayer renewed too late, lost its lease to itself and
@@ -90,6 +91,9 @@ class Relayer:
 
     def owns(self, shard: int) -> bool:
         return shard in self.batchers
+
+    def tenure(self, shard: int) -> int | None:
+        return self._tenures.get(shard) if shard in self.batchers else None
 
     async def start(self) -> None:
         self._tasks = [asyncio.create_task(self.intake.run_writer(), name="relay-writer")]
@@ -135,7 +139,9 @@ class Relayer:
 
     async def _start_shard(self, k: int) -> None:
         # What this replica saw of the shard's signers may be stale (another replica relayed
-        # them): ask the forwarder again.
+        # them): ask the forwarder again. A new tenure: a read of it already on its way is
+        # not used (Intake._forwarder_nonce).
+        self._tenures[k] = self._tenures.get(k, 0) + 1
         for signer in [s for s in self.nonces.chain_next if self.shard_of(s) == k]:
             self.nonces.forget(signer)
         store = RequestStore(self.engine, self.view.manifest.chain_id)
