@@ -375,6 +375,33 @@ contract VoucherSigPayTest is MoneyRulesFixture {
         assertLe(signed, relayed, "cheaper than the forwarder");
     }
 
+    /// @dev What a skipped request costs inside a batch (execution gas, first-time payers):
+    /// a replay fails at the nonce, a frozen payer only inside the payment, after the signature.
+    function test_gas_payBySigBatchSkips() public {
+        (IVoucherTypes.SignedPayment[] memory ps, bytes[] memory sigs) = _batch(2);
+        (uint256 key, address frozen) = _citizen();
+        vm.prank(operator);
+        registry.setFrozen(frozen, true);
+        IVoucherTypes.SignedPayment[] memory one = new IVoucherTypes.SignedPayment[](1);
+        bytes[] memory oneSig = new bytes[](1);
+        (one[0], oneSig[0]) = (ps[0], sigs[0]);
+        uint256 g = gasleft();
+        _core().payBySigBatch(one, oneSig);
+        uint256 paid = g - gasleft();
+        g = gasleft();
+        _core().payBySigBatch(one, oneSig); // the same request again: skipped at the nonce
+        uint256 replay = g - gasleft();
+        (one[0], oneSig[0]) = (_payment(frozen, 1000, 0), "");
+        oneSig[0] = _sign(key, one[0]);
+        g = gasleft();
+        assertEq(_core().payBySigBatch(one, oneSig), 0, "frozen payer skipped");
+        uint256 rejected = g - gasleft();
+        emit GasMeasured("batch of one, paid", paid);
+        emit GasMeasured("batch of one, replay skipped", replay);
+        emit GasMeasured("batch of one, frozen payer skipped", rejected);
+        assertLe(replay, paid, "a skip costs less than a payment");
+    }
+
     // ------------------------------------------------------------------ helpers
 
     function _core() private view returns (VoucherToken) {
