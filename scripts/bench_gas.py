@@ -32,6 +32,7 @@ from pathlib import Path
 from eth_abi.abi import encode as abi_encode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_typing import Hash32
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from rich.console import Console
@@ -59,7 +60,7 @@ from chain.protocol.calls import (
     encode_set_platform,
 )
 from chain.protocol.calls import paid_record as paid_record_of
-from chain.protocol.contracts import event_topic, input_type
+from chain.protocol.contracts import encode_function, event_topic, input_type
 from chain.protocol.forwarder import (
     ForwarderDomain,
     ForwardRequest,
@@ -84,6 +85,12 @@ PAYMENT = 1_000  # won; small enough that the monthly cashback base lasts the wh
 MERCHANT_CATEGORY = 47_190  # KSIC: other retail sale in non-specialised stores
 RULES_TYPE = input_type("proposeRules")
 PAID_TOPIC = event_topic("Paid")  # a payment that names no pockets, as every one here
+SKIPPED_TOPIC = event_topic("SignedPaymentSkipped")
+# The EIP-712 type a wallet signs for payBySig; checked against the token's type hash.
+SIGNED_PAYMENT_TYPE = (
+    "SignedPayment(address payer,address merchant,uint256 amount,bytes32 paymentId,"
+    "uint256[] programIds,uint256 nonce,uint256 deadline)"
+)
 TRANSFER_TOPIC = event_topic("Transfer")  # the same event as OpenZeppelin's ERC-20 baseline
 
 console = Console(stderr=True)
@@ -254,6 +261,10 @@ class Municipality:
         self.refunders = [self.wallet(bench_key("refunder", i)) for i in range(samples)]
         self.merchants = [self.wallet(bench_key("merchant", i)) for i in range(samples)]
         self.signers = [self.wallet(bench_key("signer", i)) for i in range(BATCH_SIZE)]
+        # Token-native signed payments (payBySig): a steady payer and first-time signers, as
+        # for the forwarder's figures.
+        self.sig_payer = self.wallet(bench_key("sig payer", 0))
+        self.sig_signers = [self.wallet(bench_key("sig signer", i)) for i in range(BATCH_SIZE)]
         self.platform = self.wallet(bench_key("platform", 0))
         self.institution = self.wallet(bench_key("institution", 0))
         self.employee = self.wallet(bench_key("employee", 0))
@@ -268,6 +279,7 @@ class Municipality:
         first-sale gas of fresh citizens (what a first ``issue`` costs)."""
         citizens = [self.payer, self.spender, self.relayed, self.gifter, self.giftee, self.buyer]
         citizens += self.first_payers + self.refunders + self.signers + self.new_giftees
+        citizens += [self.sig_payer, *self.sig_signers]
         citizens.append(self.employee)
         shops = [self.shop, self.platform, *self.merchants]
         for kind, group in ((1, citizens), (2, shops), (3, [self.institution])):
@@ -285,6 +297,7 @@ class Municipality:
         sales += [(self.gifter, 300_000), (self.giftee, 10_000), (self.buyer, 10_000)]
         sales += [(w, 100_000) for w in self.first_payers + self.refunders]
         sales += [(w, 50_000) for w in self.signers]
+        sales += [(self.sig_payer, 500_000)] + [(w, 50_000) for w in self.sig_signers]
         issue_calls = [
             (self.token, encode_issue(w.address, face, face * 9 // 10), 0) for w, face in sales
         ]
@@ -312,6 +325,7 @@ class Municipality:
         metrics = self.setup()
         metrics.update(self.measure_payments())
         metrics.update(self.measure_relayed())
+        metrics.update(self.measure_signed())
         metrics.update(self.measure_other_movements())
         metrics.update(self.measure_money_rules())
         metrics.update(self.measure_administration())
@@ -351,6 +365,69 @@ class Municipality:
         return {
             "relayed_payment": median_gas(steady),
             "relayed_batch_payment": self.relayed_batch(deadline),
+        }
+
+    def signed_payment(self, payer: Wallet, nonce: int, deadline: int) -> tuple[object, ...]:
+        """``payBySig``'s arguments: a plain payment to the shop for ``nonce``, signed by
+        ``payer`` under the token's EIP-712 domain."""
+        payment = (payer.address, self.shop.address, PAYMENT, bytes(32), [], nonce, deadline)
+        domain = keccak(
+            abi_encode(
+                ["bytes32", "bytes32", "bytes32", "uint256", "address"],
+                [keccak(text="EIP712Domain(string name,string version,uint256 chainId,"
+                             "address verifyingContract)"),
+                 keccak(text="Dongne Voucher"), keccak(text="1"), self.chain_id, self.token],
+            )
+        )  # fmt: skip
+        struct = keccak(
+            abi_encode(
+                ["bytes32", "address", "address", "uint256", "bytes32", "bytes32", "uint256",
+                 "uint256"],
+                [keccak(text=SIGNED_PAYMENT_TYPE), payer.address, self.shop.address, PAYMENT,
+                 bytes(32), keccak(b""), nonce, deadline],
+            )
+        )  # fmt: skip
+        signed = payer.account.unsafe_sign_hash(Hash32(keccak(b"\x19\x01" + domain + struct)))
+        return payment, bytes(signed.signature)
+
+    def measure_signed(self) -> dict[str, int]:
+        """Token-native signed payments sent by the relayer: ``payBySig`` in the steady state
+        of ``relayed_payment``; ``payBySigBatch`` of first-time signers as
+        ``relayed_batch_payment``; and the same batch sent again, every request now a replay
+        the batch skips (what a skipped request costs the relayer)."""
+        ask = {
+            "to": self.token,
+            "data": "0x" + encode_function("SIGNED_PAYMENT_TYPEHASH", []).hex(),
+        }
+        typehash = self.rpc.call("eth_call", [ask, "latest"])
+        if typehash != "0x" + keccak(text=SIGNED_PAYMENT_TYPE).hex():
+            raise BenchError(f"the token's SIGNED_PAYMENT_TYPEHASH is not {SIGNED_PAYMENT_TYPE}")
+        deadline = deadline_of(self.rpc)
+
+        def send_one(nonce: int) -> Receipt:
+            data = encode_function("payBySig", self.signed_payment(self.sig_payer, nonce, deadline))
+            return self.relayer.send(self.token, data, what="payBySig")
+
+        for nonce in range(WARM_UP_PAYMENTS):
+            send_one(nonce)
+        nonces = range(WARM_UP_PAYMENTS, WARM_UP_PAYMENTS + self.samples)
+        steady = [send_one(nonce) for nonce in nonces]
+        signed = [self.signed_payment(w, 0, deadline) for w in self.sig_signers]
+        data = encode_function(
+            "payBySigBatch", [[p for p, _ in signed], [sig for _, sig in signed]]
+        )
+        batch = self.relayer.send(self.token, data, what="payBySigBatch")
+        if len(batch.logs_with_topic(PAID_TOPIC)) != len(signed):
+            raise BenchError("payBySigBatch did not pay every request")
+        replay = self.relayer.send(self.token, data, what="payBySigBatch (replayed)")
+        if len(replay.logs_with_topic(SKIPPED_TOPIC)) != len(signed) or replay.logs_with_topic(
+            PAID_TOPIC
+        ):
+            raise BenchError("a replayed payBySigBatch did not skip every request")
+        return {
+            "signed_payment": median_gas(steady),
+            "signed_batch_payment": batch.gas_used // len(signed),
+            "signed_batch_skipped": replay.gas_used // len(signed),
         }
 
     def measure_other_movements(self) -> dict[str, int]:
@@ -581,6 +658,10 @@ RATIOS: dict[str, tuple[str, str, float | None]] = {
     "relayed_payment": ("relayed_payment", "forwarder_execute_transfer", 1.10),
     "relayed_payment_vs_transfer": ("relayed_payment", "erc20_transfer", 1.25),
     "relayed_batch_payment": ("relayed_batch_payment", "forwarder_batch_transfer", 1.0),
+    # Token-native signed payments against the same peers as the relayed ones (reported only;
+    # signed_*_vs_relayed_* below compares them with the forwarder path itself).
+    "signed_payment": ("signed_payment", "forwarder_execute_transfer", None),
+    "signed_batch_payment": ("signed_batch_payment", "forwarder_batch_transfer", None),
     "gift": ("gift", "erc20_transfer", None),
     "gift_first": ("gift_first", "erc20_transfer_fresh", None),
     "issue": ("issue", "erc20_mint", None),
@@ -596,6 +677,13 @@ VS_PLAIN_PAYMENT = (
 )  # fmt: skip
 
 
+# Signed payments (payBySig) against the forwarder path they would replace (issue 17).
+VS_RELAYED = {
+    "signed_payment": "relayed_payment",
+    "signed_batch_payment": "relayed_batch_payment",
+}
+
+
 def ratios_of(metrics: Mapping[str, int], baselines: Mapping[str, int]) -> dict[str, float]:
     ratios = {
         name: round(metrics[ours] / baselines[base], 3) for name, (ours, base, _) in RATIOS.items()
@@ -603,6 +691,8 @@ def ratios_of(metrics: Mapping[str, int], baselines: Mapping[str, int]) -> dict[
     plain = metrics["direct_payment"]
     for name in VS_PLAIN_PAYMENT:
         ratios[f"{name}_vs_direct_payment"] = round(metrics[name] / plain, 3)
+    for signed, relayed in VS_RELAYED.items():
+        ratios[f"{signed}_vs_{relayed}"] = round(metrics[signed] / metrics[relayed], 3)
     return ratios
 
 

@@ -483,6 +483,35 @@ contract VoucherAdmin is IVoucherAdmin, VoucherBase {
         return _s().merchants[merchant];
     }
 
+    /// @inheritdoc IVoucherAdmin
+    function SIGNED_PAYMENT_TYPEHASH() external pure returns (bytes32) {
+        return SIGNED_PAYMENT_TYPE_HASH;
+    }
+
+    /// @inheritdoc IVoucherAdmin
+    function eip712Domain()
+        external
+        view
+        returns (
+            bytes1 fields,
+            string memory name,
+            string memory version,
+            uint256 chainId,
+            address verifyingContract,
+            bytes32 salt,
+            uint256[] memory extensions
+        )
+    {
+        // No salt, no extensions: a memory array left unassigned is the empty array.
+        uint256[] memory none;
+        (salt, extensions) = (bytes32(0), none);
+        fields = hex"0f";
+        name = PAYMENT_DOMAIN_NAME;
+        version = PAYMENT_DOMAIN_VERSION;
+        chainId = block.chainid;
+        verifyingContract = address(this);
+    }
+
     function accountOf(address holder)
         external
         view

@@ -35,6 +35,21 @@ abstract contract VoucherBase is IVoucherBase, AccessControlUpgradeable, ERC2771
     /// @dev Marks a reward program: it has no recipient list, so no Merkle proof can match it.
     bytes32 internal constant REWARD_ROOT = keccak256("dongne.reward-program");
 
+    /// @dev EIP-712 type of `SignedPayment` (see IVoucherTypes), signed for `payBySig`.
+    bytes32 internal constant SIGNED_PAYMENT_TYPE_HASH = keccak256(
+        "SignedPayment(address payer,address merchant,uint256 amount,bytes32 paymentId,uint256[] programIds,uint256 nonce,uint256 deadline)"
+    );
+    bytes32 internal constant PAYMENT_DOMAIN_TYPEHASH = keccak256(
+        "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+    );
+    /// @dev The signed-payment domain (the core verifies, the admin module's `eip712Domain`
+    /// tells wallets). Constants of the code, not per-proxy storage: the same for every city
+    /// (the proxy address tells cities apart) and through every upgrade, so a payment signed
+    /// before an upgrade still verifies after it. Changing either invalidates every signature
+    /// in flight and every wallet's pinned domain.
+    string internal constant PAYMENT_DOMAIN_NAME = "Dongne Voucher";
+    string internal constant PAYMENT_DOMAIN_VERSION = "1";
+
     /// @dev One slot: everything a payment reads and writes for its payer.
     struct Account {
         uint64 balance; // general pocket (1.8e19 won: beyond any holding)

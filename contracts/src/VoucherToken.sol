@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
 import {IIdentityRegistry} from "./interfaces/IIdentityRegistry.sol";
 import {IVoucherCore} from "./interfaces/IVoucherCore.sol";
 import {VoucherBase} from "./VoucherBase.sol";
@@ -93,6 +95,90 @@ contract VoucherToken is VoucherPrograms, VoucherPayments {
         returns (uint256 seq)
     {
         return _pay(_msgSender(), merchant, amount, paymentId, programIds, address(0)).seq;
+    }
+
+    // ------------------------------------------------------------------ signed payments
+
+    /// @inheritdoc IVoucherCore
+    /// @dev The replay nonce is the payer's payment sequence, in the account slot the payment
+    /// reads and writes anyway: no forwarder hop, no nonce slot of its own. Checks the cheap
+    /// fields first, then the signature, then hands over to `_pay`, the path of `pay` itself.
+    function payBySig(SignedPayment calldata payment, bytes calldata signature)
+        external
+        returns (uint256 seq)
+    {
+        address payer = payment.payer;
+        if (block.timestamp > payment.deadline) {
+            revert VoucherSignedPaymentExpired(payer, payment.deadline);
+        }
+        uint256 expected = _s().accounts[payer].paymentSeq;
+        if (payment.nonce != expected) {
+            revert VoucherInvalidPaymentNonce(payer, expected, payment.nonce);
+        }
+        // tryRecover refuses high-s (malleable) signatures and never yields address(0), so a
+        // zero payer cannot match a garbage signature.
+        (address signer, ECDSA.RecoverError err,) =
+            ECDSA.tryRecover(_signedPaymentDigest(payment), signature);
+        if (err != ECDSA.RecoverError.NoError || signer != payer) {
+            revert VoucherInvalidPaymentSignature(payer);
+        }
+        return _pay(
+            payer,
+            payment.merchant,
+            payment.amount,
+            payment.paymentId,
+            payment.programIds,
+            address(0)
+        )
+        .seq;
+    }
+
+    /// @inheritdoc IVoucherCore
+    /// @dev Each payment runs as an external self-call so that its revert undoes only its own
+    /// writes; the call goes through the proxy (`this` is the proxy under delegatecall) with
+    /// the proxy as `msg.sender`, never the forwarder, so ERC-2771 sender parsing cannot be fed
+    /// this batch's calldata.
+    function payBySigBatch(SignedPayment[] calldata payments, bytes[] calldata signatures)
+        external
+        returns (uint256 paidCount)
+    {
+        uint256 n = payments.length;
+        if (signatures.length != n) revert VoucherBatchLengthMismatch(n, signatures.length);
+        for (uint256 i = 0; i < n; ++i) {
+            try this.payBySig(payments[i], signatures[i]) {
+                ++paidCount;
+            } catch (bytes memory reason) {
+                emit SignedPaymentSkipped(payments[i].payer, payments[i].nonce, reason);
+            }
+        }
+    }
+
+    /// @dev EIP-712 digest of `payment` under this proxy's domain. Built per call rather than
+    /// cached as OpenZeppelin's EIP712 does: its cache is the shared implementation's address
+    /// (never the proxy's), and its name fallback would add unnamespaced storage variables.
+    function _signedPaymentDigest(SignedPayment calldata payment) private view returns (bytes32) {
+        bytes32 domain = keccak256(
+            abi.encode(
+                PAYMENT_DOMAIN_TYPEHASH,
+                keccak256(bytes(PAYMENT_DOMAIN_NAME)),
+                keccak256(bytes(PAYMENT_DOMAIN_VERSION)),
+                block.chainid,
+                address(this)
+            )
+        );
+        bytes32 structHash = keccak256(
+            abi.encode(
+                SIGNED_PAYMENT_TYPE_HASH,
+                payment.payer,
+                payment.merchant,
+                payment.amount,
+                payment.paymentId,
+                keccak256(abi.encodePacked(payment.programIds)),
+                payment.nonce,
+                payment.deadline
+            )
+        );
+        return MessageHashUtils.toTypedDataHash(domain, structHash);
     }
 
     /// @inheritdoc IVoucherCore

@@ -449,6 +449,13 @@ def scenarios(w: World) -> dict[str, Scenario]:
     def by(sender: str, to: str, data: bytes, value: int = 0) -> Call:
         return Call(sender, to, data, value)
 
+    # A signed payment by a wallet nobody registered, signed by nobody (65 zero bytes).
+    stranger = new_account().address
+
+    def pay_by_sig(payer: str, *, nonce: int, deadline: int) -> bytes:
+        payment = (payer, w.merchant, 10, pid, [], nonce, deadline)
+        return encode_function("payBySig", [payment, bytes(65)])
+
     def relay(signed: SignedRequest, value: int = 0) -> Call:
         return by(w.operator, m.forwarder, encode_execute(signed), value)
 
@@ -886,6 +893,24 @@ def scenarios(w: World) -> dict[str, Scenario]:
             by(a, token, encode_claim_reward(reward_program, walk_again, signed(walk_again))),
             {"programId": reward_program, "recipient": a},
             rewards(walk),
+        ),
+        # Signed payments (payBySig): deadline, then nonce (the payer's payment sequence),
+        # then signature, all before any rule of the payment itself; a stranger's wallet has
+        # sequence 0.
+        "VoucherSignedPaymentExpired": Scenario(
+            by(a, token, pay_by_sig(stranger, nonce=0, deadline=1)),
+            {"payer": stranger, "deadline": 1},
+        ),
+        "VoucherInvalidPaymentNonce": Scenario(
+            by(a, token, pay_by_sig(stranger, nonce=7, deadline=expiry)),
+            {"payer": stranger, "expected": 0, "given": 7},
+        ),
+        "VoucherInvalidPaymentSignature": Scenario(
+            by(a, token, pay_by_sig(stranger, nonce=0, deadline=expiry)), {"payer": stranger}
+        ),
+        "VoucherBatchLengthMismatch": Scenario(
+            by(a, token, encode_function("payBySigBatch", [[], [bytes(65)]])),
+            {"payments": 0, "signatures": 1},
         ),
         "MerkleProofInvalidMultiproof": Scenario(
             by(

@@ -72,6 +72,7 @@ __all__ = [
     "TimelockUnexecutedPredecessor",
     "TimelockUnexpectedOperationState",
     "UnknownError",
+    "VoucherBatchLengthMismatch",
     "VoucherCancelExceedsPayment",
     "VoucherCategoryBlocked",
     "VoucherCategoryExcluded",
@@ -89,6 +90,8 @@ __all__ = [
     "VoucherInsufficientBalance",
     "VoucherInvalidAmount",
     "VoucherInvalidFundingPlan",
+    "VoucherInvalidPaymentNonce",
+    "VoucherInvalidPaymentSignature",
     "VoucherInvalidRule",
     "VoucherInvalidTerms",
     "VoucherInvoiceAlreadyPaid",
@@ -119,6 +122,7 @@ __all__ = [
     "VoucherRegionMismatch",
     "VoucherRulesNotYetEffective",
     "VoucherSelfGift",
+    "VoucherSignedPaymentExpired",
     "VoucherUnknownRulesVersion",
     "VoucherUnregistered",
     "VoucherUnsupported",
@@ -925,6 +929,43 @@ class Panic(ContractError):
     )
     panic_code: int
     reason: str
+
+
+# Signed payments (payBySig): the payer signed the payment for the token itself.
+
+
+@register_error("VoucherSignedPaymentExpired")
+class VoucherSignedPaymentExpired(ContractError):
+    """Thrown when a signed payment is submitted after its deadline."""
+
+    payer: str
+    deadline: int
+
+
+@register_error("VoucherInvalidPaymentNonce")
+class VoucherInvalidPaymentNonce(ContractError):
+    """Thrown when a signed payment's nonce is not the payer's next payment sequence: it was
+    paid already, another payment of the payer came first, or it is ahead."""
+
+    payer: str
+    expected: int
+    given: int
+
+
+@register_error("VoucherInvalidPaymentSignature")
+class VoucherInvalidPaymentSignature(ContractError, PermissionError):
+    """Thrown when a signed payment's signature is malformed, malleable (high s) or not the
+    payer's (another payer, city, chain, or altered fields)."""
+
+    payer: str
+
+
+@register_error("VoucherBatchLengthMismatch")
+class VoucherBatchLengthMismatch(ContractError, ValueError):
+    """Thrown when a batch of signed payments has not one signature per payment."""
+
+    payments: int
+    signatures: int
 
 
 @register_error("EmptyRevert")

@@ -132,6 +132,23 @@ interface IVoucherAdmin is IVoucherBase {
     function fundingTotals() external view returns (uint256 subsidy, uint256 cashback);
     function fundedBy(uint256 version) external view returns (int256 subsidy, int256 cashback);
     function funderTotals(bytes32 funder) external view returns (int256 subsidy, int256 cashback);
+    // ---------------------------------------------------------------- signed payments
+    /// @notice EIP-5267: the EIP-712 domain wallets sign `SignedPayment` under (fields 0x0f:
+    /// name, version, chainId, verifyingContract = this city's token; no salt, no extensions).
+    function eip712Domain()
+        external
+        view
+        returns (
+            bytes1 fields,
+            string memory name,
+            string memory version,
+            uint256 chainId,
+            address verifyingContract,
+            bytes32 salt,
+            uint256[] memory extensions
+        );
+    /// @notice The EIP-712 type hash of `SignedPayment`, for wallets to check their type string.
+    function SIGNED_PAYMENT_TYPEHASH() external pure returns (bytes32);
     /// @notice Whether a payment record is still cancellable.
     function isPaymentOnRecord(address merchant, PaymentRecord calldata record)
         external

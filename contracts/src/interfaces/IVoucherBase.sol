@@ -154,6 +154,18 @@ interface IVoucherBase is IVoucherTypes {
     /// @notice Thrown when a reward would pay nothing: the person's caps or the budget are used.
     error RewardCapReached(uint256 programId, address recipient);
 
+    // ---------------------------------------------------------------- errors: signed payments
+    /// @notice Thrown when a signed payment is submitted after its deadline.
+    error VoucherSignedPaymentExpired(address payer, uint256 deadline);
+    /// @notice Thrown when a signed payment's nonce is not the payer's next payment sequence:
+    /// it was paid already, another payment of the payer came first, or it is ahead.
+    error VoucherInvalidPaymentNonce(address payer, uint256 expected, uint256 given);
+    /// @notice Thrown when a signed payment's signature is malformed, malleable (high s) or
+    /// not the payer's (another payer, city, chain, or altered fields).
+    error VoucherInvalidPaymentSignature(address payer);
+    /// @notice Thrown when a batch of signed payments has not one signature per payment.
+    error VoucherBatchLengthMismatch(uint256 payments, uint256 signatures);
+
     // ---------------------------------------------------------------- events
     /// @notice Emitted once when the municipality's token is initialised.
     event MunicipalityInitialized(uint32 indexed region, string name, string symbol, address admin);
@@ -300,6 +312,9 @@ interface IVoucherBase is IVoucherTypes {
     event EmployeePayment(
         address indexed institution, address indexed employee, uint256 seq, uint256 amount
     );
+    /// @notice Emitted by `payBySigBatch` for a signed payment it skipped (the others still
+    /// pay): `reason` is the revert data `payBySig` gave for it, a custom error of this token.
+    event SignedPaymentSkipped(address indexed payer, uint256 nonce, bytes reason);
     /// @notice Emitted when a recovered wallet's money moves to the person's new wallet.
     event WalletRecovered(address indexed lost, address indexed to, uint256 balance);
     /// @notice Emitted for each program pocket moved by a recovery.

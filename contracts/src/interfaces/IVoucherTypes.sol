@@ -156,4 +156,23 @@ interface IVoucherTypes {
         uint16 month; // KST month index (year * 12 + month - 1, as KstCalendar.monthOf)
         uint40 monthSpent;
     }
+
+    /// @notice A payment its payer signed for this city's token, for anyone (the relayer) to
+    /// submit with `payBySig`; the payment itself is exactly `pay` by `payer`.
+    /// @dev Signed as EIP-712 typed data under the token's own domain (`eip712Domain()`: name
+    /// "Dongne Voucher", version "1", this chain, the city's proxy as verifying contract), with
+    /// this struct as the primary type, field for field:
+    /// `SignedPayment(address payer,address merchant,uint256 amount,bytes32 paymentId,uint256[] programIds,uint256 nonce,uint256 deadline)`
+    /// (its hash is `SIGNED_PAYMENT_TYPEHASH()`), so a wallet derives the type from this ABI.
+    struct SignedPayment {
+        address payer; // the signer, whose money moves
+        address merchant;
+        uint256 amount;
+        bytes32 paymentId; // 0 for a plain QR payment, else a single-use invoice id
+        uint256[] programIds; // program pockets to spend first, in order (may be empty)
+        // The payer's payment sequence the payment will take (`accountOf(payer).nextPaymentSeq`):
+        // any payment of theirs, signed or direct, uses it up, so each signature pays once.
+        uint256 nonce;
+        uint256 deadline; // unix seconds; refused after it
+    }
 }

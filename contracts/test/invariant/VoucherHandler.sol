@@ -37,6 +37,7 @@ contract VoucherHandler {
         address manager;
         address[] citizens;
         address institution;
+        uint256[] holderKeys; // the citizens' keys, then the institution's (signed payments)
         address[] merchants; // any categories and tiers
         uint256 programId;
         IVoucherTypes.Grant[] leaves;
@@ -80,6 +81,7 @@ contract VoucherHandler {
     address[] private _pocketMerchants; // merchants of a category the program allows
     mapping(address => bool) public isCitizen;
     mapping(address => uint8) private _tier;
+    mapping(address holder => uint256) private _keyOf;
     IVoucherTypes.Grant[] private _leaves;
     mapping(uint256 index => uint256) private _positionOf; // leaf index -> position + 1
 
@@ -178,6 +180,9 @@ contract VoucherHandler {
             isCitizen[c.citizens[i]] = true;
         }
         _holders.push(c.institution);
+        for (uint256 i = 0; i < c.holderKeys.length; ++i) {
+            _keyOf[_holders[i]] = c.holderKeys[i];
+        }
         for (uint256 i = 0; i < c.merchants.length; ++i) {
             address m = c.merchants[i];
             IVoucherTypes.Merchant memory info = c.token.merchantOf(m);
@@ -267,6 +272,41 @@ contract VoucherHandler {
         token.pay(merchant, amount, _paymentId(e), new uint256[](0));
         _settle(e);
         ++calls["payGeneral"];
+    }
+
+    /// @notice `payGeneral` signed by the payer for their next sequence and submitted by a
+    /// stranger: alone (`payBySig`), or in a batch next to a replay of itself, which the batch
+    /// must skip while the first pays exactly once.
+    function payBySig(uint256 who, uint256 merchantSeed, uint256 amount) external step {
+        address payer = _holderWithBalance(who);
+        if (payer == address(0)) return;
+        IVoucherTypes.Rules memory r = token.rules();
+        address merchant = _merchantBelowCap(merchantSeed, r.revenueCapTier);
+        if (merchant == address(0)) return;
+        uint256 max = _institutionCapped(payer, token.balanceOf(payer), r);
+        amount = amount % 4 == 0 ? _bound(amount, max - max / 5, max) : _bound(amount, 1, max);
+        Expected memory e = _expect(payer, merchant, amount, false, 0, r);
+        IVoucherTypes.SignedPayment memory p = IVoucherTypes.SignedPayment({
+            payer: payer,
+            merchant: merchant,
+            amount: amount,
+            paymentId: _paymentId(e),
+            programIds: new uint256[](0),
+            nonce: ghost_nextSeq[payer],
+            deadline: currentTime + 1 hours
+        });
+        bytes memory signature = _signPayment(p);
+        vm.recordLogs();
+        if (who % 2 == 0) {
+            token.payBySig(p, signature);
+        } else {
+            IVoucherTypes.SignedPayment[] memory ps = new IVoucherTypes.SignedPayment[](2);
+            bytes[] memory sigs = new bytes[](2);
+            (ps[0], ps[1], sigs[0], sigs[1]) = (p, p, signature, signature);
+            _check("batch paid once", token.payBySigBatch(ps, sigs), 1);
+        }
+        _settle(e);
+        ++calls["payBySig"];
     }
 
     /// @notice A payment naming the program's pocket: pocket first, the rest from general.
@@ -902,6 +942,42 @@ contract VoucherHandler {
 
     function _grantable() private view returns (bool) {
         return !ghost_closed && currentTime < programExpiry;
+    }
+
+    /// @dev The payer's EIP-712 signature, over the type and domain a wallet pins.
+    function _signPayment(IVoucherTypes.SignedPayment memory p)
+        private
+        view
+        returns (bytes memory)
+    {
+        bytes32 domain = keccak256(
+            abi.encode(
+                keccak256(
+                    "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+                ),
+                keccak256("Dongne Voucher"),
+                keccak256("1"),
+                block.chainid,
+                address(token)
+            )
+        );
+        bytes32 structHash = keccak256(
+            abi.encode(
+                keccak256(
+                    "SignedPayment(address payer,address merchant,uint256 amount,bytes32 paymentId,uint256[] programIds,uint256 nonce,uint256 deadline)"
+                ),
+                p.payer,
+                p.merchant,
+                p.amount,
+                p.paymentId,
+                keccak256(abi.encodePacked(p.programIds)),
+                p.nonce,
+                p.deadline
+            )
+        );
+        (uint8 v, bytes32 r, bytes32 s) =
+            vm.sign(_keyOf[p.payer], keccak256(abi.encodePacked("\x19\x01", domain, structHash)));
+        return abi.encodePacked(r, s, v);
     }
 
     function _programIds() private view returns (uint256[] memory ids) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+import {IIdentityRegistry} from "../../src/interfaces/IIdentityRegistry.sol";
 import {IVoucherTypes} from "../../src/interfaces/IVoucherTypes.sol";
 import {VoucherAdmin} from "../../src/VoucherAdmin.sol";
 import {VoucherToken} from "../../src/VoucherToken.sol";
@@ -52,10 +53,15 @@ contract VoucherInvariantsTest is DongneFixture {
         c.issuer = issuer;
         c.manager = manager;
         c.citizens = new address[](4);
+        c.holderKeys = new uint256[](5);
         for (uint256 i = 0; i < 4; ++i) {
-            c.citizens[i] = newCitizen();
+            (c.holderKeys[i], c.citizens[i]) = newKey();
+            vm.prank(operator);
+            registry.register(c.citizens[i], IIdentityRegistry.Kind.Citizen);
         }
-        c.institution = newInstitution();
+        (c.holderKeys[4], c.institution) = newKey();
+        vm.prank(operator);
+        registry.register(c.institution, IIdentityRegistry.Kind.Institution);
         c.merchants = new address[](5);
         c.merchants[0] = newMerchant(KSIC_RESTAURANT, 0);
         c.merchants[1] = newMerchant(KSIC_GROCERY, 1);
@@ -86,7 +92,7 @@ contract VoucherInvariantsTest is DongneFixture {
         c.programId = programId;
         handler = new VoucherHandler(c);
 
-        bytes4[] memory selectors = new bytes4[](16);
+        bytes4[] memory selectors = new bytes4[](17);
         selectors[0] = VoucherHandler.issue.selector;
         selectors[1] = VoucherHandler.payGeneral.selector;
         selectors[2] = VoucherHandler.payWithPocket.selector;
@@ -103,6 +109,7 @@ contract VoucherInvariantsTest is DongneFixture {
         selectors[13] = VoucherHandler.proposeRules.selector;
         selectors[14] = VoucherHandler.activateRules.selector;
         selectors[15] = VoucherHandler.upgrade.selector;
+        selectors[16] = VoucherHandler.payBySig.selector;
         targetContract(address(handler));
         targetSelector(FuzzSelector({addr: address(handler), selectors: selectors}));
     }
@@ -316,9 +323,10 @@ contract VoucherInvariantsTest is DongneFixture {
         for (uint256 i = 0; i < 400; ++i) {
             this.stepAndCheck(uint256(keccak256(abi.encode("dongne", i))));
         }
-        string[17] memory actions = [
+        string[18] memory actions = [
             "issue",
             "payGeneral",
+            "payBySig",
             "payWithPocket",
             "cancel",
             "gift",
@@ -348,7 +356,8 @@ contract VoucherInvariantsTest is DongneFixture {
         uint256 c = uint256(keccak256(abi.encode(r, 3)));
         uint256 k = r % 16;
         if (k == 0) handler.issue(a, b, c);
-        else if (k == 1) handler.payGeneral(a, b, c);
+        else if (k == 1 && c % 3 != 0) handler.payGeneral(a, b, c);
+        else if (k == 1) handler.payBySig(a, b, c);
         else if (k == 2) handler.payWithPocket(a, b, c);
         else if (k == 3) handler.cancel(a);
         else if (k == 4) handler.gift(a, b, c);
