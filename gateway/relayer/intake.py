@@ -683,7 +683,7 @@ class Intake:
 
     async def _forwarder_nonce(self, signer: str, shard: int, ahead: Ahead | None) -> int:
         """The signer's forwarder nonce, read within one tenure of its shard: a read that
-        was on its way while the shard was taken over is read again (see _nonce_ahead)."""
+        was on its way while the shard was taken over is read again (see _ahead)."""
         if ahead is not None and ahead.tenure != self.router.tenure(shard):
             ahead = None  # started before a takeover: its answer may predate it
         for _ in range(3):  # a takeover per read is not a steady state: the third one stands
