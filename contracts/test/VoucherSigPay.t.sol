@@ -10,21 +10,18 @@ import {IVoucherTypes} from "../src/interfaces/IVoucherTypes.sol";
 import {VoucherAdmin} from "../src/VoucherAdmin.sol";
 import {VoucherToken} from "../src/VoucherToken.sol";
 import {MoneyRulesFixture} from "./utils/MoneyRulesFixture.sol";
+import {SignedPayments} from "./utils/SignedPayments.sol";
 
 /// @notice `payBySig` / `payBySigBatch`: a payment the payer signed (EIP-712, the city's proxy
 /// as verifying contract) whose replay nonce is the payer's payment sequence. Signatures are
-/// built here from the literal type and domain a wallet would pin, not from the contract's
-/// constants, so a change to either fails these tests.
+/// built by utils/SignedPayments.sol from the literal type and domain a wallet would pin, not
+/// from the contract's constants, so a change to either fails these tests.
 contract VoucherSigPayTest is MoneyRulesFixture {
     event GasMeasured(string what, uint256 gas);
     event SignedPaymentSkipped(address indexed payer, uint256 nonce, bytes reason);
 
-    bytes32 internal constant PAYMENT_TYPE = keccak256(
-        "SignedPayment(address payer,address merchant,uint256 amount,bytes32 paymentId,uint256[] programIds,uint256 nonce,uint256 deadline)"
-    );
-    bytes32 internal constant DOMAIN_TYPE = keccak256(
-        "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
-    );
+    bytes32 internal constant PAYMENT_TYPE = SignedPayments.PAYMENT_TYPE;
+    bytes32 internal constant DOMAIN_TYPE = SignedPayments.DOMAIN_TYPE;
     /// @dev secp256k1's group order: s and n - s are the two valid signatures of one message.
     uint256 internal constant N =
         0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141;
@@ -155,10 +152,15 @@ contract VoucherSigPayTest is MoneyRulesFixture {
     function test_RevertWhen_payBySigHighS() public {
         (uint256 key, address payer) = _citizen();
         IVoucherTypes.SignedPayment memory p = _payment(payer, 1000, 0);
-        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, _digest(address(token), p));
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, SignedPayments.digest(address(token), p));
         bytes memory twin = abi.encodePacked(r, bytes32(N - uint256(s)), v == 27 ? 28 : 27);
         assertEq(
-            ecrecover(_digest(address(token), p), v == 27 ? 28 : 27, r, bytes32(N - uint256(s))),
+            ecrecover(
+                SignedPayments.digest(address(token), p),
+                v == 27 ? 28 : 27,
+                r,
+                bytes32(N - uint256(s))
+            ),
             payer,
             "twin is valid for ecrecover"
         );
@@ -179,7 +181,7 @@ contract VoucherSigPayTest is MoneyRulesFixture {
     function test_RevertWhen_payBySigMalformed() public {
         (uint256 key, address payer) = _citizen();
         IVoucherTypes.SignedPayment memory p = _payment(payer, 1000, 0);
-        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, _digest(address(token), p));
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, SignedPayments.digest(address(token), p));
         // EIP-2098 compact (64 bytes) is not accepted: one encoding per signature.
         bytes32 vs = bytes32(uint256(v - 27) << 255 | uint256(s));
         vm.expectRevert(_badSignature(payer));
@@ -445,31 +447,6 @@ contract VoucherSigPayTest is MoneyRulesFixture {
         }
     }
 
-    function _digest(address city, IVoucherTypes.SignedPayment memory p)
-        private
-        view
-        returns (bytes32)
-    {
-        bytes32 domain = keccak256(
-            abi.encode(
-                DOMAIN_TYPE, keccak256("Dongne Voucher"), keccak256("1"), block.chainid, city
-            )
-        );
-        bytes32 structHash = keccak256(
-            abi.encode(
-                PAYMENT_TYPE,
-                p.payer,
-                p.merchant,
-                p.amount,
-                p.paymentId,
-                keccak256(abi.encodePacked(p.programIds)),
-                p.nonce,
-                p.deadline
-            )
-        );
-        return keccak256(abi.encodePacked("\x19\x01", domain, structHash));
-    }
-
     function _sign(uint256 key, IVoucherTypes.SignedPayment memory p)
         private
         view
@@ -483,7 +460,7 @@ contract VoucherSigPayTest is MoneyRulesFixture {
         view
         returns (bytes memory)
     {
-        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, _digest(city, p));
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, SignedPayments.digest(city, p));
         return abi.encodePacked(r, s, v);
     }
 

@@ -9,6 +9,7 @@ import {IVoucherTypes} from "../../src/interfaces/IVoucherTypes.sol";
 import {MerkleBuilder} from "../utils/MerkleBuilder.sol";
 import {Vm} from "../utils/Vm.sol";
 import {PaidLogs} from "../utils/PaidLogs.sol";
+import {SignedPayments} from "../utils/SignedPayments.sol";
 
 /// @notice Drives one municipality's voucher token through every kind of movement, only with
 /// calls that must succeed (`fail_on_revert = true`), and keeps a ghost ledger of where every
@@ -950,33 +951,8 @@ contract VoucherHandler {
         view
         returns (bytes memory)
     {
-        bytes32 domain = keccak256(
-            abi.encode(
-                keccak256(
-                    "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
-                ),
-                keccak256("Dongne Voucher"),
-                keccak256("1"),
-                block.chainid,
-                address(token)
-            )
-        );
-        bytes32 structHash = keccak256(
-            abi.encode(
-                keccak256(
-                    "SignedPayment(address payer,address merchant,uint256 amount,bytes32 paymentId,uint256[] programIds,uint256 nonce,uint256 deadline)"
-                ),
-                p.payer,
-                p.merchant,
-                p.amount,
-                p.paymentId,
-                keccak256(abi.encodePacked(p.programIds)),
-                p.nonce,
-                p.deadline
-            )
-        );
         (uint8 v, bytes32 r, bytes32 s) =
-            vm.sign(_keyOf[p.payer], keccak256(abi.encodePacked("\x19\x01", domain, structHash)));
+            vm.sign(_keyOf[p.payer], SignedPayments.digest(address(token), p));
         return abi.encodePacked(r, s, v);
     }
 
