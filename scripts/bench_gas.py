@@ -388,7 +388,8 @@ class Municipality:
             )
         )  # fmt: skip
         signed = payer.account.unsafe_sign_hash(Hash32(keccak(b"\x19\x01" + domain + struct)))
-        return payment, bytes(signed.signature)
+        vs = signed.s | (signed.v - 27) << 255  # EIP-2098 compact, as PaymentSignature
+        return payment, (signed.r.to_bytes(32, "big"), vs.to_bytes(32, "big"))
 
     def measure_signed(self) -> dict[str, int]:
         """Token-native signed payments sent by the relayer: ``payBySig`` in the steady state

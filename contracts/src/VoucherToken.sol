@@ -103,7 +103,7 @@ contract VoucherToken is VoucherPrograms, VoucherPayments {
     /// @dev The replay nonce is the payer's payment sequence, in the account slot the payment
     /// reads and writes anyway: no forwarder hop, no nonce slot of its own. Checks the cheap
     /// fields first, then the signature, then hands over to `_pay`, the path of `pay` itself.
-    function payBySig(SignedPayment calldata payment, bytes calldata signature)
+    function payBySig(SignedPayment calldata payment, PaymentSignature calldata signature)
         external
         returns (uint256 seq)
     {
@@ -115,10 +115,10 @@ contract VoucherToken is VoucherPrograms, VoucherPayments {
         if (payment.nonce != expected) {
             revert VoucherInvalidPaymentNonce(payer, expected, payment.nonce);
         }
-        // tryRecover refuses high-s (malleable) signatures and never yields address(0), so a
-        // zero payer cannot match a garbage signature.
+        // tryRecover never yields address(0), so a zero payer cannot match a garbage
+        // signature; the compact form leaves no room for a high-s (malleable) twin.
         (address signer, ECDSA.RecoverError err,) =
-            ECDSA.tryRecover(_signedPaymentDigest(payment), signature);
+            ECDSA.tryRecover(_signedPaymentDigest(payment), signature.r, signature.vs);
         if (err != ECDSA.RecoverError.NoError || signer != payer) {
             revert VoucherInvalidPaymentSignature(payer);
         }
@@ -138,10 +138,10 @@ contract VoucherToken is VoucherPrograms, VoucherPayments {
     /// writes; the call goes through the proxy (`this` is the proxy under delegatecall) with
     /// the proxy as `msg.sender`, never the forwarder, so ERC-2771 sender parsing cannot be fed
     /// this batch's calldata.
-    function payBySigBatch(SignedPayment[] calldata payments, bytes[] calldata signatures)
-        external
-        returns (uint256 paidCount)
-    {
+    function payBySigBatch(
+        SignedPayment[] calldata payments,
+        PaymentSignature[] calldata signatures
+    ) external returns (uint256 paidCount) {
         uint256 n = payments.length;
         if (signatures.length != n) revert VoucherBatchLengthMismatch(n, signatures.length);
         for (uint256 i = 0; i < n; ++i) {

@@ -66,7 +66,7 @@ contract VoucherSigPayTest is MoneyRulesFixture {
         uint256 id2 = singleProgram(payer2, 700, noCategories());
         p = _payment(payer2, 1000, 0);
         p.programIds = ids1(id2);
-        bytes memory signature = _sign(key2, p);
+        IVoucherTypes.PaymentSignature memory signature = _sign(key2, p);
         p.programIds = new uint256[](0);
         vm.expectRevert(_badSignature(payer2));
         _core().payBySig(p, signature);
@@ -75,7 +75,7 @@ contract VoucherSigPayTest is MoneyRulesFixture {
     function test_RevertWhen_payBySigReplayed() public {
         (uint256 key, address payer) = _citizen();
         IVoucherTypes.SignedPayment memory p = _payment(payer, 1000, 0);
-        bytes memory signature = _sign(key, p);
+        IVoucherTypes.PaymentSignature memory signature = _sign(key, p);
         _core().payBySig(p, signature);
         vm.expectRevert(_badNonce(payer, 1, 0));
         _core().payBySig(p, signature);
@@ -93,7 +93,7 @@ contract VoucherSigPayTest is MoneyRulesFixture {
     function test_RevertWhen_payBySigAfterADirectPayment() public {
         (uint256 key, address payer) = _citizen();
         IVoucherTypes.SignedPayment memory p = _payment(payer, 1000, 0);
-        bytes memory signature = _sign(key, p);
+        IVoucherTypes.PaymentSignature memory signature = _sign(key, p);
         payGeneral(payer, shop, 500);
         vm.expectRevert(_badNonce(payer, 1, 0));
         _core().payBySig(p, signature);
@@ -108,7 +108,7 @@ contract VoucherSigPayTest is MoneyRulesFixture {
         // Signed for Siheung's token, presented to Seongnam's (same payer, nonce, fields).
         IVoucherTypes.SignedPayment memory p = _payment(payer, 1000, 0);
         p.merchant = seongnamShop;
-        bytes memory signature = _sign(key, p);
+        IVoucherTypes.PaymentSignature memory signature = _sign(key, p);
         vm.expectRevert(_badSignature(payer));
         VoucherToken(address(seongnam)).payBySig(p, signature);
         // Signed for Seongnam's, it pays there.
@@ -119,7 +119,7 @@ contract VoucherSigPayTest is MoneyRulesFixture {
     function test_RevertWhen_payBySigExpired() public {
         (uint256 key, address payer) = _citizen();
         IVoucherTypes.SignedPayment memory p = _payment(payer, 1000, 0);
-        bytes memory signature = _sign(key, p);
+        IVoucherTypes.PaymentSignature memory signature = _sign(key, p);
         vm.warp(p.deadline + 1);
         vm.expectRevert(
             abi.encodeWithSelector(
@@ -142,52 +142,45 @@ contract VoucherSigPayTest is MoneyRulesFixture {
     function test_RevertWhen_payBySigFieldAltered() public {
         (uint256 key, address payer) = _citizen();
         IVoucherTypes.SignedPayment memory p = _payment(payer, 1000, 0);
-        bytes memory signature = _sign(key, p);
+        IVoucherTypes.PaymentSignature memory signature = _sign(key, p);
         p.amount = 2000;
         vm.expectRevert(_badSignature(payer));
         _core().payBySig(p, signature);
     }
 
-    /// @dev (r, n - s) with v flipped recovers the same signer: ECDSA refuses the high-s twin.
+    /// @dev (r, n - s) with v flipped recovers the same signer through ecrecover, but its s
+    /// needs the top bit the compact form gives to v: whatever it is read as, it is refused.
     function test_RevertWhen_payBySigHighS() public {
         (uint256 key, address payer) = _citizen();
         IVoucherTypes.SignedPayment memory p = _payment(payer, 1000, 0);
-        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, SignedPayments.digest(address(token), p));
-        bytes memory twin = abi.encodePacked(r, bytes32(N - uint256(s)), v == 27 ? 28 : 27);
-        assertEq(
-            ecrecover(
-                SignedPayments.digest(address(token), p),
-                v == 27 ? 28 : 27,
-                r,
-                bytes32(N - uint256(s))
-            ),
-            payer,
-            "twin is valid for ecrecover"
-        );
+        bytes32 digest = SignedPayments.digest(address(token), p);
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, digest);
+        uint256 twinS = N - uint256(s);
+        uint8 twinV = v == 27 ? 28 : 27;
+        assertEq(ecrecover(digest, twinV, r, bytes32(twinS)), payer, "twin is valid for ecrecover");
+        assertGe(twinS, 1 << 255, "the twin's s takes the bit of v");
         vm.expectRevert(_badSignature(payer));
-        _core().payBySig(p, twin);
+        _core().payBySig(p, IVoucherTypes.PaymentSignature(r, bytes32(twinS)));
+    }
+
+    /// @dev The v bit is signed data too: flipped, the signature recovers someone else.
+    function test_RevertWhen_payBySigVFlipped() public {
+        (uint256 key, address payer) = _citizen();
+        IVoucherTypes.SignedPayment memory p = _payment(payer, 1000, 0);
+        IVoucherTypes.PaymentSignature memory signature = _sign(key, p);
+        signature.vs ^= bytes32(uint256(1) << 255);
+        vm.expectRevert(_badSignature(payer));
+        _core().payBySig(p, signature);
     }
 
     /// @dev A zero payer cannot be matched by a signature that recovers nothing.
     function test_RevertWhen_payBySigRecoversZero() public {
         IVoucherTypes.SignedPayment memory p = _payment(address(0), 1000, 0);
         vm.expectRevert(_badSignature(address(0)));
-        _core().payBySig(p, abi.encodePacked(bytes32(0), bytes32(0), uint8(27)));
-        // Nor by one ecrecover maps to zero (r not on the curve).
+        _core().payBySig(p, IVoucherTypes.PaymentSignature(bytes32(0), bytes32(0)));
+        // Nor by one ecrecover maps to zero (r at the group order, off the range).
         vm.expectRevert(_badSignature(address(0)));
-        _core().payBySig(p, abi.encodePacked(bytes32(uint256(1)), bytes32(uint256(1)), uint8(30)));
-    }
-
-    function test_RevertWhen_payBySigMalformed() public {
-        (uint256 key, address payer) = _citizen();
-        IVoucherTypes.SignedPayment memory p = _payment(payer, 1000, 0);
-        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, SignedPayments.digest(address(token), p));
-        // EIP-2098 compact (64 bytes) is not accepted: one encoding per signature.
-        bytes32 vs = bytes32(uint256(v - 27) << 255 | uint256(s));
-        vm.expectRevert(_badSignature(payer));
-        _core().payBySig(p, abi.encodePacked(r, vs));
-        vm.expectRevert(_badSignature(payer));
-        _core().payBySig(p, "");
+        _core().payBySig(p, IVoucherTypes.PaymentSignature(bytes32(N), bytes32(uint256(1))));
     }
 
     function test_RevertWhen_payBySigPayerFrozen() public {
@@ -195,7 +188,7 @@ contract VoucherSigPayTest is MoneyRulesFixture {
         vm.prank(operator);
         registry.setFrozen(payer, true);
         IVoucherTypes.SignedPayment memory p = _payment(payer, 1000, 0);
-        bytes memory signature = _sign(key, p);
+        IVoucherTypes.PaymentSignature memory signature = _sign(key, p);
         _expectAsDirect(p, abi.encodeWithSelector(IVoucherBase.VoucherFrozen.selector, payer));
         _core().payBySig(p, signature);
     }
@@ -205,7 +198,7 @@ contract VoucherSigPayTest is MoneyRulesFixture {
         vm.prank(pauser);
         token.setPaused(true);
         IVoucherTypes.SignedPayment memory p = _payment(payer, 1000, 0);
-        bytes memory signature = _sign(key, p);
+        IVoucherTypes.PaymentSignature memory signature = _sign(key, p);
         _expectAsDirect(p, abi.encodeWithSelector(IVoucherBase.VoucherPaused.selector));
         _core().payBySig(p, signature);
     }
@@ -214,7 +207,7 @@ contract VoucherSigPayTest is MoneyRulesFixture {
         (uint256 key, address payer) = _citizen();
         IVoucherTypes.SignedPayment memory p = _payment(payer, 1000, 0);
         p.merchant = address(0xBAD);
-        bytes memory signature = _sign(key, p);
+        IVoucherTypes.PaymentSignature memory signature = _sign(key, p);
         _expectAsDirect(
             p, abi.encodeWithSelector(IVoucherBase.VoucherUnregistered.selector, address(0xBAD))
         );
@@ -224,7 +217,7 @@ contract VoucherSigPayTest is MoneyRulesFixture {
     function test_RevertWhen_payBySigOverBalance() public {
         (uint256 key, address payer) = _citizen();
         IVoucherTypes.SignedPayment memory p = _payment(payer, 200_000, 0);
-        bytes memory signature = _sign(key, p);
+        IVoucherTypes.PaymentSignature memory signature = _sign(key, p);
         _expectAsDirect(
             p,
             abi.encodeWithSelector(
@@ -244,7 +237,7 @@ contract VoucherSigPayTest is MoneyRulesFixture {
         signerKey = bound(signerKey, 1, N - 1);
         nonce = bound(nonce, 0, 3);
         IVoucherTypes.SignedPayment memory p = _payment(payer, 1000, nonce);
-        bytes memory signature = _sign(signerKey, p);
+        IVoucherTypes.PaymentSignature memory signature = _sign(signerKey, p);
         uint256 before = token.balanceOf(shop);
         if (nonce != 1) {
             vm.expectRevert(_badNonce(payer, 1, nonce));
@@ -260,7 +253,8 @@ contract VoucherSigPayTest is MoneyRulesFixture {
     // ------------------------------------------------------------------ batch
 
     function test_payBySigBatch_paysEveryRequest() public {
-        (IVoucherTypes.SignedPayment[] memory ps, bytes[] memory sigs) = _batch(3);
+        (IVoucherTypes.SignedPayment[] memory ps, IVoucherTypes.PaymentSignature[] memory sigs) =
+            _batch(3);
         assertEq(_core().payBySigBatch(ps, sigs), 3, "paid count");
         for (uint256 i = 0; i < 3; ++i) {
             assertEq(_nextSeq(ps[i].payer), 1, "each paid once");
@@ -271,7 +265,8 @@ contract VoucherSigPayTest is MoneyRulesFixture {
     /// @dev The relayer batches many wallets: a bad request in the middle is skipped with its
     /// reason, the ones around it pay exactly once, and so does a request sent twice.
     function test_payBySigBatch_skipsABadRequestAndPaysTheOthersOnce() public {
-        (IVoucherTypes.SignedPayment[] memory ps, bytes[] memory sigs) = _batch(4);
+        (IVoucherTypes.SignedPayment[] memory ps, IVoucherTypes.PaymentSignature[] memory sigs) =
+            _batch(4);
         ps[1].amount = 999; // altered after signing
         ps[3] = ps[0]; // the first request again
         sigs[3] = sigs[0];
@@ -289,12 +284,13 @@ contract VoucherSigPayTest is MoneyRulesFixture {
 
     /// @dev A rule failing deep in the payment (not the signature) is skipped the same way.
     function test_payBySigBatch_skipsARuleRejection() public {
-        (IVoucherTypes.SignedPayment[] memory ps, bytes[] memory sigs) = _batch(2);
+        (IVoucherTypes.SignedPayment[] memory ps, IVoucherTypes.PaymentSignature[] memory sigs) =
+            _batch(2);
         (uint256 key, address frozen) = _citizen();
         vm.prank(operator);
         registry.setFrozen(frozen, true);
         IVoucherTypes.SignedPayment[] memory three = new IVoucherTypes.SignedPayment[](3);
-        bytes[] memory threeSigs = new bytes[](3);
+        IVoucherTypes.PaymentSignature[] memory threeSigs = new IVoucherTypes.PaymentSignature[](3);
         (three[0], three[2], threeSigs[0], threeSigs[2]) = (ps[0], ps[1], sigs[0], sigs[1]);
         three[1] = _payment(frozen, 1000, 0);
         threeSigs[1] = _sign(key, three[1]);
@@ -311,7 +307,7 @@ contract VoucherSigPayTest is MoneyRulesFixture {
         vm.expectRevert(
             abi.encodeWithSelector(IVoucherBase.VoucherBatchLengthMismatch.selector, 2, 1)
         );
-        _core().payBySigBatch(ps, new bytes[](1));
+        _core().payBySigBatch(ps, new IVoucherTypes.PaymentSignature[](1));
     }
 
     // ------------------------------------------------------------------ domain
@@ -342,7 +338,7 @@ contract VoucherSigPayTest is MoneyRulesFixture {
     function test_payBySig_signatureSurvivesAnUpgrade() public {
         (uint256 key, address payer) = _citizen();
         IVoucherTypes.SignedPayment memory p = _payment(payer, 1000, 0);
-        bytes memory signature = _sign(key, p);
+        IVoucherTypes.PaymentSignature memory signature = _sign(key, p);
         VoucherAdmin admin = new VoucherAdmin(address(forwarder), registry, address(servicesModule));
         VoucherToken next = new VoucherToken(address(forwarder), registry, address(admin));
         vm.prank(operator);
@@ -365,7 +361,7 @@ contract VoucherSigPayTest is MoneyRulesFixture {
         }
         ERC2771Forwarder.ForwardRequestData memory req = _forwarded(keyA, a, WARM_UP);
         IVoucherTypes.SignedPayment memory p = _payment(b, 1000, WARM_UP);
-        bytes memory signature = _sign(keyB, p);
+        IVoucherTypes.PaymentSignature memory signature = _sign(keyB, p);
         uint256 g = gasleft();
         forwarder.execute(req);
         uint256 relayed = g - gasleft();
@@ -380,12 +376,13 @@ contract VoucherSigPayTest is MoneyRulesFixture {
     /// @dev What a skipped request costs inside a batch (execution gas, first-time payers):
     /// a replay fails at the nonce, a frozen payer only inside the payment, after the signature.
     function test_gas_payBySigBatchSkips() public {
-        (IVoucherTypes.SignedPayment[] memory ps, bytes[] memory sigs) = _batch(2);
+        (IVoucherTypes.SignedPayment[] memory ps, IVoucherTypes.PaymentSignature[] memory sigs) =
+            _batch(2);
         (uint256 key, address frozen) = _citizen();
         vm.prank(operator);
         registry.setFrozen(frozen, true);
         IVoucherTypes.SignedPayment[] memory one = new IVoucherTypes.SignedPayment[](1);
-        bytes[] memory oneSig = new bytes[](1);
+        IVoucherTypes.PaymentSignature[] memory oneSig = new IVoucherTypes.PaymentSignature[](1);
         (one[0], oneSig[0]) = (ps[0], sigs[0]);
         uint256 g = gasleft();
         _core().payBySigBatch(one, oneSig);
@@ -393,7 +390,7 @@ contract VoucherSigPayTest is MoneyRulesFixture {
         g = gasleft();
         _core().payBySigBatch(one, oneSig); // the same request again: skipped at the nonce
         uint256 replay = g - gasleft();
-        (one[0], oneSig[0]) = (_payment(frozen, 1000, 0), "");
+        one[0] = _payment(frozen, 1000, 0);
         oneSig[0] = _sign(key, one[0]);
         g = gasleft();
         assertEq(_core().payBySigBatch(one, oneSig), 0, "frozen payer skipped");
@@ -436,10 +433,13 @@ contract VoucherSigPayTest is MoneyRulesFixture {
 
     function _batch(uint256 n)
         private
-        returns (IVoucherTypes.SignedPayment[] memory ps, bytes[] memory sigs)
+        returns (
+            IVoucherTypes.SignedPayment[] memory ps,
+            IVoucherTypes.PaymentSignature[] memory sigs
+        )
     {
         ps = new IVoucherTypes.SignedPayment[](n);
-        sigs = new bytes[](n);
+        sigs = new IVoucherTypes.PaymentSignature[](n);
         for (uint256 i = 0; i < n; ++i) {
             (uint256 key, address payer) = _citizen();
             ps[i] = _payment(payer, 1000, 0);
@@ -450,7 +450,7 @@ contract VoucherSigPayTest is MoneyRulesFixture {
     function _sign(uint256 key, IVoucherTypes.SignedPayment memory p)
         private
         view
-        returns (bytes memory)
+        returns (IVoucherTypes.PaymentSignature memory)
     {
         return _signFor(address(token), key, p);
     }
@@ -458,10 +458,10 @@ contract VoucherSigPayTest is MoneyRulesFixture {
     function _signFor(address city, uint256 key, IVoucherTypes.SignedPayment memory p)
         private
         view
-        returns (bytes memory)
+        returns (IVoucherTypes.PaymentSignature memory)
     {
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, SignedPayments.digest(city, p));
-        return abi.encodePacked(r, s, v);
+        return SignedPayments.compact(v, r, s);
     }
 
     function _badSignature(address payer) private pure returns (bytes memory) {

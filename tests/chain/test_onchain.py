@@ -454,7 +454,7 @@ def scenarios(w: World) -> dict[str, Scenario]:
 
     def pay_by_sig(payer: str, *, nonce: int, deadline: int) -> bytes:
         payment = (payer, w.merchant, 10, pid, [], nonce, deadline)
-        return encode_function("payBySig", [payment, bytes(65)])
+        return encode_function("payBySig", [payment, (bytes(32), bytes(32))])
 
     def relay(signed: SignedRequest, value: int = 0) -> Call:
         return by(w.operator, m.forwarder, encode_execute(signed), value)
@@ -909,7 +909,7 @@ def scenarios(w: World) -> dict[str, Scenario]:
             by(a, token, pay_by_sig(stranger, nonce=0, deadline=expiry)), {"payer": stranger}
         ),
         "VoucherBatchLengthMismatch": Scenario(
-            by(a, token, encode_function("payBySigBatch", [[], [bytes(65)]])),
+            by(a, token, encode_function("payBySigBatch", [[], [(bytes(32), bytes(32))]])),
             {"payments": 0, "signatures": 1},
         ),
         "MerkleProofInvalidMultiproof": Scenario(

@@ -27,15 +27,16 @@ interface IVoucherCore is IVoucherBase {
     /// @notice Pays as `pay` would for `payment.payer`, who signed `payment` (EIP-712, see
     /// `SignedPayment`); anyone may submit it. Every rule of `pay` applies, with its errors.
     /// @return seq The payment's sequence number: `payment.nonce`.
-    function payBySig(SignedPayment calldata payment, bytes calldata signature)
+    function payBySig(SignedPayment calldata payment, PaymentSignature calldata signature)
         external
         returns (uint256 seq);
     /// @notice `payBySig` for each payment in order; one that reverts is skipped with
     /// `SignedPaymentSkipped` and the others still pay (a relayer batches many wallets).
     /// @return paidCount How many were paid.
-    function payBySigBatch(SignedPayment[] calldata payments, bytes[] calldata signatures)
-        external
-        returns (uint256 paidCount);
+    function payBySigBatch(
+        SignedPayment[] calldata payments,
+        PaymentSignature[] calldata signatures
+    ) external returns (uint256 paidCount);
     /// @notice Merchant cancels `amount` of a recorded payment (all or part, several times up to
     /// the whole); the payer gets that part of their money back. `record.cancelled` is what was
     /// cancelled before (from the last `PaymentCancelled`).

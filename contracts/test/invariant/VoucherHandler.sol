@@ -296,13 +296,13 @@ contract VoucherHandler {
             nonce: ghost_nextSeq[payer],
             deadline: currentTime + 1 hours
         });
-        bytes memory signature = _signPayment(p);
+        IVoucherTypes.PaymentSignature memory signature = _signPayment(p);
         vm.recordLogs();
         if (who % 2 == 0) {
             token.payBySig(p, signature);
         } else {
             IVoucherTypes.SignedPayment[] memory ps = new IVoucherTypes.SignedPayment[](2);
-            bytes[] memory sigs = new bytes[](2);
+            IVoucherTypes.PaymentSignature[] memory sigs = new IVoucherTypes.PaymentSignature[](2);
             (ps[0], ps[1], sigs[0], sigs[1]) = (p, p, signature, signature);
             _check("batch paid once", token.payBySigBatch(ps, sigs), 1);
         }
@@ -949,11 +949,11 @@ contract VoucherHandler {
     function _signPayment(IVoucherTypes.SignedPayment memory p)
         private
         view
-        returns (bytes memory)
+        returns (IVoucherTypes.PaymentSignature memory)
     {
         (uint8 v, bytes32 r, bytes32 s) =
             vm.sign(_keyOf[p.payer], SignedPayments.digest(address(token), p));
-        return abi.encodePacked(r, s, v);
+        return SignedPayments.compact(v, r, s);
     }
 
     function _programIds() private view returns (uint256[] memory ids) {

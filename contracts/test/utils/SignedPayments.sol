@@ -39,4 +39,14 @@ library SignedPayments {
         );
         return keccak256(abi.encodePacked("\x19\x01", domain, structHash));
     }
+
+    /// @dev EIP-2098 compact form of (v, r, s), as `payBySig` takes it: `v - 27` in the top
+    /// bit of `s`.
+    function compact(uint8 v, bytes32 r, bytes32 s)
+        internal
+        pure
+        returns (IVoucherTypes.PaymentSignature memory)
+    {
+        return IVoucherTypes.PaymentSignature(r, bytes32(uint256(v - 27) << 255 | uint256(s)));
+    }
 }
