@@ -9,6 +9,7 @@ import {IdentityRegistry} from "../src/IdentityRegistry.sol";
 import {IIdentityRegistry} from "../src/interfaces/IIdentityRegistry.sol";
 import {IVoucherBase} from "../src/interfaces/IVoucherBase.sol";
 import {IVoucherTypes} from "../src/interfaces/IVoucherTypes.sol";
+import {ForwardRequests} from "./utils/ForwardRequests.sol";
 import {MoneyRulesFixture} from "./utils/MoneyRulesFixture.sol";
 
 /// @notice Wallet recovery: the registry moves a lost wallet to the same person's new wallet
@@ -177,40 +178,7 @@ contract VoucherRecoveryTest is MoneyRulesFixture {
 
     function test_cancelRecovery_byTheLostKeyThroughTheForwarder() public {
         _start(lost, fresh);
-        ERC2771Forwarder.ForwardRequestData memory req;
-        req.from = lost;
-        req.to = address(registry);
-        req.gas = 200_000;
-        req.deadline = uint48(block.timestamp + 1 hours);
-        req.data = abi.encodeCall(IIdentityRegistry.cancelRecovery, (lost));
-        bytes32 domain = keccak256(
-            abi.encode(
-                keccak256(
-                    "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
-                ),
-                keccak256("DongneForwarder"),
-                keccak256("1"),
-                block.chainid,
-                address(forwarder)
-            )
-        );
-        bytes32 structHash = keccak256(
-            abi.encode(
-                keccak256(
-                    "ForwardRequest(address from,address to,uint256 value,uint256 gas,uint256 nonce,uint48 deadline,bytes data)"
-                ),
-                req.from,
-                req.to,
-                req.value,
-                req.gas,
-                forwarder.nonces(lost),
-                req.deadline,
-                keccak256(req.data)
-            )
-        );
-        (uint8 v, bytes32 r, bytes32 s) =
-            vm.sign(lostKey, keccak256(abi.encodePacked("\x19\x01", domain, structHash)));
-        req.signature = abi.encodePacked(r, s, v);
+        ERC2771Forwarder.ForwardRequestData memory req = _signedCancel();
         vm.expectEmit(true, true, true, true, address(registry));
         emit IIdentityRegistry.RecoveryCancelled(lost, lost);
         vm.prank(address(0x6A7E)); // the gateway relays; the lost key holds no gas
@@ -492,33 +460,9 @@ contract VoucherRecoveryTest is MoneyRulesFixture {
         req.gas = 200_000;
         req.deadline = uint48(block.timestamp + 1 hours);
         req.data = abi.encodeCall(IIdentityRegistry.cancelRecovery, (lost));
-        bytes32 domain = keccak256(
-            abi.encode(
-                keccak256(
-                    "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
-                ),
-                keccak256("DongneForwarder"),
-                keccak256("1"),
-                block.chainid,
-                address(forwarder)
-            )
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(
+            lostKey, ForwardRequests.digest(address(forwarder), req, forwarder.nonces(lost))
         );
-        bytes32 structHash = keccak256(
-            abi.encode(
-                keccak256(
-                    "ForwardRequest(address from,address to,uint256 value,uint256 gas,uint256 nonce,uint48 deadline,bytes data)"
-                ),
-                req.from,
-                req.to,
-                req.value,
-                req.gas,
-                forwarder.nonces(lost),
-                req.deadline,
-                keccak256(req.data)
-            )
-        );
-        (uint8 v, bytes32 r, bytes32 s) =
-            vm.sign(lostKey, keccak256(abi.encodePacked("\x19\x01", domain, structHash)));
         req.signature = abi.encodePacked(r, s, v);
     }
 

@@ -9,6 +9,7 @@ import {IVoucherToken} from "../src/interfaces/IVoucherToken.sol";
 import {IVoucherTypes} from "../src/interfaces/IVoucherTypes.sol";
 import {VoucherAdmin} from "../src/VoucherAdmin.sol";
 import {VoucherToken} from "../src/VoucherToken.sol";
+import {ForwardRequests} from "./utils/ForwardRequests.sol";
 import {MoneyRulesFixture} from "./utils/MoneyRulesFixture.sol";
 import {SignedPayments} from "./utils/SignedPayments.sol";
 
@@ -499,31 +500,8 @@ contract VoucherSigPayTest is MoneyRulesFixture {
         req.gas = 300_000;
         req.deadline = uint48(block.timestamp + 1 hours);
         req.data = abi.encodeCall(IVoucherCore.pay, (shop, 1000, bytes32(0), new uint256[](0)));
-        bytes32 domain = keccak256(
-            abi.encode(
-                DOMAIN_TYPE,
-                keccak256("DongneForwarder"),
-                keccak256("1"),
-                block.chainid,
-                address(forwarder)
-            )
-        );
-        bytes32 structHash = keccak256(
-            abi.encode(
-                keccak256(
-                    "ForwardRequest(address from,address to,uint256 value,uint256 gas,uint256 nonce,uint48 deadline,bytes data)"
-                ),
-                req.from,
-                req.to,
-                req.value,
-                req.gas,
-                nonce,
-                req.deadline,
-                keccak256(req.data)
-            )
-        );
         (uint8 v, bytes32 r, bytes32 s) =
-            vm.sign(key, keccak256(abi.encodePacked("\x19\x01", domain, structHash)));
+            vm.sign(key, ForwardRequests.digest(address(forwarder), req, nonce));
         req.signature = abi.encodePacked(r, s, v);
     }
 }

@@ -259,18 +259,11 @@ contract VoucherHandler {
 
     /// @notice A payment from the general pocket to any merchant that may take purchased money.
     function payGeneral(uint256 who, uint256 merchantSeed, uint256 amount) external step {
-        address payer = _holderWithBalance(who);
-        if (payer == address(0)) return;
-        IVoucherTypes.Rules memory r = token.rules();
-        address merchant = _merchantBelowCap(merchantSeed, r.revenueCapTier);
-        if (merchant == address(0)) return;
-        uint256 max = _institutionCapped(payer, token.balanceOf(payer), r);
-        // A quarter of payments spend most of the balance, so refunds become possible.
-        amount = amount % 4 == 0 ? _bound(amount, max - max / 5, max) : _bound(amount, 1, max);
-        Expected memory e = _expect(payer, merchant, amount, false, 0, r);
+        (Expected memory e, bool found) = _generalPayment(who, merchantSeed, amount);
+        if (!found) return;
         vm.recordLogs();
-        vm.prank(payer);
-        token.pay(merchant, amount, _paymentId(e), new uint256[](0));
+        vm.prank(e.payer);
+        token.pay(e.merchant, e.amount, _paymentId(e), new uint256[](0));
         _settle(e);
         ++calls["payGeneral"];
     }
@@ -279,21 +272,15 @@ contract VoucherHandler {
     /// stranger: alone (`payBySig`), or in a batch next to a replay of itself, which the batch
     /// must skip while the first pays exactly once.
     function payBySig(uint256 who, uint256 merchantSeed, uint256 amount) external step {
-        address payer = _holderWithBalance(who);
-        if (payer == address(0)) return;
-        IVoucherTypes.Rules memory r = token.rules();
-        address merchant = _merchantBelowCap(merchantSeed, r.revenueCapTier);
-        if (merchant == address(0)) return;
-        uint256 max = _institutionCapped(payer, token.balanceOf(payer), r);
-        amount = amount % 4 == 0 ? _bound(amount, max - max / 5, max) : _bound(amount, 1, max);
-        Expected memory e = _expect(payer, merchant, amount, false, 0, r);
+        (Expected memory e, bool found) = _generalPayment(who, merchantSeed, amount);
+        if (!found) return;
         IVoucherTypes.SignedPayment memory p = IVoucherTypes.SignedPayment({
-            payer: payer,
-            merchant: merchant,
-            amount: amount,
+            payer: e.payer,
+            merchant: e.merchant,
+            amount: e.amount,
             paymentId: _paymentId(e),
             programIds: new uint256[](0),
-            nonce: ghost_nextSeq[payer],
+            nonce: ghost_nextSeq[e.payer],
             deadline: currentTime + 1 hours
         });
         IVoucherTypes.PaymentSignature memory signature = _signPayment(p);
@@ -943,6 +930,25 @@ contract VoucherHandler {
 
     function _grantable() private view returns (bool) {
         return !ghost_closed && currentTime < programExpiry;
+    }
+
+    /// @dev A payment from the general pocket the rules allow now, picked from the seeds (a
+    /// holder with money, a merchant below its cap tier), with what it must do; `found` is false
+    /// when there is no such pair yet.
+    function _generalPayment(uint256 who, uint256 merchantSeed, uint256 amount)
+        private
+        view
+        returns (Expected memory e, bool found)
+    {
+        address payer = _holderWithBalance(who);
+        if (payer == address(0)) return (e, false);
+        IVoucherTypes.Rules memory r = token.rules();
+        address merchant = _merchantBelowCap(merchantSeed, r.revenueCapTier);
+        if (merchant == address(0)) return (e, false);
+        uint256 max = _institutionCapped(payer, token.balanceOf(payer), r);
+        // A quarter of payments spend most of the balance, so refunds become possible.
+        amount = amount % 4 == 0 ? _bound(amount, max - max / 5, max) : _bound(amount, 1, max);
+        return (_expect(payer, merchant, amount, false, 0, r), true);
     }
 
     /// @dev The payer's EIP-712 signature, over the type and domain a wallet pins.
