@@ -291,7 +291,8 @@ def pending_operations(rpc: RpcClient, manifest: Manifest) -> list[PendingOperat
     names = _names(manifest, cities)
     # Read once per run: an implementation's entry, a target's role names (for grantRole...).
     mirror_of = cache(lambda implementation: _mirror_or_none(rpc, implementation))
-    role_names = cache(lambda target: roles_of(rpc, target, names[target].split(" ")[0]))
+    abi_of = {**names, **dict.fromkeys(cities, "VoucherToken")}  # names a city by its city
+    role_names = cache(lambda target: roles_of(rpc, target, abi_of[target]))
     found: list[PendingOperation] = []
     for op in scheduled:
         state = _STATES.get(int.from_bytes(_call(rpc, timelock, "getOperationState", [op.id])))
@@ -300,7 +301,7 @@ def pending_operations(rpc: RpcClient, manifest: Manifest) -> list[PendingOperat
         ready_at = int.from_bytes(_call(rpc, timelock, "getTimestamp", [op.id]))
         decoded = tuple(
             decode_call(t, value, data, names,
-                        role_names(t) if takes_role(data) and t in names else {})
+                        role_names(t) if takes_role(data) and t in abi_of else {})
             for t, value, data in op.calls
         )  # fmt: skip
         implementation, stray, problems = _against_upgrade(op, decoded, beacon, cities, mirror_of)
