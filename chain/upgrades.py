@@ -2,9 +2,11 @@
 
 An upgrade is ``UpgradeableBeacon.upgradeTo(implementation)`` run by ``DongneTimelock``: a
 proposer schedules it (``CallScheduled``, public on chain), it waits the timelock's delay, then
-an executor runs it; a canceller can stop it meanwhile. :func:`pending_upgrades` is what
-auditors read (``dongne audit upgrades``): every scheduled call to the beacon not yet done or
-cancelled, with the implementation it installs and when it may run.
+an executor runs it; a canceller can stop it meanwhile. :func:`pending_operations` is what
+auditors read (``dongne audit upgrades``): every operation on the timelock not yet done or
+cancelled, upgrade or not, each call decoded, with when it may run and why it is not a
+well-formed upgrade (the timelock also administers itself: a proposer can schedule
+``updateDelay(0)`` or ``grantRole`` alone, with no upgrade in sight).
 
 An upgrade is scheduled as one batch: the beacon's ``upgradeTo``, then ``mirrorPayRules`` on
 every city token the factory knows. Payments trust a copy of the rules and the pause flag
@@ -15,11 +17,12 @@ transaction as the upgrade, before any payment can run under it.
 Those re-mirrors are the only calls an upgrade batch may carry: :func:`execute_upgrade` refuses
 a batch with any other call (a proposer could otherwise hide, say, ``updateDelay(0)`` behind an
 upgrade auditors read as "beacon -> implementation") or one that misses a city the factory
-deployed after it was scheduled; :func:`pending_upgrades` shows every call of an operation.
+deployed after it was scheduled; :func:`pending_operations` flags either.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
@@ -29,23 +32,29 @@ from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
 from chain.manifest import Manifest
-from chain.protocol.abi import CONTRACTS, abi_signature, load_abi
-from chain.protocol.contracts import encode_function, event_data_types, event_topic, selector
+from chain.protocol.contracts import encode_function, selector
 from chain.protocol.errors import DongneChainError
 from chain.rpc import RpcClient, RpcError
 from chain.sender import Sender
+from chain.timelock import (
+    DecodedCall,
+    ScheduledOperation,
+    decode_call,
+    pending_schedule,
+    roles_of,
+    takes_role,
+)
 
 __all__ = [
     "ImplementationWithoutCodeError",
-    "OtherCall",
-    "PendingUpgrade",
+    "PendingOperation",
     "UnexpectedUpgradeCallError",
     "UpgradeMissesCitiesError",
     "UpgradeRefusedError",
     "batch_operation_id",
     "execute_upgrade",
     "operation_id",
-    "pending_upgrades",
+    "pending_operations",
     "schedule_upgrade",
     "upgrade_batch",
     "upgrade_call",
@@ -56,8 +65,6 @@ BEACON = "UpgradeableBeacon"
 FACTORY = "VoucherFactory"
 _MIRROR = encode_function("mirrorPayRules", [])
 _UPGRADE_TO = selector("upgradeTo", BEACON)
-_SCHEDULED = event_topic("CallScheduled", TIMELOCK)
-_SCHEDULED_DATA = event_data_types("CallScheduled", TIMELOCK)
 # TimelockController.OperationState
 _STATES = {0: "unset", 1: "waiting", 2: "ready", 3: "done"}
 
@@ -109,26 +116,24 @@ class UpgradeMissesCitiesError(UpgradeRefusedError):
 
 
 @dataclass(frozen=True)
-class OtherCall:
-    """A call of a pending operation that is neither its upgrade nor a city's re-mirror."""
+class PendingOperation:
+    """An operation pending on the timelock, whatever it calls."""
 
-    target: str
-    selector: str  # 0x-hex, 4 bytes
-    function: str | None  # its signature, when a committed ABI has the selector
-    contract: str | None  # the manifest's name for `target`, if it is one of ours
-
-
-@dataclass(frozen=True)
-class PendingUpgrade:
     operation_id: str
-    implementation: str | None  # None: a call to the beacon that is not an upgradeTo
-    calldata: str
     state: str  # waiting (before its time) or ready (an executor may run it now)
     ready_at: int  # unix seconds
     scheduled_block: int
-    calls: tuple[tuple[str, str], ...]  # every call of the operation: (target, 0x calldata)
+    delay: int  # seconds, as scheduled
+    predecessor: str | None  # 0x-hex: the operation that must be done before this one runs
+    calls: tuple[DecodedCall, ...]  # every call, in order
+    implementation: str | None  # what call 0 installs, when it is the beacon's upgradeTo
     re_mirrors: int  # calls that are mirrorPayRules() on a city token the factory lists
-    other_calls: tuple[OtherCall, ...]  # anything else besides the beacon call shown: suspect
+    other_calls: tuple[DecodedCall, ...]  # neither that upgrade nor a city's re-mirror
+    problems: tuple[str, ...]  # why it is not a well-formed upgrade batch (empty: it is one)
+
+    @property
+    def is_upgrade(self) -> bool:
+        return not self.problems
 
 
 def upgrade_call(implementation: str) -> bytes:
@@ -160,10 +165,9 @@ def upgrade_batch(
     """The calls of an upgrade, in order: the beacon's ``upgradeTo``, then ``mirrorPayRules`` on
     every city token the factory knows. Without the re-mirror when `implementation` lacks
     that entry (a rollback to an older version): it would revert the whole batch there."""
-    if not rpc.get_code(to_checksum_address(implementation)):
-        raise ImplementationWithoutCodeError(to_checksum_address(implementation))
+    mirrors = _has_mirror(rpc, implementation)  # refuses an address without code
     calls = [(manifest.address(BEACON), upgrade_call(implementation))]
-    if _has_mirror(rpc, implementation):
+    if mirrors:
         calls += [(token, _MIRROR) for token in _city_tokens(rpc, manifest)]
     return calls
 
@@ -194,38 +198,45 @@ def execute_upgrade(
     entry, on every city the factory lists now (:class:`UpgradeMissesCitiesError`: a city
     deployed since scheduling is not in the batch the timelock committed to). A pending batch
     that fails the check is passed over for a sound one to the same implementation; with none,
-    the first refusal is raised."""
+    the first refusal is raised. An `implementation` without code is refused
+    (:class:`ImplementationWithoutCodeError`) when one is pending: the beacon would revert."""
     rpc, timelock = executor.rpc, manifest.address(TIMELOCK)
     wanted = (to_checksum_address(manifest.address(BEACON)), upgrade_call(implementation))
-    execute = _execute_call([wanted], salt, batched=True)  # unscheduled: the timelock says so
-    refusal: UpgradeRefusedError | None = None
-    cities: list[str] | None = None  # read once, on the first pending candidate
-    mirrors = False
-    for op, (calls, _block) in _scheduled(rpc, manifest).items():
-        if calls[:1] != [wanted]:
-            continue
-        if op == batch_operation_id(calls, salt):
-            batched = True
-        elif len(calls) == 1 and op == operation_id(*calls[0], salt):
-            batched = False  # from before batches
-        else:
-            continue
-        state = int.from_bytes(_call(rpc, timelock, "getOperationState", [op]))
-        if _STATES.get(state) not in ("waiting", "ready"):
-            continue  # done, or cancelled: a later one may be pending
-        if cities is None:
-            cities, mirrors = _city_tokens(rpc, manifest), _has_mirror(rpc, implementation)
+    candidates = [
+        (op, calls, batched)
+        for op, calls, batched in _with_salt(pending_schedule(rpc, manifest), salt)
+        if calls[:1] == [wanted]
+    ]
+    if not candidates:  # unscheduled (or done, or cancelled): the timelock says so
+        executor.send(timelock, _execute_call([wanted], salt, batched=True), "execute upgrade")
+        return
+    cities, mirrors = _city_tokens(rpc, manifest), _has_mirror(rpc, implementation)
+    refusals: list[UpgradeRefusedError] = []
+    for op, calls, batched in candidates:
         try:
             _check_batch("0x" + op.hex(), calls, cities, mirrors=mirrors)
         except UpgradeRefusedError as error:
-            refusal = refusal or error
+            refusals.append(error)
             continue
-        execute = _execute_call(calls, salt, batched=batched)
-        break
-    else:
-        if refusal is not None:
-            raise refusal
-    executor.send(timelock, execute, "execute upgrade")
+        executor.send(timelock, _execute_call(calls, salt, batched=batched), "execute upgrade")
+        return
+    raise refusals[0]
+
+
+def _with_salt(
+    pending: list[ScheduledOperation], salt: bytes
+) -> list[tuple[bytes, list[tuple[str, bytes]], bool]]:
+    """The pending operations this tooling could have scheduled with `salt` (no value, no
+    predecessor: the id says so): id, calls, and whether it is a batch (else one ``schedule``
+    from before batches)."""
+    found = []
+    for op in pending:
+        calls = [(target, data) for target, _value, data in op.calls]
+        if op.id == batch_operation_id(calls, salt):
+            found.append((op.id, calls, True))
+        elif len(calls) == 1 and op.id == operation_id(*calls[0], salt):
+            found.append((op.id, calls, False))
+    return found
 
 
 def _check_batch(
@@ -233,14 +244,26 @@ def _check_batch(
 ) -> None:
     """Refuses `calls` (an upgrade first) unless every later call is a city's re-mirror and,
     when the implementation has it (`mirrors`), every city in `cities` is re-mirrored."""
-    known = set(cities)
-    for index, (target, data) in enumerate(calls[1:], start=1):
-        if data != _MIRROR or target not in known:
-            raise UnexpectedUpgradeCallError(op, index, target, "0x" + data[:4].hex())
-    mirrored = {target for target, _ in calls[1:]}
-    missing = tuple(city for city in cities if city not in mirrored)
-    if mirrors and missing:
+    for index in _stray_calls(calls, cities):
+        target, data = calls[index]
+        raise UnexpectedUpgradeCallError(op, index, target, "0x" + data[:4].hex())
+    missing = _missed_cities(calls, cities, mirrors=mirrors)
+    if missing:
         raise UpgradeMissesCitiesError(op, missing)
+
+
+def _stray_calls(calls: list[tuple[str, bytes]], cities: list[str]) -> list[int]:
+    """The indexes of the calls after the upgrade that are not a city's re-mirror."""
+    known = set(cities)
+    return [i for i, (t, d) in enumerate(calls[1:], start=1) if d != _MIRROR or t not in known]
+
+
+def _missed_cities(
+    calls: list[tuple[str, bytes]], cities: list[str], *, mirrors: bool
+) -> tuple[str, ...]:
+    """The cities an upgrade to an implementation with the re-mirror (`mirrors`) leaves out."""
+    mirrored = {target for target, _ in calls[1:]}
+    return tuple(city for city in cities if city not in mirrored) if mirrors else ()
 
 
 def _execute_call(calls: list[tuple[str, bytes]], salt: bytes, *, batched: bool) -> bytes:
@@ -252,87 +275,95 @@ def _execute_call(calls: list[tuple[str, bytes]], salt: bytes, *, batched: bool)
     return encode_function("executeBatch", args, TIMELOCK)
 
 
-def pending_upgrades(rpc: RpcClient, manifest: Manifest) -> list[PendingUpgrade]:
-    """Every operation on the timelock that calls the beacon (an upgrade, in a batch or alone)
-    and is neither done nor cancelled: one entry per operation, for its first beacon call, with
-    all its calls, how many re-mirror a city, and every other call (which an upgrade does not
-    make: :func:`execute_upgrade` refuses it, but an executor could run it by hand)."""
+def pending_operations(rpc: RpcClient, manifest: Manifest) -> list[PendingOperation]:
+    """Every operation on the timelock neither executed nor cancelled, whatever it calls, each
+    call decoded, with its ready time and why it is not a well-formed upgrade batch: the
+    beacon's ``upgradeTo`` first, then only cities' re-mirrors (all of them, when the
+    implementation has the entry), no value, no predecessor - what :func:`schedule_upgrade`
+    makes. Anything else (``updateDelay(0)``, ``grantRole``, a call hidden in an upgrade) is
+    what a proposer key, or a leaked one, could slip past an auditor who read upgrades only."""
     timelock = manifest.address(TIMELOCK)
-    beacon = manifest.address(BEACON).lower()
-    cities: set[str] | None = None
-    found: list[PendingUpgrade] = []
-    for op, (calls, block) in _scheduled(rpc, manifest).items():
-        first = next((i for i, (target, _) in enumerate(calls) if target.lower() == beacon), None)
-        if first is None:
-            continue
-        state = _STATES.get(int.from_bytes(_call(rpc, timelock, "getOperationState", [op])), "?")
+    scheduled = pending_schedule(rpc, manifest)
+    if not scheduled:
+        return []
+    beacon = to_checksum_address(manifest.address(BEACON))
+    cities = _city_tokens(rpc, manifest)
+    names = _names(manifest, cities)
+    # Read once per run: an implementation's entry, a target's role names (for grantRole...).
+    mirror_of = cache(lambda implementation: _mirror_or_none(rpc, implementation))
+    abi_of = {**names, **dict.fromkeys(cities, "VoucherToken")}  # names a city by its city
+    role_names = cache(lambda target: roles_of(rpc, target, abi_of[target]))
+    found: list[PendingOperation] = []
+    for op in scheduled:
+        state = _STATES.get(int.from_bytes(_call(rpc, timelock, "getOperationState", [op.id])))
         if state not in ("waiting", "ready"):
-            continue  # done, or cancelled (a cancelled operation is unset again)
-        if cities is None:
-            cities = set(_city_tokens(rpc, manifest))
-        ready_at = int.from_bytes(_call(rpc, timelock, "getTimestamp", [op]))
-        data = calls[first][1]
-        implementation = None
-        if data[:4] == _UPGRADE_TO:
-            (address,) = abi_decode(["address"], data[4:])
-            implementation = to_checksum_address(address)
-        rest = calls[:first] + calls[first + 1 :]
-        re_mirrors = sum(1 for t, d in rest if d == _MIRROR and t in cities)
-        others = tuple(
-            _other_call(manifest, t, d) for t, d in rest if not (d == _MIRROR and t in cities)
-        )
+            continue  # the chain disagrees with the events read: it is the truth
+        ready_at = int.from_bytes(_call(rpc, timelock, "getTimestamp", [op.id]))
+        decoded = tuple(
+            decode_call(t, value, data, names,
+                        role_names(t) if takes_role(data) and t in abi_of else {})
+            for t, value, data in op.calls
+        )  # fmt: skip
+        implementation, stray, problems = _against_upgrade(op, decoded, beacon, cities, mirror_of)
         found.append(
-            PendingUpgrade("0x" + op.hex(), implementation, "0x" + data.hex(), state, ready_at,
-                           block, tuple((t, "0x" + d.hex()) for t, d in calls), re_mirrors,
-                           others)
+            PendingOperation("0x" + op.id.hex(), state, ready_at, op.block, op.delay,
+                             None if op.predecessor == bytes(32) else "0x" + op.predecessor.hex(),
+                             decoded, implementation,
+                             len(op.calls) - 1 - len(stray) if implementation else 0,
+                             tuple(decoded[i] for i in stray), tuple(problems))
         )  # fmt: skip
     return found
 
 
-def _other_call(manifest: Manifest, target: str, data: bytes) -> OtherCall:
+def _against_upgrade(
+    op: ScheduledOperation,
+    decoded: tuple[DecodedCall, ...],
+    beacon: str,
+    cities: list[str],
+    mirror_of: Callable[[str], bool | None],
+) -> tuple[str | None, list[int], list[str]]:
+    """`op` read as an upgrade batch: the implementation its first call installs (None: not an
+    upgrade), the indexes of its calls that are neither that upgrade nor a city's re-mirror,
+    and every way it differs from what :func:`schedule_upgrade` makes. `mirror_of`:
+    :func:`_has_mirror` of an implementation, None for one without code."""
+    calls = [(target, data) for target, _, data in op.calls]
+    problems: list[str] = []
+    implementation: str | None = None
+    if calls[0][0] != beacon or calls[0][1][:4] != _UPGRADE_TO:
+        stray = list(range(len(calls)))
+        problems += [f"not an upgrade: it calls {decoded[i].describe()}" for i in stray]
+    else:
+        (address,) = abi_decode(["address"], calls[0][1][4:])
+        implementation = to_checksum_address(address)
+        mirrors = mirror_of(implementation)
+        if mirrors is None:
+            problems.append(f"no contract code at {implementation}: the beacon will refuse it")
+        stray = _stray_calls(calls, cities)
+        problems += [f"it also calls {decoded[i].describe()}: not part of an upgrade"
+                     for i in stray]  # fmt: skip
+        missing = _missed_cities(calls, cities, mirrors=bool(mirrors))
+        if missing:
+            problems.append(f"it misses city token(s) {', '.join(missing)}, deployed since: "
+                            "cancel it and schedule the upgrade again")  # fmt: skip
+    if any(value for _, value, _ in op.calls):
+        problems.append("it sends value: an upgrade sends none")
+    if op.predecessor != bytes(32):
+        problems.append(f"it runs only after operation 0x{op.predecessor.hex()}: an upgrade "
+                        "waits for none")  # fmt: skip
+    return implementation, stray, problems
+
+
+def _names(manifest: Manifest, cities: list[str]) -> dict[str, str]:
+    """Our name for each address a call may target: manifest contracts and city tokens."""
     names: dict[str, str] = {
         to_checksum_address(c.address): name for name, c in manifest.contracts.items()
     }
-    return OtherCall(target, "0x" + data[:4].hex(), _signatures().get(data[:4]), names.get(target))
-
-
-@cache
-def _signatures() -> dict[bytes, str]:
-    """Selector -> function signature, over every committed ABI."""
-    found: dict[bytes, str] = {}
-    for contract in CONTRACTS:
-        for entry in load_abi(contract):
-            if entry["type"] == "function":
-                signature = abi_signature(entry)
-                found.setdefault(keccak(text=signature)[:4], signature)
-    return found
-
-
-def _scheduled(
-    rpc: RpcClient, manifest: Manifest
-) -> dict[bytes, tuple[list[tuple[str, bytes]], int]]:
-    """Every operation ever scheduled on the timelock: its calls in order and the block that
-    scheduled it, by operation id (an operation cancelled and scheduled again: the latest)."""
-    timelock = manifest.contracts[TIMELOCK]
-    logs = rpc.get_logs(
-        {"address": timelock.address, "topics": [_SCHEDULED],
-         "fromBlock": hex(timelock.block), "toBlock": "latest"}
-    )  # fmt: skip
-    calls: dict[bytes, dict[int, tuple[str, bytes]]] = {}
-    blocks: dict[bytes, int] = {}
-    for log in logs:
-        topics = log["topics"]
-        assert isinstance(topics, list)
-        op = bytes.fromhex(str(topics[1]).removeprefix("0x"))
-        index = int(str(topics[2]), 16)
-        raw = bytes.fromhex(str(log["data"]).removeprefix("0x"))
-        target, _value, data, _predecessor, _delay = abi_decode(list(_SCHEDULED_DATA), raw)
-        block = int(str(log["blockNumber"]), 16)
-        if index == 0:  # a (re)scheduling starts at call 0
-            calls[op], blocks[op] = {}, block
-        calls.setdefault(op, {})[index] = (to_checksum_address(target), bytes(data))
-        blocks.setdefault(op, block)
-    return {op: ([c[i] for i in sorted(c)], blocks[op]) for op, c in calls.items()}
+    by_token: dict[str, str] = {
+        to_checksum_address(m.token): m.name for m in manifest.municipalities.values()
+    }
+    for city in cities:
+        names[city] = f"VoucherToken ({by_token[city]})" if city in by_token else "VoucherToken"
+    return names
 
 
 def _city_tokens(rpc: RpcClient, manifest: Manifest) -> list[str]:
@@ -344,16 +375,26 @@ def _city_tokens(rpc: RpcClient, manifest: Manifest) -> list[str]:
 def _has_mirror(rpc: RpcClient, implementation: str) -> bool:
     """Whether `implementation` has ``mirrorPayRules``: called on the implementation itself
     (its own empty storage; an eth_call writes nothing), it reverts only if absent. An address
-    without code has nothing, though a call to it succeeds: checked first."""
-    if not rpc.get_code(to_checksum_address(implementation)):
-        return False
+    without code has nothing, though a call to it succeeds: refused
+    (:class:`ImplementationWithoutCodeError`), asked once here for every caller."""
+    implementation = to_checksum_address(implementation)
+    if not rpc.get_code(implementation):
+        raise ImplementationWithoutCodeError(implementation)
     try:
-        rpc.eth_call({"to": to_checksum_address(implementation), "data": "0x" + _MIRROR.hex()})
+        rpc.eth_call({"to": implementation, "data": "0x" + _MIRROR.hex()})
     except RpcError as error:
         if "revert" not in error.message.lower():
             raise
         return False
     return True
+
+
+def _mirror_or_none(rpc: RpcClient, implementation: str) -> bool | None:
+    """:func:`_has_mirror`, None for an address without code (the audit reports it)."""
+    try:
+        return _has_mirror(rpc, implementation)
+    except ImplementationWithoutCodeError:
+        return None
 
 
 def _call(

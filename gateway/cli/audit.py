@@ -268,7 +268,8 @@ def audit_upgrades(
     manifest_path: ManifestPath = Path(".dongne/manifest.json"),
     as_json: JsonOut = False,
 ) -> None:
-    """Upgrades of every city's token scheduled in the timelock and not yet run or cancelled.
+    """Every operation pending in the timelock that owns the beacon, upgrade or not: exit 1
+    when any is not a well-formed upgrade batch (a WARNING line says why).
 
     Example: dongne audit upgrades --manifest .dongne/manifest.json
     """
@@ -276,41 +277,38 @@ def audit_upgrades(
     from datetime import datetime, timedelta, timezone
 
     from chain.rpc import RpcClient
-    from chain.upgrades import pending_upgrades
+    from chain.upgrades import pending_operations
 
     if not manifest_path.exists():
         fail(f"no manifest at {manifest_path}")
     manifest = Manifest.load(manifest_path)
     with RpcClient(rpc) as client:
-        pending = run_action(lambda: pending_upgrades(client, manifest))
-    # An upgrade batch carries the beacon call and city re-mirrors only; anything else could
-    # change the timelock or the beacon's owner behind a line that reads "beacon -> impl".
-    suspect = [p for p in pending if p.other_calls]
-    data = {"pending": [dataclasses.asdict(p) for p in pending], "ok": not suspect}
+        pending = run_action(lambda: pending_operations(client, manifest))
+    # The timelock runs whatever a proposer scheduled: besides upgrades, changes to itself
+    # (updateDelay(0), grantRole) or calls hidden in an upgrade batch. Every one is shown here,
+    # where auditors already look, and anything but a well-formed upgrade fails the audit.
+    suspect = [p for p in pending if not p.is_upgrade]
+    data = {
+        "pending": [{**dataclasses.asdict(p), "is_upgrade": p.is_upgrade} for p in pending],
+        "ok": not suspect,
+    }
 
     def render() -> None:
         if not pending:
-            console.print("no upgrade is pending")
+            console.print("nothing is pending in the timelock")
         kst = timezone(timedelta(hours=9))
         for p in pending:
             when = datetime.fromtimestamp(p.ready_at, kst).strftime("%Y-%m-%d %H:%M KST")
-            what = p.implementation or f"call {p.calldata[:10]}"
-            mirrors = f" +{p.re_mirrors} city re-mirrors" if p.re_mirrors else ""
-            console.print(
-                f"{p.state}: beacon -> {what}{mirrors}, may run from {when} ({p.operation_id})",
-                markup=False,
-                soft_wrap=True,
-            )
-            for call in p.other_calls:
-                target = f"{call.target} ({call.contract})" if call.contract else call.target
-                function = call.function or "unknown function"
-                console.print(
-                    f"  WARNING: it also calls {target} {function} [{call.selector}]: not part "
-                    "of an upgrade",
-                    style="bold red",
-                    markup=False,
-                    soft_wrap=True,
-                )
+            if p.implementation:
+                mirrors = f" +{p.re_mirrors} city re-mirrors" if p.re_mirrors else ""
+                what = f"beacon -> {p.implementation}{mirrors}"
+            else:
+                what = f"not an upgrade ({len(p.calls)} call(s))"
+            console.print(f"{p.state}: {what}, may run from {when} ({p.operation_id})",
+                          markup=False, soft_wrap=True)  # fmt: skip
+            for problem in p.problems:
+                console.print(f"  WARNING: {problem}", style="bold red", markup=False,
+                              soft_wrap=True)  # fmt: skip
 
     emit(data, as_json, render)
     if suspect:

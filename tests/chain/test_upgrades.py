@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import cast
 
 import pytest
 from web3 import Web3
@@ -24,7 +25,8 @@ from chain.upgrades import (
     UnexpectedUpgradeCallError,
     UpgradeMissesCitiesError,
     execute_upgrade,
-    pending_upgrades,
+    operation_id,
+    pending_operations,
     schedule_upgrade,
     upgrade_batch,
     upgrade_call,
@@ -59,9 +61,11 @@ def test_an_upgrade_waits_in_the_timelock_and_auditors_see_it(tmp_path: Path) ->
         assert refused.value.revert.name == "OwnableUnauthorizedAccount"
 
         op_id = schedule_upgrade(op, m, v2.address)
-        [pending] = pending_upgrades(rpc, m)
+        [pending] = pending_operations(rpc, m)
         assert pending.operation_id == "0x" + op_id.hex()
         assert (pending.implementation, pending.state) == (v2.address, "waiting")
+        assert pending.is_upgrade
+        assert pending.re_mirrors == 1
         shown = subprocess.run(
             [sys.executable, "-m", "gateway.cli", "audit", "upgrades", "--rpc", net.rpc_url,
              "--manifest", str(net.manifest_path), "--json"],
@@ -79,10 +83,10 @@ def test_an_upgrade_waits_in_the_timelock_and_auditors_see_it(tmp_path: Path) ->
         rpc.call("evm_increaseTime", [LOCAL_UPGRADE_DELAY + 1])
         assert net.node is not None
         net.node.mine()
-        assert pending_upgrades(rpc, m)[0].state == "ready"
+        assert pending_operations(rpc, m)[0].state == "ready"
         execute_upgrade(op, m, v2.address)
         assert _implementation(rpc, beacon) == v2.address
-        assert pending_upgrades(rpc, m) == []
+        assert pending_operations(rpc, m) == []
         balance = encode_function("balanceOf", [citizen])
         raw = rpc.eth_call({"to": token, "data": "0x" + balance.hex()})
         assert int.from_bytes(raw) == 50_000  # the city's money survived the upgrade
@@ -193,9 +197,11 @@ def test_execute_refuses_a_batch_hiding_another_call_and_the_audit_flags_it(
         )  # fmt: skip
         op.send(timelock, schedule, "schedule a batch with a hidden call")
 
-        [pending] = pending_upgrades(rpc, m)
+        [pending] = pending_operations(rpc, m)
         assert pending.implementation == v2.address
-        assert pending.calls == tuple((t, "0x" + d.hex()) for t, d in calls)
+        assert tuple((c.target, c.data) for c in pending.calls) == tuple(
+            (t, "0x" + d.hex()) for t, d in calls
+        )
         assert pending.re_mirrors == 1
         [other] = pending.other_calls
         assert (other.target, other.contract) == (timelock, "DongneTimelock")
@@ -206,7 +212,10 @@ def test_execute_refuses_a_batch_hiding_another_call_and_the_audit_flags_it(
         assert shown.returncode == 1, shown.stderr
         text = " ".join(shown.stdout.split())
         assert f"beacon -> {v2.address} +1 city re-mirrors" in text
-        assert f"WARNING: it also calls {timelock} (DongneTimelock) updateDelay(uint256)" in text
+        assert (
+            f"WARNING: it also calls DongneTimelock {timelock} updateDelay(0): not part of an "
+            "upgrade" in text
+        )
         as_json = subprocess.run([*audit, "--json"], capture_output=True, text=True, timeout=120)
         assert as_json.returncode == 1, as_json.stderr
         report = json.loads(as_json.stdout)
@@ -266,7 +275,18 @@ def test_an_upgrade_to_an_address_without_code_is_refused(tmp_path: Path) -> Non
         with pytest.raises(ImplementationWithoutCodeError) as refused:
             schedule_upgrade(op, m, empty)
         assert refused.value.implementation == empty
-        assert pending_upgrades(rpc, m) == []
+        assert pending_operations(rpc, m) == []
+
+        # Scheduled by hand, the audit flags it and execute_upgrade refuses it before sending.
+        beacon, timelock = m.address("UpgradeableBeacon"), m.address("DongneTimelock")
+        args = [beacon, 0, upgrade_call(empty), bytes(32), bytes(32), LOCAL_UPGRADE_DELAY]
+        op.send(timelock, encode_function("schedule", args, "DongneTimelock"), "schedule")
+        [pending] = pending_operations(rpc, m)
+        assert pending.implementation == empty
+        assert pending.problems == (f"no contract code at {empty}: the beacon will refuse it",)
+        _wait_out_the_delay(net)
+        with pytest.raises(ImplementationWithoutCodeError):
+            execute_upgrade(op, m, empty)
     finally:
         if net.node is not None:
             net.node.stop()
@@ -290,7 +310,7 @@ def test_an_upgrade_scheduled_as_one_call_before_batches(tmp_path: Path) -> None
             args = [beacon, 0, upgrade_call(implementation), bytes(32), bytes(32),
                     LOCAL_UPGRADE_DELAY]  # fmt: skip
             op.send(timelock, encode_function("schedule", args, "DongneTimelock"), "schedule")
-        pending = {p.implementation: p.state for p in pending_upgrades(rpc, m)}
+        pending = {p.implementation: p.state for p in pending_operations(rpc, m)}
         assert pending == {old.address: "waiting", v2.address: "waiting"}
         _wait_out_the_delay(net)
         execute_upgrade(op, m, old.address)
@@ -298,6 +318,100 @@ def test_an_upgrade_scheduled_as_one_call_before_batches(tmp_path: Path) -> None
         with pytest.raises(UpgradeMissesCitiesError, match="schedule the upgrade again"):
             execute_upgrade(op, m, v2.address)
         assert _implementation(rpc, beacon) == old.address
+    finally:
+        if net.node is not None:
+            net.node.stop()
+
+
+def _audit(net: LocalNetwork) -> tuple[int, str, dict[str, object]]:
+    """`dongne audit upgrades`, as text and as JSON: exit code, text (one line per space run),
+    report."""
+    audit = [sys.executable, "-m", "gateway.cli", "audit", "upgrades", "--rpc", net.rpc_url,
+             "--manifest", str(net.manifest_path)]  # fmt: skip
+    text = subprocess.run(audit, capture_output=True, text=True, timeout=120)
+    as_json = subprocess.run([*audit, "--json"], capture_output=True, text=True, timeout=120)
+    assert text.returncode == as_json.returncode, (text.stderr, as_json.stderr)
+    return text.returncode, " ".join(text.stdout.split()), json.loads(as_json.stdout)
+
+
+def test_the_audit_shows_every_pending_timelock_operation_not_only_upgrades(
+    tmp_path: Path,
+) -> None:
+    """Review finding replayed: a proposer key (or a leaked one) schedules updateDelay(0) or
+    grantRole alone, with no upgradeTo; the audit, which listed calls to the beacon only,
+    showed nothing and exited 0."""
+    net = start_local_network(tmp_path / "net", (SIHEUNG,))
+    try:
+        op, m, rpc = net.operator, net.manifest, net.operator.rpc
+        timelock = m.address("DongneTimelock")
+        attacker = Web3.to_checksum_address("0x" + "ee" * 20)
+        role = encode_function("PROPOSER_ROLE", [], "DongneTimelock")
+        proposer_role = rpc.eth_call({"to": timelock, "data": "0x" + role.hex()})
+        zero_delay = encode_function("updateDelay", [0], "DongneTimelock")
+        grant = encode_function("grantRole", [proposer_role, attacker], "DongneTimelock")
+
+        def schedule(data: bytes) -> bytes:
+            args = [timelock, 0, data, bytes(32), bytes(32), LOCAL_UPGRADE_DELAY]
+            op.send(timelock, encode_function("schedule", args, "DongneTimelock"), "schedule")
+            return operation_id(timelock, data)
+
+        def cancel(op_id: bytes) -> None:
+            op.send(timelock, encode_function("cancel", [op_id], "DongneTimelock"), "cancel")
+
+        delay_op, grant_op = schedule(zero_delay), schedule(grant)
+        pending = pending_operations(rpc, m)
+        assert [p.operation_id for p in pending] == ["0x" + delay_op.hex(), "0x" + grant_op.hex()]
+        assert not any(p.is_upgrade for p in pending)
+        assert [c.args for p in pending for c in p.calls] == [
+            ("0",),
+            (f"0x{proposer_role.hex()} (PROPOSER_ROLE)", attacker),
+        ]
+        code, text, report = _audit(net)
+        assert code == 1
+        assert report["ok"] is False
+        assert f"WARNING: not an upgrade: it calls DongneTimelock {timelock} updateDelay(0)" in text
+        assert (
+            f"WARNING: not an upgrade: it calls DongneTimelock {timelock} "
+            f"grantRole(0x{proposer_role.hex()} (PROPOSER_ROLE), {attacker})" in text
+        )
+        shown = cast(list[dict[str, object]], report["pending"])
+        assert [(p["is_upgrade"], p["implementation"]) for p in shown] == [(False, None)] * 2
+
+        # Cancelled and scheduled again: listed once, with its one call; cancelled: gone.
+        cancel(delay_op)
+        assert [p.operation_id for p in pending_operations(rpc, m)] == ["0x" + grant_op.hex()]
+        schedule(zero_delay)
+        again = {p.operation_id: len(p.calls) for p in pending_operations(rpc, m)}
+        assert again == {"0x" + grant_op.hex(): 1, "0x" + delay_op.hex(): 1}
+        cancel(delay_op)
+        # Executed: gone too (the test's own attacker becomes a proposer; nothing else runs).
+        _wait_out_the_delay(net)
+        execute = encode_function("execute", [timelock, 0, grant, bytes(32), bytes(32)],
+                                  "DongneTimelock")  # fmt: skip
+        op.send(timelock, execute, "execute grantRole")
+        assert pending_operations(rpc, m) == []
+        assert _audit(net)[:2] == (0, "nothing is pending in the timelock")
+
+        # A well-formed upgrade alone passes the audit.
+        w3 = Web3(Web3.HTTPProvider(net.rpc_url))
+        v2 = Deployer(w3, op.account).deploy(
+            "VoucherToken", [m.forwarder, m.registry, m.address("VoucherAdmin")]
+        )
+        schedule_upgrade(op, m, v2.address)
+        code, text, report = _audit(net)
+        assert code == 0, text
+        assert report["ok"] is True
+        assert f"waiting: beacon -> {v2.address} +1 city re-mirrors" in text
+        assert "WARNING" not in text
+
+        # One with a predecessor (our tooling never sets one) does not.
+        batch = upgrade_batch(rpc, m, v2.address)
+        args = [[t for t, _ in batch], [0] * len(batch), [d for _, d in batch], grant_op,
+                b"\x02" * 32, LOCAL_UPGRADE_DELAY]  # fmt: skip
+        op.send(timelock, encode_function("scheduleBatch", args, "DongneTimelock"), "schedule")
+        code, text, _ = _audit(net)
+        assert code == 1
+        assert f"WARNING: it runs only after operation 0x{grant_op.hex()}" in text
     finally:
         if net.node is not None:
             net.node.stop()
