@@ -34,6 +34,7 @@ import argparse
 import asyncio
 import json
 import math
+import os
 import secrets
 import tempfile
 import time
@@ -64,6 +65,7 @@ from chain.rpc import RpcClient
 from chain.sender import Sender
 from gateway.db.tables.relayer import FINAL_STATES
 from gateway.db.tables.relayer import requests as relayer_requests
+from gateway.devnet.cpu import CpuShare
 from gateway.devnet.localnet import SIHEUNG, LocalNetwork, start_local_network
 from gateway.devnet.process import GatewayProcess
 
@@ -373,6 +375,13 @@ def gateway_for(
     return db, GatewayProcess(env, log_path=workdir / "gateway.log")
 
 
+def cpu_share(gateway: GatewayProcess) -> CpuShare:
+    """Cores used during a phase by the gateway, the node, this process (the load), PostgreSQL
+    and the rest of the machine: whether the relayer or its neighbours held the cores."""
+    assert gateway.proc is not None
+    return CpuShare({"gateway": gateway.proc.pid, "load": os.getpid()})
+
+
 def loop_health(url: str, keep: Path) -> dict[str, float]:
     """The gateway's own count of what held its event loop so far (its /metrics): full
     garbage collections and their total time, 50 ms timers that fired over 50 ms late. The
@@ -447,15 +456,17 @@ def sustained(args: argparse.Namespace) -> dict[str, object]:
         forwarder = net.manifest.forwarder
         with gateway.start(timeout=300) as gw:
             first_block = rpc.block_number() + 1
-            capacity, warm = measure_capacity(
-                rpc, forwarder, gw.url, first_wallets, bodies[0], args.rate, args.seconds
-            )
+            with cpu_share(gw) as saturated_cpu:
+                capacity, warm = measure_capacity(
+                    rpc, forwarder, gw.url, first_wallets, bodies[0], args.rate, args.seconds
+                )
             warm_runs = wait_executed(rpc, forwarder, first_block, warm, timeout=180)
             health = loop_health(gw.url, workdir / "metrics-saturated.txt")
-            load, runs = offer_and_wait(
-                rpc, forwarder, gw.url, second_wallets, bodies[1], 0.7 * capacity,
-                args.steady_seconds, "at 70%",
-            )  # fmt: skip
+            with cpu_share(gw) as steady_cpu:
+                load, runs = offer_and_wait(
+                    rpc, forwarder, gw.url, second_wallets, bodies[1], 0.7 * capacity,
+                    args.steady_seconds, "at 70%",
+                )  # fmt: skip
             steady_stalls = stalls(health, loop_health(gw.url, workdir / "metrics-70pct.txt"))
             warm_states, _ = final_states(db, list(warm.accepted))
             states, finals = final_states(db, list(load.accepted))
@@ -480,6 +491,8 @@ def sustained(args: argparse.Namespace) -> dict[str, object]:
         "p99_accept_ms_at_70pct": ms(load.accept_ms, 0.99),
         "at_70pct_refused": dict(load.refused),
         "at_70pct_stalls": steady_stalls,
+        "saturated_cpu_cores": saturated_cpu.cores(),
+        "at_70pct_cpu_cores": steady_cpu.cores(),
         "p50_final_s_at_70pct": ms(finals, 0.5),
         "p99_final_s_at_70pct": ms(finals, 0.99),
         "lost": warm_lost + lost,
@@ -526,10 +539,11 @@ def overload(args: argparse.Namespace) -> dict[str, object]:
                 rpc, forwarder, gw.url, first_wallets, bodies[0], args.rate, args.capacity_seconds
             )
             health = loop_health(gw.url, workdir / "metrics-capacity.txt")
-            load, runs = offer_and_wait(
-                rpc, forwarder, gw.url, second_wallets, bodies[1], 2 * capacity, args.duration,
-                "overload (2x)",
-            )  # fmt: skip
+            with cpu_share(gw) as overload_cpu:
+                load, runs = offer_and_wait(
+                    rpc, forwarder, gw.url, second_wallets, bodies[1], 2 * capacity,
+                    args.duration, "overload (2x)",
+                )  # fmt: skip
             overload_stalls = stalls(health, loop_health(gw.url, workdir / "metrics-2x.txt"))
             settled, _ = final_states(db, list(load.accepted))
     finally:
@@ -553,6 +567,7 @@ def overload(args: argparse.Namespace) -> dict[str, object]:
         "refused": dict(load.refused),
         "retry_after_s": dict(load.retry_after),
         "stalls": overload_stalls,
+        "cpu_cores": overload_cpu.cores(),
         "errors": dict(load.errors),
         "idle_ticks": load.idle_ticks,
         "final_states": settled,
