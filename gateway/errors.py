@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-__all__ = ["GATEWAY_CODES", "RETRYABLE", "RULE_REJECTION_STATUS", "GatewayError", "status_of"]
+__all__ = [
+    "CONTRACT_STATUS",
+    "GATEWAY_CODES",
+    "RETRYABLE",
+    "RULE_REJECTION_STATUS",
+    "GatewayError",
+    "status_of",
+]
 
 # Gateway codes (not on-chain errors) and their HTTP status.
 GATEWAY_CODES: dict[str, int] = {
@@ -107,11 +114,19 @@ RETRYABLE = frozenset(
 )
 # A custom error from a contract means a rule rejected the request.
 RULE_REJECTION_STATUS = 422
+# Custom errors the gateway also raises itself, at intake, whose meaning is not a rule's: a
+# signed payment's signature is not the payer's (authentication), or its nonce is not the
+# payer's next (a conflict, as NonceTooLow and NonceConflict for forwarder requests). Any
+# other custom error (VoucherSignedPaymentExpired included) is a rule rejection, 422.
+CONTRACT_STATUS: dict[str, int] = {
+    "VoucherInvalidPaymentSignature": 401,
+    "VoucherInvalidPaymentNonce": 409,
+}
 
 
 def status_of(code: str) -> int:
-    """The HTTP status of `code`: the table's, or 422 for a contract's custom error."""
-    return GATEWAY_CODES.get(code, RULE_REJECTION_STATUS)
+    """The HTTP status of `code`: the tables', or 422 for a contract's custom error."""
+    return GATEWAY_CODES.get(code) or CONTRACT_STATUS.get(code, RULE_REJECTION_STATUS)
 
 
 class GatewayError(Exception):

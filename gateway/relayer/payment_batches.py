@@ -1,0 +1,143 @@
+"""Signed payments in the batcher: what one waiting payment is, the ``payBySigBatch``
+transaction of one token's payments, and how a mined batch's logs decide each payment.
+
+A payment of the batch either paid (``Paid`` with its payer and sequence = its nonce) or was
+skipped (``SignedPaymentSkipped(payer, nonce, reason)``, reason the token's custom error). A
+skip for ``VoucherInvalidPaymentNonce`` is read against the chain: the same payment may have
+been paid already by an earlier transaction (a batch thought dropped that mined after all, then
+resent in a new batch): its ``Paid`` log (payer, merchant, paymentId, sequence, amount) makes
+it a success, never a second payment (the nonce makes that impossible) nor a failure.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from eth_abi.abi import decode as abi_decode
+
+from chain.protocol.contracts import event_data_types, event_topic
+from chain.protocol.errors import decode_revert
+from chain.protocol.signed_payments import (
+    PaymentSignature,
+    SignedPayment,
+    decode_pay_by_sig,
+    encode_pay_by_sig,
+    encode_pay_by_sig_batch,
+)
+from chain.rpc import JSONObject
+from gateway.relayer.payment_intake import payment_key
+
+__all__ = [
+    "PAID_TOPIC",
+    "SKIPPED_TOPIC",
+    "PendingPayment",
+    "batch_calldata",
+    "batch_gas",
+    "paid_log_matches",
+    "read_batch_logs",
+]
+
+PAID_TOPIC = event_topic("Paid")
+SKIPPED_TOPIC = event_topic("SignedPaymentSkipped")
+_PAID_DATA = event_data_types("Paid")  # seq, amount, fromGeneral, cashback
+_SKIPPED_DATA = event_data_types("SignedPaymentSkipped")  # nonce, reason
+# payBySigBatch work a request, measured (bench_gas --smoke: 56k a request in a batch of 100,
+# 78.6k alone) with room for a first payment's cold storage and programs.
+PER_PAYMENT_GAS = 150_000
+BATCH_BASE_GAS = 60_000
+
+
+@dataclass
+class PendingPayment:
+    id: str
+    token: str
+    payment: SignedPayment
+    signature: PaymentSignature
+    created_at: float = field(default_factory=time.time)
+    attempts: int = 0
+    simulated: bool = False
+    trace: str | None = None
+
+    @property
+    def signer(self) -> str:
+        """Its NonceBook key: the payer's sequence on the token."""
+        return payment_key(self.token, self.payment.payer)
+
+    @property
+    def nonce(self) -> int:
+        return self.payment.nonce
+
+    @property
+    def deadline(self) -> int:
+        return self.payment.deadline
+
+    @property
+    def calldata(self) -> bytes:
+        """``payBySig`` of this payment alone: what simulation runs."""
+        return encode_pay_by_sig(self.payment, self.signature)
+
+    @classmethod
+    def from_calldata(
+        cls, rid: str, token: str, calldata: bytes, created_at: float, trace: str | None
+    ) -> PendingPayment:
+        payment, signature = decode_pay_by_sig(calldata)
+        return cls(rid, token, payment, signature, created_at, trace=trace)
+
+
+def batch_calldata(items: Sequence[PendingPayment]) -> bytes:
+    return encode_pay_by_sig_batch([(p.payment, p.signature) for p in items])
+
+
+def batch_gas(items: Sequence[PendingPayment], calldata: bytes, block_gas_limit: int) -> int:
+    gas = 21_000 + 16 * len(calldata) + BATCH_BASE_GAS + len(items) * PER_PAYMENT_GAS
+    return min(gas, block_gas_limit)
+
+
+def _topic_address(topic: object) -> str:
+    return "0x" + str(topic)[-40:].lower()
+
+
+def read_batch_logs(
+    receipt: JSONObject, token: str
+) -> tuple[set[tuple[str, int]], dict[tuple[str, int], bytes]]:
+    """(paid, skipped) of a mined batch: the (payer lower-case, sequence) of every ``Paid``
+    of the token, and each ``SignedPaymentSkipped``'s (payer, nonce) -> reason."""
+    paid: set[tuple[str, int]] = set()
+    skipped: dict[tuple[str, int], bytes] = {}
+    logs = receipt.get("logs")
+    for entry in logs if isinstance(logs, list) else []:
+        if not isinstance(entry, dict) or str(entry.get("address", "")).lower() != token.lower():
+            continue
+        topics = entry.get("topics")
+        if not isinstance(topics, list) or len(topics) < 2:
+            continue
+        data = bytes.fromhex(str(entry.get("data", "0x"))[2:])
+        if topics[0] == PAID_TOPIC:
+            seq = abi_decode(list(_PAID_DATA), data)[0]
+            paid.add((_topic_address(topics[1]), int(seq)))
+        elif topics[0] == SKIPPED_TOPIC:
+            nonce, reason = abi_decode(list(_SKIPPED_DATA), data)
+            skipped[(_topic_address(topics[1]), int(nonce))] = bytes(reason)
+    return paid, skipped
+
+
+def paid_log_matches(log: JSONObject, payment: SignedPayment) -> bool:
+    """Whether a ``Paid`` log (asked by payer topic) is this payment: same merchant and
+    paymentId (topics), same sequence and amount (data)."""
+    topics = log.get("topics")
+    if not isinstance(topics, list) or len(topics) < 4 or topics[0] != PAID_TOPIC:
+        return False
+    if _topic_address(topics[2]) != payment.merchant.lower():
+        return False
+    if str(topics[3]).lower() != "0x" + payment.payment_id.hex():
+        return False
+    seq, amount, *_ = abi_decode(list(_PAID_DATA), bytes.fromhex(str(log["data"])[2:]))
+    return int(seq) == payment.nonce and int(amount) == payment.amount
+
+
+def skip_reason(reason: bytes) -> tuple[str, dict[str, object]]:
+    """The custom error a skipped payment reverted with, decoded from the event's reason."""
+    decoded = decode_revert(reason)
+    return decoded.name, dict(decoded.args)
