@@ -154,6 +154,15 @@ class PaymentSignature:
         return self.r + self.vs
 
     @classmethod
+    def from_rsv(cls, rsv: bytes) -> PaymentSignature:
+        """From a 65-byte ``r || s || v`` signature (v = 27/28, or 0/1), as a key signs a
+        digest (``wallet_sdk.keys.LocalKey.sign_digest``)."""
+        if len(rsv) != 65 or rsv[64] not in (0, 1, 27, 28):
+            raise InvalidSignatureError("length" if len(rsv) != 65 else "bad_v")
+        vs = int.from_bytes(rsv[32:64], "big") | (rsv[64] % 27) << 255
+        return cls(rsv[:32], vs.to_bytes(32, "big"))
+
+    @classmethod
     def from_compact(cls, raw: bytes) -> PaymentSignature:
         if len(raw) != 64:
             raise InvalidSignatureError("length")
@@ -190,9 +199,9 @@ def sign_payment(
     signer = _address_of(key.public_key)
     if signer != payment.payer:
         raise InvalidSignatureError("wrong_key", signer=signer, expected=payment.payer)
-    rsv = key.sign_recoverable(payment_digest(domain, payment), hasher=None)
-    vs = int.from_bytes(rsv[32:64], "big") | rsv[64] << 255
-    return PaymentSignature(rsv[:32], vs.to_bytes(32, "big"))
+    return PaymentSignature.from_rsv(
+        key.sign_recoverable(payment_digest(domain, payment), hasher=None)
+    )
 
 
 def recover_payer(
