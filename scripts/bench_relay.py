@@ -544,12 +544,7 @@ def sustained(args: argparse.Namespace) -> dict[str, object]:
     warm_lost, warm_not_final = lost_and_not_final(warm_runs, warm, warm_states)
     lost, not_final = lost_and_not_final(runs, load, states)
     metrics = {
-        "final_per_s": round(capacity, 1),
-        "offered_per_s": round(warm.sends / warm.window, 1),
-        "accepted_per_s": round(len(warm.accepted) / warm.window, 1),
-        "saturated_p50_accept_ms": ms(warm.accept_ms, 0.5),
-        "saturated_p99_accept_ms": ms(warm.accept_ms, 0.99),
-        "saturated_refused": dict(warm.refused),
+        **saturated(capacity, warm),
         "at_70pct_offered_per_s": round(load.sends / load.window, 1),
         "at_70pct_accepted_per_s": round(len(load.accepted) / load.window, 1),
         "p50_accept_ms_at_70pct": ms(load.accept_ms, 0.5),
@@ -587,6 +582,18 @@ def sustained(args: argparse.Namespace) -> dict[str, object]:
     return result
 
 
+def saturated(capacity: float, warm: Offered) -> dict[str, object]:
+    """The saturated phase's figures (the forwarder's and, with --signed, the payments')."""
+    return {
+        "final_per_s": round(capacity, 1),
+        "offered_per_s": round(warm.sends / warm.window, 1),
+        "accepted_per_s": round(len(warm.accepted) / warm.window, 1),
+        "saturated_p50_accept_ms": ms(warm.accept_ms, 0.5),
+        "saturated_p99_accept_ms": ms(warm.accept_ms, 0.99),
+        "saturated_refused": dict(warm.refused),
+    }
+
+
 def signed_capacity(
     rpc: RpcClient,
     url: str,
@@ -606,12 +613,7 @@ def signed_capacity(
     states, finals = final_states(db, list(warm.accepted))
     lost, not_final = lost_and_not_final(runs, warm, states)
     return {
-        "final_per_s": round(capacity, 1),
-        "offered_per_s": round(warm.sends / warm.window, 1),
-        "accepted_per_s": round(len(warm.accepted) / warm.window, 1),
-        "saturated_p50_accept_ms": ms(warm.accept_ms, 0.5),
-        "saturated_p99_accept_ms": ms(warm.accept_ms, 0.99),
-        "saturated_refused": dict(warm.refused),
+        **saturated(capacity, warm),
         "p50_final_s": ms(finals, 0.5),
         "p99_final_s": ms(finals, 0.99),
         "lost": lost,

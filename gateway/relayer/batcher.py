@@ -37,6 +37,7 @@ from gateway.relayer.payment_batches import (
     PendingPayment,
     batch_calldata,
     batch_gas,
+    encoded_size,
     paid_log_matches,
     read_batch_logs,
     skip_reason,
@@ -476,6 +477,7 @@ class Batcher:
         taken: list[PendingPayment] = []
         token: str | None = None
         now = time.time()
+        size = 4 + 64 + 64  # selector, two offsets, two array lengths
         for book_key in list(self.payment_waiting):
             if len(taken) >= limit:
                 break
@@ -501,6 +503,9 @@ class Batcher:
                 continue
             if p.deadline <= now:
                 continue  # _expire_waiting ends it
+            if size + encoded_size(p) > self.settings.batch_max_bytes and taken:
+                break
+            size += encoded_size(p)
             taken.append(queue.pop(p.nonce))
             token = p.token
             del self.payment_waiting[book_key]  # round robin, as _take

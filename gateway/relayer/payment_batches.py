@@ -35,6 +35,7 @@ __all__ = [
     "PendingPayment",
     "batch_calldata",
     "batch_gas",
+    "encoded_size",
     "paid_log_matches",
     "read_batch_logs",
 ]
@@ -84,6 +85,12 @@ class PendingPayment:
     ) -> PendingPayment:
         payment, signature = decode_pay_by_sig(calldata)
         return cls(rid, token, payment, signature, created_at, trace=trace)
+
+
+def encoded_size(p: PendingPayment) -> int:
+    """Its share of payBySigBatch calldata: the struct's offset word, 7 head words, the
+    programIds length word and its elements, and the two signature words."""
+    return 32 * (1 + 7 + 1 + len(p.payment.program_ids) + 2)
 
 
 def batch_calldata(items: Sequence[PendingPayment]) -> bytes:

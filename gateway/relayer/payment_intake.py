@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from chain.protocol.errors import ContractRevert
 from chain.protocol.forwarder import ForwarderDomain, InvalidSignatureError, RequestFormatError
 from chain.protocol.signed_payments import (
     PAY_BY_SIG_SELECTOR,
@@ -155,6 +156,36 @@ class PaymentIntake:
                 "too many requests from this signer",
                 {"signer": payer, "retry_after": round(intake.rate.retry_after(payer, now), 3)},
             )
+        # The payer's sequence and the payment's simulation, asked now, in the same turn of
+        # the loop as the identity check: AsyncRpc sends the three eth_calls as one JSON-RPC
+        # batch, one round trip instead of three in a row (bench_relay --signed: 20/s
+        # accepted, 2.7 s p50, with them in a row against a busy node).
+        calldata = encode_pay_by_sig(payment, signature)
+        seq = asyncio.create_task(intake.view.payment_seq(token, payer))
+        trial = None
+        if settings.simulate:
+            trial = asyncio.create_task(intake.view.simulate_payment(token, calldata))
+        try:
+            return await self._on_chain(rid, token, payment, signature, calldata, now, seq, trial)
+        finally:
+            for task in (seq, trial):
+                if task is not None and not task.done():
+                    task.cancel()  # refused before it was needed
+                elif task is not None and not task.cancelled():
+                    task.exception()  # retrieved: an unread failure would be logged as a bug
+
+    async def _on_chain(
+        self,
+        rid: str,
+        token: str,
+        payment: SignedPayment,
+        signature: PaymentSignature,
+        calldata: bytes,
+        now: float,
+        seq: asyncio.Task[int],
+        trial: asyncio.Task[ContractRevert | None] | None,
+    ) -> tuple[str, str, bool]:
+        intake, settings, payer = self.intake, self.intake.settings, payment.payer
         await intake._check_signer(payer, "pay")
         if intake.nonces.held() >= settings.max_held_requests:
             raise GatewayError("RelayerBusy", "the relayer holds as many requests as it may")
@@ -169,18 +200,19 @@ class PaymentIntake:
             # memory disagrees (a payment the payer made directly moved the sequence).
             expected = intake.nonces.next_free(key) if held else None
             if expected != payment.nonce:
+                expected = await self.expected(token, payer, held=held, seq=seq)
+            if expected != payment.nonce:  # the read asked ahead may predate a batch since
                 expected = await self.expected(token, payer, held=held)
             if payment.nonce != expected:
                 stored = await asyncio.to_thread(intake.store.get, rid)
                 if stored is not None:  # already stored: its state, not the nonce error
                     return rid, stored.status, False
                 raise _bad_nonce(payer, expected, payment.nonce)
-            calldata = encode_pay_by_sig(payment, signature)
             simulated = settings.simulate and (
                 not held or not intake.nonces.in_flight.get(key)  # next in line
             )
             if simulated:
-                await self._simulate(token, calldata)
+                await self._simulate(token, calldata, await _ran_next(seq, trial, payment.nonce))
             accepted = AcceptedPayment(
                 rid, token, payment, signature, now, loop.create_future(), shard=shard,
                 held=held, simulated=simulated, trace=REQUEST_ID.get(),
@@ -202,30 +234,49 @@ class PaymentIntake:
             intake.router.route(accepted)
         return rid, QUEUED, True
 
-    async def expected(self, token: str, payer: str, *, held: bool) -> int:
+    async def expected(
+        self, token: str, payer: str, *, held: bool, seq: asyncio.Task[int] | None = None
+    ) -> int:
         """The nonce the payer's next payment on ``token`` must carry: the chain's sequence
-        past the ones held in flight here (or stored, for a shard another replica relays)."""
+        (``seq``: read already) past the ones held in flight here (or stored, for a shard
+        another replica relays)."""
         nonces, key = self.intake.nonces, payment_key(token, payer)
         try:
-            seq = await self.intake.view.payment_seq(token, payer)
+            seq_now = await (seq or self.intake.view.payment_seq(token, payer))
         except (NodeUnavailableError, RpcError) as exc:
             raise GatewayError("NodeUnavailable", str(exc)) from None
         if held:
-            nonces.see(key, seq)
-            return nonces.next_free(key) or seq
+            nonces.see(key, seq_now)
+            return nonces.next_free(key) or seq_now
         store = self.intake.store
-        taken = set(await asyncio.to_thread(store.live_nonces, payer, seq, token))
-        while seq in taken:
-            seq += 1
-        return seq
+        taken = set(await asyncio.to_thread(store.live_nonces, payer, seq_now, token))
+        while seq_now in taken:
+            seq_now += 1
+        return seq_now
 
-    async def _simulate(self, token: str, calldata: bytes) -> None:
+    async def _simulate(
+        self, token: str, calldata: bytes, trial: asyncio.Task[ContractRevert | None] | None
+    ) -> None:
+        """Raises the token's error if the payment would revert; ``trial``: the same
+        simulation asked ahead on a state where the payment was the payer's next."""
         try:
-            revert = await self.intake.view.simulate_payment(token, calldata)
+            revert = await (trial or self.intake.view.simulate_payment(token, calldata))
         except (NodeUnavailableError, RpcError) as exc:
             raise GatewayError("NodeUnavailable", f"cannot simulate: {exc}") from None
         if revert is not None:
             raise GatewayError(revert.name, f"the payment would revert: {revert}", revert.args)
+
+
+async def _ran_next(
+    seq: asyncio.Task[int], trial: asyncio.Task[ContractRevert | None] | None, nonce: int
+) -> asyncio.Task[ContractRevert | None] | None:
+    """The simulation asked ahead, if the sequence read with it says it ran on a state where
+    ``nonce`` was the payer's next, else None: simulate now."""
+    try:
+        ran_at = await seq
+    except (NodeUnavailableError, RpcError):
+        return None
+    return trial if ran_at == nonce else None
 
 
 def _bad_nonce(payer: str, expected: int, given: int) -> GatewayError:

@@ -153,6 +153,10 @@ _INTAKE_CODES = (
 async def submit_request(request: Request) -> JSONBytes:
     """Accepts a signed request: 202 once it is stored. The same request sent again gets the
     same id and is executed at most once."""
+    return await _submit(request, payment=False)
+
+
+async def _submit(request: Request, *, payment: bool) -> JSONBytes:
     body = await request.body()
     try:
         # orjson bounds nesting depth, so a hostile body cannot exhaust the stack.
@@ -161,7 +165,7 @@ async def submit_request(request: Request) -> JSONBytes:
         raise GatewayError("InvalidRequest", "body is not valid JSON") from None
     # The relayer straight from app state: a dependency costs measurable time on this path.
     relayer: Relayer = request.app.state.relayer
-    rid, status, _created = await relayer.intake.submit(parsed)
+    rid, status, _created = await relayer.intake.submit(parsed, payment=payment)
     return JSONBytes({"id": rid, "status": status}, status_code=202)
 
 
@@ -191,13 +195,7 @@ async def submit_payment(request: Request) -> JSONBytes:
     payBySigBatch of its token (cheaper than a forwarded pay: README "Signed payments").
     Follow it with GET /v1/requests/{id}. The same payment sent again gets the same id and
     is paid at most once (its nonce is the payer's payment sequence)."""
-    try:
-        parsed = orjson.loads(await request.body())
-    except orjson.JSONDecodeError:
-        raise GatewayError("InvalidRequest", "body is not valid JSON") from None
-    relayer: Relayer = request.app.state.relayer
-    rid, status, _created = await relayer.intake.submit(parsed, payment=True)
-    return JSONBytes({"id": rid, "status": status}, status_code=202)
+    return await _submit(request, payment=True)
 
 
 @router.get(
