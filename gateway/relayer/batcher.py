@@ -18,6 +18,7 @@ import contextlib
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from eth_account.signers.local import LocalAccount
@@ -33,10 +34,11 @@ from gateway.observability.relay_metrics import BATCH_SIZE, TIME_TO_FINAL
 from gateway.relayer.chainview import ChainView, GasExhausted
 from gateway.relayer.intake import Accepted, Intake, NonceBook
 from gateway.relayer.payment_batches import (
-    PAID_TOPIC,
+    PAID_TOPICS,
     PendingPayment,
     batch_calldata,
     batch_gas,
+    carries_signature,
     encoded_size,
     paid_log_matches,
     read_batch_logs,
@@ -528,24 +530,43 @@ class Batcher:
         outcome = await self._payment_outcome(p, revert.name, dict(revert.args), None, None)
         if outcome is None:
             return False  # ahead of the sequence: its turn has not come
-        queue = self.payment_waiting.get(p.signer, {})
-        outcomes = [outcome]
-        later: list[PendingPayment] = []
-        if outcome.status == FAILED:
-            later = sorted((q for q in queue.values() if q.nonce > p.nonce), key=lambda q: q.nonce)
-            for q in later:
-                gap: dict[str, object] = {"nonce": q.nonce, "failed_nonce": p.nonce}
-                outcomes.append(Outcome.failed(q.id, "NonceGap", gap))
+        later = self._behind(p) if outcome.status == FAILED else []
+        outcomes = [outcome, *_gap_outcomes(p, later)]
         await asyncio.to_thread(self.store.write_outcomes, outcomes)
-        for q in (p, *later):
-            queue.pop(q.nonce, None)
-        if not queue:
-            self.payment_waiting.pop(p.signer, None)
+        self._unwait([p, *later])
         self._finish(p, outcome.status, used=outcome.status == SUCCEEDED)
         for q in later:
             self._finish(q, FAILED, used=False)
         self.stats.refused_unsent += len(outcomes) - (outcome.status == SUCCEEDED)
         return False
+
+    def _behind(self, p: PendingPayment) -> list[PendingPayment]:
+        """The payer's payments on ``p``'s token waiting behind ``p``, in nonce order: a
+        failed payment left the sequence at its nonce, so none of them can run."""
+        queue = self.payment_waiting.get(p.signer, {})
+        return sorted((q for q in queue.values() if q.nonce > p.nonce), key=lambda q: q.nonce)
+
+    def _unwait(self, items: Sequence[PendingPayment]) -> None:
+        for q in items:
+            queue = self.payment_waiting.get(q.signer, {})
+            queue.pop(q.nonce, None)
+            if not queue:
+                self.payment_waiting.pop(q.signer, None)
+
+    async def _end_behind(self, failed: Sequence[PendingPayment]) -> None:
+        """Payments waiting behind ones a batch ended failed end NonceGap at once, as the
+        simulation path ends them (:meth:`_simulate_payment`), not parked until their
+        deadline."""
+        pairs = [(p, self._behind(p)) for p in failed]
+        outcomes = [o for p, later in pairs for o in _gap_outcomes(p, later)]
+        if not outcomes:
+            return
+        await asyncio.to_thread(self.store.fail_requests, outcomes)
+        for _, later in pairs:
+            self._unwait(later)
+            for q in later:
+                self._finish(q, FAILED, used=False)
+        self.stats.refused_unsent += len(outcomes)
 
     async def _payment_outcome(
         self,
@@ -586,14 +607,23 @@ class Batcher:
                     "fromBlock": hex(max(0, latest - PAID_LOOKBACK_BLOCKS)),
                     "toBlock": "latest",
                     "topics": [
-                        PAID_TOPIC, topic(payment.payer), topic(payment.merchant),
+                        list(PAID_TOPICS), topic(payment.payer), topic(payment.merchant),
                         "0x" + payment.payment_id.hex(),
                     ],
                 }
             ],
         )  # fmt: skip
         for entry in logs if isinstance(logs, list) else []:
-            if isinstance(entry, dict) and paid_log_matches(entry, payment):
+            if not isinstance(entry, dict) or not paid_log_matches(entry, payment):
+                continue
+            # The log must be this payment's own, not one that looks like it: a forwarded or
+            # direct pay of the same payer, merchant, amount and paymentId (0 for a plain QR)
+            # takes the same sequence and logs the same Paid, while this payment never ran
+            # (the merchant would be short). Only a transaction carrying this payment's
+            # signature (r||vs in its calldata, as payBySig and payBySigBatch carry it) can
+            # have paid it; that race ends the payment failed VoucherInvalidPaymentNonce.
+            tx = await self.rpc.call("eth_getTransactionByHash", [entry["transactionHash"]])
+            if isinstance(tx, dict) and carries_signature(tx.get("input"), p.signature):
                 return str(entry["transactionHash"]), int(str(entry["blockNumber"]), 16)
         return None
 
@@ -622,6 +652,13 @@ class Batcher:
             else:
                 outcomes.append(outcome)
         await self._close(batch, "mined", block, gas_used, outcomes, requeue)
+        # A nonce refused because the sequence moved past it (another payment took it) leaves
+        # the later ones runnable; any other failure leaves a gap.
+        ended = {o.request_id for o in outcomes if o.status == FAILED}
+        ended -= {o.request_id for o in outcomes if o.error_code == "VoucherInvalidPaymentNonce"}
+        await self._end_behind(
+            [p for p in batch.items if isinstance(p, PendingPayment) and p.id in ended]
+        )
 
     def unfunded(self) -> list[str]:
         """Keys below the minimum balance, where gas has a price (none on a zero-gas chain)."""
@@ -957,3 +994,11 @@ class Batcher:
         else:
             self.stats.failed += 1
             _FINAL_FAILED.observe(time.time() - p.created_at)
+
+
+def _gap_outcomes(failed: PendingPayment, later: Sequence[PendingPayment]) -> list[Outcome]:
+    """NonceGap for each payment waiting behind ``failed``."""
+    return [
+        Outcome.failed(q.id, "NonceGap", {"nonce": q.nonce, "failed_nonce": failed.nonce})
+        for q in later
+    ]

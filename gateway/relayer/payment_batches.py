@@ -31,18 +31,29 @@ from gateway.relayer.payment_intake import payment_key
 
 __all__ = [
     "PAID_TOPIC",
+    "PAID_TOPICS",
+    "POCKETS_TOPIC",
     "SKIPPED_TOPIC",
     "PendingPayment",
     "batch_calldata",
     "batch_gas",
+    "carries_signature",
     "encoded_size",
     "paid_log_matches",
     "read_batch_logs",
 ]
 
 PAID_TOPIC = event_topic("Paid")
+# A payment naming program pockets logs PaidWithPockets instead of Paid: the same indexed
+# payer, merchant and paymentId, and seq, amount first in its data (then its pocket lists).
+POCKETS_TOPIC = event_topic("PaidWithPockets")
+PAID_TOPICS = (PAID_TOPIC, POCKETS_TOPIC)
 SKIPPED_TOPIC = event_topic("SignedPaymentSkipped")
-_PAID_DATA = event_data_types("Paid")  # seq, amount, fromGeneral, cashback
+# Each event's data decoded with its own types (from the ABI): seq and amount come first.
+_PAID_DATA = {
+    PAID_TOPIC: event_data_types("Paid"),  # seq, amount, fromGeneral, cashback
+    POCKETS_TOPIC: event_data_types("PaidWithPockets"),  # ... + programIds, programAmounts
+}
 _SKIPPED_DATA = event_data_types("SignedPaymentSkipped")  # nonce, reason
 # payBySigBatch work a request, measured (bench_gas --smoke: 56k a request in a batch of 100,
 # 78.6k alone) with room for a first payment's cold storage and programs.
@@ -110,7 +121,8 @@ def read_batch_logs(
     receipt: JSONObject, token: str
 ) -> tuple[set[tuple[str, int]], dict[tuple[str, int], bytes]]:
     """(paid, skipped) of a mined batch: the (payer lower-case, sequence) of every ``Paid``
-    of the token, and each ``SignedPaymentSkipped``'s (payer, nonce) -> reason."""
+    or ``PaidWithPockets`` of the token, and each ``SignedPaymentSkipped``'s (payer, nonce)
+    -> reason."""
     paid: set[tuple[str, int]] = set()
     skipped: dict[tuple[str, int], bytes] = {}
     logs = receipt.get("logs")
@@ -121,8 +133,8 @@ def read_batch_logs(
         if not isinstance(topics, list) or len(topics) < 2:
             continue
         data = bytes.fromhex(str(entry.get("data", "0x"))[2:])
-        if topics[0] == PAID_TOPIC:
-            seq = abi_decode(list(_PAID_DATA), data)[0]
+        if topics[0] in _PAID_DATA:
+            seq = abi_decode(list(_PAID_DATA[topics[0]]), data)[0]
             paid.add((_topic_address(topics[1]), int(seq)))
         elif topics[0] == SKIPPED_TOPIC:
             nonce, reason = abi_decode(list(_SKIPPED_DATA), data)
@@ -131,17 +143,33 @@ def read_batch_logs(
 
 
 def paid_log_matches(log: JSONObject, payment: SignedPayment) -> bool:
-    """Whether a ``Paid`` log (asked by payer topic) is this payment: same merchant and
-    paymentId (topics), same sequence and amount (data)."""
+    """Whether a ``Paid`` or ``PaidWithPockets`` log (asked by payer topic) is this payment:
+    same merchant and paymentId (topics), same sequence and amount (data)."""
     topics = log.get("topics")
-    if not isinstance(topics, list) or len(topics) < 4 or topics[0] != PAID_TOPIC:
+    if not isinstance(topics, list) or len(topics) < 4 or topics[0] not in _PAID_DATA:
         return False
     if _topic_address(topics[2]) != payment.merchant.lower():
         return False
     if str(topics[3]).lower() != "0x" + payment.payment_id.hex():
         return False
-    seq, amount, *_ = abi_decode(list(_PAID_DATA), bytes.fromhex(str(log["data"])[2:]))
+    data = bytes.fromhex(str(log["data"])[2:])
+    seq, amount, *_ = abi_decode(list(_PAID_DATA[topics[0]]), data)
     return int(seq) == payment.nonce and int(amount) == payment.amount
+
+
+def carries_signature(tx_input: object, signature: PaymentSignature) -> bool:
+    """Whether a transaction's calldata holds ``signature`` (r then vs, word-aligned after the
+    selector), as payBySig and payBySigBatch calldata carry it."""
+    if not isinstance(tx_input, str) or not tx_input.startswith("0x"):
+        return False
+    data = bytes.fromhex(tx_input[2:])
+    mark = signature.r + signature.vs
+    at = data.find(mark, 4)
+    while at != -1:
+        if (at - 4) % 32 == 0:
+            return True
+        at = data.find(mark, at + 1)
+    return False
 
 
 def skip_reason(reason: bytes) -> tuple[str, dict[str, object]]:

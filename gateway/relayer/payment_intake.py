@@ -208,6 +208,17 @@ class PaymentIntake:
                 if stored is not None:  # already stored: its state, not the nonce error
                     return rid, stored.status, False
                 raise _bad_nonce(payer, expected, payment.nonce)
+            # Bounded as a forwarder signer's pipeline (Intake: NonceTooHigh): each payment
+            # takes the next free sequence, so without it one payer holds as many as the rate
+            # limit lets in, drained one a batch, and max_held_requests and NonceBook._recount
+            # (O(pipeline)) assume the bound.
+            from gateway.relayer.intake import MAX_PIPELINE  # a cycle at import time
+
+            base = intake.nonces.chain_next.get(key) if held else await _read(seq)
+            if base is not None and payment.nonce > base + MAX_PIPELINE:
+                raise GatewayError(
+                    "NonceTooHigh", "nonce too far ahead", {"nonce": payment.nonce, "next": base}
+                )
             simulated = settings.simulate and (
                 not held or not intake.nonces.in_flight.get(key)  # next in line
             )
@@ -246,6 +257,9 @@ class PaymentIntake:
         except (NodeUnavailableError, RpcError) as exc:
             raise GatewayError("NodeUnavailable", str(exc)) from None
         if held:
+            # Never backwards: ``seq`` may have been read before the lock, and a batch
+            # settled since moved the sequence memory holds past it.
+            seq_now = max(seq_now, nonces.chain_next.get(key, seq_now))
             nonces.see(key, seq_now)
             return nonces.next_free(key) or seq_now
         store = self.intake.store
@@ -277,6 +291,14 @@ async def _ran_next(
     except (NodeUnavailableError, RpcError):
         return None
     return trial if ran_at == nonce else None
+
+
+async def _read(seq: asyncio.Task[int]) -> int | None:
+    """The payer's sequence read ahead, or None when the node could not say."""
+    try:
+        return await seq
+    except (NodeUnavailableError, RpcError):
+        return None
 
 
 def _bad_nonce(payer: str, expected: int, given: int) -> GatewayError:

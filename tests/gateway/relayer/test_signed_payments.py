@@ -35,14 +35,20 @@ SKIPPED = event_topic("SignedPaymentSkipped")
 
 
 def signed(
-    people: People, wallet: Wallet, amount: int, nonce: int, *, payment_id: bytes | None = None
+    people: People,
+    wallet: Wallet,
+    amount: int,
+    nonce: int,
+    *,
+    payment_id: bytes | None = None,
+    program_ids: tuple[int, ...] = (),
 ) -> dict[str, object]:
     payment = SignedPayment(
         wallet.address,
         people.merchant,
         amount,
         payment_id or secrets.token_bytes(32),
-        (),
+        program_ids,
         nonce,
         int(time.time()) + 300,
     )
