@@ -99,6 +99,9 @@ GATEWAY_CODES: dict[str, int] = {
     "Overloaded": 503,
     # Final states of relayed requests (never an answer to a submission).
     "ForwarderSkipped": 422,  # the forwarder skipped it every time it was batched
+    # A signed payment the token skipped (or whose batch failed) every time it was batched,
+    # and that no transaction carrying its signature paid.
+    "PaymentSkipped": 422,
     "ForwardedCallFailed": 422,  # it failed and its custom error could not be recovered
 }
 RETRYABLE = frozenset(

@@ -505,6 +505,8 @@ class Batcher:
                 continue
             if p.deadline <= now:
                 continue  # _expire_waiting ends it
+            if p.alone and taken:
+                continue  # retried in a batch of its own: the next one
             if size + encoded_size(p) > self.settings.batch_max_bytes and taken:
                 break
             size += encoded_size(p)
@@ -513,6 +515,8 @@ class Batcher:
             del self.payment_waiting[book_key]  # round robin, as _take
             if queue:
                 self.payment_waiting[book_key] = queue
+            if p.alone:
+                break
         return taken
 
     async def _simulate_payment(self, p: PendingPayment) -> bool:
@@ -644,6 +648,12 @@ class Batcher:
                 continue
             reason = skipped.get(key)
             outcome = None
+            if reason == b"" and not p.alone:
+                # An empty reason after passing simulation is most likely gas running out
+                # inside the batch's try/catch: one retry alone, with room, before failing.
+                p.alone = True
+                requeue.append(p)
+                continue
             if reason is not None:
                 code, args = skip_reason(reason)
                 outcome = await self._payment_outcome(p, code, args, batch.tx_hash, block)
@@ -966,11 +976,10 @@ class Batcher:
             self._finish(p, o.status, used=used)
         exhausted = [p for p in requeue if p.attempts + 1 >= MAX_ATTEMPTS]
         if exhausted:  # requeued batch after batch: end them rather than burn gas for ever
-            outcomes = [Outcome.failed(p.id, "ForwarderSkipped", {"attempts": p.attempts + 1})
-                        for p in exhausted]  # fmt: skip
-            await asyncio.to_thread(self.store.fail_requests, outcomes)
-            for p in exhausted:
-                self._finish(p, FAILED, used=False)
+            outcomes = [await self._exhausted(p) for p in exhausted]
+            await asyncio.to_thread(self.store.write_outcomes, outcomes)
+            for p, o in zip(exhausted, outcomes, strict=True):
+                self._finish(p, o.status, used=o.status == SUCCEEDED)
         requeue = [p for p in requeue if p.attempts + 1 < MAX_ATTEMPTS]
         for p in requeue:
             p.attempts += 1
@@ -982,6 +991,19 @@ class Batcher:
             self.next_send[p.signer] = min(self.next_send.get(p.signer, p.nonce), p.nonce)
         if requeue:
             self._wake.set()
+
+    async def _exhausted(self, p: Item) -> Outcome:
+        """How a request requeued too often ends. A signed payment may have been paid by a
+        transaction this batcher did not read as its own (its signature submitted by someone
+        else): looked for first, and otherwise ends with the token's code for it, not the
+        forwarder's."""
+        attempts: dict[str, object] = {"attempts": p.attempts + 1}
+        if isinstance(p, Pending):
+            return Outcome.failed(p.id, "ForwarderSkipped", attempts)
+        found = await self._paid_earlier(p)
+        if found is not None:
+            return Outcome.succeeded(p.id, *found)
+        return Outcome.failed(p.id, "PaymentSkipped", attempts | {"nonce": p.nonce})
 
     def _finish(self, p: Item, status: str, *, used: bool) -> None:
         self.nonces.release(p.signer, p.nonce, used=used, rid=p.id)

@@ -127,7 +127,9 @@ DEFAULT_DEADLINE_S: Final = 600
 _MAX_RETRY_AFTER_S = 30.0
 # Final failures that did not consume the forwarder nonce (see the gateway's batcher): the
 # local nonce counter has a hole after them and must be read again from the gateway.
-_NONCE_NOT_USED = frozenset({"RequestExpired", "NonceTooLow", "ForwarderSkipped", "NonceGap"})
+_NONCE_NOT_USED = frozenset(
+    {"RequestExpired", "NonceTooLow", "ForwarderSkipped", "NonceGap", "PaymentSkipped"}
+)
 # Rejections naming one pocket that "auto" chose from a stale index, or whose category rules
 # exclude the merchant: paying again without that pocket may succeed.
 _POCKET_ERRORS = (

@@ -16,7 +16,7 @@ from gateway.devnet.localnet import LocalNetwork
 from gateway.devnet.process import GatewayProcess
 
 from .conftest import People, wait_final
-from .test_sdk_e2e import create_programs
+from .test_sdk_e2e import client_for, create_programs, pocket_of
 from .test_signed_payments import batching_env, paid_count, pair_gateway, signed
 
 __all__ = ["pair_gateway"]  # the fixture, imported
@@ -130,3 +130,25 @@ def test_a_payer_cannot_queue_payments_without_bound(
     assert [a.status_code for a in answers[:17]] == [202] * 17
     assert answers[17].status_code == 409, answers[17].text
     assert answers[17].json()["code"] == "NonceTooHigh", answers[17].text
+
+
+def test_payment_naming_many_pockets_gets_the_gas_they_cost(
+    gateway: GatewayProcess, people: People
+) -> None:
+    """Ten pockets, each taken from: about 320k of work (PER_POCKET_GAS's measurement), more
+    than the flat 150k a payment once granted. Simulation passes (it has all the gas); the
+    batch must not run it out of gas inside its try/catch (an empty-reason skip)."""
+    now = int(time.time())
+    programs = create_programs(people, [(now - 60, now + 86_400, ())] * 10)
+    citizen = people.citizens[0]
+    with client_for(gateway, citizen) as sdk:
+        claims = [sdk.claim(people.token, pid, 0, 10_000, []) for pid in programs]
+        assert [sdk.wait(c, timeout=30).status for c in claims] == ["succeeded"] * 10
+    client = httpx.Client(base_url=gateway.url)
+    amount = 10_000 * 9 + 1_000  # every pocket pays its part
+    body = signed(people, citizen, amount, 0, program_ids=tuple(programs))
+    answer = client.post("/v1/payments", json=body)
+    assert answer.status_code == 202, answer.text
+    state = wait_final(client, answer.json()["id"])
+    assert state["status"] == "succeeded", state
+    assert [pocket_of(people, pid, citizen.address) for pid in programs] == [0] * 9 + [9_000]
