@@ -24,18 +24,6 @@ __all__ = ["pair_gateway"]  # the fixture, imported
 PAID_WITH_POCKETS = event_topic("PaidWithPockets")
 
 
-def pocket_paid_count(people: People, payer: str) -> int:
-    logs = people.network.operator.rpc.get_logs(
-        {
-            "address": people.token,
-            "fromBlock": "0x0",
-            "toBlock": "latest",
-            "topics": [PAID_WITH_POCKETS, "0x" + "00" * 12 + payer[2:].lower()],
-        }
-    )
-    return len(logs)
-
-
 def test_payment_naming_a_pocket_ends_succeeded_once(
     gateway: GatewayProcess, people: People
 ) -> None:
@@ -51,7 +39,7 @@ def test_payment_naming_a_pocket_ends_succeeded_once(
     assert answer.status_code == 202, answer.text
     state = wait_final(client, answer.json()["id"])
     assert state["status"] == "succeeded", state
-    assert pocket_paid_count(people, citizen.address) == 1
+    assert paid_count(people, citizen.address, PAID_WITH_POCKETS) == 1
     assert paid_count(people, citizen.address) == 0
     time.sleep(1.0)  # a requeue would have resent it by now and ended it otherwise
     again = client.get(f"/v1/requests/{answer.json()['id']}").json()
@@ -152,3 +140,40 @@ def test_payment_naming_many_pockets_gets_the_gas_they_cost(
     state = wait_final(client, answer.json()["id"])
     assert state["status"] == "succeeded", state
     assert [pocket_of(people, pid, citizen.address) for pid in programs] == [0] * 9 + [9_000]
+
+
+def test_payment_requeued_too_often_is_looked_for_before_it_ends(
+    network: LocalNetwork, people: People
+) -> None:
+    """A signed payment requeued MAX_ATTEMPTS times ends with a payment's code, not the
+    forwarder's ForwarderSkipped; and not failed at all when a transaction carrying its
+    signature paid it meanwhile (someone submitted the signature directly)."""
+    import asyncio
+
+    from eth_account import Account
+
+    from chain.protocol.signed_payments import payment_from_json
+    from chain.rpc_async import AsyncRpc
+    from gateway.relayer.batcher import MAX_ATTEMPTS, Batcher, RelayerKey
+    from gateway.relayer.intake import NonceBook
+    from gateway.relayer.payment_batches import PendingPayment
+    from gateway.settings import Settings
+
+    token, payment, signature = payment_from_json(signed(people, people.citizens[2], 1_000, 0))
+    p = PendingPayment("p", token, payment, signature, attempts=MAX_ATTEMPTS - 1)
+
+    async def exhausted() -> tuple[str, str | None]:
+        rpc = AsyncRpc(network.rpc_url)
+        try:
+            batcher = Batcher(
+                Settings(), None, rpc, None, NonceBook(), None,  # type: ignore[arg-type]
+                RelayerKey(Account.create()),
+            )  # fmt: skip
+            outcome = await batcher._exhausted(p)
+            return outcome.status, outcome.error_code
+        finally:
+            await rpc.close()
+
+    assert asyncio.run(exhausted()) == ("failed", "PaymentSkipped")
+    network.operator.send_calls([(token, p.calldata)], "payBySig")
+    assert asyncio.run(exhausted()) == ("succeeded", None)

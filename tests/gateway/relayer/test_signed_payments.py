@@ -67,13 +67,14 @@ def logs_with(receipt: JSONObject, topic: str) -> list[JSONObject]:
     return [log for log in logs if cast(list[str], log["topics"])[0] == topic]
 
 
-def paid_count(people: People, payer: str) -> int:
+def paid_count(people: People, payer: str, topic: str = PAID) -> int:
+    """``payer``'s Paid logs on the token (or another event's, by ``topic``)."""
     logs = people.network.operator.rpc.get_logs(
         {
             "address": people.token,
             "fromBlock": "0x0",
             "toBlock": "latest",
-            "topics": [PAID, "0x" + "00" * 12 + payer[2:].lower()],
+            "topics": [topic, "0x" + "00" * 12 + payer[2:].lower()],
         }
     )
     return len(logs)
