@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-__all__ = ["GATEWAY_CODES", "RETRYABLE", "RULE_REJECTION_STATUS", "GatewayError", "status_of"]
+__all__ = [
+    "CONTRACT_STATUS",
+    "GATEWAY_CODES",
+    "RETRYABLE",
+    "RULE_REJECTION_STATUS",
+    "GatewayError",
+    "status_of",
+]
 
 # Gateway codes (not on-chain errors) and their HTTP status.
 GATEWAY_CODES: dict[str, int] = {
@@ -92,6 +99,9 @@ GATEWAY_CODES: dict[str, int] = {
     "Overloaded": 503,
     # Final states of relayed requests (never an answer to a submission).
     "ForwarderSkipped": 422,  # the forwarder skipped it every time it was batched
+    # A signed payment the token skipped (or whose batch failed) every time it was batched,
+    # and that no transaction carrying its signature paid.
+    "PaymentSkipped": 422,
     "ForwardedCallFailed": 422,  # it failed and its custom error could not be recovered
 }
 RETRYABLE = frozenset(
@@ -107,11 +117,19 @@ RETRYABLE = frozenset(
 )
 # A custom error from a contract means a rule rejected the request.
 RULE_REJECTION_STATUS = 422
+# Custom errors the gateway also raises itself, at intake, whose meaning is not a rule's: a
+# signed payment's signature is not the payer's (authentication), or its nonce is not the
+# payer's next (a conflict, as NonceTooLow and NonceConflict for forwarder requests). Any
+# other custom error (VoucherSignedPaymentExpired included) is a rule rejection, 422.
+CONTRACT_STATUS: dict[str, int] = {
+    "VoucherInvalidPaymentSignature": 401,
+    "VoucherInvalidPaymentNonce": 409,
+}
 
 
 def status_of(code: str) -> int:
-    """The HTTP status of `code`: the table's, or 422 for a contract's custom error."""
-    return GATEWAY_CODES.get(code, RULE_REJECTION_STATUS)
+    """The HTTP status of `code`: the tables', or 422 for a contract's custom error."""
+    return GATEWAY_CODES.get(code) or CONTRACT_STATUS.get(code, RULE_REJECTION_STATUS)
 
 
 class GatewayError(Exception):

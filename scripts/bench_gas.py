@@ -32,7 +32,6 @@ from pathlib import Path
 from eth_abi.abi import encode as abi_encode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_typing import Hash32
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from rich.console import Console
@@ -70,6 +69,16 @@ from chain.protocol.forwarder import (
     sign_request,
 )
 from chain.protocol.rewards import sign_reward
+from chain.protocol.signed_payments import (
+    SIGNED_PAYMENT_TYPE,
+    SIGNED_PAYMENT_TYPEHASH,
+    PaymentSignature,
+    SignedPayment,
+    encode_pay_by_sig,
+    encode_pay_by_sig_batch,
+    sign_payment,
+    token_domain,
+)
 from chain.rpc import JSONObject, RpcClient
 from chain.sender import Sender, TransactionFailed
 from chain.toolchain import project_root
@@ -86,11 +95,6 @@ MERCHANT_CATEGORY = 47_190  # KSIC: other retail sale in non-specialised stores
 RULES_TYPE = input_type("proposeRules")
 PAID_TOPIC = event_topic("Paid")  # a payment that names no pockets, as every one here
 SKIPPED_TOPIC = event_topic("SignedPaymentSkipped")
-# The EIP-712 type a wallet signs for payBySig; checked against the token's type hash.
-SIGNED_PAYMENT_TYPE = (
-    "SignedPayment(address payer,address merchant,uint256 amount,bytes32 paymentId,"
-    "uint256[] programIds,uint256 nonce,uint256 deadline)"
-)
 TRANSFER_TOPIC = event_topic("Transfer")  # the same event as OpenZeppelin's ERC-20 baseline
 
 console = Console(stderr=True)
@@ -367,29 +371,16 @@ class Municipality:
             "relayed_batch_payment": self.relayed_batch(deadline),
         }
 
-    def signed_payment(self, payer: Wallet, nonce: int, deadline: int) -> tuple[object, ...]:
-        """``payBySig``'s arguments: a plain payment to the shop for ``nonce``, signed by
-        ``payer`` under the token's EIP-712 domain."""
-        payment = (payer.address, self.shop.address, PAYMENT, bytes(32), [], nonce, deadline)
-        domain = keccak(
-            abi_encode(
-                ["bytes32", "bytes32", "bytes32", "uint256", "address"],
-                [keccak(text="EIP712Domain(string name,string version,uint256 chainId,"
-                             "address verifyingContract)"),
-                 keccak(text="Dongne Voucher"), keccak(text="1"), self.chain_id, self.token],
-            )
-        )  # fmt: skip
-        struct = keccak(
-            abi_encode(
-                ["bytes32", "address", "address", "uint256", "bytes32", "bytes32", "uint256",
-                 "uint256"],
-                [keccak(text=SIGNED_PAYMENT_TYPE), payer.address, self.shop.address, PAYMENT,
-                 bytes(32), keccak(b""), nonce, deadline],
-            )
-        )  # fmt: skip
-        signed = payer.account.unsafe_sign_hash(Hash32(keccak(b"\x19\x01" + domain + struct)))
-        vs = signed.s | (signed.v - 27) << 255  # EIP-2098 compact, as PaymentSignature
-        return payment, (signed.r.to_bytes(32, "big"), vs.to_bytes(32, "big"))
+    def signed_payment(
+        self, payer: Wallet, nonce: int, deadline: int
+    ) -> tuple[SignedPayment, PaymentSignature]:
+        """A plain payment to the shop for ``nonce``, signed by ``payer`` under the token's
+        EIP-712 domain (chain.protocol.signed_payments, as the relayer's wallets sign)."""
+        payment = SignedPayment(
+            payer.address, self.shop.address, PAYMENT, bytes(32), (), nonce, deadline
+        )
+        domain = token_domain(self.chain_id, self.token)
+        return payment, sign_payment(bytes(payer.account.key), domain, payment)
 
     def measure_signed(self) -> dict[str, int]:
         """Token-native signed payments sent by the relayer: ``payBySig`` in the steady state
@@ -401,12 +392,12 @@ class Municipality:
             "data": "0x" + encode_function("SIGNED_PAYMENT_TYPEHASH", []).hex(),
         }
         typehash = self.rpc.call("eth_call", [ask, "latest"])
-        if typehash != "0x" + keccak(text=SIGNED_PAYMENT_TYPE).hex():
+        if typehash != "0x" + SIGNED_PAYMENT_TYPEHASH.hex():
             raise BenchError(f"the token's SIGNED_PAYMENT_TYPEHASH is not {SIGNED_PAYMENT_TYPE}")
         deadline = deadline_of(self.rpc)
 
         def send_one(nonce: int) -> Receipt:
-            data = encode_function("payBySig", self.signed_payment(self.sig_payer, nonce, deadline))
+            data = encode_pay_by_sig(*self.signed_payment(self.sig_payer, nonce, deadline))
             return self.relayer.send(self.token, data, what="payBySig")
 
         for nonce in range(WARM_UP_PAYMENTS):
@@ -414,9 +405,7 @@ class Municipality:
         nonces = range(WARM_UP_PAYMENTS, WARM_UP_PAYMENTS + self.samples)
         steady = [send_one(nonce) for nonce in nonces]
         signed = [self.signed_payment(w, 0, deadline) for w in self.sig_signers]
-        data = encode_function(
-            "payBySigBatch", [[p for p, _ in signed], [sig for _, sig in signed]]
-        )
+        data = encode_pay_by_sig_batch(signed)
         batch = self.relayer.send(self.token, data, what="payBySigBatch")
         if len(batch.logs_with_topic(PAID_TOPIC)) != len(signed):
             raise BenchError("payBySigBatch did not pay every request")

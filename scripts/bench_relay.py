@@ -24,8 +24,15 @@ seconds of the same.
 
     python scripts/bench_relay.py --overload [--duration 60] [--smoke]
 
+``--signed`` adds the saturated phase with token-native signed payments (``POST
+/v1/payments``, relayed in ``payBySigBatch``) from fresh wallets, after the forwarder's phases,
+counted by the token's ``Paid`` events: the last line gains ``signed`` (the saturated phase's
+metric names) and ``ratios.signed_vs_forwarder``.
+
+    python scripts/bench_relay.py --signed [--seconds 60] [--rate 1500] [--wallets 3000]
+
 Last line: one JSON object {"name": "relay" or "relay_overload", "metrics", "baselines",
-"ratios"}.
+"ratios"} (and "signed" with ``--signed``).
 """
 
 from __future__ import annotations
@@ -61,6 +68,12 @@ from chain.protocol.forwarder import (
     signed_request_from_json,
     signed_request_to_json,
 )
+from chain.protocol.signed_payments import (
+    SignedPayment,
+    payment_to_json,
+    sign_payment,
+    token_domain,
+)
 from chain.rpc import RpcClient
 from chain.sender import Sender
 from gateway.db.tables.relayer import FINAL_STATES
@@ -70,6 +83,9 @@ from gateway.devnet.localnet import SIHEUNG, LocalNetwork, start_local_network
 from gateway.devnet.process import GatewayProcess
 
 EXECUTED = event_topic("ExecutedForwardRequest", "DongneForwarder")
+# A signed payment ran: Paid(payer, ...) whose first data word is the payer's sequence, as
+# ExecutedForwardRequest(signer, ...)'s is the signer's nonce, so one parser reads both.
+PAID = event_topic("Paid")
 console = Console(stderr=True)
 NAIVE_WALLETS = 100
 
@@ -113,9 +129,11 @@ def presign(
     return out
 
 
-def executed_per_block(rpc: RpcClient, forwarder: str, first: int, last: int) -> dict[int, int]:
+def executed_per_block(
+    rpc: RpcClient, forwarder: str, first: int, last: int, topic: str = EXECUTED
+) -> dict[int, int]:
     logs = rpc.get_logs(
-        {"address": forwarder, "fromBlock": hex(first), "toBlock": hex(last), "topics": [EXECUTED]}
+        {"address": forwarder, "fromBlock": hex(first), "toBlock": hex(last), "topics": [topic]}
     )
     counts: dict[int, int] = {}
     for log in logs:
@@ -178,7 +196,12 @@ class Offered:
 
 
 async def offer(
-    url: str, wallets: list[Wallet], bodies: list[list[bytes]], rate: float, seconds: float
+    url: str,
+    wallets: list[Wallet],
+    bodies: list[list[bytes]],
+    rate: float,
+    seconds: float,
+    path: str = "/v1/requests",
 ) -> Offered:
     """Offers `rate` sends/s for `seconds`. A wallet has one request out at a time: accepted,
     its next nonce may go; refused (429/503), the same body is sent again after Retry-After."""
@@ -194,7 +217,7 @@ async def offer(
             sent = time.perf_counter()
             try:
                 async with session.post(
-                    url + "/v1/requests",
+                    url + path,
                     data=bodies[i][nonce],
                     headers={"Content-Type": "application/json"},
                 ) as response:
@@ -244,10 +267,13 @@ async def offer(
     return result
 
 
-def executed_pairs(rpc: RpcClient, forwarder: str, first: int) -> Counter[tuple[str, int]]:
-    """How many times each (signer, nonce) ran on chain since block `first`."""
+def executed_pairs(
+    rpc: RpcClient, forwarder: str, first: int, topic: str = EXECUTED
+) -> Counter[tuple[str, int]]:
+    """How many times each (signer, nonce) ran on chain since block `first` (with PAID and
+    the token: each (payer, payment sequence))."""
     logs = rpc.get_logs(
-        {"address": forwarder, "fromBlock": hex(first), "toBlock": "latest", "topics": [EXECUTED]}
+        {"address": forwarder, "fromBlock": hex(first), "toBlock": "latest", "topics": [topic]}
     )
     runs: Counter[tuple[str, int]] = Counter()
     for log in logs:
@@ -257,12 +283,17 @@ def executed_pairs(rpc: RpcClient, forwarder: str, first: int) -> Counter[tuple[
 
 
 def wait_executed(
-    rpc: RpcClient, forwarder: str, first: int, accepted: Offered, timeout: float
+    rpc: RpcClient,
+    forwarder: str,
+    first: int,
+    accepted: Offered,
+    timeout: float,
+    topic: str = EXECUTED,
 ) -> Counter[tuple[str, int]]:
     wanted = {(signer.lower(), nonce) for signer, nonce in accepted.accepted.values()}
     deadline = time.time() + timeout
     while True:
-        runs = executed_pairs(rpc, forwarder, first)
+        runs = executed_pairs(rpc, forwarder, first, topic)
         if wanted <= runs.keys() or time.time() > deadline:
             return runs
         time.sleep(1)
@@ -289,11 +320,43 @@ def presign_wallets(
         return [bodies for chunk in pool.map(_sign_bodies, jobs) for bodies in chunk]
 
 
-def steady_rate(rpc: RpcClient, forwarder: str, after: int, last: int) -> tuple[float, int]:
+def _sign_payments(job: tuple[int, str, list[Wallet], list[str], int]) -> list[list[bytes]]:
+    chain_id, token, wallets, shops, nonces = job
+    domain = token_domain(chain_id, token)
+    deadline = int(time.time()) + 3600
+    out = []
+    for i, w in enumerate(wallets):
+        bodies = []
+        for k in range(nonces):
+            shop = shops[(i + k) % len(shops)]
+            payment = SignedPayment(w.address, shop, 100, secrets.token_bytes(32), (), k, deadline)
+            signed = payment_to_json(token, payment, sign_payment(w.key, domain, payment))
+            bodies.append(json.dumps(signed).encode())
+        out.append(bodies)
+    return out
+
+
+def presign_payments(
+    chain_id: int, token: str, wallets: list[Wallet], shops: list[str], nonces: int
+) -> list[list[bytes]]:
+    """Each wallet's signed payments (POST /v1/payments bodies), payment sequence 0 to
+    `nonces` - 1, signed on every core before the clock starts."""
+    step = max(1, len(wallets) // 8)
+    jobs = [
+        (chain_id, token, wallets[i : i + step], shops, nonces)
+        for i in range(0, len(wallets), step)
+    ]
+    with ProcessPoolExecutor() as pool:
+        return [bodies for chunk in pool.map(_sign_payments, jobs) for bodies in chunk]
+
+
+def steady_rate(
+    rpc: RpcClient, forwarder: str, after: int, last: int, topic: str = EXECUTED
+) -> tuple[float, int]:
     """Requests executed per second of chain time in blocks `after`+1 .. `last`: the rate the
     relayer sustains while saturated, without the ramp before its first batches or the tail
     after the offer stopped."""
-    counts = executed_per_block(rpc, forwarder, after + 1, last)
+    counts = executed_per_block(rpc, forwarder, after + 1, last, topic)
     t0 = int(str(rpc.get_block(after)["timestamp"]), 16)  # type: ignore[index]
     t1 = int(str(rpc.get_block(last)["timestamp"]), 16)  # type: ignore[index]
     total = sum(counts.values())
@@ -308,19 +371,22 @@ def measure_capacity(
     bodies: list[list[bytes]],
     rate: float,
     seconds: float,
+    path: str = "/v1/requests",
+    topic: str = EXECUTED,
 ) -> tuple[float, Offered]:
     """Offers `rate` for `seconds`: saturated (a backlog kept by admission control), the batcher
     drains at its best. The capacity is the requests executed per second of chain time in the
-    blocks from a third into the offer to its end (no ramp, no tail)."""
-    console.print(f"capacity: offering {rate:.0f}/s for {seconds:g} s")
+    blocks from a third into the offer to its end (no ramp, no tail). Signed payments: `path`
+    /v1/payments, counted by the token's Paid events (`forwarder` the token, `topic` PAID)."""
+    console.print(f"capacity ({path}): offering {rate:.0f}/s for {seconds:g} s")
     marks: list[int] = []
     loop = asyncio.get_event_loop_policy().new_event_loop()
     loop.call_later(seconds / 3, lambda: marks.append(rpc.block_number()))
-    warm = loop.run_until_complete(offer(url, wallets, bodies, rate, seconds))
+    warm = loop.run_until_complete(offer(url, wallets, bodies, rate, seconds, path))
     loop.close()
     steady_end = rpc.block_number()
     first = min(marks) if marks else steady_end
-    capacity, _ = steady_rate(rpc, forwarder, first, steady_end)
+    capacity, _ = steady_rate(rpc, forwarder, first, steady_end, topic)
     console.print(
         f"capacity {capacity:.0f}/s; accepted {len(warm.accepted) / warm.window:.0f}/s,"
         f" refused {dict(warm.refused)}, errors {dict(warm.errors)}"
@@ -433,13 +499,16 @@ def lost_and_not_final(
 def sustained(args: argparse.Namespace) -> dict[str, object]:
     """The relayer saturated for `--seconds` (its capacity), then offered 70% of that for
     `--steady-seconds` (the acceptance latency a healthy network sees); both baselines after."""
+    signers = args.wallets if args.signed else 0
     workdir, net, everyone, shops, token = start_bench(
-        "dongne-bench-relay-", args, 2 * args.wallets + NAIVE_WALLETS
+        "dongne-bench-relay-", args, 2 * args.wallets + NAIVE_WALLETS + signers
     )
+    signed: dict[str, object] | None = None
     try:
         first_wallets = everyone[: args.wallets]
         second_wallets = everyone[args.wallets : 2 * args.wallets]
-        naive_wallets = everyone[2 * args.wallets :]
+        naive_wallets = everyone[2 * args.wallets : 2 * args.wallets + NAIVE_WALLETS]
+        payers = everyone[2 * args.wallets + NAIVE_WALLETS :]
         domain = ForwarderDomain(net.manifest.chain_id, net.manifest.forwarder)
         nonces = [
             math.ceil(args.rate * seconds * share / args.wallets * 1.3) + 2
@@ -451,6 +520,11 @@ def sustained(args: argparse.Namespace) -> dict[str, object]:
             for group, n in zip((first_wallets, second_wallets), nonces, strict=True)
         ]
         naive_requests = presign(domain, token, naive_wallets, shops, 1)[0]
+        payments = (
+            presign_payments(net.manifest.chain_id, token, payers, shops, nonces[0])
+            if args.signed
+            else []
+        )
         db, gateway = gateway_for(net, workdir, args)
         rpc = net.operator.rpc
         forwarder = net.manifest.forwarder
@@ -470,6 +544,8 @@ def sustained(args: argparse.Namespace) -> dict[str, object]:
             steady_stalls = stalls(health, loop_health(gw.url, workdir / "metrics-70pct.txt"))
             warm_states, _ = final_states(db, list(warm.accepted))
             states, finals = final_states(db, list(load.accepted))
+            if args.signed:
+                signed = signed_capacity(rpc, gw.url, db, token, payers, payments, args)
         console.print("baseline: naive relay")
         naive = naive_relay(net, naive_requests, args.naive_seconds)
         console.print("baseline: raw transfers")
@@ -479,12 +555,7 @@ def sustained(args: argparse.Namespace) -> dict[str, object]:
     warm_lost, warm_not_final = lost_and_not_final(warm_runs, warm, warm_states)
     lost, not_final = lost_and_not_final(runs, load, states)
     metrics = {
-        "final_per_s": round(capacity, 1),
-        "offered_per_s": round(warm.sends / warm.window, 1),
-        "accepted_per_s": round(len(warm.accepted) / warm.window, 1),
-        "saturated_p50_accept_ms": ms(warm.accept_ms, 0.5),
-        "saturated_p99_accept_ms": ms(warm.accept_ms, 0.99),
-        "saturated_refused": dict(warm.refused),
+        **saturated(capacity, warm),
         "at_70pct_offered_per_s": round(load.sends / load.window, 1),
         "at_70pct_accepted_per_s": round(len(load.accepted) / load.window, 1),
         "p50_accept_ms_at_70pct": ms(load.accept_ms, 0.5),
@@ -505,11 +576,65 @@ def sustained(args: argparse.Namespace) -> dict[str, object]:
         "database": "postgresql" if db.startswith("postgres") else "sqlite",
     }
     baselines = {"naive_relay_per_s": round(naive, 2), "raw_transfer_per_s": round(raw, 1)}
-    ratios = {
+    ratios: dict[str, object] = {
         "vs_naive": round(capacity / naive, 1) if naive else None,
         "vs_raw_transfers": round(capacity / raw, 3) if raw else None,
     }
-    return {"name": "relay", "metrics": metrics, "baselines": baselines, "ratios": ratios}
+    result: dict[str, object] = {
+        "name": "relay",
+        "metrics": metrics,
+        "baselines": baselines,
+        "ratios": ratios,
+    }
+    if signed is not None:
+        # The same names as `metrics`' saturated phase, for signed payments in the same run.
+        result["signed"] = signed
+        signed_rate = signed["final_per_s"]
+        assert isinstance(signed_rate, float)
+        ratios["signed_vs_forwarder"] = round(signed_rate / capacity, 2) if capacity else None
+    return result
+
+
+def saturated(capacity: float, warm: Offered) -> dict[str, object]:
+    """The saturated phase's figures (the forwarder's and, with --signed, the payments')."""
+    return {
+        "final_per_s": round(capacity, 1),
+        "offered_per_s": round(warm.sends / warm.window, 1),
+        "accepted_per_s": round(len(warm.accepted) / warm.window, 1),
+        "saturated_p50_accept_ms": ms(warm.accept_ms, 0.5),
+        "saturated_p99_accept_ms": ms(warm.accept_ms, 0.99),
+        "saturated_refused": dict(warm.refused),
+    }
+
+
+def signed_capacity(
+    rpc: RpcClient,
+    url: str,
+    db: str,
+    token: str,
+    payers: list[Wallet],
+    bodies: list[list[bytes]],
+    args: argparse.Namespace,
+) -> dict[str, object]:
+    """The saturated phase again with token-native signed payments (POST /v1/payments, sent
+    in payBySigBatch transactions) from fresh wallets, after the forwarder's phases ended."""
+    first_block = rpc.block_number() + 1
+    capacity, warm = measure_capacity(
+        rpc, token, url, payers, bodies, args.rate, args.seconds, "/v1/payments", PAID
+    )
+    runs = wait_executed(rpc, token, first_block, warm, timeout=180, topic=PAID)
+    states, finals = final_states(db, list(warm.accepted))
+    lost, not_final = lost_and_not_final(runs, warm, states)
+    return {
+        **saturated(capacity, warm),
+        "p50_final_s": ms(finals, 0.5),
+        "p99_final_s": ms(finals, 0.99),
+        "lost": lost,
+        "not_final": not_final,
+        "errors": dict(warm.errors),
+        "seconds": round(warm.window, 1),
+        "wallets": len(payers),
+    }
 
 
 def overload(args: argparse.Namespace) -> dict[str, object]:
@@ -662,6 +787,12 @@ def main() -> None:
         "--expected", type=float, default=800.0, help="--overload: capacity to pre-sign for"
     )
     parser.add_argument("--smoke", action="store_true", help="a few seconds of the same")
+    parser.add_argument(
+        "--signed",
+        action="store_true",
+        help="also the saturated phase with token-native signed payments (POST /v1/payments): "
+        "the last line's `signed` holds the same names as `metrics`, for comparison",
+    )
     args = parser.parse_args()
     if args.smoke:
         args.seconds, args.rate, args.wallets = 3.0, 200.0, 200
@@ -683,11 +814,11 @@ def show(result: dict[str, object]) -> None:
     table = Table(title=f"{result['name']} benchmark")
     for column in ("measure", "value"):
         table.add_column(column)
-    for part in ("metrics", "baselines", "ratios"):
-        values = result[part]
+    for part in ("metrics", "baselines", "ratios", "signed"):
+        values = result.get(part, {})
         assert isinstance(values, dict)
         for k, v in values.items():
-            table.add_row(k, str(v))
+            table.add_row(f"signed.{k}" if part == "signed" else k, str(v))
     Console(stderr=True).print(table)
 
 

@@ -84,6 +84,7 @@ POLICIES: dict[tuple[str, str], RouteAccess] = {
     # Relay: a signed request authenticates itself; its id is a capability (a hash only the
     # submitter knows), so its state is readable by whoever holds the id.
     ("POST", "/v1/requests"): RouteAccess(SIGNED),
+    ("POST", "/v1/payments"): RouteAccess(SIGNED),  # a signed payment, the same way
     ("GET", "/v1/requests/{request_id}"): RouteAccess(PUBLIC),
     ("GET", "/v1/network"): RouteAccess(PUBLIC),
     ("GET", "/v1/nonces/{address}"): RouteAccess(PUBLIC),

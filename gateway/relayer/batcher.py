@@ -18,6 +18,7 @@ import contextlib
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from eth_account.signers.local import LocalAccount
@@ -28,10 +29,22 @@ from chain.protocol.errors import decode_revert
 from chain.protocol.forwarder import ForwardRequest, SignedRequest, encode_execute_batch
 from chain.rpc import JSONObject, NodeUnavailableError, RpcError
 from chain.rpc_async import AsyncRpc
-from gateway.db.tables.relayer import FAILED, SUCCEEDED
+from gateway.db.tables.relayer import FAILED, FORWARD, PAYMENT, SUCCEEDED
 from gateway.observability.relay_metrics import BATCH_SIZE, TIME_TO_FINAL
 from gateway.relayer.chainview import ChainView, GasExhausted
 from gateway.relayer.intake import Accepted, Intake, NonceBook
+from gateway.relayer.payment_batches import (
+    PAID_TOPICS,
+    PendingPayment,
+    batch_calldata,
+    batch_gas,
+    carries_signature,
+    encoded_size,
+    paid_log_matches,
+    read_batch_logs,
+    skip_reason,
+)
+from gateway.relayer.payment_intake import AcceptedPayment
 from gateway.relayer.store import Outcome, RequestStore, StoredBatch, StoredRequest
 from gateway.settings import Settings
 
@@ -41,6 +54,8 @@ EXECUTED_TOPIC = event_topic("ExecutedForwardRequest", "DongneForwarder")
 MAX_ATTEMPTS = 3
 # Forwarder work per request outside the forwarded call: signature recovery, nonce, event.
 PER_REQUEST_OVERHEAD = 20_000
+# How far back a payment skipped as already paid is looked for (its Paid log), in blocks.
+PAID_LOOKBACK_BLOCKS = 50_000
 
 
 _FINAL_FAILED = TIME_TO_FINAL.labels(status=FAILED)
@@ -84,13 +99,17 @@ class RelayerKey:
         return str(self.account.address)
 
 
+Item = Pending | PendingPayment  # a forwarder request, or a signed payment (payBySig)
+
+
 @dataclass
 class InFlight:
     tx_hash: str
     key: RelayerKey
     raw: bytes
-    items: list[Pending]
+    items: list[Item]
     last_sent: float
+    kind: str = FORWARD  # an executeBatch, or a PAYMENT batch (payBySigBatch of one token)
 
 
 @dataclass
@@ -128,12 +147,15 @@ class Batcher:
         self.nonces = nonces
         self.intake = intake
         self.shard = shard
-        self.accepted: asyncio.Queue[Accepted] = asyncio.Queue()
+        self.accepted: asyncio.Queue[Accepted | AcceptedPayment] = asyncio.Queue()
         self.keys = [key]
         # Ids this batcher made final lately: an adoption poll that read them still queued
         # just before they ended must not take them up again.
         self._done: dict[str, float] = {}
         self.waiting: dict[str, dict[int, Pending]] = defaultdict(dict)
+        # Signed payments, per payment_key (payer and token), by nonce: never in the same
+        # transaction as forwarder requests (payBySigBatch goes to the token).
+        self.payment_waiting: dict[str, dict[int, PendingPayment]] = defaultdict(dict)
         self.next_send: dict[str, int] = {}
         self.in_flight: dict[str, InFlight] = {}
         # Requests of each signer in batches not yet mined: a signer's next request is only
@@ -150,15 +172,17 @@ class Batcher:
     def reset(self) -> None:
         """Forgets everything in memory: the lease moved to another replica, which resumes
         this work from the database (nothing of it is written from here any more)."""
+        held: list[Item | Accepted | AcceptedPayment]
         held = [p for queue in self.waiting.values() for p in queue.values()]
+        held += [p for queue in self.payment_waiting.values() for p in queue.values()]
         held += [p for batch in self.in_flight.values() for p in batch.items]
         while not self.accepted.empty():
-            a = self.accepted.get_nowait()
-            held.append(Pending(a.id, a.signed, a.created_at))
+            held.append(self.accepted.get_nowait())
         for p in held:
             self.nonces.release(p.signer, p.nonce, used=False, rid=p.id)
             self.intake.known.pop(p.id, None)
         self.waiting.clear()
+        self.payment_waiting.clear()
         self.next_send.clear()
         self.in_flight.clear()
         self.sending.clear()
@@ -173,8 +197,9 @@ class Batcher:
                 await self.rpc.call("eth_sendRawTransaction", ["0x" + batch.raw.hex()])
             key = self._key_by_address(batch.relayer)
             items = [self._recovered(r) for r in await self._load(batch.request_ids)]
+            kind = PAYMENT if any(isinstance(p, PendingPayment) for p in items) else FORWARD
             self.in_flight[batch.tx_hash] = InFlight(
-                batch.tx_hash, key, batch.raw, items, time.time()
+                batch.tx_hash, key, batch.raw, items, time.time(), kind
             )
             key.in_flight += 1
             for p in items:
@@ -198,7 +223,14 @@ class Batcher:
                 loaded.append(stored)
         return loaded
 
-    def _recovered(self, stored: StoredRequest) -> Pending:
+    def _recovered(self, stored: StoredRequest) -> Item:
+        if stored.kind == PAYMENT:
+            payment = PendingPayment.from_calldata(
+                stored.id, stored.target, stored.data, stored.created_at, stored.http_request_id
+            )
+            self.nonces.hold(payment.signer, payment.nonce, stored.id)
+            self.intake.known[stored.id] = stored.status
+            return payment
         request = ForwardRequest(
             from_=stored.signer,
             to=stored.target,
@@ -255,23 +287,36 @@ class Batcher:
     async def _feed(self) -> None:
         while True:
             accepted = await self.accepted.get()
-            self._enqueue(
-                Pending(
-                    accepted.id,
-                    accepted.signed,
-                    accepted.created_at,
-                    simulated=accepted.simulated,
-                    trace=accepted.trace,
+            if isinstance(accepted, AcceptedPayment):
+                self._enqueue(
+                    PendingPayment(
+                        accepted.id, accepted.token, accepted.payment, accepted.signature,
+                        accepted.created_at, simulated=accepted.simulated, trace=accepted.trace,
+                    )
+                )  # fmt: skip
+            else:
+                self._enqueue(
+                    Pending(
+                        accepted.id,
+                        accepted.signed,
+                        accepted.created_at,
+                        simulated=accepted.simulated,
+                        trace=accepted.trace,
+                    )
                 )
-            )
             if self._waiting_count() >= self.settings.batch_max_requests:
                 self._wake.set()
 
-    def _enqueue(self, p: Pending) -> None:
-        self.waiting[p.signer][p.nonce] = p
+    def _enqueue(self, p: Item) -> None:
+        if isinstance(p, PendingPayment):
+            self.payment_waiting[p.signer][p.nonce] = p
+        else:
+            self.waiting[p.signer][p.nonce] = p
 
     def _waiting_count(self) -> int:
-        return sum(len(v) for v in self.waiting.values())
+        return sum(len(v) for v in self.waiting.values()) + sum(
+            len(v) for v in self.payment_waiting.values()
+        )
 
     async def _make_batches(self) -> None:
         interval = self.settings.batch_interval_ms / 1000
@@ -299,6 +344,13 @@ class Batcher:
                 if not items:
                     break
                 await self._send(key, items)
+            while key.in_flight < self.settings.max_in_flight_batches:
+                payments = await self._take_payments(key, self.settings.batch_max_requests)
+                if not payments:
+                    break
+                calldata = batch_calldata(payments)
+                gas = batch_gas(payments, calldata, self._block_gas_limit)
+                await self._send_tx(key, list(payments), payments[0].token, calldata, gas, PAYMENT)
 
     async def _take(self, key: RelayerKey, limit: int) -> list[Pending]:
         """The next batch of ``key``: at most one request per signer (its next nonce, once
@@ -373,6 +425,30 @@ class Batcher:
         failure is stored first; memory forgets the request only once that succeeded (a
         locked database leaves it waiting, to expire on a later round)."""
         now = time.time()
+        stale = [
+            p
+            for queue in self.payment_waiting.values()
+            for p in queue.values()
+            if p.deadline <= now
+        ]
+        if stale:
+            await asyncio.to_thread(
+                self.store.fail_requests,
+                [
+                    Outcome.failed(
+                        q.id,
+                        "VoucherSignedPaymentExpired",
+                        {"payer": q.payment.payer, "deadline": q.deadline},
+                    )
+                    for q in stale
+                ],
+            )
+            for gone in stale:
+                payments = self.payment_waiting.get(gone.signer, {})
+                payments.pop(gone.nonce, None)
+                if not payments:
+                    self.payment_waiting.pop(gone.signer, None)
+                self._finish(gone, FAILED, used=False)
         expired: list[tuple[str, Pending]] = [
             (signer, p)
             for signer, queue in self.waiting.items()
@@ -393,6 +469,206 @@ class Batcher:
                 if not queue:
                     del self.waiting[signer]
             self._finish(p, FAILED, used=False)
+
+    # ------------------------------------------------------------------ signed payments
+
+    async def _take_payments(self, key: RelayerKey, limit: int) -> list[PendingPayment]:
+        """The next payBySigBatch of ``key``: signed payments of one token (the first ready
+        one's), at most one per payer (its next sequence, once nothing of it is in flight),
+        each simulated unless intake already did."""
+        taken: list[PendingPayment] = []
+        token: str | None = None
+        now = time.time()
+        size = 4 + 64 + 64  # selector, two offsets, two array lengths
+        for book_key in list(self.payment_waiting):
+            if len(taken) >= limit:
+                break
+            if self.key_for(book_key) is not key or self.sending.get(book_key):
+                continue
+            queue = self.payment_waiting[book_key]
+            first = next(iter(queue.values()))
+            if token is not None and first.token != token:
+                continue
+            n = self.nonces.chain_next.get(book_key)
+            if n is None:
+                n = await self.view.payment_seq(first.token, first.payment.payer)
+                self.nonces.see(book_key, n)
+            p = queue.get(n)
+            if p is None:
+                # Below the sequence (paid by an earlier batch, or overtaken by a direct
+                # payment): sent anyway, the token skips it and settlement reads which.
+                below = [q for q in queue.values() if q.nonce < n]
+                if not below:
+                    continue  # parked behind a gap
+                p = min(below, key=lambda q: q.nonce)
+            elif not p.simulated and self.settings.simulate and not await self._simulate_payment(p):
+                continue
+            if p.deadline <= now:
+                continue  # _expire_waiting ends it
+            if p.alone and taken:
+                continue  # retried in a batch of its own: the next one
+            if size + encoded_size(p) > self.settings.batch_max_bytes and taken:
+                break
+            size += encoded_size(p)
+            taken.append(queue.pop(p.nonce))
+            token = p.token
+            del self.payment_waiting[book_key]  # round robin, as _take
+            if queue:
+                self.payment_waiting[book_key] = queue
+            if p.alone:
+                break
+        return taken
+
+    async def _simulate_payment(self, p: PendingPayment) -> bool:
+        """True when ``p`` may be sent; one the token refuses ends here, unsent, with the
+        token's error (or succeeded, when the refusal is its own earlier payment), and the
+        payer's later payments on the token end NonceGap."""
+        try:
+            revert = await self.view.simulate_payment(p.token, p.calldata)
+        except (RpcError, NodeUnavailableError) as exc:
+            log.warning("cannot simulate %s now: %s", p.id, exc)
+            return False
+        if revert is None:
+            p.simulated = True
+            return True
+        outcome = await self._payment_outcome(p, revert.name, dict(revert.args), None, None)
+        if outcome is None:
+            return False  # ahead of the sequence: its turn has not come
+        later = self._behind(p) if outcome.status == FAILED else []
+        outcomes = [outcome, *_gap_outcomes(p, later)]
+        await asyncio.to_thread(self.store.write_outcomes, outcomes)
+        self._unwait([p, *later])
+        self._finish(p, outcome.status, used=outcome.status == SUCCEEDED)
+        for q in later:
+            self._finish(q, FAILED, used=False)
+        self.stats.refused_unsent += len(outcomes) - (outcome.status == SUCCEEDED)
+        return False
+
+    def _behind(self, p: PendingPayment) -> list[PendingPayment]:
+        """The payer's payments on ``p``'s token waiting behind ``p``, in nonce order: a
+        failed payment left the sequence at its nonce, so none of them can run."""
+        queue = self.payment_waiting.get(p.signer, {})
+        return sorted((q for q in queue.values() if q.nonce > p.nonce), key=lambda q: q.nonce)
+
+    def _unwait(self, items: Sequence[PendingPayment]) -> None:
+        for q in items:
+            queue = self.payment_waiting.get(q.signer, {})
+            queue.pop(q.nonce, None)
+            if not queue:
+                self.payment_waiting.pop(q.signer, None)
+
+    async def _end_behind(self, failed: Sequence[PendingPayment]) -> None:
+        """Payments waiting behind ones a batch ended failed end NonceGap at once, as the
+        simulation path ends them (:meth:`_simulate_payment`), not parked until their
+        deadline."""
+        pairs = [(p, self._behind(p)) for p in failed]
+        outcomes = [o for p, later in pairs for o in _gap_outcomes(p, later)]
+        if not outcomes:
+            return
+        await asyncio.to_thread(self.store.fail_requests, outcomes)
+        for _, later in pairs:
+            self._unwait(later)
+            for q in later:
+                self._finish(q, FAILED, used=False)
+        self.stats.refused_unsent += len(outcomes)
+
+    async def _payment_outcome(
+        self,
+        p: PendingPayment,
+        code: str,
+        args: dict[str, object],
+        tx_hash: str | None,
+        block: int | None,
+    ) -> Outcome | None:
+        """How a payment the token refused (skipped in a batch, or in simulation) ends; None
+        when it may still run (its nonce is ahead of the payer's sequence). A nonce refused
+        as already used is this payment's own success when its Paid log is on chain: a
+        batch resent or replaced after it mined must not be read as a failure."""
+        if code == "VoucherInvalidPaymentNonce":
+            expected = args.get("expected")
+            seq = int(expected) if isinstance(expected, int | str) else p.nonce + 1
+            self.nonces.see(p.signer, seq)
+            if seq <= p.nonce:
+                return None
+            found = await self._paid_earlier(p)
+            if found is not None:
+                return Outcome.succeeded(p.id, *found)
+        return Outcome.failed(p.id, code, args, tx_hash=tx_hash, block=block)
+
+    async def _paid_earlier(self, p: PendingPayment) -> tuple[str, int] | None:
+        """(tx hash, block) of this payment's own Paid log, if the token paid it already."""
+        latest = int(str(await self.rpc.call("eth_blockNumber", [])), 16)
+
+        def topic(address: str) -> str:
+            return "0x" + "00" * 12 + address[2:].lower()
+
+        payment = p.payment
+        logs = await self.rpc.call(
+            "eth_getLogs",
+            [
+                {
+                    "address": p.token,
+                    "fromBlock": hex(max(0, latest - PAID_LOOKBACK_BLOCKS)),
+                    "toBlock": "latest",
+                    "topics": [
+                        list(PAID_TOPICS), topic(payment.payer), topic(payment.merchant),
+                        "0x" + payment.payment_id.hex(),
+                    ],
+                }
+            ],
+        )  # fmt: skip
+        for entry in logs if isinstance(logs, list) else []:
+            if not isinstance(entry, dict) or not paid_log_matches(entry, payment):
+                continue
+            # The log must be this payment's own, not one that looks like it: a forwarded or
+            # direct pay of the same payer, merchant, amount and paymentId (0 for a plain QR)
+            # takes the same sequence and logs the same Paid, while this payment never ran
+            # (the merchant would be short). Only a transaction carrying this payment's
+            # signature (r||vs in its calldata, as payBySig and payBySigBatch carry it) can
+            # have paid it; that race ends the payment failed VoucherInvalidPaymentNonce.
+            tx = await self.rpc.call("eth_getTransactionByHash", [entry["transactionHash"]])
+            if isinstance(tx, dict) and carries_signature(tx.get("input"), p.signature):
+                return str(entry["transactionHash"]), int(str(entry["blockNumber"]), 16)
+        return None
+
+    async def _settle_payments(
+        self, batch: InFlight, receipt: JSONObject, block: int, gas_used: int
+    ) -> None:
+        """Each payment of a mined payBySigBatch: paid (its Paid log), or skipped with the
+        token's reason (SignedPaymentSkipped), read by :meth:`_payment_outcome`."""
+        token = batch.items[0].token if isinstance(batch.items[0], PendingPayment) else ""
+        paid, skipped = read_batch_logs(receipt, token)
+        outcomes: list[Outcome] = []
+        requeue: list[Item] = []
+        for p in batch.items:
+            assert isinstance(p, PendingPayment)  # a payment batch holds payments only
+            key = (p.payment.payer.lower(), p.nonce)
+            if key in paid:
+                outcomes.append(Outcome.succeeded(p.id, batch.tx_hash, block))
+                continue
+            reason = skipped.get(key)
+            outcome = None
+            if reason == b"" and not p.alone:
+                # An empty reason after passing simulation is most likely gas running out
+                # inside the batch's try/catch: one retry alone, with room, before failing.
+                p.alone = True
+                requeue.append(p)
+                continue
+            if reason is not None:
+                code, args = skip_reason(reason)
+                outcome = await self._payment_outcome(p, code, args, batch.tx_hash, block)
+            if outcome is None:
+                requeue.append(p)
+            else:
+                outcomes.append(outcome)
+        await self._close(batch, "mined", block, gas_used, outcomes, requeue)
+        # A nonce refused because the sequence moved past it (another payment took it) leaves
+        # the later ones runnable; any other failure leaves a gap.
+        ended = {o.request_id for o in outcomes if o.status == FAILED}
+        ended -= {o.request_id for o in outcomes if o.error_code == "VoucherInvalidPaymentNonce"}
+        await self._end_behind(
+            [p for p in batch.items if isinstance(p, PendingPayment) and p.id in ended]
+        )
 
     def unfunded(self) -> list[str]:
         """Keys below the minimum balance, where gas has a price (none on a zero-gas chain)."""
@@ -434,8 +710,13 @@ class Batcher:
         gas = 21_000 + 16 * len(calldata) + 50_000 + len(items) * PER_REQUEST_OVERHEAD
         gas += forwarded * 64 // 63
         gas = min(gas, self._block_gas_limit)
+        await self._send_tx(key, list(items), self.view.manifest.forwarder, calldata, gas, FORWARD)
+
+    async def _send_tx(
+        self, key: RelayerKey, items: list[Item], to: str, calldata: bytes, gas: int, kind: str
+    ) -> None:
         tx: dict[str, object] = {
-            "to": self.view.manifest.forwarder,
+            "to": to,
             "data": calldata,
             "gas": gas,
             "gasPrice": self._gas_price,
@@ -459,7 +740,7 @@ class Batcher:
             raise
         key.nonce += 1
         key.in_flight += 1
-        batch_in_flight = InFlight(tx_hash, key, raw, items, time.time())
+        batch_in_flight = InFlight(tx_hash, key, raw, items, time.time(), kind)
         self.in_flight[tx_hash] = batch_in_flight
         for p in items:
             self.sending[p.signer] += 1
@@ -469,7 +750,7 @@ class Batcher:
         self.stats.requests_sent += len(items)
         BATCH_SIZE.observe(len(items))
         log.info(
-            "batch %s with %d requests stored, sending", tx_hash, len(items),
+            "%s batch %s with %d requests stored, sending", kind, tx_hash, len(items),
             extra={
                 "tx_hash": tx_hash, "relayer": key.address, "tx_nonce": batch.relayer_nonce,
                 "request_ids": [p.trace for p in items if p.trace is not None],
@@ -494,7 +775,7 @@ class Batcher:
         except NodeUnavailableError as exc:
             log.warning("batch %s stored, node unavailable (will resend): %s", tx_hash, exc)
 
-    def _mark_sent(self, p: Pending) -> None:
+    def _mark_sent(self, p: Item) -> None:
         self.next_send[p.signer] = max(self.next_send.get(p.signer, 0), p.nonce + 1)
 
     # ------------------------------------------------------------------ tracking
@@ -552,6 +833,9 @@ class Batcher:
         if int(str(receipt["status"]), 16) != 1:
             await self._close(batch, "mined", block, gas_used, [], list(batch.items))
             return
+        if batch.kind == PAYMENT:
+            await self._settle_payments(batch, receipt, block, gas_used)
+            return
         executed: dict[tuple[str, int], bool] = {}
         forwarder = self.view.manifest.forwarder.lower()
         logs = receipt.get("logs")
@@ -565,9 +849,10 @@ class Batcher:
             data = bytes.fromhex(str(entry["data"])[2:])
             executed[(signer, int.from_bytes(data[:32], "big"))] = data[63] == 1
         outcomes: list[Outcome] = []
-        requeue: list[Pending] = []
+        requeue: list[Item] = []
         failed_calls: list[Pending] = []
         for p in batch.items:
+            assert isinstance(p, Pending)  # a forwarder batch holds forwarder requests only
             success = executed.get((p.signer, p.nonce))
             if success is True:
                 outcomes.append(Outcome.succeeded(p.id, batch.tx_hash, block))
@@ -661,7 +946,7 @@ class Batcher:
         block: int | None,
         gas_used: int | None,
         outcomes: list[Outcome],
-        requeue: list[Pending],
+        requeue: list[Item],
     ) -> None:
         await asyncio.to_thread(
             self.store.finish_batch,
@@ -681,19 +966,20 @@ class Batcher:
         by_id = {p.id: p for p in batch.items}
         for o in outcomes:
             p = by_id[o.request_id]
-            # A failed call used its nonce; an expired or skipped request did not.
+            # A failed call used its nonce; an expired or skipped request did not, nor did a
+            # signed payment that failed (the token skipped it: its sequence did not move).
             used = o.status == SUCCEEDED or (
-                o.tx_hash is not None
+                isinstance(p, Pending)
+                and o.tx_hash is not None
                 and o.error_code not in ("RequestExpired", "NonceTooLow", "ForwarderSkipped")
             )
             self._finish(p, o.status, used=used)
         exhausted = [p for p in requeue if p.attempts + 1 >= MAX_ATTEMPTS]
         if exhausted:  # requeued batch after batch: end them rather than burn gas for ever
-            outcomes = [Outcome.failed(p.id, "ForwarderSkipped", {"attempts": p.attempts + 1})
-                        for p in exhausted]  # fmt: skip
-            await asyncio.to_thread(self.store.fail_requests, outcomes)
-            for p in exhausted:
-                self._finish(p, FAILED, used=False)
+            outcomes = [await self._exhausted(p) for p in exhausted]
+            await asyncio.to_thread(self.store.write_outcomes, outcomes)
+            for p, o in zip(exhausted, outcomes, strict=True):
+                self._finish(p, o.status, used=o.status == SUCCEEDED)
         requeue = [p for p in requeue if p.attempts + 1 < MAX_ATTEMPTS]
         for p in requeue:
             p.attempts += 1
@@ -706,7 +992,20 @@ class Batcher:
         if requeue:
             self._wake.set()
 
-    def _finish(self, p: Pending, status: str, *, used: bool) -> None:
+    async def _exhausted(self, p: Item) -> Outcome:
+        """How a request requeued too often ends. A signed payment may have been paid by a
+        transaction this batcher did not read as its own (its signature submitted by someone
+        else): looked for first, and otherwise ends with the token's code for it, not the
+        forwarder's."""
+        attempts: dict[str, object] = {"attempts": p.attempts + 1}
+        if isinstance(p, Pending):
+            return Outcome.failed(p.id, "ForwarderSkipped", attempts)
+        found = await self._paid_earlier(p)
+        if found is not None:
+            return Outcome.succeeded(p.id, *found)
+        return Outcome.failed(p.id, "PaymentSkipped", attempts | {"nonce": p.nonce})
+
+    def _finish(self, p: Item, status: str, *, used: bool) -> None:
         self.nonces.release(p.signer, p.nonce, used=used, rid=p.id)
         self.intake.known.pop(p.id, None)
         self._done[p.id] = time.monotonic()
@@ -717,3 +1016,11 @@ class Batcher:
         else:
             self.stats.failed += 1
             _FINAL_FAILED.observe(time.time() - p.created_at)
+
+
+def _gap_outcomes(failed: PendingPayment, later: Sequence[PendingPayment]) -> list[Outcome]:
+    """NonceGap for each payment waiting behind ``failed``."""
+    return [
+        Outcome.failed(q.id, "NonceGap", {"nonce": q.nonce, "failed_nonce": failed.nonce})
+        for q in later
+    ]

@@ -26,6 +26,7 @@ IDENTITY_OF = selector("identityOf", "IdentityRegistry")
 NONCES = selector("nonces", "DongneForwarder")
 TOKENS = selector("tokens", "VoucherFactory")
 HAS_ROLE = selector("hasRole")
+ACCOUNT_OF = selector("accountOf")
 
 KIND_NONE, KIND_CITIZEN, KIND_MERCHANT, KIND_INSTITUTION = range(4)
 
@@ -150,6 +151,25 @@ class ChainView:
             self.manifest.forwarder, NONCES + abi_encode(["address"], [signer])
         )
         return int.from_bytes(raw[:32], "big")
+
+    async def payment_seq(self, token: str, payer: str) -> int:
+        """The payer's next payment sequence on ``token`` (``accountOf``'s last field): the
+        nonce its next signed payment there must carry."""
+        raw = await self.rpc.eth_call(token, ACCOUNT_OF + abi_encode(["address"], [payer]))
+        return int.from_bytes(raw[-32:], "big")
+
+    async def simulate_payment(self, token: str, calldata: bytes) -> ContractRevert | None:
+        """Runs ``payBySig`` calldata as a plain call (any sender may submit a signed payment;
+        the forwarder as sender would make the token read an appended ERC-2771 sender)."""
+        try:
+            await self.rpc.eth_call(token, calldata)
+        except RpcError as exc:
+            reply = {"code": exc.code, "message": exc.message, "data": exc.data}
+            revert = revert_data_from_rpc_error(reply)
+            if revert is None:
+                raise
+            return decode_revert(revert)
+        return None
 
     def knows_token(self, address: str) -> bool:
         """Whether ``address`` is a municipal token already known (no call to the node)."""

@@ -39,7 +39,7 @@ from chain.protocol.forwarder import (
     verify_request,
 )
 from chain.rpc import NodeUnavailableError, RpcError
-from gateway.db.tables.relayer import QUEUED
+from gateway.db.tables.relayer import FORWARD, QUEUED
 from gateway.errors import GatewayError
 from gateway.observability.logs import REQUEST_ID
 from gateway.observability.relay_metrics import INTAKE_ACCEPTED, INTAKE_REFUSED, INTAKE_REPEATED
@@ -53,7 +53,8 @@ from gateway.relayer.chainview import (
     ChainView,
     GasExhausted,
 )
-from gateway.relayer.store import RequestStore
+from gateway.relayer.payment_intake import AcceptedPayment, PaymentIntake
+from gateway.relayer.store import NonceTakenError, RequestStore
 from gateway.settings import Settings
 
 # How far past the next executable nonce a signer may queue requests.
@@ -106,6 +107,8 @@ class Accepted:
             "updated_at": self.created_at,
             "http_request_id": self.trace,
             "shard": self.shard,
+            "kind": FORWARD,
+            "nonce_scope": "",  # a forwarder nonce is the signer's alone
         }
 
 
@@ -261,7 +264,7 @@ class Router(Protocol):
         """Whether a relayer key can pay for gas."""
         ...
 
-    def route(self, accepted: Accepted) -> None:
+    def route(self, accepted: Accepted | AcceptedPayment) -> None:
         """Takes a request once it is stored, to relay it."""
         ...
 
@@ -282,7 +285,7 @@ class LoneRouter:
     def ready(self) -> bool:
         return True
 
-    def route(self, accepted: Accepted) -> None:
+    def route(self, accepted: Accepted | AcceptedPayment) -> None:
         return None
 
 
@@ -303,29 +306,31 @@ class Intake:
         self.gas_budget = RateLimiter(settings.signer_gas_budget, settings.signer_gas_window_s)
         self.admission = Admission(settings, nonces.runnable)
         self.known: dict[str, str] = {}  # id -> status, for requests this replica holds
-        self._to_write: asyncio.Queue[Accepted] = asyncio.Queue()
+        self._to_write: asyncio.Queue[Accepted | AcceptedPayment] = asyncio.Queue()
         self.router = router
         self._signer_locks: dict[str, asyncio.Lock] = {}
         self._signer_slots: dict[str, int] = {}  # submissions being checked, per signer
+        self.payments = PaymentIntake(self)  # the signed payments' checks (payBySig)
 
-    async def submit(self, body: object) -> tuple[str, str, bool]:
-        """Validates and persists one request; returns (id, status, newly accepted). Sheds
-        load first (``Overloaded``), before any of the work a request costs."""
+    async def submit(self, body: object, *, payment: bool = False) -> tuple[str, str, bool]:
+        """Validates and persists one request (a forwarder request, or a signed payment when
+        ``payment``); returns (id, status, newly accepted). Sheds load first
+        (``Overloaded``), before any of the work a request costs."""
         started = time.perf_counter()
         try:
-            answer = await self._admitted(body)
+            answer = await self._admitted(body, payment)
         except BaseException:
             INTAKE_REFUSED.observe(time.perf_counter() - started)
             raise
         (INTAKE_ACCEPTED if answer[2] else INTAKE_REPEATED).observe(time.perf_counter() - started)
         return answer
 
-    async def _admitted(self, body: object) -> tuple[str, str, bool]:
+    async def _admitted(self, body: object, payment: bool) -> tuple[str, str, bool]:
         self.admission.enter()
         entered = time.monotonic()
         accepted_in: float | None = None
         try:
-            answer = await self._submit(body)
+            answer = await (self.payments.check(body) if payment else self._submit(body))
             if answer[2]:  # newly stored: its time is what the adaptive limit aims at
                 accepted_in = time.monotonic() - entered
             return answer
@@ -748,10 +753,6 @@ async def _trial(ahead: Ahead | None, nonce: int) -> asyncio.Task[ContractRevert
     except (NodeUnavailableError, RpcError):
         return None
     return ahead.simulation if ran_at == nonce else None
-
-
-class NonceTakenError(Exception):
-    """The database stored another live request with the same signer and nonce."""
 
 
 def _parse(body: object) -> SignedRequest:

@@ -36,6 +36,7 @@ from chain.rpc_async import AsyncRpc
 from gateway.relayer.batcher import Batcher, RelayerKey, Stats
 from gateway.relayer.chainview import ChainView
 from gateway.relayer.intake import Accepted, Intake, NonceBook
+from gateway.relayer.payment_intake import AcceptedPayment
 from gateway.relayer.shards import ShardLeases, shard_of
 from gateway.relayer.store import RequestStore
 from gateway.settings import Settings
@@ -101,7 +102,7 @@ class Relayer:
         await self._take_turn()  # a lone replica relays every shard when start returns
         self._tasks.append(asyncio.create_task(self._keep_leases(), name="relay-leases"))
 
-    def route(self, accepted: Accepted) -> None:
+    def route(self, accepted: Accepted | AcceptedPayment) -> None:
         """Hands a request accepted (and held) here to its shard's batcher; if the shard left
         meanwhile, lets go of it: it is stored, and the shard's new owner adopts it."""
         batcher = self.batchers.get(accepted.shard)
@@ -211,6 +212,13 @@ class Relayer:
             await asyncio.get_running_loop().run_in_executor(
                 self._lease_thread, self.shards.release_all
             )
+
+    async def next_payment_nonce(self, token: str, payer: str) -> int:
+        """The nonce the payer's next signed payment on ``token`` should carry: its payment
+        sequence there past its payments not yet final (memory on the shard's owner, the
+        database elsewhere)."""
+        held = self.shard_of(payer) in self.batchers
+        return await self.intake.payments.expected(token, payer, held=held)
 
     async def next_nonce(self, signer: str) -> int:
         """The nonce a wallet should sign next, counting its requests not yet final: from

@@ -38,8 +38,10 @@ _HEARTBEAT = "replica:"
 
 
 def shard_of(signer: str, count: int) -> int:
-    """The shard of ``signer`` (a 0x address) among ``count`` shards."""
-    return int(signer, 16) % count
+    """The shard of ``signer`` (a 0x address, or a key that starts with one: a payer's
+    payment sequence on a token, gateway.relayer.payment_intake.payment_key) among ``count``
+    shards."""
+    return int(signer[:42], 16) % count
 
 
 def shard_name(k: int) -> str:

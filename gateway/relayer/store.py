@@ -15,12 +15,17 @@ from sqlalchemy import Connection, Engine, RowMapping, bindparam, insert, select
 
 from gateway.db.tables.relayer import (
     FAILED,
+    FORWARD,
     QUEUED,
     SUBMITTED,
     SUCCEEDED,
     batches,
     requests,
 )
+
+
+class NonceTakenError(Exception):
+    """The database stored another live request with the same signer and nonce (scope)."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,8 @@ class StoredRequest:
     created_at: float
     updated_at: float
     http_request_id: str | None = None  # the X-Request-ID that brought it
+    kind: str = FORWARD  # or PAYMENT (gateway.db.tables.relayer)
+    nonce_scope: str = ""  # a payment's token: its nonce is the payer's sequence there
 
     def public(self) -> dict[str, object]:
         """The request as `GET /v1/requests/{id}` shows it."""
@@ -50,6 +57,7 @@ class StoredRequest:
             error = {"code": self.error_code, "args": self.error_args or {}}
         return {
             "id": self.id,
+            "kind": self.kind,
             "status": self.status,
             "signer": self.signer,
             "target": self.target,
@@ -144,24 +152,27 @@ class RequestStore:
             rows = conn.execute(query).all()
         return [_request(r._mapping) for r in rows]
 
-    def live_holder(self, signer: str, nonce: int) -> str | None:
-        """The id of the request (not failed) that holds ``signer``'s ``nonce``, if any."""
+    def live_holder(self, signer: str, nonce: int, scope: str = "") -> str | None:
+        """The id of the request (not failed) that holds ``signer``'s ``nonce``, if any (of
+        the forwarder, or of the token ``scope`` names)."""
         with self.engine.connect() as conn:
             found = conn.execute(
                 select(requests.c.id)
                 .where(requests.c.chain_id == self.chain_id, requests.c.signer == signer)
+                .where(requests.c.nonce_scope == scope)
                 .where(requests.c.nonce == nonce, requests.c.status != FAILED)
             ).scalar()
         return None if found is None else str(found)
 
-    def live_nonces(self, signer: str, since: int) -> list[int]:
-        """``signer``'s nonces from ``since`` on held by requests not final."""
+    def live_nonces(self, signer: str, since: int, scope: str = "") -> list[int]:
+        """``signer``'s nonces (in ``scope``) from ``since`` on held by requests not final."""
         with self.engine.connect() as conn:
             return [
                 int(n)
                 for n in conn.execute(
                     select(requests.c.nonce)
                     .where(requests.c.chain_id == self.chain_id, requests.c.signer == signer)
+                    .where(requests.c.nonce_scope == scope)
                     .where(requests.c.nonce >= since)
                     .where(requests.c.status.in_((QUEUED, SUBMITTED)))
                 ).scalars()
@@ -269,18 +280,7 @@ class RequestStore:
                 .where(batches.c.tx_hash == tx_hash)
                 .values(status=status, block_number=block_number, gas_used=gas_used)
             )
-            rows = [
-                {
-                    "rid": o.request_id,
-                    "status": o.status,
-                    "tx_hash": o.tx_hash,
-                    "block_number": o.block_number,
-                    "error_code": o.error_code,
-                    "error_args": o.error_args,
-                    "updated_at": now,
-                }
-                for o in outcomes
-            ]
+            rows = _outcome_rows(outcomes, now)
             if rows:
                 # One executemany for the whole batch: per-row statements were the relayer's
                 # largest cost at a few hundred requests per second.
@@ -292,6 +292,17 @@ class RequestStore:
                     .where(requests.c.id.in_(ids), requests.c.status.in_((QUEUED, SUBMITTED)))
                     .values(status=QUEUED, tx_hash=None, updated_at=now)
                 )
+
+    def write_outcomes(self, outcomes: Iterable[Outcome]) -> None:
+        """Outcomes decided outside a batch's receipt (a signed payment found paid by an
+        earlier transaction, or refused by simulation), with the chain's tx hash and block
+        when there is one; never over a success."""
+        rows = _outcome_rows(outcomes, time.time())
+        if not rows:
+            return
+        with self.engine.begin() as conn:
+            self._fenced(conn)
+            conn.execute(_OUTCOME_UPDATE, rows)
 
     def fail_requests(self, outcomes: Iterable[Outcome]) -> None:
         """Failures decided off chain (expired, refused by simulation): only over a request
@@ -339,6 +350,22 @@ class Outcome:
         return cls(request_id, FAILED, tx_hash, block, code, _json_safe(args or {}))
 
 
+def _outcome_rows(outcomes: Iterable[Outcome], now: float) -> list[dict[str, object]]:
+    """Parameters of ``_OUTCOME_UPDATE``, one a request."""
+    return [
+        {
+            "rid": o.request_id,
+            "status": o.status,
+            "tx_hash": o.tx_hash,
+            "block_number": o.block_number,
+            "error_code": o.error_code,
+            "error_args": o.error_args,
+            "updated_at": now,
+        }
+        for o in outcomes
+    ]
+
+
 def _column_value(value: object) -> object:
     # Only the JSON column needs encoding; at insert time it is always empty.
     return json.dumps(value) if isinstance(value, dict) else value
@@ -363,6 +390,8 @@ def _request(m: RowMapping) -> StoredRequest:
         created_at=float(m["created_at"]),
         updated_at=float(m["updated_at"]),
         http_request_id=m["http_request_id"],
+        kind=str(m["kind"]),
+        nonce_scope=str(m["nonce_scope"]),
     )
 
 

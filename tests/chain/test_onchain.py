@@ -73,7 +73,17 @@ from chain.protocol.forwarder import (
 )
 from chain.protocol.merkle import Leaf, MerkleTree
 from chain.protocol.rewards import reward_digest, sign_reward
+from chain.protocol.signed_payments import (
+    SIGNED_PAYMENT_TYPEHASH,
+    SignedPayment,
+    encode_pay_by_sig,
+    encode_pay_by_sig_batch,
+    recover_payer,
+    sign_payment,
+    token_domain,
+)
 from chain.rpc import JSONObject, RpcClient, RpcError
+from chain.sender import TransactionFailed
 from chain.toolchain import ToolchainMissingError, tool_path
 from gateway.devnet.localnet import SIHEUNG, LocalNetwork, MunicipalitySpec, start_local_network
 
@@ -428,6 +438,52 @@ def test_signed_request_executes_through_the_forwarder(world: World, snapshot: N
     assert topics[1:] == [payer, merchant, "0x" + payment_id.hex()]
 
 
+def next_payment_seq(w: World, payer: str) -> int:
+    raw = w.view(w.token, encode_function("accountOf", [payer]))
+    return int.from_bytes(raw[-32:], "big")  # nextPaymentSeq, the last field
+
+
+def test_signed_payment_typehash_is_the_tokens(world: World) -> None:
+    """The type string derived from the ABI hashes to the token's own type hash."""
+    raw = world.view(world.token, encode_function("SIGNED_PAYMENT_TYPEHASH", []))
+    assert raw == SIGNED_PAYMENT_TYPEHASH
+
+
+def test_signed_payment_pays_and_a_tampered_one_recovers_another(
+    world: World, snapshot: None
+) -> None:
+    """chain.protocol.signed_payments signs what payBySig accepts, alone and in a batch; a
+    field changed after signing recovers someone else (the token refuses it)."""
+    m = world.net.manifest
+    domain = token_domain(m.chain_id, world.token)
+    payer = world.citizen
+    pid = secrets.token_bytes(32)
+    nonce = next_payment_seq(world, payer.address)
+    payment = SignedPayment(payer.address, world.merchant, 1_000, pid, (), nonce, world.start + DAY)
+    signature = sign_payment(bytes(payer.key), domain, payment)
+    assert recover_payer(domain, payment, signature) == payer.address
+    tampered = replace(payment, amount=1_001)
+    assert recover_payer(domain, tampered, signature) != payer.address
+    relayer: LocalAccount = Account.from_key(world.net.relayer_keys[0])
+    sender = Operator(world.rpc, relayer, m.chain_id)
+    with pytest.raises(TransactionFailed) as refused:
+        sender.send(world.token, encode_pay_by_sig(tampered, signature))
+    assert refused.value.revert is not None
+    assert refused.value.revert.name == "VoucherInvalidPaymentSignature"
+    receipt = sender.send(world.token, encode_pay_by_sig(payment, signature))
+    [(topics, data)] = events(receipt, PAID_TOPIC)
+    assert topics[1:] == [topic_of(payer.address), topic_of(world.merchant), "0x" + pid.hex()]
+    assert abi_decode(["uint256"], data[:32]) == (nonce,)
+    # The next nonce in a batch, beside a replay of the one just paid (skipped, not paid).
+    second = replace(payment, nonce=nonce + 1, payment_id=secrets.token_bytes(32))
+    batch = [(second, sign_payment(bytes(payer.key), domain, second)), (payment, signature)]
+    receipt = sender.send(world.token, encode_pay_by_sig_batch(batch))
+    assert len(events(receipt, PAID_TOPIC)) == 1
+    [(topics, data)] = events(receipt, event_topic("SignedPaymentSkipped"))
+    assert topics[1] == topic_of(payer.address)
+    assert next_payment_seq(world, payer.address) == nonce + 2
+
+
 # ------------------------------------------------------------------------------------------
 # (3) Every custom error decodes from a real revert
 
@@ -453,7 +509,7 @@ def scenarios(w: World) -> dict[str, Scenario]:
     stranger = new_account().address
 
     def pay_by_sig(payer: str, *, nonce: int, deadline: int) -> bytes:
-        payment = (payer, w.merchant, 10, pid, [], nonce, deadline)
+        payment: tuple[object, ...] = (payer, w.merchant, 10, pid, [], nonce, deadline)
         return encode_function("payBySig", [payment, (bytes(32), bytes(32))])
 
     def relay(signed: SignedRequest, value: int = 0) -> Call:

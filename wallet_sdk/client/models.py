@@ -10,6 +10,7 @@ from typing import Final, Literal, cast
 from chain.protocol.calls import PaymentRecord
 from chain.protocol.forwarder import ForwarderDomain, SignedRequest
 from chain.protocol.hashing import ZERO_ADDRESS
+from chain.protocol.signed_payments import PaymentSignature, SignedPayment
 from wallet_sdk.client.fields import Fields
 from wallet_sdk.exceptions.base import DongneError, GatewayError, UnexpectedResponseError, error_for
 
@@ -82,6 +83,31 @@ class PaymentSubmission(Submission):
 
     payment_id: bytes
     program_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SignedPaymentSubmission:
+    """A token-native signed payment (``payBySig``) the gateway accepted under ``id``:
+    follow it with ``status``/``wait`` as any request. ``nonce`` is the payer's payment
+    sequence on ``token``."""
+
+    id: str
+    status: str  # queued | submitted | succeeded | failed
+    token: str
+    payment: SignedPayment
+    signature: PaymentSignature
+
+    @property
+    def nonce(self) -> int:
+        return self.payment.nonce
+
+    @property
+    def deadline(self) -> int:
+        return self.payment.deadline
+
+    @property
+    def payment_id(self) -> bytes:
+        return self.payment.payment_id
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,14 @@ from chain.protocol.forwarder import (
     request_id,
     signed_request_to_json,
 )
+from chain.protocol.signed_payments import (
+    PaymentSignature,
+    SignedPayment,
+    payment_digest,
+    payment_request_id,
+    payment_to_json,
+    token_domain,
+)
 from wallet_sdk.client.fields import Fields
 from wallet_sdk.client.models import (
     Balances,
@@ -43,6 +51,7 @@ from wallet_sdk.client.models import (
     PocketChoice,
     ProgramInfo,
     RequestState,
+    SignedPaymentSubmission,
     Submission,
     order_pockets,
     parse_invoices,
@@ -81,6 +90,7 @@ from wallet_sdk.exceptions import (
     ProgramExpired,
     ProgramNotStarted,
     ProgramUnknown,
+    VoucherInvalidPaymentNonce,
     WrongChain,
 )
 from wallet_sdk.exceptions.base import (
@@ -117,7 +127,9 @@ DEFAULT_DEADLINE_S: Final = 600
 _MAX_RETRY_AFTER_S = 30.0
 # Final failures that did not consume the forwarder nonce (see the gateway's batcher): the
 # local nonce counter has a hole after them and must be read again from the gateway.
-_NONCE_NOT_USED = frozenset({"RequestExpired", "NonceTooLow", "ForwarderSkipped", "NonceGap"})
+_NONCE_NOT_USED = frozenset(
+    {"RequestExpired", "NonceTooLow", "ForwarderSkipped", "NonceGap", "PaymentSkipped"}
+)
 # Rejections naming one pocket that "auto" chose from a stale index, or whose category rules
 # exclude the merchant: paying again without that pocket may succeed.
 _POCKET_ERRORS = (
@@ -515,6 +527,80 @@ class Operations:
         )
         return _payment(submission, pid, ids)
 
+    def payment_nonce(self, token: str) -> Op[int]:
+        """The wallet's next signed-payment nonce on ``token``: its payment sequence there,
+        past its payments the gateway holds (``GET /v1/nonces/{address}?token=``)."""
+        body = yield from self.get(f"/v1/nonces/{self.key.address}", [("token", token)])
+        return Fields(body, "nonce").integer("nonce")
+
+    def sign_payment(
+        self,
+        token: str,
+        merchant: str,
+        amount: int,
+        nonce: int,
+        *,
+        payment_id: bytes | str | None,
+        program_ids: Sequence[int],
+        deadline: int | None,
+    ) -> Op[tuple[SignedPayment, PaymentSignature]]:
+        network = yield from self.network()
+        payment = SignedPayment(
+            self.key.address,
+            merchant,
+            amount,
+            _payment_id(payment_id),
+            tuple(program_ids),
+            nonce,
+            int(time.time()) + self.deadline_s if deadline is None else deadline,
+        )
+        digest = payment_digest(token_domain(network.chain_id, token), payment)
+        return payment, PaymentSignature.from_rsv(self.key.sign_digest(digest))
+
+    def submit_payment(
+        self, token: str, payment: SignedPayment, signature: PaymentSignature
+    ) -> Op[SignedPaymentSubmission]:
+        network = yield from self.network()
+        expected = payment_request_id(token_domain(network.chain_id, token), payment, signature)
+        body = json.dumps(payment_to_json(token, payment, signature)).encode()
+        try:
+            response = yield from self.exchange(Http("POST", "/v1/payments", body=body))
+        except TransportError as exc:
+            exc.request_id = expected  # sent again, the same payment gets this id
+            raise
+        fields = Fields(read_json(response), "submission")
+        rid = fields.text("id")
+        if rid.lower() != expected:
+            raise UnexpectedResponseError(f"gateway answered id {rid}, the payment is {expected}")
+        return SignedPaymentSubmission(rid, fields.text("status"), token, payment, signature)
+
+    def pay_signed(
+        self,
+        token: str,
+        merchant: str,
+        amount: int,
+        *,
+        payment_id: bytes | str | None,
+        program_ids: Sequence[int],
+        deadline: int | None = None,
+    ) -> Op[SignedPaymentSubmission]:
+        """A token-native signed payment (``payBySig``): signed for the token itself with the
+        payer's next payment sequence, relayed in a ``payBySigBatch``. A nonce another
+        payment took meanwhile (another device) is signed again once with the next one: the
+        gateway refused the first, so nothing of it runs."""
+        for attempt in range(2):
+            nonce = yield from self.payment_nonce(token)
+            payment, signature = yield from self.sign_payment(
+                token, merchant, amount, nonce, payment_id=payment_id,
+                program_ids=program_ids, deadline=deadline,
+            )  # fmt: skip
+            try:
+                return (yield from self.submit_payment(token, payment, signature))
+            except VoucherInvalidPaymentNonce:
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
     def pay_invoice(
         self, invoice: PaymentRequest, *, amount: int | None, pockets: PocketChoice
     ) -> Op[PaymentSubmission]:
@@ -802,8 +888,8 @@ def transport_error(exc: httpx.HTTPError) -> TransportError:
     return error
 
 
-def request_id_of(request: str | Submission) -> str:
-    return request.id if isinstance(request, Submission) else request
+def request_id_of(request: str | Submission | SignedPaymentSubmission) -> str:
+    return request if isinstance(request, str) else request.id
 
 
 class ClientBase:

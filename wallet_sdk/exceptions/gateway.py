@@ -58,6 +58,7 @@ __all__ = [
     "PayloadTooLarge",
     "PaymentProviderUnavailable",
     "PaymentRefused",
+    "PaymentSkipped",
     "PurchaseOrderState",
     "RateLimited",
     "RelayerBusy",
@@ -529,6 +530,21 @@ class ForwarderSkipped(GatewayError):
 
     arguments = (Argument("attempts", "attempts", "uint256"),)
     attempts: int
+
+
+@register_error("PaymentSkipped")
+class PaymentSkipped(GatewayError):
+    """The token skipped the signed payment (or its batch failed) at every attempt, and no
+    transaction carrying its signature paid it: the payment sequence did not move for it."""
+
+    default_status = 422
+
+    arguments = (
+        Argument("attempts", "attempts", "uint256"),
+        Argument("nonce", "nonce", "uint256"),
+    )
+    attempts: int
+    nonce: int
 
 
 @register_error("StaffActionUnverified")

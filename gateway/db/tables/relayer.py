@@ -20,6 +20,9 @@ from sqlalchemy import (
 
 from gateway.db.schema import metadata
 
+FORWARD = "forward"
+PAYMENT = "payment"
+
 # Request lifecycle: queued -> submitted -> succeeded | failed. `failed` requests whose nonce
 # was never used on chain (skipped by the forwarder) free that nonce for a new request.
 QUEUED = "queued"
@@ -56,12 +59,20 @@ requests = Table(
     # Its signer's shard (gateway.relayer.shards): the replica holding the shard's lease
     # relays it, whichever replica accepted it. NULL only on rows stored before sharding.
     Column("shard", Integer, nullable=True),
+    # What the row holds: "forward", a request for the forwarder (`signature` 65 bytes), or
+    # "payment", a token-native signed payment (`data` its payBySig calldata, `signature` the
+    # compact r || vs). A payment's nonce is the payer's payment sequence on `target`, so its
+    # `nonce_scope` is the token; a forwarder nonce is the signer's alone (scope "").
+    Column("kind", String(16), nullable=False, server_default="forward"),
+    Column("nonce_scope", String(42), nullable=False, server_default=""),
     Index("ix_relay_requests_status_created", "status", "created_at"),
     Index("ix_relay_requests_shard_status", "shard", "status", "created_at"),
-    # The arbiter of "never twice" across replicas: one live request per signer and nonce.
+    # The arbiter of "never twice" across replicas: one live request per signer and nonce (of
+    # the forwarder, or of a token's payment sequence).
     Index(
         "ux_relay_requests_live_nonce",
         "chain_id",
+        "nonce_scope",
         "signer",
         "nonce",
         unique=True,

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 import orjson
 from eth_utils.address import to_checksum_address
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from chain.protocol.forwarder import ForwarderDomain
@@ -23,6 +23,7 @@ router = APIRouter(prefix="/v1", tags=["relay"])
 
 
 _DECIMAL = r"^[0-9]{1,78}$"
+_BYTES32 = "^0x[0-9a-fA-F]{64}$"
 
 
 class SignedRequestBody(BaseModel):
@@ -44,6 +45,37 @@ class SignedRequestBody(BaseModel):
     signature: str = Field(pattern="^0x[0-9a-fA-F]{130}$", description="65 bytes, 0x-hex")
 
 
+class PaymentSignatureBody(BaseModel):
+    """EIP-2098 compact signature: 32-byte r, and s with the recovery bit in its top bit."""
+
+    r: str = Field(pattern=_BYTES32)
+    vs: str = Field(pattern=_BYTES32)
+
+
+class SignedPaymentBody(BaseModel):
+    """A token-native signed payment (VoucherToken.payBySig): the EIP-712 ``SignedPayment``
+    the payer signed under its city token's domain ("Dongne Voucher", "1", chain id, token),
+    integers as decimal strings. Only documents the body: the route parses it itself."""
+
+    token: str = Field(pattern=ADDRESS_PATTERN, description="the city's voucher token")
+    payer: str = Field(pattern=ADDRESS_PATTERN, description="the signer")
+    merchant: str = Field(pattern=ADDRESS_PATTERN)
+    amount: str = Field(pattern=_DECIMAL, description="won")
+    paymentId: str = Field(  # noqa: N815 - the struct's field name on the wire
+        pattern=_BYTES32, description="an invoice's id, or 32 zero bytes"
+    )
+    programIds: list[str] = Field(  # noqa: N815
+        max_length=32, description="the program pockets to spend first (decimal strings)"
+    )
+    nonce: str = Field(
+        pattern=_DECIMAL,
+        description="the payer's next payment sequence on the token "
+        "(GET /v1/nonces/{address}?token=...)",
+    )
+    deadline: str = Field(pattern=_DECIMAL, description="unix seconds")
+    signature: PaymentSignatureBody
+
+
 class Accepted(BaseModel):
     id: str = Field(description="the request's id: keep it to follow the request")
     status: str
@@ -56,6 +88,11 @@ class RequestError(BaseModel):
 
 class RequestState(BaseModel):
     id: str
+    kind: Literal["forward", "payment"] = Field(
+        description="a forwarder request (POST /v1/requests) or a signed payment "
+        "(POST /v1/payments): for a payment, signer is the payer, target the token and "
+        "nonce its payment sequence"
+    )
     status: Literal["queued", "submitted", "succeeded", "failed"]
     signer: str | None
     target: str | None
@@ -87,6 +124,9 @@ class Network(BaseModel):
 class NextNonce(BaseModel):
     address: str
     nonce: str
+    token: str | None = Field(
+        default=None, description="set when the nonce is a payment sequence on this token"
+    )
 
 
 _INTAKE_CODES = (
@@ -113,6 +153,10 @@ _INTAKE_CODES = (
 async def submit_request(request: Request) -> JSONBytes:
     """Accepts a signed request: 202 once it is stored. The same request sent again gets the
     same id and is executed at most once."""
+    return await _submit(request, payment=False)
+
+
+async def _submit(request: Request, *, payment: bool) -> JSONBytes:
     body = await request.body()
     try:
         # orjson bounds nesting depth, so a hostile body cannot exhaust the stack.
@@ -121,8 +165,37 @@ async def submit_request(request: Request) -> JSONBytes:
         raise GatewayError("InvalidRequest", "body is not valid JSON") from None
     # The relayer straight from app state: a dependency costs measurable time on this path.
     relayer: Relayer = request.app.state.relayer
-    rid, status, _created = await relayer.intake.submit(parsed)
+    rid, status, _created = await relayer.intake.submit(parsed, payment=payment)
     return JSONBytes({"id": rid, "status": status}, status_code=202)
+
+
+_PAYMENT_CODES = (
+    "TargetNotAllowed", "VoucherSignedPaymentExpired", "DeadlineTooFar",
+    "VoucherInvalidPaymentSignature", "SignerUnregistered", "SignerFrozen",
+    "VoucherInvalidPaymentNonce", "RateLimited", "NodeUnavailable", "DatabaseUnavailable",
+    "NotReady", "RelayerBusy", "Overloaded",
+)  # fmt: skip
+
+
+@router.post(
+    "/payments",
+    status_code=202,
+    response_class=JSONBytes,
+    response_model=Accepted,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": SignedPaymentBody.model_json_schema()}},
+        },
+        **codes(*_PAYMENT_CODES, *CONTRACT_CODES),
+    },
+)
+async def submit_payment(request: Request) -> JSONBytes:
+    """Accepts a token-native signed payment (payBySig): 202 once it is stored; relayed in a
+    payBySigBatch of its token (cheaper than a forwarded pay: README "Signed payments").
+    Follow it with GET /v1/requests/{id}. The same payment sent again gets the same id and
+    is paid at most once (its nonce is the payer's payment sequence)."""
+    return await _submit(request, payment=True)
 
 
 @router.get(
@@ -166,12 +239,26 @@ async def network(manifest: ManifestDep) -> JSONBytes:
     openapi_extra=codes("NodeUnavailable"),
 )
 async def next_nonce(
-    address: Annotated[str, Path(pattern=ADDRESS_PATTERN)], relayer: RelayerDep
+    address: Annotated[str, Path(pattern=ADDRESS_PATTERN)],
+    relayer: RelayerDep,
+    token: Annotated[
+        str | None,
+        Query(
+            pattern=ADDRESS_PATTERN,
+            description="a city token: the payer's next payment sequence there (the nonce "
+            "of a signed payment, POST /v1/payments) instead of the forwarder nonce",
+        ),
+    ] = None,
 ) -> JSONBytes:
-    """The forwarder nonce a wallet should sign next, counting requests still in flight."""
+    """The forwarder nonce a wallet should sign next, or with ``token`` its next signed
+    payment's nonce on that token; both count requests still in flight."""
     signer = to_checksum_address(address)
     try:
-        nonce = await relayer.next_nonce(signer)
+        if token is None:
+            nonce = await relayer.next_nonce(signer)
+        else:
+            token = to_checksum_address(token)
+            nonce = await relayer.next_payment_nonce(token, signer)
     except (NodeUnavailableError, RpcError) as exc:
         raise GatewayError("NodeUnavailable", f"cannot read the nonce: {exc}") from None
-    return JSONBytes({"address": signer, "nonce": str(nonce)})
+    return JSONBytes({"address": signer, "nonce": str(nonce), "token": token})

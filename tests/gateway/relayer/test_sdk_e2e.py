@@ -433,3 +433,43 @@ def test_auto_pockets_spend_the_soonest_expiring_first(
     assert pocket_of(people, other_category, citizen.address) == 10_000
     assert balance_of(people, people.merchant) == 15_000
     assert balance_of(people, citizen.address) == 100_000  # nothing left the general pocket
+
+
+def test_signed_payment_sync_and_async_with_typed_refusals(
+    sdk_gateway: GatewayProcess, people: People
+) -> None:
+    """pay_signed: a token-native signed payment (payBySig) beside the forwarder's pay."""
+    citizen = people.citizens[2]
+    with client_for(sdk_gateway, citizen) as client:
+        paid = client.pay_signed(people.token, people.merchant, 4_000)
+        assert paid.nonce == 0
+        state = client.wait(paid, timeout=30)
+        assert state.status == "succeeded"
+        assert state.target == people.token
+        # The forwarder's pay still works, and uses up the payment sequence too.
+        assert client.wait(client.pay(people.token, people.merchant, 1_000), 30).status == (
+            "succeeded"
+        )
+        with pytest.raises(x.VoucherInsufficientBalance) as broke:
+            client.pay_signed(people.token, people.merchant, 10_000_000)
+        assert broke.value.status == 422
+        # Signed by the SDK with the nonce of a payment already made (the client's
+        # operations directly: pay_signed always asks the nonce): the token's own code.
+        stale_nonce = (people.token, people.merchant, 1_000, 0)
+        payment, signature = client._run(
+            client._ops.sign_payment(*stale_nonce, payment_id=None, program_ids=(), deadline=None)
+        )
+        with pytest.raises(x.VoucherInvalidPaymentNonce) as stale:
+            client._run(client._ops.submit_payment(people.token, payment, signature))
+        assert (stale.value.status, stale.value.expected, stale.value.given) == (409, 2, 0)
+
+    async def pay_async() -> RequestState:
+        async with AsyncDongneClient(
+            sdk_gateway.url, LocalKey(citizen.key), poll_interval_s=0.1
+        ) as client:
+            paid = await client.pay_signed(people.token, people.merchant, 500)
+            assert paid.nonce == 2
+            return await client.wait(paid, timeout=30)
+
+    assert asyncio.run(pay_async()).status == "succeeded"
+    assert balance_of(people, people.merchant) == 5_500
