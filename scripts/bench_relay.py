@@ -545,7 +545,9 @@ def sustained(args: argparse.Namespace) -> dict[str, object]:
             warm_states, _ = final_states(db, list(warm.accepted))
             states, finals = final_states(db, list(load.accepted))
             if args.signed:
-                signed = signed_capacity(rpc, gw.url, db, token, payers, payments, args)
+                with cpu_share(gw) as signed_cpu:
+                    signed = signed_capacity(rpc, gw.url, db, token, payers, payments, args)
+                signed["saturated_cpu_cores"] = signed_cpu.cores()
         console.print("baseline: naive relay")
         naive = naive_relay(net, naive_requests, args.naive_seconds)
         console.print("baseline: raw transfers")

@@ -118,14 +118,7 @@ class PaymentIntake:
         intake, settings = self.intake, self.intake.settings
         token, payment, signature = _parse(body)
         payer = payment.payer
-        try:
-            municipal = await intake.view.is_municipal_token(token)
-        except (NodeUnavailableError, RpcError) as exc:
-            raise GatewayError("NodeUnavailable", str(exc)) from None
-        if not municipal:
-            raise GatewayError(
-                "TargetNotAllowed", "token is not a municipal voucher token", {"to": token}
-            )
+        await self.require_token(token)
         now = time.time()
         if payment.deadline < now + settings.min_deadline_margin_s:
             raise GatewayError(
@@ -244,6 +237,17 @@ class PaymentIntake:
         if held:
             intake.router.route(accepted)
         return rid, QUEUED, True
+
+    async def require_token(self, token: str) -> None:
+        """Refuses (TargetNotAllowed) an address that is not a city token of this network."""
+        try:
+            municipal = await self.intake.view.is_municipal_token(token)
+        except (NodeUnavailableError, RpcError) as exc:
+            raise GatewayError("NodeUnavailable", str(exc)) from None
+        if not municipal:
+            raise GatewayError(
+                "TargetNotAllowed", "token is not a municipal voucher token", {"to": token}
+            )
 
     async def expected(
         self, token: str, payer: str, *, held: bool, seq: asyncio.Task[int] | None = None

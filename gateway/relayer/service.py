@@ -216,7 +216,9 @@ class Relayer:
     async def next_payment_nonce(self, token: str, payer: str) -> int:
         """The nonce the payer's next signed payment on ``token`` should carry: its payment
         sequence there past its payments not yet final (memory on the shard's owner, the
-        database elsewhere)."""
+        database elsewhere). Only for a city token of this network: any other address would
+        leave a nonce-book entry per (payer, address) a stranger cares to ask about."""
+        await self.intake.payments.require_token(token)
         held = self.shard_of(payer) in self.batchers
         return await self.intake.payments.expected(token, payer, held=held)
 

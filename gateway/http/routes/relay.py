@@ -236,7 +236,7 @@ async def network(manifest: ManifestDep) -> JSONBytes:
     "/nonces/{address}",
     response_class=JSONBytes,
     response_model=NextNonce,
-    openapi_extra=codes("NodeUnavailable"),
+    openapi_extra=codes("NodeUnavailable", "TargetNotAllowed"),
 )
 async def next_nonce(
     address: Annotated[str, Path(pattern=ADDRESS_PATTERN)],

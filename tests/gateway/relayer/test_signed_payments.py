@@ -259,3 +259,16 @@ def test_accepted_payment_survives_a_relayer_restart(
     for wallet in people.citizens[:2]:
         assert paid_count(people, wallet.address) == 1
     assert balance_of(people, people.token, people.merchant) == 700 * len(ids)
+
+
+def test_the_payment_nonce_of_an_address_that_is_no_city_token_is_refused(
+    gateway: GatewayProcess, people: People
+) -> None:
+    """Asked for any address, the route answered 0 and kept a nonce-book entry per (payer,
+    address): a stranger could grow the relayer's memory at will (review finding)."""
+    client = httpx.Client(base_url=gateway.url)
+    citizen = people.citizens[0]
+    answer = client.get(f"/v1/nonces/{citizen.address}", params={"token": people.merchant})
+    assert answer.status_code == 403, answer.text
+    assert answer.json()["code"] == "TargetNotAllowed"
+    assert client.get(f"/v1/nonces/{citizen.address}").status_code == 200  # forwarder nonce
