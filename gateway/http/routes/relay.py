@@ -172,7 +172,8 @@ async def _submit(request: Request, *, payment: bool) -> JSONBytes:
 _PAYMENT_CODES = (
     "TargetNotAllowed", "VoucherSignedPaymentExpired", "DeadlineTooFar",
     "VoucherInvalidPaymentSignature", "SignerUnregistered", "SignerFrozen",
-    "VoucherInvalidPaymentNonce", "RateLimited", "NodeUnavailable", "DatabaseUnavailable",
+    "VoucherInvalidPaymentNonce", "NonceTooHigh", "RateLimited", "NodeUnavailable",
+    "DatabaseUnavailable",
     "NotReady", "RelayerBusy", "Overloaded",
 )  # fmt: skip
 
