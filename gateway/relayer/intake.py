@@ -54,7 +54,7 @@ from gateway.relayer.chainview import (
     GasExhausted,
 )
 from gateway.relayer.payment_intake import AcceptedPayment, PaymentIntake
-from gateway.relayer.store import NonceTakenError, RequestStore
+from gateway.relayer.store import NonceTakenError, RequestStore, queued_columns
 from gateway.settings import Settings
 
 # How far past the next executable nonce a signer may queue requests.
@@ -98,15 +98,7 @@ class Accepted:
             "gas": r.gas,
             "data": r.data,
             "signature": self.signed.signature,
-            "status": QUEUED,
-            "tx_hash": None,
-            "block_number": None,
-            "error_code": None,
-            "error_args": None,
-            "created_at": self.created_at,
-            "updated_at": self.created_at,
-            "http_request_id": self.trace,
-            "shard": self.shard,
+            **queued_columns(self.created_at, self.trace, self.shard),
             "kind": FORWARD,
             "nonce_scope": "",  # a forwarder nonce is the signer's alone
         }

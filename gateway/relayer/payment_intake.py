@@ -35,7 +35,7 @@ from chain.rpc import NodeUnavailableError, RpcError
 from gateway.db.tables.relayer import PAYMENT, QUEUED
 from gateway.errors import GatewayError
 from gateway.observability.logs import REQUEST_ID
-from gateway.relayer.store import NonceTakenError
+from gateway.relayer.store import NonceTakenError, queued_columns
 
 if TYPE_CHECKING:
     from gateway.relayer.intake import Intake
@@ -87,15 +87,7 @@ class AcceptedPayment:
             "gas": 0,  # the relayer's: a signed payment grants no gas of its own
             "data": encode_pay_by_sig(p, self.signature),
             "signature": self.signature.compact,
-            "status": QUEUED,
-            "tx_hash": None,
-            "block_number": None,
-            "error_code": None,
-            "error_args": None,
-            "created_at": self.created_at,
-            "updated_at": self.created_at,
-            "http_request_id": self.trace,
-            "shard": self.shard,
+            **queued_columns(self.created_at, self.trace, self.shard),
             "kind": PAYMENT,
             "nonce_scope": self.token,
         }

@@ -24,6 +24,16 @@ from gateway.db.tables.relayer import (
 )
 
 
+def queued_columns(created_at: float, trace: str | None, shard: int) -> dict[str, object]:
+    """The columns every request row starts with, forwarded or signed payment: queued,
+    nothing sent or decided yet."""
+    return {
+        "status": QUEUED, "tx_hash": None, "block_number": None, "error_code": None,
+        "error_args": None, "created_at": created_at, "updated_at": created_at,
+        "http_request_id": trace, "shard": shard,
+    }  # fmt: skip
+
+
 class NonceTakenError(Exception):
     """The database stored another live request with the same signer and nonce (scope)."""
 
